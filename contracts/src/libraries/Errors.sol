@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+/// @title Errors
+/// @notice Every custom error of the compute-ledger contracts, in one place so that off-chain
+/// decoders (the SDK) see a single list.
+
+// ---------------------------------------------------------------- governance
+
+/// @notice Thrown when a zero address is given where a real account is required.
+error ZeroAddress();
+/// @notice Thrown when the registry's market has already been set.
+error MarketAlreadySet();
+/// @notice Thrown when a call that only the lease market may make comes from elsewhere.
+error NotMarket();
+
+// ---------------------------------------------------------------- clusters
+
+/// @notice Thrown when a cluster id does not exist.
+error UnknownCluster(uint64 clusterId);
+/// @notice Thrown when a deregistered cluster is asked to report or lease.
+error ClusterInactive(uint64 clusterId);
+/// @notice Thrown when the caller is not the cluster's owner.
+error NotClusterOwner(uint64 clusterId, address caller);
+/// @notice Thrown when an epoch length is outside the accepted range.
+error InvalidEpochLength(uint32 epochLength);
+/// @notice Thrown when an attestor set is empty, too large, holds zero or duplicate addresses,
+/// or its threshold is zero or above its size.
+error InvalidAttestorSet();
+/// @notice Thrown when a rotation's first epoch is not in the future.
+error RotationNotInFuture(uint64 fromEpoch, uint64 currentEpoch);
+/// @notice Thrown when a rotation is asked while an earlier one may still verify late reports.
+error RotationPending(uint64 pendingFrom, uint256 retryAfter);
+/// @notice Thrown when a cluster still has leases that are offered or active.
+error ClusterHasActiveLeases(uint64 clusterId, uint256 activeLeases);
+
+// ---------------------------------------------------------------- reports
+
+/// @notice Thrown when a report is for an epoch that has not ended yet.
+error EpochNotEnded(uint64 epoch, uint256 endsAt);
+/// @notice Thrown when a report arrives after its epoch's reporting deadline.
+error ReportDeadlinePassed(uint64 epoch, uint256 deadline);
+/// @notice Thrown when a report's epoch is not above the last accepted one (replay or rewrite).
+error EpochAlreadyReported(uint64 epoch, uint64 nextReportableEpoch);
+/// @notice Thrown when a report's metrics break a bound (busy <= available <= installed x epoch
+/// length, healthy <= installed, facility energy >= IT energy).
+error InvalidMetrics();
+/// @notice Thrown when fewer signatures than the attestor threshold are supplied.
+error InsufficientSignatures(uint256 given, uint256 threshold);
+/// @notice Thrown when a recovered signer is not in the cluster's attestor set for the epoch.
+error NotAttestor(address signer);
+/// @notice Thrown when signers are not in strictly ascending address order (catches duplicates).
+error SignersNotAscending(address signer, address previous);
+
+// ---------------------------------------------------------------- leases
+
+/// @notice Thrown when a lease id does not exist.
+error UnknownLease(uint256 leaseId);
+/// @notice Thrown when a stablecoin is not on the governance allowlist.
+error StablecoinNotAllowed(address token);
+/// @notice Thrown when lease terms are invalid (zero GPUs, price or shares, empty or past term,
+/// SLA or credit above 100%).
+error InvalidLeaseTerms();
+/// @notice Thrown when the free bond cannot cover the worst-case SLA credits of a new lease.
+error InsufficientBond(uint256 required, uint256 available);
+/// @notice Thrown when a lease is not in the state the call needs.
+error WrongLeaseStatus(uint256 leaseId, uint8 status);
+/// @notice Thrown when the caller is not the lease's tenant.
+error NotTenant(uint256 leaseId, address caller);
+/// @notice Thrown when a lease is funded after its first epoch has begun.
+error FundingClosed(uint256 leaseId, uint64 startEpoch);
+/// @notice Thrown when an EIP-2612 permit's deadline has passed.
+error PermitExpired(uint256 deadline);
+/// @notice Thrown when the allowance (after any permit) does not cover the escrow.
+error InsufficientAllowance(uint256 allowance, uint256 required);
+/// @notice Thrown when a share purchase exceeds the offer or its price limit.
+error OfferUnavailable(uint256 leaseId, uint256 available, uint256 price);
+/// @notice Thrown when a zero amount is given.
+error ZeroAmount();
+
+// ---------------------------------------------------------------- settlement
+
+/// @notice Thrown when an epoch is not the lease's next unsettled epoch (settlement is in order).
+error EpochNotNext(uint256 leaseId, uint64 epoch, uint64 nextEpoch);
+/// @notice Thrown when an epoch has already been settled.
+error EpochAlreadySettled(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when an epoch is settled before its report's challenge window closed.
+error ChallengeWindowOpen(uint256 leaseId, uint64 epoch, uint256 closesAt);
+/// @notice Thrown when an epoch without a report is settled before its reporting deadline.
+error ReportPending(uint64 epoch, uint256 deadline);
+/// @notice Thrown when a settlement's Merkle proof does not match the report's deliveries root.
+error InvalidProof(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when a challenged epoch is settled before the arbiter resolved it.
+error EpochChallenged(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when an epoch settled as missed did receive a report (settle it with a proof).
+error EpochReported(uint64 clusterId, uint64 epoch);
+/// @notice Thrown when an epoch has no accepted report (nothing to challenge).
+error NoReport(uint64 clusterId, uint64 epoch);
+/// @notice Thrown when a challenge comes after the window or the epoch is already settled.
+error ChallengeWindowClosed(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when an epoch is challenged twice.
+error AlreadyChallenged(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when a challenge is resolved that is not open.
+error NoOpenChallenge(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when a caller other than the arbiter resolves a challenge.
+error NotArbiter(address caller);
+
+// ---------------------------------------------------------------- payouts
+
+/// @notice Thrown when a claim or withdrawal finds nothing due.
+error NothingToClaim();
+/// @notice Thrown when more bond is withdrawn than is free of SLA locks.
+error BondLocked(uint256 requested, uint256 free);
+
+// ---------------------------------------------------------------- stablecoin
+
+/// @notice Thrown when a blocklisted address sends or receives the stablecoin.
+error Blocklisted(address account);
+/// @notice Thrown when a faucet request exceeds the per-call cap.
+error FaucetCapExceeded(uint256 requested, uint256 cap);

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {LeaseTerms, UsageReport} from "./Types.sol";
+
+/// @title Events
+/// @notice Every event of the compute-ledger contracts. Events carry every field an indexer
+/// needs, so the node's index is built from logs alone, without calls.
+
+// ---------------------------------------------------------------- governance
+
+/// @notice Emitted once, when governance links the registry to its lease market.
+event MarketSet(address indexed market);
+/// @notice Emitted when governance adds or removes an accepted stablecoin.
+event StablecoinAllowed(address indexed token, bool allowed);
+/// @notice Emitted when governance names the arbiter that resolves challenges.
+event ArbiterSet(address indexed arbiter);
+/// @notice Emitted when governance changes the ERC-1155 metadata URI template.
+event MetadataUriSet(string uri);
+
+// ---------------------------------------------------------------- clusters
+
+/// @notice Emitted when a cluster is registered; epoch e spans [genesis + e*len, genesis + (e+1)*len).
+event ClusterRegistered(
+    uint64 indexed clusterId,
+    address indexed owner,
+    uint32 epochLength,
+    uint64 genesis,
+    string metadataUri,
+    bytes32 metadataHash
+);
+/// @notice Emitted when an attestor set is named; it verifies reports for epochs >= fromEpoch.
+event AttestorsSet(
+    uint64 indexed clusterId, uint32 indexed setId, uint64 fromEpoch, uint8 threshold, address[] attestors
+);
+/// @notice Emitted when a cluster with no open lease is deregistered.
+event ClusterDeregistered(uint64 indexed clusterId);
+/// @notice Emitted when a signed usage report is accepted; carries every signed field.
+event ReportAccepted(uint64 indexed clusterId, uint64 indexed epoch, UsageReport report, address relayer);
+
+// ---------------------------------------------------------------- bonds and leases
+
+/// @notice Emitted when stablecoin is added to a cluster's performance bond.
+event BondDeposited(uint64 indexed clusterId, address indexed token, uint256 amount);
+/// @notice Emitted when free bond is withdrawn by the cluster owner.
+event BondWithdrawn(uint64 indexed clusterId, address indexed token, uint256 amount);
+/// @notice Emitted when a lease is created and its shares minted to the owner; `bondLocked` is the
+/// worst-case SLA credit reserved from the owner's bond.
+event LeaseCreated(
+    uint256 indexed leaseId, uint64 indexed clusterId, address indexed tenant, LeaseTerms terms, uint256 bondLocked
+);
+/// @notice Emitted when the tenant funds the full-term escrow and the lease becomes active.
+event LeaseFunded(uint256 indexed leaseId, address indexed tenant, uint256 escrow);
+/// @notice Emitted when an unfunded lease is cancelled by its owner.
+event LeaseCancelled(uint256 indexed leaseId);
+/// @notice Emitted when every epoch of a lease has settled.
+event LeaseEnded(uint256 indexed leaseId, uint256 escrowRemainder);
+
+// ---------------------------------------------------------------- shares
+
+/// @notice Emitted when the owner offers (or re-prices) shares for primary sale.
+event SharesOffered(uint256 indexed leaseId, address indexed seller, uint256 amount, uint256 pricePerShare);
+/// @notice Emitted when shares are bought from the primary offer.
+event SharesBought(
+    uint256 indexed leaseId, address indexed buyer, address indexed seller, uint256 amount, uint256 cost
+);
+
+// ---------------------------------------------------------------- settlement
+
+/// @notice Emitted when a (lease, epoch) settles; `missed` when no report came by the deadline.
+event EpochSettled(
+    uint256 indexed leaseId,
+    uint64 indexed epoch,
+    uint64 deliveredGpuSeconds,
+    uint256 rent,
+    uint256 slaCredit,
+    uint256 rentPerShare,
+    bool missed
+);
+/// @notice Emitted when the tenant disputes an epoch's reported delivery.
+event EpochChallengeOpened(uint256 indexed leaseId, uint64 indexed epoch);
+/// @notice Emitted when the arbiter fixes a challenged epoch's delivery.
+event EpochChallengeResolved(uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds);
+
+// ---------------------------------------------------------------- payouts
+
+/// @notice Emitted when a share holder claims settled rent.
+event RentClaimed(uint256 indexed leaseId, address indexed account, uint256 amount);
+/// @notice Emitted when the tenant withdraws SLA credits and, after the term, the escrow remainder.
+event TenantWithdrawn(uint256 indexed leaseId, address indexed tenant, uint256 credits, uint256 remainder);

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {UsageReport} from "./Types.sol";
+
+/// @title ReportLib
+/// @notice EIP-712 struct hash of a usage report and the deliveries Merkle leaf encoding.
+library ReportLib {
+    /// @notice EIP-712 type hash of `UsageReport`.
+    bytes32 internal constant USAGE_REPORT_TYPEHASH = keccak256(
+        "UsageReport(uint64 clusterId,uint64 epoch,uint32 gpusInstalled,uint32 gpusHealthy,"
+        "uint40 gpuSecondsAvailable,uint40 gpuSecondsBusy,uint40 itEnergyWh,uint40 facilityEnergyWh,"
+        "bytes32 deliveriesRoot,bytes32 telemetryRoot)"
+    );
+
+    /// @notice The EIP-712 struct hash of `report`.
+    function structHash(UsageReport calldata report) internal pure returns (bytes32) {
+        return keccak256(abi.encode(USAGE_REPORT_TYPEHASH, report));
+    }
+
+    /// @notice The deliveries-tree leaf of (leaseId, epoch, delivered), in the OpenZeppelin
+    /// StandardMerkleTree convention: keccak256(bytes.concat(keccak256(abi.encode(...)))).
+    function deliveryLeaf(uint256 leaseId, uint64 epoch, uint64 deliveredGpuSeconds)
+        internal
+        pure
+        returns (bytes32)
+    {
+        return keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, deliveredGpuSeconds))));
+    }
+
+    /// @notice Whether the metrics satisfy the protocol bounds for an epoch of `epochLength` seconds.
+    function metricsValid(UsageReport calldata r, uint32 epochLength) internal pure returns (bool) {
+        return r.gpusHealthy <= r.gpusInstalled && r.gpuSecondsBusy <= r.gpuSecondsAvailable
+            && uint256(r.gpuSecondsAvailable) <= uint256(r.gpusInstalled) * epochLength
+            && r.facilityEnergyWh >= r.itEnergyWh;
+    }
+}
