@@ -107,21 +107,29 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         c.activeSet = setId;
         c.activeThreshold = threshold;
         c.active = true;
-        emit ClusterRegistered(clusterId, msg.sender, epochLength, uint64(block.timestamp), metadataUri, metadataHash);
+        emit ClusterRegistered(
+            clusterId, msg.sender, epochLength, uint64(block.timestamp), metadataUri, metadataHash
+        );
     }
 
     /// @inheritdoc IClusterRegistry
-    function rotateAttestors(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
-        external
-    {
+    function rotateAttestors(
+        uint64 clusterId,
+        address[] calldata attestors,
+        uint8 threshold,
+        uint64 fromEpoch
+    ) external {
         Cluster storage c = _ownedActiveCluster(clusterId);
         uint64 current = _currentEpoch(c);
         if (fromEpoch <= current) revert RotationNotInFuture(fromEpoch, current);
         if (c.pendingSet != 0 && c.pendingFrom <= current) {
             // The pending set has begun. Epochs before it may still be reported until their
             // deadline, so the active set is needed until then; afterwards promote and go on.
-            uint256 lastOldDeadline = uint256(c.genesis) + uint256(c.pendingFrom) * c.epochLength + reportWindow;
-            if (block.timestamp <= lastOldDeadline) revert RotationPending(c.pendingFrom, lastOldDeadline + 1);
+            uint256 lastOldDeadline =
+                uint256(c.genesis) + uint256(c.pendingFrom) * c.epochLength + reportWindow;
+            if (block.timestamp <= lastOldDeadline) {
+                revert RotationPending(c.pendingFrom, lastOldDeadline + 1);
+            }
             _promote(c);
         }
         c.pendingSet = _createSet(clusterId, attestors, threshold, fromEpoch);
@@ -151,7 +159,9 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         uint64 epoch = report.epoch;
         uint256 endsAt = uint256(genesis) + (uint256(epoch) + 1) * epochLength;
         if (block.timestamp < endsAt) revert EpochNotEnded(epoch, endsAt);
-        if (block.timestamp > endsAt + reportWindow) revert ReportDeadlinePassed(epoch, endsAt + reportWindow);
+        if (block.timestamp > endsAt + reportWindow) {
+            revert ReportDeadlinePassed(epoch, endsAt + reportWindow);
+        }
         if (epoch < c.nextEpoch) revert EpochAlreadyReported(epoch, c.nextEpoch);
         if (!ReportLib.metricsValid(report, epochLength)) revert InvalidMetrics();
 

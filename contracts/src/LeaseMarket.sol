@@ -6,9 +6,9 @@ import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IClusterRegistry} from "./interfaces/IClusterRegistry.sol";
 import {ILeaseMarket} from "./interfaces/ILeaseMarket.sol";
@@ -119,10 +119,12 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     /// @param registry_ The cluster registry.
     /// @param challengeWindow_ Seconds after a report during which the tenant may challenge it.
     /// @param metadataUri ERC-1155 URI template (`{id}` is replaced by wallets).
-    constructor(address governance, IClusterRegistry registry_, uint64 challengeWindow_, string memory metadataUri)
-        ERC1155(metadataUri)
-        Ownable(governance)
-    {
+    constructor(
+        address governance,
+        IClusterRegistry registry_,
+        uint64 challengeWindow_,
+        string memory metadataUri
+    ) ERC1155(metadataUri) Ownable(governance) {
         registry = registry_;
         challengeWindow = challengeWindow_;
         _reportWindow = registry_.reportWindow();
@@ -188,12 +190,14 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (t.tenant == address(0)) revert ZeroAddress();
         uint64 current = uint64((block.timestamp - genesis) / epochLength);
         if (
-            t.gpus == 0 || t.pricePerGpuHour == 0 || t.totalShares == 0 || t.startEpoch <= current
-                || t.endEpoch <= t.startEpoch || t.slaBps > RentLib.BPS || t.creditBps > RentLib.BPS
+            t.gpus == 0 || t.pricePerGpuHour == 0 || t.totalShares == 0 || t.totalShares > RentLib.MAX_SHARES
+                || t.startEpoch <= current || t.endEpoch <= t.startEpoch || t.slaBps > RentLib.BPS
+                || t.creditBps > RentLib.BPS
         ) revert InvalidLeaseTerms();
 
-        uint256 maxCredit =
-            RentLib.slaCredit(0, RentLib.capacity(t.gpus, epochLength), t.pricePerGpuHour, t.slaBps, t.creditBps);
+        uint256 maxCredit = RentLib.slaCredit(
+            0, RentLib.capacity(t.gpus, epochLength), t.pricePerGpuHour, t.slaBps, t.creditBps
+        );
         uint256 lock = maxCredit * (t.endEpoch - t.startEpoch);
         Bond storage b = _bonds[t.clusterId][t.stablecoin];
         uint256 free = b.total - b.locked;
@@ -236,7 +240,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (block.timestamp > deadline) revert PermitExpired(deadline);
         Lease storage l = _lease(leaseId);
         // A front-run permit reverts here but leaves the allowance in place; _fund checks it.
-        try IERC20Permit(l.stablecoin).permit(msg.sender, address(this), escrowRequired(leaseId), deadline, v, r, s) {}
+        try IERC20Permit(l.stablecoin)
+            .permit(msg.sender, address(this), escrowRequired(leaseId), deadline, v, r, s) {}
             catch {}
         _fund(leaseId);
     }
@@ -247,7 +252,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         _requireClusterOwner(l.clusterId);
         if (l.status != LeaseStatus.Offered) revert WrongLeaseStatus(leaseId, uint8(l.status));
         l.status = LeaseStatus.Cancelled;
-        _bonds[l.clusterId][l.stablecoin].locked -= uint128(uint256(l.maxCreditPerEpoch) * (l.endEpoch - l.startEpoch));
+        _bonds[l.clusterId][l.stablecoin].locked -= uint128(
+            uint256(l.maxCreditPerEpoch) * (l.endEpoch - l.startEpoch)
+        );
         activeLeases[l.clusterId] -= 1;
         emit LeaseCancelled(leaseId);
     }
@@ -257,7 +264,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         Lease storage l = _lease(leaseId);
         _requireClusterOwner(l.clusterId);
         if (l.status != LeaseStatus.Active) revert WrongLeaseStatus(leaseId, uint8(l.status));
-        offers[leaseId] = Offer({seller: msg.sender, amount: amount.toUint128(), pricePerShare: pricePerShare});
+        offers[leaseId] =
+            Offer({seller: msg.sender, amount: amount.toUint128(), pricePerShare: pricePerShare});
         emit SharesOffered(leaseId, msg.sender, amount, pricePerShare);
     }
 
@@ -266,7 +274,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (amount == 0) revert ZeroAmount();
         Offer storage o = offers[leaseId];
         (address seller, uint256 available, uint256 price) = (o.seller, o.amount, o.pricePerShare);
-        if (amount > available || price > maxPricePerShare) revert OfferUnavailable(leaseId, available, price);
+        if (amount > available || price > maxPricePerShare) {
+            revert OfferUnavailable(leaseId, available, price);
+        }
         o.amount = uint128(available - amount);
         uint256 cost = amount * price;
         emit SharesBought(leaseId, msg.sender, seller, amount, cost);
@@ -302,7 +312,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (epoch < l.nextEpoch || epoch >= l.endEpoch) revert ChallengeWindowClosed(leaseId, epoch);
         (, uint32 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) revert NoReport(l.clusterId, epoch);
-        if (block.timestamp >= uint256(submittedAt) + challengeWindow) revert ChallengeWindowClosed(leaseId, epoch);
+        if (block.timestamp >= uint256(submittedAt) + challengeWindow) {
+            revert ChallengeWindowClosed(leaseId, epoch);
+        }
         Challenge storage c = _challenges[leaseId][epoch];
         if (c.status != ChallengeStatus.None) revert AlreadyChallenged(leaseId, epoch);
         c.status = ChallengeStatus.Open;
@@ -414,13 +426,19 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     }
 
     /// @dev Settlement is strictly in epoch order per lease, so no epoch can settle twice.
-    function _settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] memory proof, bool expectMissed)
-        internal
-    {
+    function _settle(
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 delivered,
+        bytes32[] memory proof,
+        bool expectMissed
+    ) internal {
         Lease storage l = _lease(leaseId);
         LeaseStatus status = l.status;
         uint64 next = l.nextEpoch;
-        if (status != LeaseStatus.Active && status != LeaseStatus.Ended) revert WrongLeaseStatus(leaseId, uint8(status));
+        if (status != LeaseStatus.Active && status != LeaseStatus.Ended) {
+            revert WrongLeaseStatus(leaseId, uint8(status));
+        }
         if (epoch < next) revert EpochAlreadySettled(leaseId, epoch);
         if (status == LeaseStatus.Ended) revert WrongLeaseStatus(leaseId, uint8(status));
         if (epoch != next) revert EpochNotNext(leaseId, epoch, next);
@@ -476,7 +494,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         Bond storage b = _bonds[l.clusterId][l.stablecoin];
         b.locked -= l.maxCreditPerEpoch;
         if (credit != 0) b.total -= uint128(credit);
-        emit EpochSettled(leaseId, epoch, delivered < cap ? delivered : uint64(cap), rent, credit, acc, missed);
+        emit EpochSettled(
+            leaseId, epoch, delivered < cap ? delivered : uint64(cap), rent, credit, acc, missed
+        );
 
         if (epoch + 1 == l.endEpoch) {
             l.status = LeaseStatus.Ended;

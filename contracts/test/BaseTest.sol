@@ -42,7 +42,8 @@ abstract contract BaseTest is Test {
         (tenant, tenantKey) = makeAddrAndKey("tenant");
         usd = new DevStablecoin(governance);
         registry = new ClusterRegistry(governance, REPORT_WINDOW);
-        market = new LeaseMarket(governance, registry, CHALLENGE_WINDOW, "http://127.0.0.1/metadata/{id}.json");
+        market =
+            new LeaseMarket(governance, registry, CHALLENGE_WINDOW, "http://127.0.0.1/metadata/{id}.json");
         vm.startPrank(governance);
         registry.setMarket(market);
         market.setStablecoinAllowed(address(usd), true);

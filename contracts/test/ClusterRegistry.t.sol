@@ -298,7 +298,9 @@ contract ClusterRegistryTest is BaseTest {
     function test_domain_isComputeLedgerV1() public view {
         bytes32 expected = keccak256(
             abi.encode(
-                keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"),
+                keccak256(
+                    "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
+                ),
                 keccak256("ComputeLedger"),
                 keccak256("1"),
                 block.chainid,
@@ -362,12 +364,15 @@ contract ClusterRegistryTest is BaseTest {
         vm.startPrank(owner);
         registry.rotateAttestors(clusterId, attestors, 1, 1);
         vm.warp(_epochEnd(0) + 1); // epoch 1 has begun; epoch 0 may still be reported
-        vm.expectRevert(abi.encodeWithSelector(RotationPending.selector, uint64(1), _epochEnd(0) + REPORT_WINDOW + 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(RotationPending.selector, uint64(1), _epochEnd(0) + REPORT_WINDOW + 1)
+        );
         registry.rotateAttestors(clusterId, attestors, 3, 5);
         vm.warp(_epochEnd(0) + REPORT_WINDOW + 1);
         registry.rotateAttestors(clusterId, attestors, 3, 5);
         vm.stopPrank();
-        (, uint8 activeThreshold,, uint8 pendingThreshold, uint64 pendingFrom,) = registry.attestorState(clusterId);
+        (, uint8 activeThreshold,, uint8 pendingThreshold, uint64 pendingFrom,) =
+            registry.attestorState(clusterId);
         assertEq(activeThreshold, 1, "begun rotation promoted");
         assertEq(pendingThreshold, 3);
         assertEq(pendingFrom, 5);

@@ -86,7 +86,9 @@ contract DevStablecoinTest is Test {
         uint256 deadline = block.timestamp + 1;
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
                 holder,
                 bob,
                 7e6,

@@ -127,7 +127,7 @@ contract LeaseMarketTest is BaseTest {
         vm.expectRevert(ZeroAddress.selector);
         market.createLease(t);
 
-        LeaseTerms[7] memory bad;
+        LeaseTerms[8] memory bad;
         for (uint256 i; i < bad.length; ++i) {
             bad[i] = _terms(1, 4);
         }
@@ -138,6 +138,7 @@ contract LeaseMarketTest is BaseTest {
         bad[4].endEpoch = 1; // empty term
         bad[5].slaBps = 10_001;
         bad[6].creditBps = 10_001;
+        bad[7].totalShares = 1e30 + 1;
         for (uint256 i; i < bad.length; ++i) {
             vm.expectRevert(InvalidLeaseTerms.selector);
             market.createLease(bad[i]);
@@ -248,7 +249,9 @@ contract LeaseMarketTest is BaseTest {
     function _permit(uint256 value, uint256 deadline) internal view returns (uint8, bytes32, bytes32) {
         bytes32 structHash = keccak256(
             abi.encode(
-                keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                keccak256(
+                    "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
+                ),
                 tenant,
                 address(market),
                 value,
@@ -338,7 +341,7 @@ contract LeaseMarketTest is BaseTest {
         _reportSingle(id, 1, _full());
         skip(CHALLENGE_WINDOW);
         vm.expectEmit(true, true, false, true, address(market));
-        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, FULL_RENT * 1e18 / SHARES, false);
+        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, FULL_RENT * 1e36 / SHARES, false);
         vm.prank(keeper);
         market.settle(id, 1, _full(), new bytes32[](0));
         LeaseMarket.Lease memory l = market.getLease(id);
@@ -398,7 +401,11 @@ contract LeaseMarketTest is BaseTest {
         bytes32[] memory none = new bytes32[](0);
         _reportSingle(id, 1, _full());
 
-        vm.expectRevert(abi.encodeWithSelector(ChallengeWindowOpen.selector, id, uint64(1), block.timestamp + CHALLENGE_WINDOW));
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ChallengeWindowOpen.selector, id, uint64(1), block.timestamp + CHALLENGE_WINDOW
+            )
+        );
         market.settle(id, 1, _full(), none);
 
         skip(CHALLENGE_WINDOW);
@@ -414,7 +421,9 @@ contract LeaseMarketTest is BaseTest {
 
         // Epoch 2 unreported and still within its deadline.
         _warpToEpochEnd(2);
-        vm.expectRevert(abi.encodeWithSelector(ReportPending.selector, uint64(2), _epochEnd(2) + REPORT_WINDOW));
+        vm.expectRevert(
+            abi.encodeWithSelector(ReportPending.selector, uint64(2), _epochEnd(2) + REPORT_WINDOW)
+        );
         market.settle(id, 2, 0, none);
 
         vm.expectRevert(abi.encodeWithSelector(UnknownLease.selector, 99));
@@ -422,13 +431,17 @@ contract LeaseMarketTest is BaseTest {
 
         vm.prank(owner);
         uint256 unfunded = market.createLease(_terms(5, 6));
-        vm.expectRevert(abi.encodeWithSelector(WrongLeaseStatus.selector, unfunded, uint8(LeaseStatus.Offered)));
+        vm.expectRevert(
+            abi.encodeWithSelector(WrongLeaseStatus.selector, unfunded, uint8(LeaseStatus.Offered))
+        );
         market.settle(unfunded, 5, 0, none);
     }
 
     function test_settleMissed_zeroDeliveredFullCredit() public {
         uint256 id = _activeLease(2);
-        vm.expectRevert(abi.encodeWithSelector(ReportPending.selector, uint64(1), _epochEnd(1) + REPORT_WINDOW));
+        vm.expectRevert(
+            abi.encodeWithSelector(ReportPending.selector, uint64(1), _epochEnd(1) + REPORT_WINDOW)
+        );
         market.settleMissed(id, 1);
         vm.warp(_epochEnd(1) + REPORT_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));

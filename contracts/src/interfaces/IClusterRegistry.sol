@@ -23,8 +23,12 @@ interface IClusterRegistry {
 
     /// @notice Names a new attestor set that verifies reports for epochs >= `fromEpoch`.
     /// @dev `fromEpoch` must be in the future. Replaces a pending rotation that has not begun.
-    function rotateAttestors(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
-        external;
+    function rotateAttestors(
+        uint64 clusterId,
+        address[] calldata attestors,
+        uint8 threshold,
+        uint64 fromEpoch
+    ) external;
 
     /// @notice Deregisters a cluster that has no offered or active lease.
     function deregisterCluster(uint64 clusterId) external;

@@ -58,8 +58,8 @@ error SignersNotAscending(address signer, address previous);
 error UnknownLease(uint256 leaseId);
 /// @notice Thrown when a stablecoin is not on the governance allowlist.
 error StablecoinNotAllowed(address token);
-/// @notice Thrown when lease terms are invalid (zero GPUs, price or shares, empty or past term,
-/// SLA or credit above 100%).
+/// @notice Thrown when lease terms are invalid (zero GPUs, price or shares, shares above 1e30,
+/// empty or past term, SLA or credit above 100%).
 error InvalidLeaseTerms();
 /// @notice Thrown when the free bond cannot cover the worst-case SLA credits of a new lease.
 error InsufficientBond(uint256 required, uint256 available);

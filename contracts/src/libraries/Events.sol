@@ -47,7 +47,11 @@ event BondWithdrawn(uint64 indexed clusterId, address indexed token, uint256 amo
 /// @notice Emitted when a lease is created and its shares minted to the owner; `bondLocked` is the
 /// worst-case SLA credit reserved from the owner's bond.
 event LeaseCreated(
-    uint256 indexed leaseId, uint64 indexed clusterId, address indexed tenant, LeaseTerms terms, uint256 bondLocked
+    uint256 indexed leaseId,
+    uint64 indexed clusterId,
+    address indexed tenant,
+    LeaseTerms terms,
+    uint256 bondLocked
 );
 /// @notice Emitted when the tenant funds the full-term escrow and the lease becomes active.
 event LeaseFunded(uint256 indexed leaseId, address indexed tenant, uint256 escrow);

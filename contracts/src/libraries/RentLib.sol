@@ -9,8 +9,11 @@ library RentLib {
     uint256 internal constant SECONDS_PER_HOUR = 3600;
     /// @notice Basis points in 100%.
     uint256 internal constant BPS = 10_000;
-    /// @notice Fixed-point scale of the rent-per-share accumulator.
-    uint256 internal constant ACC_SCALE = 1e18;
+    /// @notice Fixed-point scale of the rent-per-share accumulator. With at most `MAX_SHARES`
+    /// shares, flooring the accumulator strands less than one base unit per settlement.
+    uint256 internal constant ACC_SCALE = 1e36;
+    /// @notice Most shares one lease may have.
+    uint256 internal constant MAX_SHARES = 1e30;
 
     /// @notice GPU-seconds a lease can bill in one epoch: gpus x epoch length.
     function capacity(uint256 gpus, uint256 epochLength) internal pure returns (uint256) {
@@ -25,11 +28,13 @@ library RentLib {
 
     /// @notice SLA credit owed to the tenant when delivery falls below `slaBps` of capacity: the
     /// shortfall's rent value times `creditBps`. At most `rent(cap) * slaBps * creditBps`.
-    function slaCredit(uint256 delivered, uint256 cap, uint256 pricePerGpuHour, uint256 slaBps, uint256 creditBps)
-        internal
-        pure
-        returns (uint256)
-    {
+    function slaCredit(
+        uint256 delivered,
+        uint256 cap,
+        uint256 pricePerGpuHour,
+        uint256 slaBps,
+        uint256 creditBps
+    ) internal pure returns (uint256) {
         uint256 floor = cap * slaBps / BPS;
         if (delivered >= floor) return 0;
         return (floor - delivered) * pricePerGpuHour * creditBps / (SECONDS_PER_HOUR * BPS);
