@@ -341,7 +341,7 @@ contract LeaseMarketTest is BaseTest {
         _reportSingle(id, 1, _full());
         skip(CHALLENGE_WINDOW);
         vm.expectEmit(true, true, false, true, address(market));
-        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, FULL_RENT * 1e36 / SHARES, false);
+        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, 1 + FULL_RENT * 1e36 / SHARES, false);
         vm.prank(keeper);
         market.settle(id, 1, _full(), new bytes32[](0));
         LeaseMarket.Lease memory l = market.getLease(id);
@@ -445,7 +445,7 @@ contract LeaseMarketTest is BaseTest {
         market.settleMissed(id, 1);
         vm.warp(_epochEnd(1) + REPORT_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));
-        emit EpochSettled(id, 1, 0, 0, MAX_CREDIT, 0, true);
+        emit EpochSettled(id, 1, 0, 0, MAX_CREDIT, 1, true);
         vm.prank(keeper);
         market.settleMissed(id, 1);
         LeaseMarket.Lease memory l = market.getLease(id);

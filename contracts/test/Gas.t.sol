@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {ReportLib} from "../src/libraries/ReportLib.sol";
+import {SettleItem, UsageReport} from "../src/libraries/Types.sol";
+import {BaseTest} from "./BaseTest.sol";
+
+/// @notice Gas benchmarks recorded with vm.snapshotGasLastCall into snapshots/ComputeLedger.json.
+/// `FORGE_SNAPSHOT_CHECK=true forge test` fails when a number changes without the snapshot.
+/// Figures are the execution gas of the measured call with every contract's storage made cold
+/// first (`vm.cool`), as in a fresh transaction; a transaction adds 21,000 plus calldata on top.
+/// Steady state: the cluster has reported before and the lease has settled an epoch before.
+contract GasTest is BaseTest {
+    string internal constant GROUP = "ComputeLedger";
+
+    /// Forget which accounts and slots earlier set-up calls touched.
+    function _coolAll() internal {
+        vm.cool(address(registry));
+        vm.cool(address(market));
+        vm.cool(address(usd));
+    }
+
+    function _oneOfOneCluster() internal returns (uint64 id, uint256[] memory keys) {
+        address[] memory one = new address[](1);
+        one[0] = attestors[0];
+        vm.prank(owner);
+        id = registry.registerCluster("ipfs://gas", 0, EPOCH, one, 1);
+        keys = new uint256[](1);
+        keys[0] = attestorKeys[0];
+    }
+
+    function test_gas_submitReport_1attestor() public {
+        (uint64 id, uint256[] memory keys) = _oneOfOneCluster();
+        clusterId = id;
+        _warpToEpochEnd(1);
+        UsageReport memory r = _report(0, keccak256("a"));
+        registry.submitReport(r, _sign(r, keys));
+        r = _report(1, keccak256("b"));
+        bytes[] memory sigs = _sign(r, keys);
+        _coolAll();
+        registry.submitReport(r, sigs);
+        vm.snapshotGasLastCall(GROUP, "submitReport_1attestor");
+    }
+
+    function test_gas_submitReport_3attestors() public {
+        vm.prank(owner);
+        clusterId = registry.registerCluster("ipfs://gas", 0, EPOCH, attestors, 3);
+        _warpToEpochEnd(1);
+        UsageReport memory r = _report(0, keccak256("a"));
+        registry.submitReport(r, _sign(r, _keys(3)));
+        r = _report(1, keccak256("b"));
+        bytes[] memory sigs = _sign(r, _keys(3));
+        _coolAll();
+        registry.submitReport(r, sigs);
+        vm.snapshotGasLastCall(GROUP, "submitReport_3attestors");
+    }
+
+    function _settleSecondEpoch(uint256 id) internal {
+        _reportAndSettle(id, 1, _full());
+        _reportSingle(id, 2, _full());
+        skip(CHALLENGE_WINDOW);
+        bytes32[] memory proof = new bytes32[](0);
+        uint64 delivered = _full();
+        _coolAll();
+        vm.prank(keeper);
+        market.settle(id, 2, delivered, proof);
+    }
+
+    function test_gas_settle_1holder() public {
+        uint256 id = _activeLease(4);
+        _settleSecondEpoch(id);
+        vm.snapshotGasLastCall(GROUP, "settle_1holder");
+    }
+
+    function test_gas_settle_1000holders() public {
+        uint256 id = _activeLease(4);
+        vm.startPrank(owner);
+        for (uint256 i; i < 1000; ++i) {
+            market.safeTransferFrom(owner, address(uint160(0x10000 + i)), id, 1000, "");
+        }
+        vm.stopPrank();
+        _settleSecondEpoch(id);
+        vm.snapshotGasLastCall(GROUP, "settle_1000holders");
+    }
+
+    function test_gas_settle_firstEpoch() public {
+        uint256 id = _activeLease(4);
+        _reportSingle(id, 1, _full());
+        skip(CHALLENGE_WINDOW);
+        bytes32[] memory proof = new bytes32[](0);
+        uint64 delivered = _full();
+        _coolAll();
+        market.settle(id, 1, delivered, proof);
+        vm.snapshotGasLastCall(GROUP, "settle_firstEpoch");
+    }
+
+    function test_gas_settleBatch_24epochs() public {
+        uint256 id = _activeLease(24);
+        SettleItem[] memory items = new SettleItem[](24);
+        for (uint64 e = 1; e <= 24; ++e) {
+            _reportSingle(id, e, _full());
+            items[e - 1] = SettleItem({leaseId: id, epoch: e, delivered: _full(), proof: new bytes32[](0)});
+        }
+        skip(CHALLENGE_WINDOW);
+        _coolAll();
+        market.settleBatch(items);
+        vm.snapshotGasLastCall(GROUP, "settleBatch_24epochs");
+    }
+
+    function test_gas_claim() public {
+        uint256 id = _activeLease(4);
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        _settleSecondEpoch(id);
+        _coolAll();
+        vm.prank(alice);
+        market.claim(id);
+        vm.snapshotGasLastCall(GROUP, "claim");
+    }
+
+    function test_gas_transferShares() public {
+        uint256 id = _activeLease(4);
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        _settleSecondEpoch(id);
+        _coolAll();
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
+        vm.snapshotGasLastCall(GROUP, "transferShares");
+    }
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+// Builds the deliveries tree of one epoch with @openzeppelin/merkle-tree (the reference
+// implementation of the StandardMerkleTree convention) and writes leaves, root and proofs as
+// JSON for the forge differential test: test/fixtures/deliveries-tree.json.
+import { StandardMerkleTree } from '@openzeppelin/merkle-tree';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const epoch = 1n;
+// (leaseId, epoch, gpuSecondsDelivered) for leases 1..7 of an 8-GPU, 1-hour-epoch cluster.
+const delivered = [28800n, 0n, 14400n, 28799n, 1n, 27000n, 123n];
+const values = delivered.map((d, i) => [BigInt(i + 1), epoch, d]);
+const tree = StandardMerkleTree.of(values, ['uint256', 'uint64', 'uint64']);
+
+const leaves = [];
+for (const [index, [leaseId, e, d]] of tree.entries()) {
+  leaves.push({ leaseId: leaseId.toString(), epoch: e.toString(), delivered: d.toString(), proof: tree.getProof(index) });
+}
+leaves.sort((a, b) => Number(a.leaseId) - Number(b.leaseId));
+
+const out = fileURLToPath(new URL('../test/fixtures/deliveries-tree.json', import.meta.url));
+writeFileSync(out, JSON.stringify({ root: tree.root, leaves }, null, 2) + '\n');
+console.log(`deliveries tree: ${leaves.length} leaves, root ${tree.root}`);
