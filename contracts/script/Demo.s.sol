@@ -45,7 +45,9 @@ contract Demo is Script {
         _broadcast(GOVERNANCE);
         usd = new DevStablecoin(_addr(GOVERNANCE));
         registry = new ClusterRegistry(_addr(GOVERNANCE), REPORT_WINDOW);
-        market = new LeaseMarket(_addr(GOVERNANCE), registry, CHALLENGE_WINDOW, "http://127.0.0.1:8645/metadata/{id}.json");
+        market = new LeaseMarket(
+            _addr(GOVERNANCE), registry, CHALLENGE_WINDOW, "http://127.0.0.1:8645/metadata/{id}.json"
+        );
         registry.setMarket(market);
         market.setStablecoinAllowed(address(usd), true);
         market.setArbiter(_addr(GOVERNANCE));
@@ -83,7 +85,9 @@ contract Demo is Script {
             })
         );
         vm.stopBroadcast();
-        console.log("Cluster %s registered: 512x H100 (Nordic hydro), 30 s epochs, attestors 2-of-3", clusterId);
+        console.log(
+            "Cluster %s registered: 512x H100 (Nordic hydro), 30 s epochs, attestors 2-of-3", clusterId
+        );
         console.log("Lease %s: 512 GPUs, epochs %s..%s, $2.50/GPU-hour, SLA 99%%", leaseId, start, start + 1);
 
         _broadcast(TENANT);
@@ -128,7 +132,12 @@ contract Demo is Script {
         _broadcast(KEEPER);
         registry.submitReport(r, sigs);
         vm.stopBroadcast();
-        console.log("Epoch %s report accepted: %s of %s GPU-seconds delivered", epoch, delivered, uint256(GPUS) * EPOCH);
+        console.log(
+            "Epoch %s report accepted: %s of %s GPU-seconds delivered",
+            epoch,
+            delivered,
+            uint256(GPUS) * EPOCH
+        );
     }
 
     /// Settles `epoch` (keeper), then both investors and the owner claim their rent.
@@ -138,7 +147,12 @@ contract Demo is Script {
         market.settle(leaseId, epoch, delivered, new bytes32[](0));
         vm.stopBroadcast();
         LeaseMarket.Lease memory l = market.getLease(leaseId);
-        console.log("Epoch %s settled: rent pool $%s, SLA credits owed to tenant $%s", epoch, _usd(l.rentPool), _usd(l.credits));
+        console.log(
+            "Epoch %s settled: rent pool $%s, SLA credits owed to tenant $%s",
+            epoch,
+            _usd(l.rentPool),
+            _usd(l.credits)
+        );
         _claim(INVESTOR_A, "Investor A");
         _claim(INVESTOR_B, "Investor B");
         _claim(OWNER, "Owner");
@@ -151,7 +165,9 @@ contract Demo is Script {
         _broadcast(TENANT);
         market.withdrawTenantFunds(leaseId);
         vm.stopBroadcast();
-        console.log("Tenant withdrew $%s (SLA credits + unspent escrow)", _usd(usd.balanceOf(_addr(TENANT)) - before));
+        console.log(
+            "Tenant withdrew $%s (SLA credits + unspent escrow)", _usd(usd.balanceOf(_addr(TENANT)) - before)
+        );
         LeaseMarket.Bond memory b = market.bondOf(clusterId, address(usd));
         console.log("Owner bond: $%s, locked $%s", _usd(b.total), _usd(b.locked));
         console.log("Market holds $%s (bond + unclaimed dust)", _usd(usd.balanceOf(address(market))));
