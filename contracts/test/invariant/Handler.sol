@@ -62,17 +62,20 @@ contract Handler is CommonBase, StdCheats, StdUtils {
 
     // ------------------------------------------------------------ actions
 
+    /// Creates a lease starting 1-3 epochs ahead; three in four are funded at once (a lease
+    /// left unfunded past its start can only be cancelled).
     function createLease(
         uint32 gpus,
         uint128 price,
         uint64 epochs,
         uint16 slaBps,
         uint16 creditBps,
-        uint128 shares
+        uint128 shares,
+        uint8 flags
     ) external {
         if (leaseIds.length >= 12) return;
         calls["create"]++;
-        uint64 start = registry.currentEpoch(clusterId) + 1;
+        uint64 start = registry.currentEpoch(clusterId) + 1 + (flags % 3);
         LeaseTerms memory t = LeaseTerms({
             clusterId: clusterId,
             tenant: tenant,
@@ -87,7 +90,13 @@ contract Handler is CommonBase, StdCheats, StdUtils {
             totalShares: uint128(bound(shares, 1, 1e21))
         });
         vm.prank(owner);
-        leaseIds.push(market.createLease(t));
+        uint256 id = market.createLease(t);
+        leaseIds.push(id);
+        if (flags % 4 != 0) {
+            calls["fund"]++;
+            vm.prank(tenant);
+            market.fund(id);
+        }
     }
 
     function fund(uint256 seed) external {
@@ -98,6 +107,15 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         calls["fund"]++;
         vm.prank(tenant);
         market.fund(id);
+    }
+
+    function cancel(uint256 seed) external {
+        if (leaseIds.length == 0) return;
+        uint256 id = leaseIds[seed % leaseIds.length];
+        if (market.getLease(id).status != LeaseStatus.Offered) return;
+        calls["cancel"]++;
+        vm.prank(owner);
+        market.cancelLease(id);
     }
 
     function warp(uint256 secs) external {
@@ -155,10 +173,9 @@ contract Handler is CommonBase, StdCheats, StdUtils {
 
     /// Settles the chosen lease's next epoch by whichever path applies now.
     function settle(uint256 seed) external {
-        if (leaseIds.length == 0) return;
-        uint256 id = leaseIds[seed % leaseIds.length];
+        (uint256 id, bool found) = _activeLease(seed);
+        if (!found) return;
         LeaseMarket.Lease memory l = market.getLease(id);
-        if (l.status != LeaseStatus.Active) return;
         uint64 epoch = l.nextEpoch;
         LeaseMarket.Challenge memory c = market.challengeOf(id, epoch);
         if (c.status == LeaseMarket.ChallengeStatus.Open) return;
@@ -201,10 +218,9 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     }
 
     function challenge(uint256 seed) external {
-        if (leaseIds.length == 0) return;
-        uint256 id = leaseIds[seed % leaseIds.length];
+        (uint256 id, bool found) = _activeLease(seed);
+        if (!found) return;
         LeaseMarket.Lease memory l = market.getLease(id);
-        if (l.status != LeaseStatus.Active) return;
         uint64 epoch = l.nextEpoch;
         (, uint32 submittedAt) = registry.reportOf(clusterId, epoch);
         if (submittedAt == 0 || block.timestamp >= uint256(submittedAt) + market.challengeWindow()) return;
@@ -224,11 +240,17 @@ contract Handler is CommonBase, StdCheats, StdUtils {
         market.resolveChallenge(id, epoch, corrected);
     }
 
+    /// Claims for the first (holder, lease) pair from the seeds on that has rent due.
     function claim(uint256 holderSeed, uint256 leaseSeed) external {
-        if (leaseIds.length == 0) return;
-        uint256 id = leaseIds[leaseSeed % leaseIds.length];
-        address who = holders[holderSeed % holders.length];
-        if (market.claimable(id, who) == 0) return;
+        uint256 id;
+        address who;
+        bool found;
+        for (uint256 i; i < leaseIds.length * holders.length && !found; ++i) {
+            id = leaseIds[(leaseSeed % leaseIds.length + i / holders.length) % leaseIds.length];
+            who = holders[(holderSeed % holders.length + i) % holders.length];
+            found = market.claimable(id, who) != 0;
+        }
+        if (!found) return;
         calls["claim"]++;
         vm.prank(who);
         claimed[id] += market.claim(id);
@@ -257,6 +279,14 @@ contract Handler is CommonBase, StdCheats, StdUtils {
     }
 
     // ------------------------------------------------------------ helpers
+
+    /// The first active lease at or after the seed's position.
+    function _activeLease(uint256 seed) internal view returns (uint256 id, bool found) {
+        for (uint256 i; i < leaseIds.length; ++i) {
+            id = leaseIds[(seed % leaseIds.length + i) % leaseIds.length];
+            if (market.getLease(id).status == LeaseStatus.Active) return (id, true);
+        }
+    }
 
     function _proof(uint256 id, uint64 epoch)
         internal

@@ -6,7 +6,7 @@ import {LeaseStatus} from "../../src/libraries/Types.sol";
 import {BaseTest} from "../BaseTest.sol";
 import {Handler} from "./Handler.sol";
 
-/// @notice Protocol invariants under random sequences of create, fund, report, settle,
+/// @notice Protocol invariants under random sequences of create, fund, cancel, report, settle,
 /// settle-missed, challenge, resolve, claim, transfer and warp.
 contract InvariantsTest is BaseTest {
     Handler internal handler;
@@ -26,7 +26,7 @@ contract InvariantsTest is BaseTest {
         handler =
             new Handler(registry, market, usd, clusterId, attestorKeys[0], owner, tenant, arbiter, holders);
 
-        bytes4[] memory selectors = new bytes4[](12);
+        bytes4[] memory selectors = new bytes4[](13);
         selectors[0] = Handler.createLease.selector;
         selectors[1] = Handler.fund.selector;
         selectors[2] = Handler.warp.selector;
@@ -39,6 +39,7 @@ contract InvariantsTest is BaseTest {
         selectors[9] = Handler.withdrawTenant.selector;
         selectors[10] = Handler.transfer.selector;
         selectors[11] = Handler.report.selector; // reports twice as likely: more settled epochs
+        selectors[12] = Handler.cancel.selector;
         targetSelector(FuzzSelector({addr: address(handler), selectors: selectors}));
         targetContract(address(handler));
     }
