@@ -203,10 +203,7 @@ contract LeaseMarketTest is BaseTest {
     }
 
     function test_fundWithPermit_oneCall() public {
-        vm.prank(owner);
-        uint256 id = market.createLease(_terms(1, 4));
-        vm.prank(tenant);
-        usd.approve(address(market), 0);
+        uint256 id = _offeredLeaseWithoutAllowance();
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = _permit(3 * FULL_RENT, deadline);
         vm.prank(tenant);
@@ -215,10 +212,7 @@ contract LeaseMarketTest is BaseTest {
     }
 
     function test_fundWithPermit_frontRunPermitStillFunds() public {
-        vm.prank(owner);
-        uint256 id = market.createLease(_terms(1, 4));
-        vm.prank(tenant);
-        usd.approve(address(market), 0);
+        uint256 id = _offeredLeaseWithoutAllowance();
         uint256 deadline = block.timestamp + 1 hours;
         (uint8 v, bytes32 r, bytes32 s) = _permit(3 * FULL_RENT, deadline);
         usd.permit(tenant, address(market), 3 * FULL_RENT, deadline, v, r, s); // griefer uses it first
@@ -228,10 +222,7 @@ contract LeaseMarketTest is BaseTest {
     }
 
     function test_fundWithPermit_expiredOrBad() public {
-        vm.prank(owner);
-        uint256 id = market.createLease(_terms(1, 4));
-        vm.prank(tenant);
-        usd.approve(address(market), 0);
+        uint256 id = _offeredLeaseWithoutAllowance();
         uint256 deadline = block.timestamp - 1;
         (uint8 v, bytes32 r, bytes32 s) = _permit(3 * FULL_RENT, deadline);
         vm.prank(tenant);
@@ -244,6 +235,14 @@ contract LeaseMarketTest is BaseTest {
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(InsufficientAllowance.selector, 0, 3 * FULL_RENT));
         market.fundWithPermit(id, deadline, v, r, s);
+    }
+
+    /// An unfunded lease whose tenant has approved nothing: only a permit can fund it.
+    function _offeredLeaseWithoutAllowance() internal returns (uint256 id) {
+        vm.prank(owner);
+        id = market.createLease(_terms(1, 4));
+        vm.prank(tenant);
+        usd.approve(address(market), 0);
     }
 
     function _permit(uint256 value, uint256 deadline) internal view returns (uint8, bytes32, bytes32) {

@@ -11,8 +11,6 @@ pragma solidity ^0.8.28;
 error ZeroAddress();
 /// @notice Thrown when the registry's market has already been set.
 error MarketAlreadySet();
-/// @notice Thrown when a call that only the lease market may make comes from elsewhere.
-error NotMarket();
 
 // ---------------------------------------------------------------- clusters
 
