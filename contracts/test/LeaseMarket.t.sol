@@ -2,7 +2,9 @@
 pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import "../src/libraries/Errors.sol";
@@ -483,6 +485,28 @@ contract LeaseMarketTest is BaseTest {
         market.settle(id, 4, 0, new bytes32[](0));
     }
 
+    function test_settleBatch_interleavesLeases() public {
+        uint256[] memory ids = new uint256[](2);
+        (ids[0], ids[1]) = (_activeLease(2), _activeLease(2));
+        uint64[] memory delivered = new uint64[](2);
+        (delivered[0], delivered[1]) = (_full(), _full() / 2);
+        SettleItem[] memory items = new SettleItem[](4);
+        for (uint64 e = 1; e <= 2; ++e) {
+            (bytes32 root, bytes32[][] memory proofs) = _deliveriesTree(ids, e, delivered);
+            _warpToEpochEnd(e);
+            _submit(_report(e, root));
+            for (uint256 i; i < 2; ++i) {
+                items[(e - 1) * 2 + i] =
+                    SettleItem({leaseId: ids[i], epoch: e, delivered: delivered[i], proof: proofs[i]});
+            }
+        }
+        skip(CHALLENGE_WINDOW);
+        market.settleBatch(items);
+        assertEq(market.getLease(ids[0]).rentPool, 2 * FULL_RENT);
+        assertEq(market.getLease(ids[1]).rentPool, FULL_RENT);
+        assertEq(market.activeLeases(clusterId), 0);
+    }
+
     // ------------------------------------------------------------ challenge
 
     function test_challenge_blocksUntilArbiterResolves() public {
@@ -585,6 +609,21 @@ contract LeaseMarketTest is BaseTest {
         assertEq(usd.balanceOf(tenant) - before, credit + FULL_RENT / 2);
     }
 
+    function test_buyShares_reentrantReceiverCannotClaimMidTransfer() public {
+        uint256 id = _activeLease(2);
+        _reportAndSettle(id, 1, _full());
+        vm.prank(owner);
+        market.offerShares(id, 10, 1);
+        Reenterer attacker = new Reenterer(market, id);
+        vm.prank(governance);
+        usd.mint(address(attacker), 100);
+        vm.prank(address(attacker));
+        usd.approve(address(market), 100);
+        vm.prank(address(attacker));
+        vm.expectRevert(ReentrancyGuardTransient.ReentrancyGuardReentrantCall.selector);
+        market.buyShares(id, 10, 1);
+    }
+
     // ------------------------------------------------------------ stablecoin failure modes
 
     function test_blocklistedHolder_othersStillClaim() public {
@@ -638,5 +677,32 @@ contract LeaseMarketTest is BaseTest {
         assertEq(market.claim(id), FULL_RENT);
         vm.prank(tenant);
         market.fund(unfunded);
+    }
+}
+
+/// @notice A share buyer whose ERC-1155 receive hook tries to claim rent mid-purchase.
+contract Reenterer is IERC1155Receiver {
+    LeaseMarket internal immutable market;
+    uint256 internal immutable leaseId;
+
+    constructor(LeaseMarket market_, uint256 leaseId_) {
+        (market, leaseId) = (market_, leaseId_);
+    }
+
+    function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
+        market.claim(leaseId);
+        return this.onERC1155Received.selector;
+    }
+
+    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
+        external
+        pure
+        returns (bytes4)
+    {
+        return this.onERC1155BatchReceived.selector;
+    }
+
+    function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
+        return interfaceId == type(IERC1155Receiver).interfaceId;
     }
 }
