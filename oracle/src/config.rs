@@ -1,0 +1,117 @@
+//! Oracle configuration (TOML), validated before anything runs.
+
+use std::{collections::BTreeSet, path::PathBuf};
+
+use alloy::primitives::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::{FacilityMeter, KeyConfig, LeaseAllocation, OracleError, Result, SimulatorConfig};
+
+/// Which telemetry source to sample.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// Deterministic simulation (devnets, demos, tests).
+    Simulator(SimulatorConfig),
+    /// This host's GPUs through NVML (needs the NVIDIA driver).
+    Nvml,
+    /// A dcgm-exporter `/metrics` URL.
+    Dcgm {
+        /// e.g. `http://127.0.0.1:9400/metrics`.
+        url: String,
+    },
+    /// A Prometheus server that scrapes dcgm-exporter.
+    Prometheus {
+        /// Server base URL, e.g. `http://prometheus:9090`.
+        url: String,
+        /// Label selector appended to each series, e.g. `{Hostname=~"gpu-.*"}`.
+        #[serde(default)]
+        selector: String,
+    },
+    /// A JSON-lines recording in the audit-log format.
+    Replay {
+        /// The recording.
+        path: PathBuf,
+    },
+}
+
+fn default_backfill() -> u64 {
+    3_600
+}
+
+/// Everything one cluster's oracle needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleConfig {
+    /// The cluster's on-chain id.
+    pub cluster_id: u64,
+    /// Chain id of the network the registry lives on (part of the signing domain).
+    pub chain_id: u64,
+    /// `ClusterRegistry` address (the signing domain's verifying contract).
+    pub registry: Address,
+    /// The cluster's genesis (registration time) as the registry reports it.
+    pub genesis: u64,
+    /// The cluster's epoch length in seconds, as registered.
+    pub epoch_length: u32,
+    /// Where samples, finalized epochs and archives are kept.
+    pub data_dir: PathBuf,
+    /// GPU UUIDs installed in the cluster (GPUs seen in telemetry are added).
+    #[serde(default)]
+    pub inventory: Vec<String>,
+    /// Telemetry source.
+    pub source: SourceConfig,
+    /// Facility energy meter (for PUE); without one, facility energy is reported as IT energy.
+    #[serde(default)]
+    pub facility: Option<FacilityMeter>,
+    /// Leases and the GPUs serving them.
+    #[serde(default)]
+    pub leases: Vec<LeaseAllocation>,
+    /// This node's attestor key.
+    #[serde(default)]
+    pub signer: Option<KeyConfig>,
+    /// After a restart, how far back a source that can backfill is read again (seconds).
+    #[serde(default = "default_backfill")]
+    pub max_backfill_s: u64,
+}
+
+impl OracleConfig {
+    /// Parses and validates a TOML document; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        let config: Self = toml::from_str(text).map_err(|e| OracleError::Config(format!("{origin}: {e}")))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Reads, parses and validates a TOML file.
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| OracleError::io(path, e))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Checks what the types cannot: ranges, and that no GPU serves two leases.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(OracleError::Config(msg));
+        if !(10..=604_800).contains(&self.epoch_length) {
+            return bad(format!("epoch_length {} must be 10..=604800 seconds, as registered", self.epoch_length));
+        }
+        let inventory: BTreeSet<&str> = self.inventory.iter().map(String::as_str).collect();
+        let mut allocated = BTreeSet::new();
+        for lease in &self.leases {
+            if lease.start_epoch >= lease.end_epoch {
+                return bad(format!("lease {}: start_epoch must be below end_epoch", lease.lease_id));
+            }
+            if lease.gpus.is_empty() {
+                return bad(format!("lease {}: no GPUs allocated", lease.lease_id));
+            }
+            for gpu in &lease.gpus {
+                if !inventory.is_empty() && !inventory.contains(gpu.as_str()) {
+                    return bad(format!("lease {}: GPU {gpu} is not in the inventory", lease.lease_id));
+                }
+                if !allocated.insert(gpu.as_str()) {
+                    return bad(format!("GPU {gpu} is allocated to two leases"));
+                }
+            }
+        }
+        Ok(())
+    }
+}

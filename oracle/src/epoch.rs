@@ -1,0 +1,265 @@
+//! Epoch clock and aggregation: 1 Hz samples into per-GPU tallies, then into the report's totals
+//! and each lease's delivered GPU-seconds.
+//!
+//! Conservative toward the tenant: a second without a sample for a GPU counts as unavailable; a
+//! GPU is busy only while healthy; every total stays within what the contract accepts.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::U256;
+use compute_ledger_types::DeliveryLeaf;
+use serde::{Deserialize, Serialize};
+
+use crate::{GpuSample, LeaseAllocation, OracleError, Result, SampleRecord};
+
+/// Millijoules in one watt-hour.
+pub const MJ_PER_WH: u64 = 3_600_000;
+/// Highest plausible draw of one GPU (W); a counter jump above it over the elapsed time is
+/// treated as a glitch and ignored rather than billed.
+pub const MAX_GPU_WATTS: u64 = 3_000;
+
+/// Maps unix time to a cluster's epochs: epoch `e` spans `[genesis + e·len, genesis + (e+1)·len)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochClock {
+    /// The cluster's genesis (its registration time on-chain).
+    pub genesis: u64,
+    /// Seconds per epoch.
+    pub length: u32,
+}
+
+impl EpochClock {
+    /// The epoch containing second `t` (`None` before genesis).
+    pub fn epoch_of(&self, t: u64) -> Option<u64> {
+        t.checked_sub(self.genesis).map(|d| d / u64::from(self.length))
+    }
+
+    /// First second of `epoch`.
+    pub fn start(&self, epoch: u64) -> u64 {
+        self.genesis + epoch * u64::from(self.length)
+    }
+
+    /// First second after `epoch`.
+    pub fn end(&self, epoch: u64) -> u64 {
+        self.start(epoch + 1)
+    }
+}
+
+/// One GPU's running tally within an epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuTally {
+    /// Seconds sampled healthy.
+    pub healthy_s: u64,
+    /// Σ utilization percent over healthy seconds (busy GPU-seconds × 100).
+    pub busy_pct_s: u64,
+    /// Energy attributed to this epoch, millijoules.
+    pub energy_mj: u64,
+    /// Last counter reading and its time (carried across epochs for exact attribution).
+    pub last_counter: Option<(u64, u64)>,
+}
+
+impl GpuTally {
+    /// Busy GPU-seconds (utilization-weighted), rounded down.
+    pub fn busy_s(&self) -> u64 {
+        self.busy_pct_s / 100
+    }
+
+    fn ingest(&mut self, t: u64, s: &GpuSample) {
+        if s.healthy {
+            self.healthy_s += 1;
+            self.busy_pct_s += u64::from(s.util_pct.min(100));
+        }
+        self.energy_mj += counter_delta(self.last_counter, (t, s.energy_mj), MAX_GPU_WATTS);
+        self.last_counter = Some((t, s.energy_mj));
+    }
+}
+
+/// Energy between two counter readings. A counter that went backwards was reset (driver reload)
+/// or wrapped: it counted up from zero, so the new reading is the delta. A jump above
+/// `max_watts` over the elapsed time is a glitch and counts as nothing.
+pub fn counter_delta(previous: Option<(u64, u64)>, current: (u64, u64), max_watts: u64) -> u64 {
+    let Some((t0, c0)) = previous else { return 0 };
+    let (t1, c1) = current;
+    let delta = if c1 >= c0 { c1 - c0 } else { c1 };
+    let ceiling = t1.saturating_sub(t0).max(1) * max_watts * 1000;
+    if delta > ceiling { 0 } else { delta }
+}
+
+/// Counter readings carried from one epoch into the next.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carry {
+    /// Last GPU counters by UUID.
+    pub gpus: BTreeMap<String, (u64, u64)>,
+    /// Last facility counter.
+    pub facility: Option<(u64, u64)>,
+}
+
+/// The running aggregation of one epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochAccumulator {
+    /// The epoch.
+    pub epoch: u64,
+    clock: EpochClock,
+    last_t: Option<u64>,
+    seconds: u64,
+    gpus: BTreeMap<String, GpuTally>,
+    facility_mj: u64,
+    facility_last: Option<(u64, u64)>,
+    facility_seen: bool,
+}
+
+/// Largest plausible facility draw (W) for glitch filtering: generous, a whole site.
+const MAX_FACILITY_WATTS: u64 = 10_000_000_000;
+
+impl EpochAccumulator {
+    /// Starts `epoch`, continuing the energy counters in `carry`.
+    pub fn new(epoch: u64, clock: EpochClock, carry: Carry) -> Self {
+        let gpus = carry
+            .gpus
+            .into_iter()
+            .map(|(uuid, last)| (uuid, GpuTally { last_counter: Some(last), ..GpuTally::default() }))
+            .collect();
+        Self {
+            epoch,
+            clock,
+            last_t: None,
+            seconds: 0,
+            gpus,
+            facility_mj: 0,
+            facility_last: carry.facility,
+            facility_seen: false,
+        }
+    }
+
+    /// Adds one second. Seconds must increase and lie within the epoch.
+    pub fn ingest(&mut self, record: &SampleRecord) -> Result<()> {
+        let t = record.t;
+        let in_epoch = self.clock.epoch_of(t) == Some(self.epoch);
+        if !in_epoch || self.last_t.is_some_and(|last| t <= last) {
+            return Err(OracleError::SampleOutOfOrder { t, epoch: self.epoch });
+        }
+        self.last_t = Some(t);
+        self.seconds += 1;
+        for sample in &record.gpus {
+            self.gpus.entry(sample.uuid.clone()).or_default().ingest(t, sample);
+        }
+        if let Some(counter) = record.facility_mj {
+            self.facility_seen = true;
+            self.facility_mj += counter_delta(self.facility_last, (t, counter), MAX_FACILITY_WATTS);
+            self.facility_last = Some((t, counter));
+        }
+        Ok(())
+    }
+
+    /// The last second ingested.
+    pub fn last_t(&self) -> Option<u64> {
+        self.last_t
+    }
+
+    /// Counters to continue in the next epoch.
+    pub fn carry(&self) -> Carry {
+        Carry {
+            gpus: self
+                .gpus
+                .iter()
+                .filter_map(|(uuid, tally)| tally.last_counter.map(|c| (uuid.clone(), c)))
+                .collect(),
+            facility: self.facility_last,
+        }
+    }
+
+    /// Per-GPU tallies so far.
+    pub fn gpus(&self) -> &BTreeMap<String, GpuTally> {
+        &self.gpus
+    }
+
+    /// Closes the epoch: cluster totals over `inventory` (plus any GPU seen) and each lease's
+    /// delivery for the leases active in this epoch.
+    pub fn summarize(&self, inventory: &[String], leases: &[LeaseAllocation]) -> EpochSummary {
+        let mut installed: Vec<&str> = inventory.iter().map(String::as_str).collect();
+        installed.extend(self.gpus.keys().map(String::as_str));
+        installed.sort_unstable();
+        installed.dedup();
+
+        let half_epoch = u64::from(self.clock.length).div_ceil(2);
+        let empty = GpuTally::default();
+        let tally = |uuid: &str| self.gpus.get(uuid).unwrap_or(&empty);
+        let (mut available, mut busy, mut it_mj, mut healthy_gpus) = (0u64, 0u64, 0u64, 0u32);
+        for uuid in &installed {
+            let g = tally(uuid);
+            available += g.healthy_s;
+            busy += g.busy_s();
+            it_mj += g.energy_mj;
+            healthy_gpus += u32::from(g.healthy_s >= half_epoch);
+        }
+
+        let deliveries = leases
+            .iter()
+            .filter(|lease| lease.covers(self.epoch))
+            .map(|lease| DeliveryLeaf {
+                lease_id: U256::from(lease.lease_id),
+                epoch: self.epoch,
+                delivered: lease.gpus.iter().map(|uuid| lease.billing.delivered(tally(uuid))).sum(),
+            })
+            .collect();
+
+        let it_energy_wh = it_mj / MJ_PER_WH;
+        let metered_wh = self.facility_mj / MJ_PER_WH;
+        // Facility energy includes IT energy; a meter reading below it is a metering gap, and
+        // the contract rejects it, so report IT energy (PUE 1.0) and say so.
+        let facility_clamped = !self.facility_seen || metered_wh < it_energy_wh;
+        EpochSummary {
+            epoch: self.epoch,
+            seconds_sampled: self.seconds,
+            gpus_installed: u32::try_from(installed.len()).unwrap_or(u32::MAX),
+            gpus_healthy: healthy_gpus,
+            gpu_seconds_available: available,
+            gpu_seconds_busy: busy,
+            it_energy_wh,
+            facility_energy_wh: metered_wh.max(it_energy_wh),
+            facility_clamped,
+            deliveries,
+        }
+    }
+}
+
+/// The totals of one closed epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EpochSummary {
+    /// The epoch.
+    pub epoch: u64,
+    /// Seconds with a record (of the epoch's length).
+    pub seconds_sampled: u64,
+    /// GPUs in the inventory or seen.
+    pub gpus_installed: u32,
+    /// GPUs healthy for at least half the epoch.
+    pub gpus_healthy: u32,
+    /// Σ healthy GPU-seconds.
+    pub gpu_seconds_available: u64,
+    /// Σ utilization-weighted busy GPU-seconds (healthy seconds only).
+    pub gpu_seconds_busy: u64,
+    /// IT (GPU) energy, Wh.
+    pub it_energy_wh: u64,
+    /// Facility energy, Wh (≥ IT energy).
+    pub facility_energy_wh: u64,
+    /// Whether facility energy was missing or below IT energy and reported as IT energy.
+    pub facility_clamped: bool,
+    /// Each active lease's delivery.
+    pub deliveries: Vec<DeliveryLeaf>,
+}
+
+impl EpochSummary {
+    /// Busy / available, in basis points.
+    pub fn utilization_bps(&self) -> u64 {
+        (self.gpu_seconds_busy * 10_000).checked_div(self.gpu_seconds_available).unwrap_or(0)
+    }
+
+    /// Power usage effectiveness × 1000 (facility / IT energy).
+    pub fn pue_milli(&self) -> Option<u64> {
+        (self.facility_energy_wh * 1000).checked_div(self.it_energy_wh)
+    }
+
+    /// Facility watt-hours per busy GPU-hour.
+    pub fn wh_per_gpu_hour(&self) -> Option<u64> {
+        (self.facility_energy_wh * 3600).checked_div(self.gpu_seconds_busy)
+    }
+}

@@ -1,0 +1,41 @@
+//! The compute-ledger oracle: GPU telemetry in, signed EIP-712 usage reports out.
+//!
+//! - Sources ([`TelemetrySource`]): a seeded [`Simulator`], NVML ([`NvmlSource`]),
+//!   dcgm-exporter scrapes ([`DcgmExporterSource`]), a Prometheus server holding DCGM series
+//!   ([`PrometheusSource`]) and JSON-lines [`ReplaySource`]; plus a [`FacilityMeter`] for PUE.
+//! - Aggregation ([`EpochAccumulator`]): 1 Hz samples into healthy and busy GPU-seconds and
+//!   counter-based energy per GPU, then cluster totals and per-lease deliveries by billing mode
+//!   ([`LeaseAllocation`]). Missing seconds count as unavailable.
+//! - Durability ([`SampleStore`], sled): every second is flushed before the next, and the epoch is
+//!   rebuilt from disk on restart, so a kill -9 never changes a report.
+//! - Output ([`Oracle`] → [`EpochOutcome`]): the [`UsageReport`](compute_ledger_types::UsageReport),
+//!   its deliveries tree, and the telemetry archive whose hash chain is `telemetryRoot`.
+//! - Keys ([`KeyConfig`], [`SignedReport`]): encrypted keystores, M-of-N co-signing.
+
+mod allocation;
+mod config;
+mod epoch;
+mod error;
+mod oracle;
+mod sample;
+mod signing;
+mod source;
+mod store;
+mod telemetry;
+
+pub use allocation::{Billing, LeaseAllocation};
+pub use config::{OracleConfig, SourceConfig};
+pub use epoch::{
+    Carry, EpochAccumulator, EpochClock, EpochSummary, GpuTally, MAX_GPU_WATTS, MJ_PER_WH,
+    counter_delta,
+};
+pub use error::{OracleError, Result};
+pub use oracle::{EpochOutcome, Oracle, build_report};
+pub use sample::{GpuSample, SampleRecord};
+pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
+pub use source::{
+    DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,
+    ReplaySource, Simulator, SimulatorConfig, Site, SiteProfile, TelemetrySource, parse_exposition,
+};
+pub use store::SampleStore;
+pub use telemetry::{TELEMETRY_TAG, TelemetryHasher, telemetry_root_of_archive};

@@ -1,0 +1,80 @@
+//! Telemetry sources behind one type: simulator, NVML, dcgm-exporter, Prometheus server and
+//! replay, plus the facility energy meter.
+
+mod dcgm;
+mod facility;
+mod nvml;
+mod prometheus;
+mod replay;
+mod simulator;
+
+pub use dcgm::{DcgmExporterSource, METRICS as DCGM_METRICS, parse_exposition};
+pub use facility::{EnergyUnit, FacilityMeter};
+pub use nvml::NvmlSource;
+pub use prometheus::PrometheusSource;
+pub use replay::ReplaySource;
+pub use simulator::{Simulator, SimulatorConfig, Site, SiteProfile};
+
+use crate::{OracleError, Result, SampleRecord};
+
+/// Where GPU samples come from.
+#[derive(Debug)]
+pub enum TelemetrySource {
+    /// Deterministic simulation.
+    Simulator(Simulator),
+    /// This host's GPUs through NVML (boxed: the library handle is large).
+    Nvml(Box<NvmlSource>),
+    /// A dcgm-exporter endpoint.
+    Dcgm(DcgmExporterSource),
+    /// A Prometheus server holding DCGM series.
+    Prometheus(PrometheusSource),
+    /// A recording.
+    Replay(ReplaySource),
+}
+
+impl TelemetrySource {
+    /// Short name for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Simulator(_) => "simulator",
+            Self::Nvml(_) => "nvml",
+            Self::Dcgm(_) => "dcgm",
+            Self::Prometheus(_) => "prometheus",
+            Self::Replay(_) => "replay",
+        }
+    }
+
+    /// Whether past seconds can be read again (so a restart can fill the gap it caused).
+    /// Live sources (NVML, exporter scrapes) only know now.
+    pub fn can_backfill(&self) -> bool {
+        matches!(self, Self::Simulator(_) | Self::Prometheus(_) | Self::Replay(_))
+    }
+
+    /// Every GPU's sample at second `t` (for live sources: now, stamped `t`).
+    pub async fn sample(&mut self, t: u64) -> Result<SampleRecord> {
+        let gpus = match self {
+            Self::Simulator(sim) => return Ok(sim.sample(t)),
+            Self::Replay(replay) => return Ok(replay.sample(t)),
+            Self::Prometheus(prom) => {
+                return prom.range(t, t).await?.pop().ok_or_else(|| OracleError::BadTelemetry {
+                    source_name: "prometheus".into(),
+                    reason: "empty range answer".into(),
+                });
+            }
+            Self::Nvml(nvml) => nvml.sample()?,
+            Self::Dcgm(dcgm) => dcgm.sample().await?,
+        };
+        Ok(SampleRecord { t, gpus, facility_mj: None })
+    }
+}
+
+/// GET `url` and return the body, with errors that name the URL.
+pub(crate) async fn http_get_text(client: &reqwest::Client, url: &str) -> Result<String> {
+    let http = |reason: String| OracleError::Http { url: url.to_string(), reason };
+    let response = client.get(url).send().await.map_err(|e| http(e.to_string()))?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(http(format!("HTTP {status}")));
+    }
+    response.text().await.map_err(|e| http(e.to_string()))
+}
