@@ -18,6 +18,7 @@ mod epoch;
 mod error;
 mod oracle;
 mod sample;
+mod runner;
 mod signing;
 mod source;
 mod store;
@@ -32,6 +33,7 @@ pub use epoch::{
 pub use error::{OracleError, Result};
 pub use oracle::{EpochOutcome, Oracle, build_report};
 pub use sample::{GpuSample, SampleRecord};
+pub use runner::{ReportFile, publish, run_live, run_range, unix_now};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{
     DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,

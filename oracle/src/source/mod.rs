@@ -78,3 +78,25 @@ pub(crate) async fn http_get_text(client: &reqwest::Client, url: &str) -> Result
     }
     response.text().await.map_err(|e| http(e.to_string()))
 }
+
+impl TelemetrySource {
+    /// Opens the configured source (NVML is loaded here and fails clearly without a driver).
+    pub fn from_config(config: &crate::SourceConfig) -> Result<Self> {
+        use crate::SourceConfig;
+        let client = || {
+            reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(5))
+                .build()
+                .map_err(|e| OracleError::Config(format!("HTTP client: {e}")))
+        };
+        Ok(match config {
+            SourceConfig::Simulator(sim) => Self::Simulator(Simulator::new(sim.clone())),
+            SourceConfig::Nvml => Self::Nvml(Box::new(NvmlSource::init()?)),
+            SourceConfig::Dcgm { url } => Self::Dcgm(DcgmExporterSource::new(url.clone(), client()?)),
+            SourceConfig::Prometheus { url, selector } => {
+                Self::Prometheus(PrometheusSource::new(url.clone(), selector.clone(), client()?))
+            }
+            SourceConfig::Replay { path } => Self::Replay(ReplaySource::load(path)?),
+        })
+    }
+}

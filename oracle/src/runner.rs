@@ -1,0 +1,87 @@
+//! The sampling loop: 1 Hz on the wall clock (catching up first where the source can read the
+//! past), or as fast as possible over a fixed range for replays and drills. Each finalized epoch
+//! is signed with the node's attestor key and written to `data_dir/reports/epoch-N.json`.
+
+use std::{future::Future, path::PathBuf, time::Duration};
+
+use alloy::signers::local::PrivateKeySigner;
+use compute_ledger_types::report_domain;
+use serde::{Deserialize, Serialize};
+
+use crate::{EpochOutcome, Oracle, OracleError, Result, SignedReport, oracle::write_atomically};
+
+/// A finalized epoch as written for submission: the signed report and its deliveries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportFile {
+    /// The report with this node's signature (co-signers' are merged in later).
+    pub signed: SignedReport,
+    /// The epoch's outcome (summary, leaves, archive path).
+    pub outcome: EpochOutcome,
+}
+
+/// Seconds since the unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Signs and writes one outcome; returns the file written.
+pub fn publish(oracle: &Oracle, signer: Option<&PrivateKeySigner>, outcome: EpochOutcome) -> Result<PathBuf> {
+    let config = oracle.config();
+    let mut signed = SignedReport::new(outcome.report.clone());
+    if let Some(signer) = signer {
+        signed.sign(signer, &report_domain(config.chain_id, config.registry))?;
+    }
+    let dir = config.data_dir.join("reports");
+    std::fs::create_dir_all(&dir).map_err(|e| OracleError::io(&dir, e))?;
+    let path = dir.join(format!("epoch-{}.json", outcome.summary.epoch));
+    let body = serde_json::to_vec_pretty(&ReportFile { signed, outcome })?;
+    write_atomically(&path, &body)?;
+    Ok(path)
+}
+
+/// Samples every second in `[from, to)` as fast as the source answers, publishing each epoch
+/// finalized on the way, and the last one at the end.
+pub async fn run_range(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, from: u64, to: u64) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    let start = oracle.resume_at(from)?.max(from);
+    for t in start..to {
+        if let Some(outcome) = oracle.tick(t).await? {
+            written.push(publish(oracle, signer, outcome)?);
+        }
+    }
+    if let Some(outcome) = oracle.finalize_due(to)? {
+        written.push(publish(oracle, signer, outcome)?);
+    }
+    Ok(written)
+}
+
+/// Samples at 1 Hz until `shutdown` resolves. A failed second is logged and counts as missing;
+/// the loop never stops for a bad sample.
+pub async fn run_live(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    let mut next = oracle.resume_at(unix_now())?;
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return Ok(()),
+            _ = interval.tick() => {}
+        }
+        let now = unix_now();
+        while next <= now {
+            match oracle.tick(next).await {
+                Ok(Some(outcome)) => {
+                    let path = publish(oracle, signer, outcome)?;
+                    tracing::info!(path = %path.display(), "report written");
+                }
+                Ok(None) => {}
+                Err(OracleError::Store(e)) => return Err(OracleError::Store(e)),
+                Err(e) => tracing::warn!(error = %e, t = next, "sample failed; second counts as unavailable"),
+            }
+            next += 1;
+        }
+        if let Some(outcome) = oracle.finalize_due(now.saturating_sub(1))? {
+            publish(oracle, signer, outcome)?;
+        }
+    }
+}
