@@ -115,3 +115,68 @@ impl OracleConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+cluster_id = 1
+chain_id = 31337
+registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+genesis = 1750000000
+epoch_length = 30
+data_dir = "/tmp/oracle"
+inventory = ["GPU-a", "GPU-b"]
+
+[source]
+kind = "simulator"
+seed = 7
+gpus = 2
+site = "nordic_hydro"
+origin = 1750000000
+
+[[leases]]
+lease_id = 1
+billing = "reserved"
+start_epoch = 2
+end_epoch = 4
+gpus = ["GPU-a"]
+"#;
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = OracleConfig::from_toml(GOOD, "test").expect("valid");
+        assert_eq!(c.epoch_length, 30);
+        assert!(matches!(c.source, SourceConfig::Simulator(ref s) if s.gpus == 2));
+        assert_eq!(c.max_backfill_s, 3_600);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_with_their_name() {
+        let err = OracleConfig::from_toml(&GOOD.replace("epoch_length", "epoch_lenght"), "oracle.toml")
+            .expect_err("typo");
+        assert!(err.to_string().contains("epoch_lenght"), "{err}");
+        assert!(err.to_string().contains("oracle.toml"), "{err}");
+    }
+
+    #[test]
+    fn rejects_double_allocation_and_unknown_gpus() {
+        let twice = format!("{GOOD}\n[[leases]]\nlease_id = 2\nbilling = \"metered\"\nstart_epoch = 2\nend_epoch = 3\ngpus = [\"GPU-a\"]\n");
+        let err = OracleConfig::from_toml(&twice, "t").expect_err("double");
+        assert!(err.to_string().contains("allocated to two leases"), "{err}");
+        let err = OracleConfig::from_toml(&GOOD.replace("gpus = [\"GPU-a\"]", "gpus = [\"GPU-z\"]"), "t")
+            .expect_err("unknown gpu");
+        assert!(err.to_string().contains("not in the inventory"), "{err}");
+        let err = OracleConfig::from_toml(&GOOD.replace("epoch_length = 30", "epoch_length = 5"), "t")
+            .expect_err("short epoch");
+        assert!(err.to_string().contains("epoch_length"), "{err}");
+    }
+
+    #[test]
+    fn rejects_bad_address() {
+        let err = OracleConfig::from_toml(&GOOD.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12"), "t")
+            .expect_err("short address");
+        assert!(err.to_string().contains("registry"), "{err}");
+    }
+}

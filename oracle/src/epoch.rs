@@ -263,3 +263,132 @@ impl EpochSummary {
         (self.facility_energy_wh * 3600).checked_div(self.gpu_seconds_busy)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Billing;
+
+    const CLOCK: EpochClock = EpochClock { genesis: 1_000, length: 10 };
+
+    fn gpu(uuid: &str, healthy: bool, util: u8, energy_mj: u64) -> GpuSample {
+        GpuSample {
+            uuid: uuid.into(),
+            healthy,
+            util_pct: util,
+            power_mw: 0,
+            energy_mj,
+            mem_used_mib: 0,
+            ecc_dbe: 0,
+            xid: 0,
+        }
+    }
+
+    fn lease(id: u64, billing: Billing, gpus: &[&str]) -> LeaseAllocation {
+        LeaseAllocation {
+            lease_id: id,
+            billing,
+            start_epoch: 0,
+            end_epoch: 5,
+            gpus: gpus.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn clock_maps_seconds_to_epochs() {
+        assert_eq!(CLOCK.epoch_of(999), None);
+        assert_eq!(CLOCK.epoch_of(1_000), Some(0));
+        assert_eq!(CLOCK.epoch_of(1_009), Some(0));
+        assert_eq!(CLOCK.epoch_of(1_010), Some(1));
+        assert_eq!((CLOCK.start(2), CLOCK.end(2)), (1_020, 1_030));
+    }
+
+    #[test]
+    fn missing_seconds_count_as_unavailable_and_busy_needs_healthy() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        // GPU a: 6 healthy seconds at 50 %; GPU b: 4 seconds sick at 100 % then silent.
+        for t in 1_000..1_006 {
+            let mut gpus = vec![gpu("a", true, 50, 0)];
+            if t < 1_004 {
+                gpus.push(gpu("b", false, 100, 0));
+            }
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+        }
+        let inventory = vec!["a".to_string(), "b".to_string(), "c".to_string()];
+        let s = acc.summarize(&inventory, &[]);
+        assert_eq!(s.gpus_installed, 3, "c never answered but is installed");
+        assert_eq!(s.gpu_seconds_available, 6, "4 silent seconds of 10 are unavailable");
+        assert_eq!(s.gpu_seconds_busy, 3, "50 % of 6 healthy seconds; sick seconds never busy");
+        assert_eq!(s.gpus_healthy, 1, "a was healthy for half the epoch, b never");
+        assert_eq!(s.utilization_bps(), 5_000);
+    }
+
+    #[test]
+    fn deliveries_follow_billing_and_term() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        for t in 1_000..1_010 {
+            let gpus = vec![gpu("a", true, 30, 0), gpu("b", t % 2 == 0, 100, 0), gpu("c", true, 10, 0)];
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+        }
+        let mut later = lease(3, Billing::Reserved, &["c"]);
+        later.start_epoch = 1;
+        let leases = [lease(1, Billing::Reserved, &["a", "b"]), lease(2, Billing::Metered, &["c"]), later];
+        let s = acc.summarize(&[], &leases);
+        let delivered: Vec<(u64, u64)> = s.deliveries.iter().map(|d| (d.lease_id.to::<u64>(), d.delivered)).collect();
+        assert_eq!(delivered, vec![(1, 10 + 5), (2, 1)], "reserved: healthy seconds; metered: busy; lease 3 not begun");
+        assert!(s.deliveries.iter().all(|d| d.delivered <= 2 * 10), "never above GPUs x epoch length");
+    }
+
+    #[test]
+    fn energy_from_counters_with_reset_and_glitch() {
+        // 1 W steady = 1,000 mJ/s; the driver reloads at t=1003 (counter restarts at 500).
+        assert_eq!(counter_delta(None, (1, 5_000), MAX_GPU_WATTS), 0, "first reading has no delta");
+        assert_eq!(counter_delta(Some((1, 5_000)), (2, 6_000), MAX_GPU_WATTS), 1_000);
+        assert_eq!(counter_delta(Some((2, 6_000)), (3, 500), MAX_GPU_WATTS), 500, "reset counts from zero");
+        assert_eq!(counter_delta(Some((3, 500)), (4, 500 + 4_000_000), MAX_GPU_WATTS), 0, "4 kW jump is a glitch");
+        assert_eq!(counter_delta(Some((3, 500)), (13, 500 + 20_000_000), MAX_GPU_WATTS), 20_000_000, "gap keeps energy");
+    }
+
+    #[test]
+    fn energy_carries_across_epochs_without_loss() {
+        // 2 kW steady: 2,000,000 mJ per second.
+        let reading = |t: u64| gpu("a", true, 90, (t - 1_000) * 2_000_000);
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        for t in 1_000..1_010 {
+            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None }).expect("ingest");
+        }
+        assert_eq!(acc.gpus()["a"].energy_mj, 9 * 2_000_000, "nine intervals inside epoch 0");
+        assert_eq!(acc.summarize(&[], &[]).it_energy_wh, 5, "18,000 J = 5 Wh");
+        let mut next = EpochAccumulator::new(1, CLOCK, acc.carry());
+        next.ingest(&SampleRecord { t: 1_010, gpus: vec![reading(1_010)], facility_mj: None }).expect("ingest");
+        assert_eq!(next.gpus()["a"].energy_mj, 2_000_000, "the boundary interval belongs to epoch 1");
+    }
+
+    #[test]
+    fn facility_below_it_energy_is_clamped_and_flagged() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        for (i, t) in (1_000..1_003).enumerate() {
+            let i = i as u64;
+            let r = SampleRecord {
+                t,
+                gpus: vec![gpu("a", true, 90, i * 1_800_000)],
+                facility_mj: Some(i * 1_500_000),
+            };
+            acc.ingest(&r).expect("ingest");
+        }
+        let s = acc.summarize(&[], &[]);
+        assert_eq!(s.it_energy_wh, 1);
+        assert_eq!(s.facility_energy_wh, 1, "metered 0.83 Wh < IT 1 Wh: the contract requires facility >= IT");
+        assert!(s.facility_clamped);
+    }
+
+    #[test]
+    fn rejects_out_of_order_and_foreign_seconds() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        acc.ingest(&SampleRecord { t: 1_005, gpus: vec![], facility_mj: None }).expect("ingest");
+        for t in [1_005, 1_004, 1_010, 999] {
+            let err = acc.ingest(&SampleRecord { t, gpus: vec![], facility_mj: None });
+            assert!(matches!(err, Err(OracleError::SampleOutOfOrder { .. })), "t={t}");
+        }
+    }
+}

@@ -67,9 +67,13 @@ pub fn load_keystore(path: &Path, password: &str) -> Result<PrivateKeySigner> {
 /// Creates a new random key, encrypted with `password`, as `dir/name`.
 pub fn create_keystore(dir: &Path, name: &str, password: &str) -> Result<(Address, PathBuf)> {
     std::fs::create_dir_all(dir).map_err(|e| OracleError::io(dir, e))?;
-    let (signer, file) = PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
+    let path = dir.join(name);
+    if path.exists() {
+        return Err(OracleError::Keystore { path, reason: "already exists; choose another name".into() });
+    }
+    let (signer, _uuid) = PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
         .map_err(|e| OracleError::Keystore { path: dir.to_path_buf(), reason: e.to_string() })?;
-    Ok((signer.address(), dir.join(file)))
+    Ok((signer.address(), path))
 }
 
 /// A report and its attestor signatures, keyed (and so ordered) by signer.
@@ -122,5 +126,59 @@ impl SignedReport {
     /// Signatures in ascending signer order, as `submitReport` requires.
     pub fn ordered_signatures(&self) -> Vec<Bytes> {
         self.signatures.values().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::primitives::address;
+    use compute_ledger_types::report_domain;
+
+    fn report() -> UsageReport {
+        UsageReport { clusterId: 1, epoch: 9, gpusInstalled: 8, gpusHealthy: 8, ..Default::default() }
+    }
+
+    #[test]
+    fn co_signatures_merge_verify_and_sort() {
+        let domain = report_domain(31_337, address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"));
+        let (owner, auditor) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let mut a = SignedReport::new(report());
+        a.sign(&owner, &domain).expect("sign");
+        let mut b = SignedReport::new(report());
+        b.sign(&auditor, &domain).expect("sign");
+        a.merge(b).expect("same report");
+        a.verify(&domain).expect("valid");
+        let signers: Vec<Address> = a.signatures.keys().copied().collect();
+        assert!(signers.windows(2).all(|w| w[0] < w[1]), "ascending, as the registry requires");
+        assert_eq!(a.ordered_signatures().len(), 2);
+
+        let mut other = SignedReport::new(UsageReport { epoch: 10, ..report() });
+        other.sign(&auditor, &domain).expect("sign");
+        assert!(a.merge(other).is_err(), "cannot combine signatures over different reports");
+
+        // A signature filed under the wrong signer is caught.
+        let sig = a.signatures[&owner.address()].clone();
+        a.signatures.insert(auditor.address(), sig);
+        assert!(a.verify(&domain).is_err());
+    }
+
+    #[test]
+    fn keystore_round_trip_and_wrong_password() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (address, path) = create_keystore(dir.path(), "attestor", "correct horse").expect("create");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(text.contains("\"crypto\""), "v3 keystore JSON");
+        assert_eq!(load_keystore(&path, "correct horse").expect("decrypt").address(), address);
+        let err = load_keystore(&path, "wrong").expect_err("wrong password");
+        assert!(!err.to_string().contains("wrong\""), "password never echoed");
+        assert!(err.to_string().contains("cannot decrypt"), "{err}");
+
+        let pw = dir.path().join("pw");
+        std::fs::write(&pw, "correct horse\n").expect("write");
+        let config = KeyConfig { keystore: path.clone(), password_file: Some(pw), password_env: None };
+        assert_eq!(config.load().expect("from file").address(), address);
+        let neither = KeyConfig { keystore: path, password_file: None, password_env: None };
+        assert!(neither.load().is_err());
     }
 }

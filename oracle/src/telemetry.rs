@@ -50,3 +50,23 @@ pub fn telemetry_root_of_archive(cluster_id: u64, epoch: u64, archive: &str) -> 
     archive.lines().filter(|l| !l.is_empty()).for_each(|l| hasher.push(l.as_bytes()));
     hasher.root()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_binds_cluster_epoch_and_every_line() {
+        let archive = "{\"t\":1,\"gpus\":[]}\n{\"t\":2,\"gpus\":[]}\n";
+        let root = telemetry_root_of_archive(1, 5, archive);
+        let mut h = TelemetryHasher::new(1, 5);
+        h.push(b"{\"t\":1,\"gpus\":[]}");
+        h.push(b"{\"t\":2,\"gpus\":[]}");
+        assert_eq!(root, h.root());
+        assert_ne!(root, telemetry_root_of_archive(2, 5, archive), "cluster bound");
+        assert_ne!(root, telemetry_root_of_archive(1, 6, archive), "epoch bound");
+        assert_ne!(root, telemetry_root_of_archive(1, 5, "{\"t\":2,\"gpus\":[]}\n{\"t\":1,\"gpus\":[]}\n"), "order bound");
+        assert_ne!(root, telemetry_root_of_archive(1, 5, "{\"t\":1,\"gpus\":[]}\n"), "no line dropped");
+        assert_eq!(telemetry_root_of_archive(1, 5, ""), TelemetryHasher::new(1, 5).root());
+    }
+}
