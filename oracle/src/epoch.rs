@@ -4,7 +4,7 @@
 //! Conservative toward the tenant: a second without a sample for a GPU counts as unavailable; a
 //! GPU is busy only while healthy; every total stays within what the contract accepts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use alloy::primitives::U256;
 use compute_ledger_types::DeliveryLeaf;
@@ -101,7 +101,7 @@ pub struct EpochAccumulator {
     clock: EpochClock,
     last_t: Option<u64>,
     seconds: u64,
-    gpus: BTreeMap<String, GpuTally>,
+    gpus: HashMap<String, GpuTally>,
     facility_mj: u64,
     facility_last: Option<(u64, u64)>,
     facility_seen: bool,
@@ -168,24 +168,20 @@ impl EpochAccumulator {
     }
 
     /// Per-GPU tallies so far.
-    pub fn gpus(&self) -> &BTreeMap<String, GpuTally> {
+    pub fn gpus(&self) -> &HashMap<String, GpuTally> {
         &self.gpus
     }
 
     /// Closes the epoch: cluster totals over `inventory` (plus any GPU seen) and each lease's
     /// delivery for the leases active in this epoch.
     pub fn summarize(&self, inventory: &[String], leases: &[LeaseAllocation]) -> EpochSummary {
-        let mut installed: Vec<&str> = inventory.iter().map(String::as_str).collect();
-        installed.extend(self.gpus.keys().map(String::as_str));
-        installed.sort_unstable();
-        installed.dedup();
-
+        // GPUs never seen contribute nothing but still count as installed.
+        let unseen = inventory.iter().filter(|uuid| !self.gpus.contains_key(*uuid)).count();
         let half_epoch = u64::from(self.clock.length).div_ceil(2);
         let empty = GpuTally::default();
         let tally = |uuid: &str| self.gpus.get(uuid).unwrap_or(&empty);
         let (mut available, mut busy, mut it_mj, mut healthy_gpus) = (0u64, 0u64, 0u64, 0u32);
-        for uuid in &installed {
-            let g = tally(uuid);
+        for g in self.gpus.values() {
             available += g.healthy_s;
             busy += g.busy_s();
             it_mj += g.energy_mj;
@@ -210,7 +206,7 @@ impl EpochAccumulator {
         EpochSummary {
             epoch: self.epoch,
             seconds_sampled: self.seconds,
-            gpus_installed: u32::try_from(installed.len()).unwrap_or(u32::MAX),
+            gpus_installed: u32::try_from(self.gpus.len() + unseen).unwrap_or(u32::MAX),
             gpus_healthy: healthy_gpus,
             gpu_seconds_available: available,
             gpu_seconds_busy: busy,

@@ -33,7 +33,7 @@ pub use epoch::{
 pub use error::{OracleError, Result};
 pub use oracle::{EpochOutcome, Oracle, build_report};
 pub use sample::{GpuSample, SampleRecord};
-pub use runner::{ReportFile, publish, run_live, run_range, unix_now};
+pub use runner::{ReportFile, publish, republish_missing, run_live, run_range, unix_now};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{
     DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,

@@ -39,10 +39,24 @@ pub fn publish(oracle: &Oracle, signer: Option<&PrivateKeySigner>, outcome: Epoc
     Ok(path)
 }
 
+/// Publishes finalized epochs whose report file is missing (a crash between finalizing an epoch
+/// and writing its file). Called before sampling resumes.
+pub fn republish_missing(oracle: &Oracle, signer: Option<&PrivateKeySigner>) -> Result<Vec<PathBuf>> {
+    let dir = oracle.config().data_dir.join("reports");
+    let mut written = Vec::new();
+    for epoch in oracle.store().epochs()? {
+        if !dir.join(format!("epoch-{epoch}.json")).exists() {
+            let outcome = oracle.outcome(epoch)?.expect("listed epochs are stored");
+            written.push(publish(oracle, signer, outcome)?);
+        }
+    }
+    Ok(written)
+}
+
 /// Samples every second in `[from, to)` as fast as the source answers, publishing each epoch
 /// finalized on the way, and the last one at the end.
 pub async fn run_range(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, from: u64, to: u64) -> Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+    let mut written = republish_missing(oracle, signer)?;
     let start = oracle.resume_at(from)?.max(from);
     for t in start..to {
         if let Some(outcome) = oracle.tick(t).await? {
@@ -58,6 +72,7 @@ pub async fn run_range(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, f
 /// Samples at 1 Hz until `shutdown` resolves. A failed second is logged and counts as missing;
 /// the loop never stops for a bad sample.
 pub async fn run_live(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, shutdown: impl Future<Output = ()>) -> Result<()> {
+    republish_missing(oracle, signer)?;
     let mut next = oracle.resume_at(unix_now())?;
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);

@@ -85,6 +85,15 @@ impl SampleStore {
         self.epochs.get(epoch.to_be_bytes())?.map(|v| Ok(serde_json::from_slice(&v)?)).transpose()
     }
 
+    /// Every finalized epoch, ascending.
+    pub fn epochs(&self) -> Result<Vec<u64>> {
+        self.epochs
+            .iter()
+            .keys()
+            .map(|k| Ok(u64::from_be_bytes(k?.as_ref().try_into().expect("keys are 8 bytes"))))
+            .collect()
+    }
+
     /// The latest finalized epoch.
     pub fn last_epoch(&self) -> Result<Option<u64>> {
         Ok(self.epochs.last()?.map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
