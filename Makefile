@@ -7,7 +7,7 @@ FORGE := $(BIN)/forge
 # CI (CI=true) fuzzes and runs invariants deeper; see contracts/foundry.toml.
 export FOUNDRY_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: all demo test install contracts-test rust-test gas-snapshot fmt clean
+.PHONY: all demo test install contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
 
 all: test
 
@@ -27,13 +27,31 @@ contracts-test: install
 	node contracts/tools/merkle-fixture.mjs
 	cd contracts && FORGE_SNAPSHOT_CHECK=true $(FORGE) test
 
-# Runs once the Rust workspace exists.
-rust-test:
-	@if [ -f Cargo.toml ]; then \
-		cargo fmt --all -- --check && \
-		cargo clippy --workspace --all-targets -- -D warnings && \
-		cargo test --workspace; \
+contracts-build: install
+	cd contracts && $(FORGE) build
+
+# Rust tests read the Foundry artifacts (contract bindings) and start anvil from node_modules.
+rust-test: contracts-build telemetry-tools
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo test --workspace
+
+# The oracle's Prometheus-server test runs a real Prometheus (Debian package `prometheus`):
+# installed here when running as root with apt; otherwise that one test says it was skipped.
+telemetry-tools:
+	@if ! command -v prometheus >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Prometheus (Debian package) for the oracle's integration test"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+		else \
+			echo "note: prometheus is not installed; its test will be skipped (sudo apt-get install prometheus)"; \
+		fi; \
 	fi
+
+# Benchmarks (not part of `make test`): criterion and the sampler CPU-overhead run.
+bench:
+	cargo bench -p compute-ledger-oracle --bench finalize
+	bash scripts/sampler-overhead.sh
 
 # Re-records contracts/snapshots/*.json after an intended gas change; commit the result.
 gas-snapshot: install

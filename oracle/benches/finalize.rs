@@ -34,7 +34,8 @@ fn filled_epoch() -> (EpochAccumulator, Vec<String>, Vec<LeaseAllocation>) {
                 xid: 0,
             })
             .collect();
-        acc.ingest(&SampleRecord { t, gpus, facility_mj: Some(t * 5_600_000_000) }).expect("in order");
+        acc.ingest(&SampleRecord { t, gpus, facility_mj: Some(t * 5_600_000_000) })
+            .expect("in order");
     }
     let per_lease = GPUS / LEASES;
     let leases = (0..LEASES)

@@ -77,7 +77,8 @@ pub struct OracleConfig {
 impl OracleConfig {
     /// Parses and validates a TOML document; `origin` names it in errors.
     pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|e| OracleError::Config(format!("{origin}: {e}")))?;
+        let config: Self =
+            toml::from_str(text).map_err(|e| OracleError::Config(format!("{origin}: {e}")))?;
         config.validate()?;
         Ok(config)
     }
@@ -92,20 +93,29 @@ impl OracleConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(OracleError::Config(msg));
         if !(10..=604_800).contains(&self.epoch_length) {
-            return bad(format!("epoch_length {} must be 10..=604800 seconds, as registered", self.epoch_length));
+            return bad(format!(
+                "epoch_length {} must be 10..=604800 seconds, as registered",
+                self.epoch_length
+            ));
         }
         let inventory: BTreeSet<&str> = self.inventory.iter().map(String::as_str).collect();
         let mut allocated = BTreeSet::new();
         for lease in &self.leases {
             if lease.start_epoch >= lease.end_epoch {
-                return bad(format!("lease {}: start_epoch must be below end_epoch", lease.lease_id));
+                return bad(format!(
+                    "lease {}: start_epoch must be below end_epoch",
+                    lease.lease_id
+                ));
             }
             if lease.gpus.is_empty() {
                 return bad(format!("lease {}: no GPUs allocated", lease.lease_id));
             }
             for gpu in &lease.gpus {
                 if !inventory.is_empty() && !inventory.contains(gpu.as_str()) {
-                    return bad(format!("lease {}: GPU {gpu} is not in the inventory", lease.lease_id));
+                    return bad(format!(
+                        "lease {}: GPU {gpu} is not in the inventory",
+                        lease.lease_id
+                    ));
                 }
                 if !allocated.insert(gpu.as_str()) {
                     return bad(format!("GPU {gpu} is allocated to two leases"));
@@ -154,29 +164,37 @@ gpus = ["GPU-a"]
 
     #[test]
     fn rejects_unknown_keys_with_their_name() {
-        let err = OracleConfig::from_toml(&GOOD.replace("epoch_length", "epoch_lenght"), "oracle.toml")
-            .expect_err("typo");
+        let err =
+            OracleConfig::from_toml(&GOOD.replace("epoch_length", "epoch_lenght"), "oracle.toml")
+                .expect_err("typo");
         assert!(err.to_string().contains("epoch_lenght"), "{err}");
         assert!(err.to_string().contains("oracle.toml"), "{err}");
     }
 
     #[test]
     fn rejects_double_allocation_and_unknown_gpus() {
-        let twice = format!("{GOOD}\n[[leases]]\nlease_id = 2\nbilling = \"metered\"\nstart_epoch = 2\nend_epoch = 3\ngpus = [\"GPU-a\"]\n");
+        let twice = format!(
+            "{GOOD}\n[[leases]]\nlease_id = 2\nbilling = \"metered\"\nstart_epoch = 2\nend_epoch = 3\ngpus = [\"GPU-a\"]\n"
+        );
         let err = OracleConfig::from_toml(&twice, "t").expect_err("double");
         assert!(err.to_string().contains("allocated to two leases"), "{err}");
-        let err = OracleConfig::from_toml(&GOOD.replace("gpus = [\"GPU-a\"]", "gpus = [\"GPU-z\"]"), "t")
-            .expect_err("unknown gpu");
+        let err =
+            OracleConfig::from_toml(&GOOD.replace("gpus = [\"GPU-a\"]", "gpus = [\"GPU-z\"]"), "t")
+                .expect_err("unknown gpu");
         assert!(err.to_string().contains("not in the inventory"), "{err}");
-        let err = OracleConfig::from_toml(&GOOD.replace("epoch_length = 30", "epoch_length = 5"), "t")
-            .expect_err("short epoch");
+        let err =
+            OracleConfig::from_toml(&GOOD.replace("epoch_length = 30", "epoch_length = 5"), "t")
+                .expect_err("short epoch");
         assert!(err.to_string().contains("epoch_length"), "{err}");
     }
 
     #[test]
     fn rejects_bad_address() {
-        let err = OracleConfig::from_toml(&GOOD.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12"), "t")
-            .expect_err("short address");
+        let err = OracleConfig::from_toml(
+            &GOOD.replace("0x5FbDB2315678afecb367f032d93F642f64180aa3", "0x12"),
+            "t",
+        )
+        .expect_err("short address");
         assert!(err.to_string().contains("registry"), "{err}");
     }
 }

@@ -116,7 +116,9 @@ impl EpochAccumulator {
         let gpus = carry
             .gpus
             .into_iter()
-            .map(|(uuid, last)| (uuid, GpuTally { last_counter: Some(last), ..GpuTally::default() }))
+            .map(|(uuid, last)| {
+                (uuid, GpuTally { last_counter: Some(last), ..GpuTally::default() })
+            })
             .collect();
         Self {
             epoch,
@@ -323,16 +325,26 @@ mod tests {
     fn deliveries_follow_billing_and_term() {
         let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
         for t in 1_000..1_010 {
-            let gpus = vec![gpu("a", true, 30, 0), gpu("b", t % 2 == 0, 100, 0), gpu("c", true, 10, 0)];
+            let gpus =
+                vec![gpu("a", true, 30, 0), gpu("b", t % 2 == 0, 100, 0), gpu("c", true, 10, 0)];
             acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
         }
         let mut later = lease(3, Billing::Reserved, &["c"]);
         later.start_epoch = 1;
-        let leases = [lease(1, Billing::Reserved, &["a", "b"]), lease(2, Billing::Metered, &["c"]), later];
+        let leases =
+            [lease(1, Billing::Reserved, &["a", "b"]), lease(2, Billing::Metered, &["c"]), later];
         let s = acc.summarize(&[], &leases);
-        let delivered: Vec<(u64, u64)> = s.deliveries.iter().map(|d| (d.lease_id.to::<u64>(), d.delivered)).collect();
-        assert_eq!(delivered, vec![(1, 10 + 5), (2, 1)], "reserved: healthy seconds; metered: busy; lease 3 not begun");
-        assert!(s.deliveries.iter().all(|d| d.delivered <= 2 * 10), "never above GPUs x epoch length");
+        let delivered: Vec<(u64, u64)> =
+            s.deliveries.iter().map(|d| (d.lease_id.to::<u64>(), d.delivered)).collect();
+        assert_eq!(
+            delivered,
+            vec![(1, 10 + 5), (2, 1)],
+            "reserved: healthy seconds; metered: busy; lease 3 not begun"
+        );
+        assert!(
+            s.deliveries.iter().all(|d| d.delivered <= 2 * 10),
+            "never above GPUs x epoch length"
+        );
     }
 
     #[test]
@@ -340,9 +352,21 @@ mod tests {
         // 1 W steady = 1,000 mJ/s; the driver reloads at t=1003 (counter restarts at 500).
         assert_eq!(counter_delta(None, (1, 5_000), MAX_GPU_WATTS), 0, "first reading has no delta");
         assert_eq!(counter_delta(Some((1, 5_000)), (2, 6_000), MAX_GPU_WATTS), 1_000);
-        assert_eq!(counter_delta(Some((2, 6_000)), (3, 500), MAX_GPU_WATTS), 500, "reset counts from zero");
-        assert_eq!(counter_delta(Some((3, 500)), (4, 500 + 4_000_000), MAX_GPU_WATTS), 0, "4 kW jump is a glitch");
-        assert_eq!(counter_delta(Some((3, 500)), (13, 500 + 20_000_000), MAX_GPU_WATTS), 20_000_000, "gap keeps energy");
+        assert_eq!(
+            counter_delta(Some((2, 6_000)), (3, 500), MAX_GPU_WATTS),
+            500,
+            "reset counts from zero"
+        );
+        assert_eq!(
+            counter_delta(Some((3, 500)), (4, 500 + 4_000_000), MAX_GPU_WATTS),
+            0,
+            "4 kW jump is a glitch"
+        );
+        assert_eq!(
+            counter_delta(Some((3, 500)), (13, 500 + 20_000_000), MAX_GPU_WATTS),
+            20_000_000,
+            "gap keeps energy"
+        );
     }
 
     #[test]
@@ -351,13 +375,19 @@ mod tests {
         let reading = |t: u64| gpu("a", true, 90, (t - 1_000) * 2_000_000);
         let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
         for t in 1_000..1_010 {
-            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None }).expect("ingest");
+            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
+                .expect("ingest");
         }
         assert_eq!(acc.gpus()["a"].energy_mj, 9 * 2_000_000, "nine intervals inside epoch 0");
         assert_eq!(acc.summarize(&[], &[]).it_energy_wh, 5, "18,000 J = 5 Wh");
         let mut next = EpochAccumulator::new(1, CLOCK, acc.carry());
-        next.ingest(&SampleRecord { t: 1_010, gpus: vec![reading(1_010)], facility_mj: None }).expect("ingest");
-        assert_eq!(next.gpus()["a"].energy_mj, 2_000_000, "the boundary interval belongs to epoch 1");
+        next.ingest(&SampleRecord { t: 1_010, gpus: vec![reading(1_010)], facility_mj: None })
+            .expect("ingest");
+        assert_eq!(
+            next.gpus()["a"].energy_mj,
+            2_000_000,
+            "the boundary interval belongs to epoch 1"
+        );
     }
 
     #[test]
@@ -374,7 +404,10 @@ mod tests {
         }
         let s = acc.summarize(&[], &[]);
         assert_eq!(s.it_energy_wh, 1);
-        assert_eq!(s.facility_energy_wh, 1, "metered 0.83 Wh < IT 1 Wh: the contract requires facility >= IT");
+        assert_eq!(
+            s.facility_energy_wh, 1,
+            "metered 0.83 Wh < IT 1 Wh: the contract requires facility >= IT"
+        );
         assert!(s.facility_clamped);
     }
 

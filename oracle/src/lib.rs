@@ -17,8 +17,8 @@ mod config;
 mod epoch;
 mod error;
 mod oracle;
-mod sample;
 mod runner;
+mod sample;
 mod signing;
 mod source;
 mod store;
@@ -32,8 +32,8 @@ pub use epoch::{
 };
 pub use error::{OracleError, Result};
 pub use oracle::{EpochOutcome, Oracle, build_report};
-pub use sample::{GpuSample, SampleRecord};
 pub use runner::{ReportFile, publish, republish_missing, run_live, run_range, unix_now};
+pub use sample::{GpuSample, SampleRecord};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{
     DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,

@@ -42,7 +42,11 @@ fn u40(field: &'static str, value: u64) -> Result<U40> {
 }
 
 /// Builds the report of a summary: only values the contract accepts.
-pub fn build_report(cluster_id: u64, summary: &EpochSummary, telemetry_root: B256) -> Result<UsageReport> {
+pub fn build_report(
+    cluster_id: u64,
+    summary: &EpochSummary,
+    telemetry_root: B256,
+) -> Result<UsageReport> {
     let root = deliveries_tree(&summary.deliveries)?.map_or(B256::ZERO, |t| t.root());
     Ok(UsageReport {
         clusterId: cluster_id,
@@ -76,7 +80,8 @@ impl Oracle {
     /// Opens the store and rebuilds the current epoch from the seconds already persisted.
     pub fn open(config: OracleConfig, source: TelemetrySource) -> Result<Self> {
         config.validate()?;
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| OracleError::io(&config.data_dir, e))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| OracleError::io(&config.data_dir, e))?;
         let store = SampleStore::open(&config.data_dir.join("samples.sled"))?;
         let clock = EpochClock { genesis: config.genesis, length: config.epoch_length };
         let last_finalized = store.last_epoch()?;
@@ -142,7 +147,11 @@ impl Oracle {
         if last >= now {
             return Ok(last + 1);
         }
-        if self.source.can_backfill() { Ok((last + 1).max(now.saturating_sub(self.config.max_backfill_s))) } else { Ok(now) }
+        if self.source.can_backfill() {
+            Ok((last + 1).max(now.saturating_sub(self.config.max_backfill_s)))
+        } else {
+            Ok(now)
+        }
     }
 
     /// Samples second `t`, persists it and adds it to its epoch. When `t` is in a later epoch
@@ -165,7 +174,8 @@ impl Oracle {
         }
         self.store.put_sample(&record)?;
         let carry = &self.carry;
-        let acc = self.acc.get_or_insert_with(|| EpochAccumulator::new(epoch, self.clock, carry.clone()));
+        let acc =
+            self.acc.get_or_insert_with(|| EpochAccumulator::new(epoch, self.clock, carry.clone()));
         acc.ingest(&record)?;
         Ok(outcome)
     }

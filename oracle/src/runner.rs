@@ -25,7 +25,11 @@ pub fn unix_now() -> u64 {
 }
 
 /// Signs and writes one outcome; returns the file written.
-pub fn publish(oracle: &Oracle, signer: Option<&PrivateKeySigner>, outcome: EpochOutcome) -> Result<PathBuf> {
+pub fn publish(
+    oracle: &Oracle,
+    signer: Option<&PrivateKeySigner>,
+    outcome: EpochOutcome,
+) -> Result<PathBuf> {
     let config = oracle.config();
     let mut signed = SignedReport::new(outcome.report.clone());
     if let Some(signer) = signer {
@@ -41,7 +45,10 @@ pub fn publish(oracle: &Oracle, signer: Option<&PrivateKeySigner>, outcome: Epoc
 
 /// Publishes finalized epochs whose report file is missing (a crash between finalizing an epoch
 /// and writing its file). Called before sampling resumes.
-pub fn republish_missing(oracle: &Oracle, signer: Option<&PrivateKeySigner>) -> Result<Vec<PathBuf>> {
+pub fn republish_missing(
+    oracle: &Oracle,
+    signer: Option<&PrivateKeySigner>,
+) -> Result<Vec<PathBuf>> {
     let dir = oracle.config().data_dir.join("reports");
     let mut written = Vec::new();
     for epoch in oracle.store().epochs()? {
@@ -55,7 +62,12 @@ pub fn republish_missing(oracle: &Oracle, signer: Option<&PrivateKeySigner>) -> 
 
 /// Samples every second in `[from, to)` as fast as the source answers, publishing each epoch
 /// finalized on the way, and the last one at the end.
-pub async fn run_range(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, from: u64, to: u64) -> Result<Vec<PathBuf>> {
+pub async fn run_range(
+    oracle: &mut Oracle,
+    signer: Option<&PrivateKeySigner>,
+    from: u64,
+    to: u64,
+) -> Result<Vec<PathBuf>> {
     let mut written = republish_missing(oracle, signer)?;
     let start = oracle.resume_at(from)?.max(from);
     for t in start..to {
@@ -71,7 +83,11 @@ pub async fn run_range(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, f
 
 /// Samples at 1 Hz until `shutdown` resolves. A failed second is logged and counts as missing;
 /// the loop never stops for a bad sample.
-pub async fn run_live(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, shutdown: impl Future<Output = ()>) -> Result<()> {
+pub async fn run_live(
+    oracle: &mut Oracle,
+    signer: Option<&PrivateKeySigner>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
     republish_missing(oracle, signer)?;
     let mut next = oracle.resume_at(unix_now())?;
     let mut interval = tokio::time::interval(Duration::from_secs(1));
@@ -91,7 +107,9 @@ pub async fn run_live(oracle: &mut Oracle, signer: Option<&PrivateKeySigner>, sh
                 }
                 Ok(None) => {}
                 Err(OracleError::Store(e)) => return Err(OracleError::Store(e)),
-                Err(e) => tracing::warn!(error = %e, t = next, "sample failed; second counts as unavailable"),
+                Err(e) => {
+                    tracing::warn!(error = %e, t = next, "sample failed; second counts as unavailable")
+                }
             }
             next += 1;
         }

@@ -37,11 +37,13 @@ pub struct KeyConfig {
 impl KeyConfig {
     /// Reads the password from the configured file or variable.
     pub fn password(&self) -> Result<String> {
-        let keystore_error = |reason: String| OracleError::Keystore { path: self.keystore.clone(), reason };
+        let keystore_error =
+            |reason: String| OracleError::Keystore { path: self.keystore.clone(), reason };
         match (&self.password_file, &self.password_env) {
             (Some(file), None) => {
-                let text = std::fs::read_to_string(file)
-                    .map_err(|e| keystore_error(format!("password file {}: {e}", file.display())))?;
+                let text = std::fs::read_to_string(file).map_err(|e| {
+                    keystore_error(format!("password file {}: {e}", file.display()))
+                })?;
                 Ok(text.lines().next().unwrap_or_default().to_string())
             }
             (None, Some(var)) => std::env::var(var)
@@ -69,10 +71,17 @@ pub fn create_keystore(dir: &Path, name: &str, password: &str) -> Result<(Addres
     std::fs::create_dir_all(dir).map_err(|e| OracleError::io(dir, e))?;
     let path = dir.join(name);
     if path.exists() {
-        return Err(OracleError::Keystore { path, reason: "already exists; choose another name".into() });
+        return Err(OracleError::Keystore {
+            path,
+            reason: "already exists; choose another name".into(),
+        });
     }
-    let (signer, _uuid) = PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
-        .map_err(|e| OracleError::Keystore { path: dir.to_path_buf(), reason: e.to_string() })?;
+    let (signer, _uuid) =
+        PrivateKeySigner::new_keystore(dir, &mut rand::thread_rng(), password, Some(name))
+            .map_err(|e| OracleError::Keystore {
+                path: dir.to_path_buf(),
+                reason: e.to_string(),
+            })?;
     Ok((signer.address(), path))
 }
 
@@ -94,7 +103,8 @@ impl SignedReport {
     /// Adds `signer`'s signature over the report's EIP-712 digest in `domain`.
     pub fn sign(&mut self, signer: &PrivateKeySigner, domain: &Eip712Domain) -> Result<()> {
         let digest = self.report.signing_hash(domain);
-        let signature = signer.sign_hash_sync(&digest).map_err(|e| OracleError::Signature(e.to_string()))?;
+        let signature =
+            signer.sign_hash_sync(&digest).map_err(|e| OracleError::Signature(e.to_string()))?;
         self.signatures.insert(signer.address(), encode_signature(&signature));
         Ok(())
     }
@@ -117,7 +127,9 @@ impl SignedReport {
         for (claimed, signature) in &self.signatures {
             let recovered = recover_signer(digest, signature)?;
             if recovered != *claimed {
-                return Err(OracleError::Signature(format!("signature filed under {claimed} was made by {recovered}")));
+                return Err(OracleError::Signature(format!(
+                    "signature filed under {claimed} was made by {recovered}"
+                )));
             }
         }
         Ok(())
@@ -136,7 +148,13 @@ mod tests {
     use compute_ledger_types::report_domain;
 
     fn report() -> UsageReport {
-        UsageReport { clusterId: 1, epoch: 9, gpusInstalled: 8, gpusHealthy: 8, ..Default::default() }
+        UsageReport {
+            clusterId: 1,
+            epoch: 9,
+            gpusInstalled: 8,
+            gpusHealthy: 8,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -166,7 +184,8 @@ mod tests {
     #[test]
     fn keystore_round_trip_and_wrong_password() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (address, path) = create_keystore(dir.path(), "attestor", "correct horse").expect("create");
+        let (address, path) =
+            create_keystore(dir.path(), "attestor", "correct horse").expect("create");
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(text.contains("\"crypto\""), "v3 keystore JSON");
         assert_eq!(load_keystore(&path, "correct horse").expect("decrypt").address(), address);
@@ -176,7 +195,8 @@ mod tests {
 
         let pw = dir.path().join("pw");
         std::fs::write(&pw, "correct horse\n").expect("write");
-        let config = KeyConfig { keystore: path.clone(), password_file: Some(pw), password_env: None };
+        let config =
+            KeyConfig { keystore: path.clone(), password_file: Some(pw), password_env: None };
         assert_eq!(config.load().expect("from file").address(), address);
         let neither = KeyConfig { keystore: path, password_file: None, password_env: None };
         assert!(neither.load().is_err());

@@ -47,12 +47,18 @@ impl SampleStore {
 
     /// The stored records for seconds in `[from, to)`, in order.
     pub fn records(&self, from: u64, to: u64) -> Result<Vec<SampleRecord>> {
-        self.lines(from, to)?.into_iter().map(|(_, line)| Ok(serde_json::from_slice(&line)?)).collect()
+        self.lines(from, to)?
+            .into_iter()
+            .map(|(_, line)| Ok(serde_json::from_slice(&line)?))
+            .collect()
     }
 
     /// The latest stored second.
     pub fn last_t(&self) -> Result<Option<u64>> {
-        Ok(self.samples.last()?.map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
+        Ok(self
+            .samples
+            .last()?
+            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
     }
 
     /// The latest stored second before `t`.
@@ -96,6 +102,9 @@ impl SampleStore {
 
     /// The latest finalized epoch.
     pub fn last_epoch(&self) -> Result<Option<u64>> {
-        Ok(self.epochs.last()?.map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
+        Ok(self
+            .epochs
+            .last()?
+            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
     }
 }

@@ -65,8 +65,16 @@ mod tests {
         assert_eq!(root, h.root());
         assert_ne!(root, telemetry_root_of_archive(2, 5, archive), "cluster bound");
         assert_ne!(root, telemetry_root_of_archive(1, 6, archive), "epoch bound");
-        assert_ne!(root, telemetry_root_of_archive(1, 5, "{\"t\":2,\"gpus\":[]}\n{\"t\":1,\"gpus\":[]}\n"), "order bound");
-        assert_ne!(root, telemetry_root_of_archive(1, 5, "{\"t\":1,\"gpus\":[]}\n"), "no line dropped");
+        assert_ne!(
+            root,
+            telemetry_root_of_archive(1, 5, "{\"t\":2,\"gpus\":[]}\n{\"t\":1,\"gpus\":[]}\n"),
+            "order bound"
+        );
+        assert_ne!(
+            root,
+            telemetry_root_of_archive(1, 5, "{\"t\":1,\"gpus\":[]}\n"),
+            "no line dropped"
+        );
         assert_eq!(telemetry_root_of_archive(1, 5, ""), TelemetryHasher::new(1, 5).root());
     }
 }

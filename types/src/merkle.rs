@@ -102,7 +102,8 @@ impl DeliveriesTree {
 
     /// The proof for `lease_id`'s leaf, bottom-up, as `LeaseMarket.settle` takes it.
     pub fn proof(&self, lease_id: U256) -> Result<Vec<B256>> {
-        let mut node = *self.node_of_lease.get(&lease_id).ok_or(Error::LeafNotFound { lease_id })?;
+        let mut node =
+            *self.node_of_lease.get(&lease_id).ok_or(Error::LeafNotFound { lease_id })?;
         let mut proof = Vec::new();
         while node > 0 {
             let sibling = if node % 2 == 1 { node + 1 } else { node - 1 };

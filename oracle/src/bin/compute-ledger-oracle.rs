@@ -24,7 +24,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let args = Args::parse();
     let config = OracleConfig::load(&args.config)?;
@@ -39,8 +41,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         _ => {
             let shutdown = async {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
                 tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
             };
             run_live(&mut oracle, signer.as_ref(), shutdown).await?;

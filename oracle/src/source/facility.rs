@@ -59,14 +59,18 @@ impl FacilityMeter {
             Self::Scrape { url, metric, unit } => {
                 let text = super::http_get_text(client, url).await?;
                 let lines = text.lines().map(|l| Ok(l.to_string()));
-                let bad = |reason: String| OracleError::BadTelemetry { source_name: url.clone(), reason };
-                let scrape = prometheus_parse::Scrape::parse(lines).map_err(|e| bad(e.to_string()))?;
+                let bad =
+                    |reason: String| OracleError::BadTelemetry { source_name: url.clone(), reason };
+                let scrape =
+                    prometheus_parse::Scrape::parse(lines).map_err(|e| bad(e.to_string()))?;
                 let value = scrape
                     .samples
                     .iter()
                     .find(|s| &s.metric == metric)
                     .and_then(|s| super::dcgm::scalar(&s.value))
-                    .ok_or_else(|| bad(format!("no facility metric {metric} (set [facility] metric)")))?;
+                    .ok_or_else(|| {
+                        bad(format!("no facility metric {metric} (set [facility] metric)"))
+                    })?;
                 Ok(unit.to_mj(value))
             }
             Self::Prometheus { url, query, unit } => {

@@ -92,7 +92,9 @@ impl TelemetrySource {
         Ok(match config {
             SourceConfig::Simulator(sim) => Self::Simulator(Simulator::new(sim.clone())),
             SourceConfig::Nvml => Self::Nvml(Box::new(NvmlSource::init()?)),
-            SourceConfig::Dcgm { url } => Self::Dcgm(DcgmExporterSource::new(url.clone(), client()?)),
+            SourceConfig::Dcgm { url } => {
+                Self::Dcgm(DcgmExporterSource::new(url.clone(), client()?))
+            }
             SourceConfig::Prometheus { url, selector } => {
                 Self::Prometheus(PrometheusSource::new(url.clone(), selector.clone(), client()?))
             }

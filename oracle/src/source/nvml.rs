@@ -31,14 +31,17 @@ impl NvmlSource {
         let count = self.nvml.device_count().map_err(|e| OracleError::Nvml(e.to_string()))?;
         let mut out = Vec::with_capacity(count as usize);
         for index in 0..count {
-            let device = self.nvml.device_by_index(index).map_err(|e| OracleError::Nvml(e.to_string()))?;
+            let device =
+                self.nvml.device_by_index(index).map_err(|e| OracleError::Nvml(e.to_string()))?;
             let uuid = device.uuid().map_err(|e| OracleError::Nvml(e.to_string()))?;
             let util = device.utilization_rates().map(|u| u.gpu);
             let power = device.power_usage();
             let energy = device.total_energy_consumption();
             let memory = device.memory_info().map(|m| m.used / (1024 * 1024));
             // Not every board exposes ECC; absence is not an error.
-            let ecc_dbe = device.total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile).unwrap_or(0);
+            let ecc_dbe = device
+                .total_ecc_errors(MemoryError::Uncorrected, EccCounter::Volatile)
+                .unwrap_or(0);
             let healthy = util.is_ok() && power.is_ok() && energy.is_ok() && ecc_dbe == 0;
             out.push(GpuSample {
                 uuid,

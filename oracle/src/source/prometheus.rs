@@ -43,8 +43,16 @@ struct Series {
 impl PrometheusSource {
     /// A source for the server at `base_url` (e.g. `http://prometheus:9090`), restricted by the
     /// label `selector` (e.g. `{Hostname=~"gpu-node-.*"}`; empty for all GPUs).
-    pub fn new(base_url: impl Into<String>, selector: impl Into<String>, client: reqwest::Client) -> Self {
-        Self { base_url: base_url.into().trim_end_matches('/').to_string(), selector: selector.into(), client }
+    pub fn new(
+        base_url: impl Into<String>,
+        selector: impl Into<String>,
+        client: reqwest::Client,
+    ) -> Self {
+        Self {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            selector: selector.into(),
+            client,
+        }
     }
 
     /// One record per second in `[start, end]`, each with the GPUs that had every required
@@ -86,12 +94,22 @@ impl PrometheusSource {
     async fn query_range(&self, metric: &str, start: u64, end: u64) -> Result<Vec<Series>> {
         let url = format!("{}/api/v1/query_range", self.base_url);
         let query = format!("{metric}{}", self.selector);
-        let params = [("query", query.clone()), ("start", start.to_string()), ("end", end.to_string()), ("step", "1".into())];
+        let params = [
+            ("query", query.clone()),
+            ("start", start.to_string()),
+            ("end", end.to_string()),
+            ("step", "1".into()),
+        ];
         let http = |reason: String| OracleError::Http { url: url.clone(), reason };
-        let response = self.client.get(&url).query(&params).send().await.map_err(|e| http(e.to_string()))?;
-        let body: ApiResponse = response.json().await.map_err(|e| http(format!("not a Prometheus API answer: {e}")))?;
+        let response =
+            self.client.get(&url).query(&params).send().await.map_err(|e| http(e.to_string()))?;
+        let body: ApiResponse =
+            response.json().await.map_err(|e| http(format!("not a Prometheus API answer: {e}")))?;
         if body.status != "success" {
-            return Err(http(format!("query {query:?} failed: {}", body.error.unwrap_or(body.status))));
+            return Err(http(format!(
+                "query {query:?} failed: {}",
+                body.error.unwrap_or(body.status)
+            )));
         }
         Ok(body.data.map(|d| d.result).unwrap_or_default())
     }

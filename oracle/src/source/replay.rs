@@ -16,10 +16,11 @@ impl ReplaySource {
         let text = std::fs::read_to_string(path).map_err(|e| OracleError::io(path, e))?;
         let mut records = BTreeMap::new();
         for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-            let record: SampleRecord = serde_json::from_str(line).map_err(|e| OracleError::BadTelemetry {
-                source_name: path.display().to_string(),
-                reason: format!("line {}: {e}", n + 1),
-            })?;
+            let record: SampleRecord =
+                serde_json::from_str(line).map_err(|e| OracleError::BadTelemetry {
+                    source_name: path.display().to_string(),
+                    reason: format!("line {}: {e}", n + 1),
+                })?;
             records.insert(record.t, record);
         }
         Ok(Self { records })

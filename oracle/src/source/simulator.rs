@@ -132,7 +132,8 @@ impl Simulator {
     }
 
     fn failed(&self, gpu: u32, t: u64) -> bool {
-        let forced = self.config.outages.iter().any(|&(g, from, to)| g == gpu && (from..=to).contains(&t));
+        let forced =
+            self.config.outages.iter().any(|&(g, from, to)| g == gpu && (from..=to).contains(&t));
         let block = t / FAILURE_BLOCK;
         let roll = mix(self.config.seed ^ mix(u64::from(gpu) << 32 ^ block)) % 1_000_000;
         forced || roll < u64::from(self.profile.failure_ppm)
@@ -204,7 +205,13 @@ mod tests {
     use super::*;
 
     fn sim(seed: u64) -> Simulator {
-        Simulator::new(SimulatorConfig { seed, gpus: 8, site: Site::NordicHydro, origin: 1_000, outages: vec![] })
+        Simulator::new(SimulatorConfig {
+            seed,
+            gpus: 8,
+            site: Site::NordicHydro,
+            origin: 1_000,
+            outages: vec![],
+        })
     }
 
     #[test]
@@ -225,7 +232,11 @@ mod tests {
         let r0 = s.sample(2_000);
         let r1 = s.sample(2_001);
         for (a, b) in r0.gpus.iter().zip(&r1.gpus) {
-            assert_eq!(b.energy_mj - a.energy_mj, u64::from(a.power_mw), "1 s at the sampled power");
+            assert_eq!(
+                b.energy_mj - a.energy_mj,
+                u64::from(a.power_mw),
+                "1 s at the sampled power"
+            );
             if a.healthy {
                 assert_eq!(a.power_mw, 70_000 + 6_300 * u32::from(a.util_pct));
             }

@@ -5,19 +5,25 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use compute_ledger_oracle::{Billing, LeaseAllocation, OracleConfig, Simulator, SimulatorConfig, Site, SourceConfig};
+use compute_ledger_oracle::{
+    Billing, LeaseAllocation, OracleConfig, Simulator, SimulatorConfig, Site, SourceConfig,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
 };
 
 /// The dcgm-exporter fixture (real exporter output format, four H100s).
-pub fn dcgm_fixture() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/dcgm-exporter.txt")).expect("fixture")
+pub(crate) fn dcgm_fixture() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/dcgm-exporter.txt"
+    ))
+    .expect("fixture")
 }
 
 /// Serves `body` (changeable) with `status` at `http://127.0.0.1:PORT/metrics`; returns the URL.
-pub async fn serve(body: Arc<Mutex<String>>, status: u16) -> String {
+pub(crate) async fn serve(body: Arc<Mutex<String>>, status: u16) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -50,10 +56,10 @@ pub async fn serve(body: Arc<Mutex<String>>, status: u16) -> String {
 }
 
 /// Genesis used by simulator scenarios.
-pub const GENESIS: u64 = 1_750_000_000;
+pub(crate) const GENESIS: u64 = 1_750_000_000;
 
 /// An 8-GPU simulated cluster with 20-second epochs and two leases (reserved and metered).
-pub fn sim_config(data_dir: &Path) -> OracleConfig {
+pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
     let sim = SimulatorConfig {
         seed: 42,
         gpus: 8,
@@ -73,8 +79,20 @@ pub fn sim_config(data_dir: &Path) -> OracleConfig {
         source: SourceConfig::Simulator(sim),
         facility: None,
         leases: vec![
-            LeaseAllocation { lease_id: 1, billing: Billing::Reserved, start_epoch: 1, end_epoch: 9, gpus: uuids[0..4].to_vec() },
-            LeaseAllocation { lease_id: 2, billing: Billing::Metered, start_epoch: 0, end_epoch: 9, gpus: uuids[4..6].to_vec() },
+            LeaseAllocation {
+                lease_id: 1,
+                billing: Billing::Reserved,
+                start_epoch: 1,
+                end_epoch: 9,
+                gpus: uuids[0..4].to_vec(),
+            },
+            LeaseAllocation {
+                lease_id: 2,
+                billing: Billing::Metered,
+                start_epoch: 0,
+                end_epoch: 9,
+                gpus: uuids[4..6].to_vec(),
+            },
         ],
         signer: None,
         max_backfill_s: 3_600,

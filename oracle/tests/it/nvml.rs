@@ -8,7 +8,10 @@ fn without_a_driver_nvml_fails_clearly() {
         Err(OracleError::NvmlUnavailable(reason)) => {
             let msg = OracleError::NvmlUnavailable(reason).to_string();
             assert!(msg.contains("libnvidia-ml"), "{msg}");
-            assert!(msg.contains("dcgm") && msg.contains("simulator"), "names the alternatives: {msg}");
+            assert!(
+                msg.contains("dcgm") && msg.contains("simulator"),
+                "names the alternatives: {msg}"
+            );
         }
         Err(other) => panic!("unexpected error: {other}"),
         Ok(nvml) => {

@@ -22,7 +22,9 @@ impl Drop for Server {
 }
 
 fn prometheus_binary() -> Option<&'static str> {
-    ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].into_iter().find(|p| std::path::Path::new(p).exists())
+    ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
 }
 
 fn free_port() -> u16 {
@@ -32,11 +34,19 @@ fn free_port() -> u16 {
 #[tokio::test]
 async fn reads_dcgm_series_from_a_real_prometheus() {
     let Some(binary) = prometheus_binary() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must have Prometheus: `make test` installs Debian's prometheus");
-        eprintln!("SKIPPED: no prometheus binary (apt-get install prometheus, or run `make test` as root)");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have Prometheus: `make test` installs Debian's prometheus"
+        );
+        eprintln!(
+            "SKIPPED: no prometheus binary (apt-get install prometheus, or run `make test` as root)"
+        );
         return;
     };
-    let body = format!("{}# TYPE site_energy_wh_total counter\nsite_energy_wh_total 5000\n", dcgm_fixture());
+    let body = format!(
+        "{}# TYPE site_energy_wh_total counter\nsite_energy_wh_total 5000\n",
+        dcgm_fixture()
+    );
     let exporter = serve(Arc::new(Mutex::new(body)), 200).await;
     let target = exporter.trim_start_matches("http://").trim_end_matches("/metrics").to_string();
 
@@ -65,10 +75,10 @@ async fn reads_dcgm_series_from_a_real_prometheus() {
     let records = loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = unix_now();
-        if let Ok(records) = source.range(now - 5, now).await {
-            if records.iter().any(|r| r.gpus.len() == 4) {
-                break records;
-            }
+        if let Ok(records) = source.range(now - 5, now).await
+            && records.iter().any(|r| r.gpus.len() == 4)
+        {
+            break records;
         }
         assert!(Instant::now() < deadline, "Prometheus never served the scraped series");
     };
@@ -77,10 +87,18 @@ async fn reads_dcgm_series_from_a_real_prometheus() {
     assert_eq!((g0.util_pct, g0.power_mw, g0.energy_mj), (97, 684_512, 9_823_451_276));
     assert_eq!(full.gpus.iter().filter(|g| !g.healthy).count(), 2, "ECC and XID GPUs unavailable");
 
-    let meter = FacilityMeter::Prometheus { url: base, query: "site_energy_wh_total".into(), unit: EnergyUnit::Wh };
-    assert_eq!(meter.read(&reqwest::Client::new(), full.t).await.expect("meter"), 5_000 * 3_600_000);
+    let meter = FacilityMeter::Prometheus {
+        url: base,
+        query: "site_energy_wh_total".into(),
+        unit: EnergyUnit::Wh,
+    };
+    assert_eq!(
+        meter.read(&reqwest::Client::new(), full.t).await.expect("meter"),
+        5_000 * 3_600_000
+    );
 
-    let bad = PrometheusSource::new(format!("http://127.0.0.1:{port}"), "{job=", reqwest::Client::new());
+    let bad =
+        PrometheusSource::new(format!("http://127.0.0.1:{port}"), "{job=", reqwest::Client::new());
     let err = bad.range(full.t, full.t).await.expect_err("bad selector");
     assert!(err.to_string().contains("failed"), "{err}");
 }

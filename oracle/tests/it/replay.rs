@@ -1,12 +1,15 @@
 //! The audit log is a replayable recording: replaying it reproduces every report, and its hash
 //! chain is the report's telemetryRoot.
 
-use compute_ledger_oracle::{Oracle, ReportFile, SourceConfig, TelemetrySource, run_range, telemetry_root_of_archive};
+use compute_ledger_oracle::{
+    Oracle, ReportFile, SourceConfig, TelemetrySource, run_range, telemetry_root_of_archive,
+};
 
 use crate::common::{GENESIS, sim_config};
 
 fn report_file(dir: &std::path::Path, epoch: u64) -> ReportFile {
-    let text = std::fs::read_to_string(dir.join(format!("reports/epoch-{epoch}.json"))).expect("report file");
+    let text = std::fs::read_to_string(dir.join(format!("reports/epoch-{epoch}.json")))
+        .expect("report file");
     serde_json::from_str(&text).expect("json")
 }
 
@@ -14,7 +17,9 @@ fn report_file(dir: &std::path::Path, epoch: u64) -> ReportFile {
 async fn replaying_the_archive_reproduces_the_reports() {
     let live_dir = tempfile::tempdir().expect("tempdir");
     let config = sim_config(live_dir.path());
-    let mut oracle = Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source")).expect("open");
+    let mut oracle =
+        Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
+            .expect("open");
     let written = run_range(&mut oracle, None, GENESIS, GENESIS + 100).await.expect("run");
     assert_eq!(written.len(), 5, "five 20-second epochs");
 
@@ -23,7 +28,11 @@ async fn replaying_the_archive_reproduces_the_reports() {
         let file = report_file(live_dir.path(), epoch);
         let archive = std::fs::read_to_string(&file.outcome.archive).expect("archive");
         assert_eq!(archive.lines().count(), 20, "one line per second");
-        assert_eq!(telemetry_root_of_archive(1, epoch, &archive), file.signed.report.telemetryRoot, "auditor recomputes the root");
+        assert_eq!(
+            telemetry_root_of_archive(1, epoch, &archive),
+            file.signed.report.telemetryRoot,
+            "auditor recomputes the root"
+        );
         recording.push_str(&archive);
     }
     let recording_path = live_dir.path().join("recording.jsonl");
@@ -36,13 +45,24 @@ async fn replaying_the_archive_reproduces_the_reports() {
     let mut replayed = Oracle::open(replay_config, source).expect("open");
     run_range(&mut replayed, None, GENESIS, GENESIS + 100).await.expect("replay");
     for epoch in 0..5 {
-        assert_eq!(report_file(replay_dir.path(), epoch).signed.report, report_file(live_dir.path(), epoch).signed.report);
+        assert_eq!(
+            report_file(replay_dir.path(), epoch).signed.report,
+            report_file(live_dir.path(), epoch).signed.report
+        );
     }
 
     // The simulated outage of GPU 2 (seconds 25..=34) shows in epoch 1 and lease 1's delivery.
     let epoch1 = report_file(live_dir.path(), 1).outcome.summary;
-    let lease1 = epoch1.deliveries.iter().find(|d| d.lease_id == alloy::primitives::U256::from(1)).expect("lease 1");
-    assert!(lease1.delivered <= 4 * 20 - 10, "10 outage seconds are not delivered: {}", lease1.delivered);
+    let lease1 = epoch1
+        .deliveries
+        .iter()
+        .find(|d| d.lease_id == alloy::primitives::U256::from(1))
+        .expect("lease 1");
+    assert!(
+        lease1.delivered <= 4 * 20 - 10,
+        "10 outage seconds are not delivered: {}",
+        lease1.delivered
+    );
 }
 
 #[test]

@@ -15,7 +15,8 @@ const EPOCHS: u64 = 12;
 
 fn config_file(dir: &Path) -> PathBuf {
     let path = dir.join("oracle.toml");
-    std::fs::write(&path, toml::to_string(&sim_config(&dir.join("data"))).expect("toml")).expect("write");
+    std::fs::write(&path, toml::to_string(&sim_config(&dir.join("data"))).expect("toml"))
+        .expect("write");
     path
 }
 
@@ -63,9 +64,14 @@ fn kill_9_mid_epoch_changes_no_report() {
     assert!(interrupted >= 2, "at least two kills landed mid-run ({interrupted})");
 
     for (clean, crashed) in reports(clean.path()).iter().zip(reports(crashy.path())) {
-        assert_eq!(crashed.signed.report, clean.signed.report, "epoch {}", clean.outcome.summary.epoch);
+        assert_eq!(
+            crashed.signed.report, clean.signed.report,
+            "epoch {}",
+            clean.outcome.summary.epoch
+        );
         assert_eq!(crashed.outcome.summary, clean.outcome.summary);
-        let archive = |f: &ReportFile| std::fs::read_to_string(&f.outcome.archive).expect("archive");
+        let archive =
+            |f: &ReportFile| std::fs::read_to_string(&f.outcome.archive).expect("archive");
         assert_eq!(archive(&crashed), archive(clean), "same audit log");
     }
 }

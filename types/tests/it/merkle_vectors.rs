@@ -23,8 +23,10 @@ struct Vector {
 
 #[test]
 fn roots_and_proofs_match_openzeppelin() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/test/fixtures/merkle-vectors.json");
-    let text = std::fs::read_to_string(path).expect("run `make test` (or the fixture script) first");
+    let path =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../contracts/test/fixtures/merkle-vectors.json");
+    let text =
+        std::fs::read_to_string(path).expect("run `make test` (or the fixture script) first");
     let vectors: Vec<Vector> = serde_json::from_str(&text).expect("vectors");
     assert!(vectors.len() >= 5);
     for vector in vectors {

@@ -42,11 +42,21 @@ fn signature_recovers_the_signer_and_binds_the_domain() {
     assert!(signature[64] == 27 || signature[64] == 28, "v in {{27, 28}} as ECDSA.recover expects");
     assert_eq!(recover_signer(digest, &signature).expect("recover"), signer.address());
 
-    for other in [report_domain(1, registry), report_domain(31_337, address!("0x0000000000000000000000000000000000000001"))] {
-        assert_ne!(report().signing_hash(&other), digest, "chain id and registry are in the digest");
+    for other in [
+        report_domain(1, registry),
+        report_domain(31_337, address!("0x0000000000000000000000000000000000000001")),
+    ] {
+        assert_ne!(
+            report().signing_hash(&other),
+            digest,
+            "chain id and registry are in the digest"
+        );
     }
     let tampered = UsageReport { gpuSecondsBusy: U40::from(12_001u64), ..report() };
-    assert_ne!(recover_signer(tampered.signing_hash(&domain), &signature).expect("recover"), signer.address());
+    assert_ne!(
+        recover_signer(tampered.signing_hash(&domain), &signature).expect("recover"),
+        signer.address()
+    );
 }
 
 #[test]
