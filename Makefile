@@ -34,7 +34,8 @@ contracts-build: install
 rust-test: contracts-build telemetry-tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo test --workspace
+	set -o pipefail; cargo test --workspace 2>&1 | tee target/cargo-test.log
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo: %d passed, %d failed\n", p, f }' target/cargo-test.log
 
 # The oracle's Prometheus-server test runs a real Prometheus (Debian package `prometheus`):
 # installed here when running as root with apt; otherwise that one test says it was skipped.

@@ -71,6 +71,10 @@ pub async fn run_range(
     let mut written = republish_missing(oracle, signer)?;
     let start = oracle.resume_at(from)?.max(from);
     for t in start..to {
+        // Close a finished epoch before sampling, so a failing sample never delays its report.
+        if let Some(outcome) = oracle.finalize_due(t)? {
+            written.push(publish(oracle, signer, outcome)?);
+        }
         if let Some(outcome) = oracle.tick(t).await? {
             written.push(publish(oracle, signer, outcome)?);
         }
@@ -100,6 +104,9 @@ pub async fn run_live(
         }
         let now = unix_now();
         while next <= now {
+            if let Some(outcome) = oracle.finalize_due(next)? {
+                publish(oracle, signer, outcome)?;
+            }
             match oracle.tick(next).await {
                 Ok(Some(outcome)) => {
                     let path = publish(oracle, signer, outcome)?;
@@ -113,7 +120,8 @@ pub async fn run_live(
             }
             next += 1;
         }
-        if let Some(outcome) = oracle.finalize_due(now.saturating_sub(1))? {
+        // The source may be down across the boundary: close the epoch on the clock anyway.
+        if let Some(outcome) = oracle.finalize_due(now)? {
             publish(oracle, signer, outcome)?;
         }
     }
