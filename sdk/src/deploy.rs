@@ -1,0 +1,91 @@
+//! Deploying the ledger, and the deployment JSON every other tool reads.
+
+use std::path::Path;
+
+use alloy::{
+    primitives::Address,
+    providers::{DynProvider, Provider},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Result, SdkError,
+    bindings::{ClusterRegistry, DevStablecoin, LeaseMarket},
+};
+
+/// Where a ledger lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deployment {
+    /// Chain id the contracts were deployed on.
+    pub chain_id: u64,
+    /// `ClusterRegistry`.
+    pub registry: Address,
+    /// `LeaseMarket` (also the ERC-1155 share token).
+    pub market: Address,
+    /// `DevStablecoin` (allowlisted at deployment).
+    pub stablecoin: Address,
+    /// Block of the first deployment transaction (where indexers start).
+    pub deploy_block: u64,
+}
+
+impl Deployment {
+    /// Reads a deployment JSON file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let err = |reason: String| SdkError::Deployment { path: path.to_path_buf(), reason };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| err(e.to_string()))
+    }
+
+    /// Writes the deployment JSON (via a temporary file, so readers never see half of it).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let err = |reason: String| SdkError::Deployment { path: path.to_path_buf(), reason };
+        let body = serde_json::to_vec_pretty(self).map_err(|e| err(e.to_string()))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, body).map_err(|e| err(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    }
+}
+
+/// Protocol parameters fixed at deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployParams {
+    /// Governance (two-step owner of both contracts and issuer of `DevStablecoin`).
+    pub governance: Address,
+    /// Resolves tenants' challenges.
+    pub arbiter: Address,
+    /// Seconds after an epoch's end during which its report is accepted.
+    pub report_window: u64,
+    /// Seconds after a report during which the tenant may challenge it.
+    pub challenge_window: u64,
+    /// ERC-1155 metadata URI template (`{id}` replaced by wallets).
+    pub metadata_uri: String,
+}
+
+/// Deploys `DevStablecoin`, `ClusterRegistry` and `LeaseMarket`, links them, allowlists the
+/// stablecoin and names the arbiter. The provider's signer must be `params.governance`.
+pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
+    let chain_id = provider.get_chain_id().await?;
+    let deploy_block = provider.get_block_number().await? + 1;
+    let stablecoin = DevStablecoin::deploy(provider.clone(), params.governance).await?;
+    let registry =
+        ClusterRegistry::deploy(provider.clone(), params.governance, params.report_window).await?;
+    let market = LeaseMarket::deploy(
+        provider.clone(),
+        params.governance,
+        *registry.address(),
+        params.challenge_window,
+        params.metadata_uri.clone(),
+    )
+    .await?;
+    registry.setMarket(*market.address()).send().await?.get_receipt().await?;
+    market.setStablecoinAllowed(*stablecoin.address(), true).send().await?.get_receipt().await?;
+    market.setArbiter(params.arbiter).send().await?.get_receipt().await?;
+    Ok(Deployment {
+        chain_id,
+        registry: *registry.address(),
+        market: *market.address(),
+        stablecoin: *stablecoin.address(),
+        deploy_block,
+    })
+}

@@ -1,0 +1,67 @@
+//! The error type of the SDK.
+
+use std::path::PathBuf;
+
+/// What can go wrong talking to the ledger. Transport, revert and configuration problems are kept
+/// apart so callers can retry only what is worth retrying.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The RPC endpoint could not be reached or answered with a transport error.
+    #[error("RPC transport: {0}")]
+    Transport(String),
+    /// The RPC serves another chain than the deployment was made on.
+    #[error(
+        "RPC is on chain {actual}, but the deployment is on chain {expected}: point the client at the right RPC"
+    )]
+    WrongChain {
+        /// Chain id in the deployment JSON.
+        expected: u64,
+        /// Chain id the RPC reports.
+        actual: u64,
+    },
+    /// A contract call reverted (decoded custom errors come in a later version of the SDK).
+    #[error("transaction reverted: {0}")]
+    Revert(String),
+    /// An amount string is not a valid decimal for the token.
+    #[error("invalid amount {input:?}: {reason}")]
+    Amount {
+        /// What was given.
+        input: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// The deployment JSON could not be read or written.
+    #[error("deployment file {path}: {reason}")]
+    Deployment {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result alias of the SDK.
+pub type Result<T> = std::result::Result<T, SdkError>;
+
+impl From<alloy::contract::Error> for SdkError {
+    fn from(e: alloy::contract::Error) -> Self {
+        match e {
+            alloy::contract::Error::TransportError(t) if t.as_error_resp().is_none() => {
+                Self::Transport(t.to_string())
+            }
+            other => Self::Revert(other.to_string()),
+        }
+    }
+}
+
+impl From<alloy::transports::TransportError> for SdkError {
+    fn from(e: alloy::transports::TransportError) -> Self {
+        Self::Transport(e.to_string())
+    }
+}
+
+impl From<alloy::providers::PendingTransactionError> for SdkError {
+    fn from(e: alloy::providers::PendingTransactionError) -> Self {
+        Self::Transport(e.to_string())
+    }
+}

@@ -1,0 +1,60 @@
+//! Deploying on anvil, the deployment JSON, and the client's chain-id check.
+
+use alloy::{
+    network::EthereumWallet,
+    node_bindings::Anvil,
+    primitives::Address,
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use compute_ledger_sdk::{Client, DeployParams, Deployment, SdkError, deploy};
+
+#[tokio::test]
+async fn deploys_links_and_refuses_the_wrong_chain() {
+    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
+        .try_spawn()
+        .expect("anvil from npm ci (run `make test`)");
+    let governance = PrivateKeySigner::from(anvil.keys()[0].clone());
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(governance.clone()))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let arbiter = Address::repeat_byte(0xab);
+    let params = DeployParams {
+        governance: governance.address(),
+        arbiter,
+        report_window: 60,
+        challenge_window: 15,
+        metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
+    };
+    let deployment = deploy(&provider, &params).await.expect("deploy");
+    assert_eq!(deployment.chain_id, anvil.chain_id());
+    assert!(deployment.deploy_block >= 1);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("deployment.json");
+    deployment.save(&path).expect("save");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.contains("\"chainId\"") && text.contains("\"deployBlock\""), "{text}");
+    assert_eq!(Deployment::load(&path).expect("load"), deployment);
+
+    let client = Client::connect(&anvil.endpoint(), deployment.clone(), governance.clone())
+        .await
+        .expect("connect");
+    let market = client.market();
+    assert_eq!(market.registry().call().await.expect("registry"), deployment.registry);
+    assert_eq!(market.arbiter().call().await.expect("arbiter"), arbiter);
+    assert!(market.stablecoinAllowed(deployment.stablecoin).call().await.expect("allowlist"));
+    assert_eq!(client.registry().market().call().await.expect("market"), deployment.market);
+    assert_eq!(client.stablecoin().decimals().call().await.expect("decimals"), 6);
+
+    let elsewhere = Deployment { chain_id: 1, ..deployment };
+    match Client::connect(&anvil.endpoint(), elsewhere, governance).await {
+        Err(SdkError::WrongChain { expected: 1, actual }) => assert_eq!(actual, anvil.chain_id()),
+        other => panic!("expected WrongChain, got {other:?}"),
+    }
+
+    std::fs::write(&path, "{ not json").expect("write");
+    let err = Deployment::load(&path).expect_err("corrupt");
+    assert!(err.to_string().contains("deployment.json"), "{err}");
+}

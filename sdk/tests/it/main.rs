@@ -1,0 +1,4 @@
+//! Integration tests of the SDK against a real anvil (the npm-installed binary).
+
+mod amount;
+mod deploy;
