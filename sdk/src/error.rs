@@ -19,7 +19,10 @@ pub enum SdkError {
         /// Chain id the RPC reports.
         actual: u64,
     },
-    /// A contract call reverted (decoded custom errors come in a later version of the SDK).
+    /// A contract rejected the call with one of its custom errors.
+    #[error("contract error {0}")]
+    Contract(crate::Revert),
+    /// A call reverted without data the SDK can decode.
     #[error("transaction reverted: {0}")]
     Revert(String),
     /// An amount string is not a valid decimal for the token.
@@ -45,6 +48,11 @@ pub type Result<T> = std::result::Result<T, SdkError>;
 
 impl From<alloy::contract::Error> for SdkError {
     fn from(e: alloy::contract::Error) -> Self {
+        if let Some(revert) =
+            e.as_revert_data().and_then(|data| crate::revert::decode_revert(&data))
+        {
+            return Self::Contract(revert);
+        }
         match e {
             alloy::contract::Error::TransportError(t) if t.as_error_resp().is_none() => {
                 Self::Transport(t.to_string())

@@ -8,14 +8,18 @@
 //! - [`deploy`] and [`Deployment`]: deploy every contract plus `DevStablecoin`, and the deployment
 //!   JSON (chain id, addresses, deploy block) the node, the CLI and the demo read.
 //! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
+//! - [`SdkError::Contract`]: reverts decoded into the contracts' custom errors ([`Revert`]), with
+//!   the human message from each error's NatSpec.
 
 mod amount;
 pub mod bindings;
 mod client;
 mod deploy;
 mod error;
+mod revert;
 
 pub use amount::Amount;
 pub use client::Client;
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
+pub use revert::{Revert, decode_revert};

@@ -48,11 +48,43 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
     assert_eq!(client.registry().market().call().await.expect("market"), deployment.market);
     assert_eq!(client.stablecoin().decimals().call().await.expect("decimals"), 6);
 
+    let deployment_market = deployment.market;
     let elsewhere = Deployment { chain_id: 1, ..deployment };
     match Client::connect(&anvil.endpoint(), elsewhere, governance).await {
         Err(SdkError::WrongChain { expected: 1, actual }) => assert_eq!(actual, anvil.chain_id()),
         other => panic!("expected WrongChain, got {other:?}"),
     }
+
+    // Reverts come back as the contracts' custom errors with their NatSpec message.
+    let err = SdkError::from(
+        client
+            .registry()
+            .registerCluster(String::new(), Default::default(), 5, vec![arbiter], 1)
+            .call()
+            .await
+            .expect_err("epoch too short"),
+    );
+    match &err {
+        SdkError::Contract(revert) => {
+            assert_eq!(revert.name, "InvalidEpochLength");
+            assert!(revert.message.contains("epoch length is outside the accepted range"), "{err}");
+        }
+        other => panic!("expected a decoded contract error, got {other:?}"),
+    }
+    let stranger = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(PrivateKeySigner::from(anvil.keys()[1].clone())))
+        .connect_http(anvil.endpoint_url())
+        .erased();
+    let market_as_stranger =
+        compute_ledger_sdk::bindings::LeaseMarket::new(deployment_market, stranger);
+    let err = SdkError::from(
+        market_as_stranger.setArbiter(arbiter).call().await.expect_err("not governance"),
+    );
+    assert!(
+        matches!(&err, SdkError::Contract(r) if r.name == "OwnableUnauthorizedAccount"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("only governance"), "{err}");
 
     std::fs::write(&path, "{ not json").expect("write");
     let err = Deployment::load(&path).expect_err("corrupt");
