@@ -34,8 +34,10 @@ contracts-build: install
 rust-test: contracts-build telemetry-tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	set -o pipefail; cargo test --workspace 2>&1 | tee target/cargo-test.log
-	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo: %d passed, %d failed\n", p, f }' target/cargo-test.log
+	@log=$$(mktemp); set -o pipefail; \
+	cargo test --workspace 2>&1 | tee "$$log"; status=$$?; \
+	awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo: %d passed, %d failed\n", p, f }' "$$log"; \
+	rm -f "$$log"; exit $$status
 
 # The oracle's Prometheus-server test runs a real Prometheus (Debian package `prometheus`):
 # installed here when running as root with apt; otherwise that one test says it was skipped.
