@@ -11,6 +11,15 @@ use crate::{
     bindings::{ClusterRegistry, DevStablecoin, LeaseMarket},
 };
 
+/// A provider at `url` that signs with `signer`, with alloy's default fillers (chain id, nonce and
+/// gas are never set by hand).
+pub(crate) fn signing_provider(
+    url: alloy::transports::http::reqwest::Url,
+    signer: PrivateKeySigner,
+) -> DynProvider {
+    ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased()
+}
+
 /// A provider (alloy's default fillers: chain id, nonce and gas are never set by hand) bound to
 /// a deployment whose chain id it has checked.
 #[derive(Debug, Clone)]
@@ -29,9 +38,7 @@ impl Client {
         let url = rpc_url
             .parse()
             .map_err(|e| SdkError::Transport(format!("bad RPC URL {rpc_url:?}: {e}")))?;
-        let provider =
-            ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased();
-        Self::with_provider(provider, deployment).await
+        Self::with_provider(signing_provider(url, signer), deployment).await
     }
 
     /// Wraps an existing provider after the same chain-id check.

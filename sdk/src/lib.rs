@@ -10,6 +10,8 @@
 //! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
 //! - [`SdkError::Contract`]: reverts decoded into the contracts' custom errors ([`Revert`]), with
 //!   the human message from each error's NatSpec.
+//!
+//! Feature `test-utils`: [`test_utils::Devnet`], a fresh anvil for tests.
 
 mod amount;
 pub mod bindings;
@@ -17,6 +19,8 @@ mod client;
 mod deploy;
 mod error;
 mod revert;
+#[cfg(feature = "test-utils")]
+pub mod test_utils;
 
 pub use amount::Amount;
 pub use client::Client;

@@ -3,27 +3,18 @@
 //! expected custom errors.
 
 use alloy::{
-    network::EthereumWallet,
-    node_bindings::Anvil,
     primitives::{Address, Bytes, U256, keccak256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
-    sol,
     sol_types::SolValue,
 };
 use compute_ledger_oracle::{
     Oracle, OracleConfig, SignedReport, SourceConfig, TelemetrySource, run_range,
 };
+use compute_ledger_sdk::{bindings::ClusterRegistry, test_utils::Devnet};
 use compute_ledger_types::{UsageReport, report_domain};
 
 use crate::common::sim_config;
-
-sol!(
-    #[sol(rpc)]
-    #[derive(Debug)]
-    ClusterRegistry,
-    "../contracts/out/ClusterRegistry.sol/ClusterRegistry.json"
-);
 
 use ClusterRegistry::ClusterRegistryErrors as Errors;
 
@@ -53,14 +44,10 @@ async fn submit(
 
 #[tokio::test]
 async fn rust_signed_report_is_accepted_and_forgeries_are_not() {
-    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
-        .try_spawn()
-        .expect("anvil from npm ci (run `make test`)");
-    let governance = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(governance.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
+    let devnet = Devnet::spawn();
+    let anvil = &devnet.anvil;
+    let governance = devnet.signer(0);
+    let provider = devnet.provider_for(governance.clone());
     let registry = ClusterRegistry::deploy(provider.clone(), governance.address(), 3_600)
         .await
         .expect("deploy");

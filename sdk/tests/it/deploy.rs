@@ -1,24 +1,14 @@
 //! Deploying on anvil, the deployment JSON, and the client's chain-id check.
 
-use alloy::{
-    network::EthereumWallet,
-    node_bindings::Anvil,
-    primitives::Address,
-    providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
-};
-use compute_ledger_sdk::{Client, DeployParams, Deployment, SdkError, deploy};
+use alloy::primitives::Address;
+use compute_ledger_sdk::{Client, DeployParams, Deployment, SdkError, deploy, test_utils::Devnet};
 
 #[tokio::test]
 async fn deploys_links_and_refuses_the_wrong_chain() {
-    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
-        .try_spawn()
-        .expect("anvil from npm ci (run `make test`)");
-    let governance = PrivateKeySigner::from(anvil.keys()[0].clone());
-    let provider = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(governance.clone()))
-        .connect_http(anvil.endpoint_url())
-        .erased();
+    let devnet = Devnet::spawn();
+    let anvil = &devnet.anvil;
+    let governance = devnet.signer(0);
+    let provider = devnet.provider_for(governance.clone());
     let arbiter = Address::repeat_byte(0xab);
     let params = DeployParams {
         governance: governance.address(),
@@ -71,10 +61,7 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
         }
         other => panic!("expected a decoded contract error, got {other:?}"),
     }
-    let stranger = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(PrivateKeySigner::from(anvil.keys()[1].clone())))
-        .connect_http(anvil.endpoint_url())
-        .erased();
+    let stranger = devnet.provider_for(devnet.signer(1));
     let market_as_stranger =
         compute_ledger_sdk::bindings::LeaseMarket::new(deployment_market, stranger);
     let err = SdkError::from(
