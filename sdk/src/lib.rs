@@ -8,6 +8,7 @@
 //! - [`deploy`] and [`Deployment`]: deploy every contract plus `DevStablecoin`, and the deployment
 //!   JSON (chain id, addresses, deploy block) the node, the CLI and the demo read.
 //! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
+//! - Roles: [`Owner`] (register clusters, bonds); tenant, investor and keeper roles follow.
 //! - [`SdkError::Contract`]: reverts decoded into the contracts' custom errors ([`Revert`]), with
 //!   the human message from each error's NatSpec.
 //!
@@ -18,6 +19,7 @@ pub mod bindings;
 mod client;
 mod deploy;
 mod error;
+mod owner;
 mod revert;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
@@ -26,4 +28,5 @@ pub use amount::Amount;
 pub use client::Client;
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
+pub use owner::{ClusterSpec, Owner};
 pub use revert::{Revert, decode_revert};

@@ -2,3 +2,4 @@
 
 mod amount;
 mod deploy;
+mod owner;
