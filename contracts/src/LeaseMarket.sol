@@ -156,7 +156,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
 
     /// @inheritdoc ILeaseMarket
     function depositBond(uint64 clusterId, address token, uint256 amount) external nonReentrant {
-        (, bool active) = _requireClusterOwner(clusterId);
+        (,, bool active) = _requireClusterOwner(clusterId);
         if (!active) revert ClusterInactive(clusterId);
         if (!stablecoinAllowed[token]) revert StablecoinNotAllowed(token);
         if (amount == 0) revert ZeroAmount();
@@ -182,9 +182,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
 
     /// @inheritdoc ILeaseMarket
     function createLease(LeaseTerms calldata t) external returns (uint256 leaseId) {
-        (address owner, uint32 epochLength, uint64 genesis, bool active) = registry.clusterInfo(t.clusterId);
-        if (owner == address(0)) revert UnknownCluster(t.clusterId);
-        if (owner != msg.sender) revert NotClusterOwner(t.clusterId, msg.sender);
+        (uint32 epochLength, uint64 genesis, bool active) = _requireClusterOwner(t.clusterId);
         if (!active) revert ClusterInactive(t.clusterId);
         if (!stablecoinAllowed[t.stablecoin]) revert StablecoinNotAllowed(t.stablecoin);
         if (t.tenant == address(0)) revert ZeroAddress();
@@ -406,8 +404,14 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (l.status == LeaseStatus.None) revert UnknownLease(leaseId);
     }
 
-    function _requireClusterOwner(uint64 clusterId) internal view returns (address owner, bool active) {
-        (owner,,, active) = registry.clusterInfo(clusterId);
+    /// @dev Reverts unless the caller owns the cluster; returns the cluster's timing and status.
+    function _requireClusterOwner(uint64 clusterId)
+        internal
+        view
+        returns (uint32 epochLength, uint64 genesis, bool active)
+    {
+        address owner;
+        (owner, epochLength, genesis, active) = registry.clusterInfo(clusterId);
         if (owner == address(0)) revert UnknownCluster(clusterId);
         if (owner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
     }

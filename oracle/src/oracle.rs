@@ -106,12 +106,13 @@ impl Oracle {
     fn rebuild(&mut self) -> Result<()> {
         let Some(last_t) = self.store.last_t()? else { return Ok(()) };
         let Some(epoch) = self.clock.epoch_of(last_t) else { return Ok(()) };
-        let start = self.clock.start(epoch);
-        self.carry = self.store.last_before(start)?.map(|r| carry_of(&r)).unwrap_or_default();
         if self.last_finalized.is_some_and(|f| f >= epoch) {
+            // The last stored second's epoch is closed: continue counters from that second.
             self.carry = carry_of(&self.store.last_before(last_t + 1)?.expect("last_t is stored"));
             return Ok(());
         }
+        let start = self.clock.start(epoch);
+        self.carry = self.store.last_before(start)?.map(|r| carry_of(&r)).unwrap_or_default();
         let mut acc = EpochAccumulator::new(epoch, self.clock, self.carry.clone());
         for record in self.store.records(start, last_t + 1)? {
             acc.ingest(&record)?;
