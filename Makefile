@@ -34,10 +34,15 @@ contracts-build: install
 rust-test: contracts-build telemetry-tools
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	@log=$$(mktemp); set -o pipefail; \
 	cargo test --workspace 2>&1 | tee "$$log"; status=$$?; \
 	awk '/^test result:/ { p += $$4; f += $$6 } END { printf "cargo: %d passed, %d failed\n", p, f }' "$$log"; \
 	rm -f "$$log"; exit $$status
+	@for example in owner_onboard tenant_lease investor_yield; do \
+		echo "--- example $$example"; \
+		cargo run --quiet -p compute-ledger-sdk --example $$example || exit 1; \
+	done
 
 # The oracle's Prometheus-server test runs a real Prometheus (Debian package `prometheus`):
 # installed here when running as root with apt; otherwise that one test says it was skipped.

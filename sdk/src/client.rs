@@ -1,15 +1,20 @@
 //! A connection to one deployment with one signer.
 
 use alloy::{
+    eips::BlockNumberOrTag,
     network::EthereumWallet,
+    primitives::Address,
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
 
 use crate::{
-    Deployment, Result, SdkError,
+    Amount, Deployment, Result, SdkError,
     bindings::{ClusterRegistry, DevStablecoin, LeaseMarket},
 };
+
+/// Decimals of the stablecoins the ledger accepts (GENIUS-style dollar tokens use 6).
+pub const STABLECOIN_DECIMALS: u8 = 6;
 
 /// A provider at `url` that signs with `signer`, with alloy's default fillers (chain id, nonce and
 /// gas are never set by hand).
@@ -20,12 +25,13 @@ pub(crate) fn signing_provider(
     ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased()
 }
 
-/// A provider (alloy's default fillers: chain id, nonce and gas are never set by hand) bound to
-/// a deployment whose chain id it has checked.
+/// A provider that signs as one account (alloy's default fillers: chain id, nonce and gas are
+/// never set by hand), bound to a deployment whose chain id it has checked.
 #[derive(Debug, Clone)]
 pub struct Client {
     provider: DynProvider,
     deployment: Deployment,
+    signer: PrivateKeySigner,
 }
 
 impl Client {
@@ -38,16 +44,12 @@ impl Client {
         let url = rpc_url
             .parse()
             .map_err(|e| SdkError::Transport(format!("bad RPC URL {rpc_url:?}: {e}")))?;
-        Self::with_provider(signing_provider(url, signer), deployment).await
-    }
-
-    /// Wraps an existing provider after the same chain-id check.
-    pub async fn with_provider(provider: DynProvider, deployment: Deployment) -> Result<Self> {
+        let provider = signing_provider(url, signer.clone());
         let actual = provider.get_chain_id().await?;
         if actual != deployment.chain_id {
             return Err(SdkError::WrongChain { expected: deployment.chain_id, actual });
         }
-        Ok(Self { provider, deployment })
+        Ok(Self { provider, deployment, signer })
     }
 
     /// The provider.
@@ -58,6 +60,37 @@ impl Client {
     /// The deployment.
     pub fn deployment(&self) -> &Deployment {
         &self.deployment
+    }
+
+    /// The signing account's address.
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    /// The signer (for off-chain signatures such as EIP-2612 permits).
+    pub(crate) fn signer(&self) -> &PrivateKeySigner {
+        &self.signer
+    }
+
+    /// An amount of the deployment's stablecoin from base units.
+    pub fn amount(&self, base: alloy::primitives::U256) -> Amount {
+        Amount::from_base(base, STABLECOIN_DECIMALS)
+    }
+
+    /// The latest block's timestamp: the time the contracts judge deadlines by (on a devnet it
+    /// can run ahead of the wall clock).
+    pub async fn chain_time(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| SdkError::Transport("the RPC returned no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    /// The account's stablecoin balance.
+    pub async fn balance(&self) -> Result<Amount> {
+        Ok(self.amount(self.stablecoin().balanceOf(self.address()).call().await?))
     }
 
     /// The registry binding.

@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use alloy::primitives::B256;
+
 /// What can go wrong talking to the ledger. Transport, revert and configuration problems are kept
 /// apart so callers can retry only what is worth retrying.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,44 @@ pub enum SdkError {
     /// A call reverted without data the SDK can decode.
     #[error("transaction reverted: {0}")]
     Revert(String),
+    /// A transaction was mined but failed (it passed simulation, so the chain changed between
+    /// the two: retry after re-reading the state).
+    #[error("transaction {tx} was mined but reverted; the state changed since it was simulated")]
+    RevertedOnChain {
+        /// The transaction hash.
+        tx: B256,
+    },
+    /// A sent transaction was not mined within the wait; it may still be mined later.
+    #[error(
+        "transaction {tx} not mined within {seconds} s: check it on the node before sending again"
+    )]
+    Timeout {
+        /// The transaction hash.
+        tx: B256,
+        /// How long the SDK waited.
+        seconds: u64,
+    },
+    /// A sent transaction's receipt could not be obtained (dropped from the pool, or the watch
+    /// failed).
+    #[error("transaction {tx} not mined: {reason}")]
+    NotMined {
+        /// The transaction hash.
+        tx: B256,
+        /// What the node said.
+        reason: String,
+    },
+    /// The caller asked for something the ledger state rules out before any transaction is
+    /// built (e.g. no delivery proof for a reported epoch).
+    #[error("{0}")]
+    Invalid(String),
+    /// A log could not be decoded as the ledger event its topic names.
+    #[error("undecodable log in block {block:?}: {reason}")]
+    Log {
+        /// The block of the log.
+        block: Option<u64>,
+        /// Why decoding failed.
+        reason: String,
+    },
     /// An amount string is not a valid decimal for the token.
     #[error("invalid amount {input:?}: {reason}")]
     Amount {

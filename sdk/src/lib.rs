@@ -8,25 +8,49 @@
 //! - [`deploy`] and [`Deployment`]: deploy every contract plus `DevStablecoin`, and the deployment
 //!   JSON (chain id, addresses, deploy block) the node, the CLI and the demo read.
 //! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
-//! - Roles: [`Owner`] (register clusters, bonds); tenant, investor and keeper roles follow.
+//! - Roles, each a thin wrapper over a [`Client`]: [`Owner`] (clusters, attestors, bonds, leases,
+//!   share offers), [`Tenant`] (escrow by approval or permit, challenges, withdrawals),
+//!   [`Investor`] (buy and transfer shares, positions, claims), [`Keeper`] (find and settle due
+//!   epochs, batched), [`Reports`] (relay attestor-signed usage reports) and [`Arbiter`]
+//!   (resolve challenges).
+//! - [`LedgerEvents`]: every registry and market event, typed, backfilled then followed.
 //! - [`SdkError::Contract`]: reverts decoded into the contracts' custom errors ([`Revert`]), with
-//!   the human message from each error's NatSpec.
+//!   the human message from each error's NatSpec. Every transaction is simulated before it is
+//!   sent, so a revert comes back this way without spending a nonce or gas; transport failures,
+//!   timeouts and transactions that were never mined are separate variants.
 //!
-//! Feature `test-utils`: [`test_utils::Devnet`], a fresh anvil for tests.
+//! Escrow is the full term paid up front, so tenants never top up; see [`Tenant`].
+//!
+//! Feature `test-utils`: `test_utils::Devnet` (a fresh anvil) and `test_utils::Market` (a
+//! deployed market with a bonded cluster and funded participants) for tests and examples.
 
 mod amount;
 pub mod bindings;
 mod client;
 mod deploy;
 mod error;
+mod events;
+mod investor;
+mod keeper;
+mod lease;
 mod owner;
+mod reports;
 mod revert;
+mod tenant;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod tx;
 
 pub use amount::Amount;
-pub use client::Client;
+pub use client::{Client, STABLECOIN_DECIMALS};
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
-pub use owner::{ClusterSpec, Owner};
+pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
+pub use investor::{Investor, Offer, Position};
+pub use keeper::{DeliveryProofs, DueEpoch, DueKind, Keeper, KeeperRun, ProofBook, Settlement};
+pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
+pub use owner::{Bond, ClusterSpec, Owner};
+pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{Revert, decode_revert};
+pub use tenant::{Arbiter, Tenant, Withdrawal};
+pub use tx::RECEIPT_TIMEOUT;

@@ -1,29 +1,13 @@
-//! The cluster owner's actions: register a cluster, post a bond, create leases, offer shares.
+//! The cluster owner's actions: register a cluster, rotate its attestors, post a bond, create
+//! leases, offer shares.
 
-use alloy::{
-    contract::{CallBuilder, CallDecoder},
-    primitives::{Address, B256, U256},
-    providers::DynProvider,
-    rpc::types::TransactionReceipt,
+use alloy::primitives::{Address, B256, U256};
+
+use crate::{
+    Amount, Client, LeaseOffer, Result,
+    bindings::{ClusterRegistry, LeaseMarket},
+    tx::{event_in, transact},
 };
-
-use crate::{Amount, Client, Result, SdkError, bindings::ClusterRegistry};
-
-/// Simulates a transaction first — a revert comes back as the contract's custom error and no
-/// nonce is spent — then sends it and waits for a successful receipt.
-pub(crate) async fn transact<D: CallDecoder>(
-    call: CallBuilder<&DynProvider, D>,
-) -> Result<TransactionReceipt> {
-    call.call_raw().await?;
-    let receipt = call.send().await?.get_receipt().await?;
-    if !receipt.status() {
-        return Err(SdkError::Revert(format!(
-            "transaction {} reverted when mined",
-            receipt.transaction_hash
-        )));
-    }
-    Ok(receipt)
-}
 
 /// A cluster to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +24,22 @@ pub struct ClusterSpec {
     pub threshold: u8,
 }
 
+/// A cluster's performance bond in the deployment's stablecoin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bond {
+    /// Deposited, less SLA credits paid out.
+    pub total: Amount,
+    /// Reserved for open leases' worst-case SLA credits.
+    pub locked: Amount,
+}
+
+impl Bond {
+    /// What the owner may withdraw now.
+    pub fn free(&self) -> Amount {
+        Amount::from_base(self.total.base() - self.locked.base(), self.total.decimals())
+    }
+}
+
 /// The owner role: a [`Client`] whose signer owns clusters.
 #[derive(Debug, Clone)]
 pub struct Owner {
@@ -52,7 +52,12 @@ impl Owner {
         Self { client }
     }
 
-    /// Registers a cluster; returns its id.
+    /// The underlying client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Registers a cluster (its epoch 0 starts now); returns its id.
     pub async fn register_cluster(&self, spec: &ClusterSpec) -> Result<u64> {
         let registry = self.client.registry();
         let call = registry.registerCluster(
@@ -63,13 +68,27 @@ impl Owner {
             spec.threshold,
         );
         let receipt = transact(call).await?;
-        receipt
-            .inner
-            .logs()
-            .iter()
-            .find_map(|log| log.log_decode::<ClusterRegistry::ClusterRegistered>().ok())
-            .map(|event| event.inner.data.clusterId)
-            .ok_or_else(|| SdkError::Revert("no ClusterRegistered event in the receipt".into()))
+        Ok(event_in::<ClusterRegistry::ClusterRegistered>(&receipt)?.clusterId)
+    }
+
+    /// Names a new attestor set (e.g. after a key is lost) that verifies reports from
+    /// `from_epoch`, which must be in the future.
+    pub async fn rotate_attestors(
+        &self,
+        cluster_id: u64,
+        attestors: Vec<Address>,
+        threshold: u8,
+        from_epoch: u64,
+    ) -> Result<()> {
+        let registry = self.client.registry();
+        transact(registry.rotateAttestors(cluster_id, attestors, threshold, from_epoch)).await?;
+        Ok(())
+    }
+
+    /// Deregisters a cluster that has no offered or active lease.
+    pub async fn deregister_cluster(&self, cluster_id: u64) -> Result<()> {
+        transact(self.client.registry().deregisterCluster(cluster_id)).await?;
+        Ok(())
     }
 
     /// Approves and deposits `amount` of the deployment's stablecoin as the cluster's bond.
@@ -81,10 +100,50 @@ impl Owner {
         Ok(())
     }
 
-    /// The cluster's bond: total and the part locked by open leases.
-    pub async fn bond(&self, cluster_id: u64) -> Result<(U256, U256)> {
+    /// Withdraws bond that no open lease can still need ([`Bond::free`]).
+    pub async fn withdraw_bond(&self, cluster_id: u64, amount: Amount) -> Result<()> {
+        let market = self.client.market();
+        let token = self.client.deployment().stablecoin;
+        transact(market.withdrawBond(cluster_id, token, amount.base())).await?;
+        Ok(())
+    }
+
+    /// The cluster's bond in the deployment's stablecoin.
+    pub async fn bond(&self, cluster_id: u64) -> Result<Bond> {
         let deployment = self.client.deployment();
         let bond = self.client.market().bondOf(cluster_id, deployment.stablecoin).call().await?;
-        Ok((U256::from(bond.total), U256::from(bond.locked)))
+        Ok(Bond {
+            total: self.client.amount(U256::from(bond.total)),
+            locked: self.client.amount(U256::from(bond.locked)),
+        })
+    }
+
+    /// Creates a lease on one of the owner's clusters, locking its worst-case SLA credits from
+    /// the bond and minting every share to the owner; returns the lease id.
+    pub async fn create_lease(&self, offer: &LeaseOffer) -> Result<U256> {
+        let terms = offer.to_terms(self.client.deployment().stablecoin)?;
+        let market = self.client.market();
+        let receipt = transact(market.createLease(terms)).await?;
+        Ok(event_in::<LeaseMarket::LeaseCreated>(&receipt)?.leaseId)
+    }
+
+    /// Cancels a lease its tenant never funded; releases the bond lock.
+    pub async fn cancel_lease(&self, lease_id: U256) -> Result<()> {
+        transact(self.client.market().cancelLease(lease_id)).await?;
+        Ok(())
+    }
+
+    /// Offers `amount` of the owner's shares of an active lease at `price_per_share`; replaces
+    /// any earlier offer. Buyers pay the owner directly.
+    pub async fn offer_shares(
+        &self,
+        lease_id: U256,
+        amount: u128,
+        price_per_share: Amount,
+    ) -> Result<()> {
+        let market = self.client.market();
+        let call = market.offerShares(lease_id, U256::from(amount), price_per_share.base());
+        transact(call).await?;
+        Ok(())
     }
 }

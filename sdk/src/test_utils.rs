@@ -1,10 +1,18 @@
 //! Test fixtures (feature `test-utils`): a fresh anvil started from the npm-installed binary,
-//! with providers for its funded keys.
+//! and a deployed market with a bonded cluster, its attestors and funded participants. Tests and
+//! the examples build on them.
 
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
-    providers::DynProvider,
-    signers::local::PrivateKeySigner,
+    primitives::{Address, B256, U256, aliases::U40, keccak256},
+    providers::{DynProvider, Provider},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use compute_ledger_types::{DeliveriesTree, DeliveryLeaf, UsageReport, encode_signature};
+
+use crate::{
+    Amount, Billing, Client, ClusterSpec, DeployParams, Deployment, Investor, Keeper, LeaseOffer,
+    Owner, Reports, STABLECOIN_DECIMALS, Tenant, deploy, tx::transact,
 };
 
 /// A running anvil; stopped when dropped.
@@ -32,4 +40,196 @@ impl Devnet {
     pub fn provider_for(&self, signer: PrivateKeySigner) -> DynProvider {
         crate::client::signing_provider(self.anvil.endpoint_url(), signer)
     }
+
+    /// A client of `deployment` signing as funded key `index`.
+    pub async fn client(&self, deployment: &Deployment, index: usize) -> Client {
+        Client::connect(&self.anvil.endpoint(), deployment.clone(), self.signer(index))
+            .await
+            .expect("client")
+    }
+
+    /// Moves chain time forward by `seconds` and mines a block.
+    pub async fn advance(&self, seconds: u64) {
+        let provider = self.provider_for(self.signer(0));
+        provider
+            .raw_request::<_, i64>("evm_increaseTime".into(), (seconds,))
+            .await
+            .expect("evm_increaseTime");
+        provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("evm_mine");
+    }
+}
+
+/// Seconds per epoch of the fixture's cluster.
+pub const EPOCH: u32 = 30;
+/// Reporting window of the fixture's deployment.
+pub const REPORT_WINDOW: u64 = 60;
+/// Challenge window of the fixture's deployment.
+pub const CHALLENGE_WINDOW: u64 = 15;
+/// GPUs in the fixture's cluster.
+pub const CLUSTER_GPUS: u32 = 64;
+
+/// A deployed market on a fresh anvil: governance (key 0, also the arbiter) funded the owner
+/// (key 1), the tenant (key 2) and three investors (keys 3–5); the owner registered a cluster
+/// attested 2-of-3 and bonded it.
+#[derive(Debug)]
+pub struct Market {
+    /// The chain.
+    pub devnet: Devnet,
+    /// Its deployment.
+    pub deployment: Deployment,
+    /// Governance, issuer of the stablecoin, and arbiter.
+    pub governance: Client,
+    /// The cluster owner.
+    pub owner: Owner,
+    /// The tenant.
+    pub tenant: Tenant,
+    /// Three investors.
+    pub investors: Vec<Investor>,
+    /// A keeper (key 6).
+    pub keeper: Keeper,
+    /// A report relayer (key 7).
+    pub reports: Reports,
+    /// The cluster's attestor keys, ascending by address.
+    pub attestors: Vec<PrivateKeySigner>,
+    /// The registered cluster.
+    pub cluster_id: u64,
+}
+
+impl Market {
+    /// Deploys, funds everyone with `funds` each (whole dollars), registers and bonds a cluster.
+    pub async fn start(funds: u64, bond: u64) -> Self {
+        let devnet = Devnet::spawn();
+        let governance_key = devnet.signer(0);
+        let params = DeployParams {
+            governance: governance_key.address(),
+            arbiter: governance_key.address(),
+            report_window: REPORT_WINDOW,
+            challenge_window: CHALLENGE_WINDOW,
+            metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
+        };
+        let deployment =
+            deploy(&devnet.provider_for(governance_key), &params).await.expect("deploy");
+        let governance = devnet.client(&deployment, 0).await;
+        for index in 1..=5 {
+            let to = devnet.signer(index).address();
+            mint(&governance, to, dollars(funds)).await;
+        }
+        let owner = Owner::new(devnet.client(&deployment, 1).await);
+        let tenant = Tenant::new(devnet.client(&deployment, 2).await);
+        let mut investors = Vec::new();
+        for index in 3..=5 {
+            investors.push(Investor::new(devnet.client(&deployment, index).await));
+        }
+        let keeper = Keeper::new(devnet.client(&deployment, 6).await);
+        let reports = Reports::new(devnet.client(&deployment, 7).await);
+
+        let mut attestors: Vec<PrivateKeySigner> =
+            (0..3).map(|_| PrivateKeySigner::random()).collect();
+        attestors.sort_by_key(PrivateKeySigner::address);
+        let spec = ClusterSpec {
+            metadata_uri: "ipfs://nordic-hydro-h100".into(),
+            metadata_hash: keccak256("64x H100, Nordic hydro, PUE 1.1"),
+            epoch_length: EPOCH,
+            attestors: attestors.iter().map(PrivateKeySigner::address).collect(),
+            threshold: 2,
+        };
+        let cluster_id = owner.register_cluster(&spec).await.expect("register");
+        owner.deposit_bond(cluster_id, dollars(bond)).await.expect("bond");
+        Self {
+            devnet,
+            deployment,
+            governance,
+            owner,
+            tenant,
+            investors,
+            keeper,
+            reports,
+            attestors,
+            cluster_id,
+        }
+    }
+
+    /// The cluster's current epoch by chain time.
+    pub async fn current_epoch(&self) -> u64 {
+        self.governance.registry().currentEpoch(self.cluster_id).call().await.expect("epoch")
+    }
+
+    /// Moves chain time to `seconds` past the end of `epoch`.
+    pub async fn advance_past_epoch(&self, epoch: u64, seconds: u64) {
+        let info =
+            self.governance.registry().clusterInfo(self.cluster_id).call().await.expect("info");
+        let target = info.genesis + (epoch + 1) * u64::from(EPOCH) + seconds;
+        let now = self.governance.chain_time().await.expect("time");
+        if target > now {
+            self.devnet.advance(target - now).await;
+        }
+    }
+
+    /// A lease of `gpus` GPUs for the tenant from `start_epoch` for `epochs` epochs at $2.00 per
+    /// GPU-hour, reserved billing, SLA 95 % with a 50 % credit, 1,000,000 shares.
+    pub fn lease_offer(&self, gpus: u32, start_epoch: u64, epochs: u64) -> LeaseOffer {
+        LeaseOffer {
+            cluster_id: self.cluster_id,
+            tenant: self.tenant.address(),
+            gpus,
+            start_epoch,
+            end_epoch: start_epoch + epochs,
+            price_per_gpu_hour: Amount::parse("2.00", STABLECOIN_DECIMALS).expect("price"),
+            billing: Billing::Reserved,
+            sla_bps: 9_500,
+            credit_bps: 5_000,
+            total_shares: 1_000_000,
+        }
+    }
+
+    /// Builds the cluster's report of `epoch` with these (lease, delivered GPU-seconds), signs
+    /// it with the first two attestors and relays it. Returns the deliveries tree (for proofs).
+    pub async fn report(&self, epoch: u64, deliveries: &[(U256, u64)]) -> DeliveriesTree {
+        let report = self.signed_report(epoch, deliveries);
+        self.reports.submit(&report.0, report.1).await.expect("report accepted");
+        report.2
+    }
+
+    /// The report of `epoch` and its two attestor signatures, without submitting it.
+    pub fn signed_report(
+        &self,
+        epoch: u64,
+        deliveries: &[(U256, u64)],
+    ) -> (UsageReport, Vec<alloy::primitives::Bytes>, DeliveriesTree) {
+        let leaves = deliveries
+            .iter()
+            .map(|&(lease_id, delivered)| DeliveryLeaf { lease_id, epoch, delivered })
+            .collect();
+        let tree = DeliveriesTree::new(leaves).expect("tree");
+        let capacity = u64::from(CLUSTER_GPUS) * u64::from(EPOCH);
+        let report = UsageReport {
+            clusterId: self.cluster_id,
+            epoch,
+            gpusInstalled: CLUSTER_GPUS,
+            gpusHealthy: CLUSTER_GPUS,
+            gpuSecondsAvailable: U40::from(capacity),
+            gpuSecondsBusy: U40::from(capacity * 9 / 10),
+            itEnergyWh: U40::from(capacity * 700 / 3_600),
+            facilityEnergyWh: U40::from(capacity * 770 / 3_600),
+            deliveriesRoot: tree.root(),
+            telemetryRoot: B256::repeat_byte(0x7e),
+        };
+        let digest = report.signing_hash(&self.reports.domain());
+        let signatures = self.attestors[..2]
+            .iter()
+            .map(|key| encode_signature(&key.sign_hash_sync(&digest).expect("sign")))
+            .collect();
+        (report, signatures, tree)
+    }
+}
+
+/// Whole dollars of the stablecoin.
+pub fn dollars(amount: u64) -> Amount {
+    Amount::from_base(U256::from(amount) * U256::from(1_000_000u64), STABLECOIN_DECIMALS)
+}
+
+/// Governance mints `amount` of the stablecoin to `to`.
+pub async fn mint(governance: &Client, to: Address, amount: Amount) {
+    let stablecoin = governance.stablecoin();
+    transact(stablecoin.mint(to, amount.base())).await.expect("mint");
 }

@@ -6,12 +6,11 @@ use alloy::{
     primitives::{Address, Bytes, U256, keccak256},
     providers::{DynProvider, Provider},
     signers::local::PrivateKeySigner,
-    sol_types::SolValue,
 };
 use compute_ledger_oracle::{
     Oracle, OracleConfig, SignedReport, SourceConfig, TelemetrySource, run_range,
 };
-use compute_ledger_sdk::{bindings::ClusterRegistry, test_utils::Devnet};
+use compute_ledger_sdk::{bindings::ClusterRegistry, test_utils::Devnet, to_binding};
 use compute_ledger_types::{UsageReport, report_domain};
 
 use crate::common::sim_config;
@@ -19,10 +18,6 @@ use crate::common::sim_config;
 use ClusterRegistry::ClusterRegistryErrors as Errors;
 
 const EPOCH: u32 = 30;
-
-fn to_binding(report: &UsageReport) -> ClusterRegistry::UsageReport {
-    ClusterRegistry::UsageReport::abi_decode(&report.abi_encode()).expect("same struct layout")
-}
 
 /// Simulates the call first (a revert is decoded into the registry's custom error without
 /// sending anything), then sends it and waits for the receipt.

@@ -38,6 +38,16 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
     assert_eq!(client.registry().market().call().await.expect("market"), deployment.market);
     assert_eq!(client.stablecoin().decimals().call().await.expect("decimals"), 6);
 
+    // Nothing listens on port 1: a transport error that names the problem.
+    let err = Client::connect("http://127.0.0.1:1", deployment.clone(), governance.clone())
+        .await
+        .expect_err("unreachable");
+    assert!(matches!(err, SdkError::Transport(_)), "{err:?}");
+    let err = Client::connect("not a url", deployment.clone(), governance.clone())
+        .await
+        .expect_err("bad url");
+    assert!(err.to_string().contains("bad RPC URL"), "{err}");
+
     let deployment_market = deployment.market;
     let elsewhere = Deployment { chain_id: 1, ..deployment };
     match Client::connect(&anvil.endpoint(), elsewhere, governance).await {

@@ -3,3 +3,4 @@
 mod amount;
 mod deploy;
 mod owner;
+mod roles;

@@ -55,7 +55,8 @@ async fn owner_registers_and_bonds_a_cluster() {
     assert_eq!(owner.register_cluster(&spec).await.expect("register again"), 2);
 
     owner.deposit_bond(1, bond).await.expect("bond");
-    assert_eq!(owner.bond(1).await.expect("bond"), (bond.base(), U256::ZERO));
+    let posted = owner.bond(1).await.expect("bond");
+    assert_eq!((posted.total, posted.locked.base(), posted.free()), (bond, U256::ZERO, bond));
 
     // No stablecoin left: the approval passes, the deposit reverts with the token's error.
     let err =

@@ -1,0 +1,186 @@
+//! Leases as the SDK shows them: terms to offer, and the state the market stores.
+
+use alloy::primitives::{Address, U256};
+
+use crate::{Amount, Client, Result, SdkError, bindings::LeaseMarket, client::STABLECOIN_DECIMALS};
+
+/// How a lease's delivered GPU-seconds are counted by the oracle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    /// Pay for healthy (available) GPU-seconds of the leased GPUs.
+    Reserved,
+    /// Pay for busy GPU-seconds of the leased GPUs.
+    Metered,
+}
+
+/// Where a lease is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseStatus {
+    /// Created and shares minted; waiting for the tenant's escrow.
+    Offered,
+    /// Escrow funded for the full term; epochs settle.
+    Active,
+    /// Every epoch settled; the tenant may withdraw the remainder.
+    Ended,
+    /// Cancelled by the owner before funding.
+    Cancelled,
+}
+
+impl LeaseStatus {
+    fn from_u8(raw: u8) -> Result<Self> {
+        Ok(match raw {
+            1 => Self::Offered,
+            2 => Self::Active,
+            3 => Self::Ended,
+            4 => Self::Cancelled,
+            other => return Err(SdkError::Invalid(format!("unknown lease status {other}"))),
+        })
+    }
+}
+
+/// The terms an owner offers a tenant, in the deployment's stablecoin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseOffer {
+    /// The owner's cluster.
+    pub cluster_id: u64,
+    /// Who funds the escrow and may challenge reports.
+    pub tenant: Address,
+    /// GPUs leased.
+    pub gpus: u32,
+    /// First epoch billed (must be in the future: the tenant funds before it starts).
+    pub start_epoch: u64,
+    /// First epoch after the term.
+    pub end_epoch: u64,
+    /// Rent per GPU-hour at full delivery.
+    pub price_per_gpu_hour: Amount,
+    /// What counts as delivered.
+    pub billing: Billing,
+    /// Delivery below this share of capacity (basis points) earns the tenant a credit.
+    pub sla_bps: u16,
+    /// The credit, in basis points of the shortfall's rent, paid from the owner's bond.
+    pub credit_bps: u16,
+    /// ERC-1155 shares minted to the owner; investors buy them for the rent stream.
+    pub total_shares: u128,
+}
+
+impl LeaseOffer {
+    pub(crate) fn to_terms(&self, stablecoin: Address) -> Result<LeaseMarket::LeaseTerms> {
+        let price = u128::try_from(self.price_per_gpu_hour.base())
+            .map_err(|_| SdkError::Invalid("price per GPU-hour is too large".into()))?;
+        Ok(LeaseMarket::LeaseTerms {
+            clusterId: self.cluster_id,
+            tenant: self.tenant,
+            stablecoin,
+            gpus: self.gpus,
+            startEpoch: self.start_epoch,
+            endEpoch: self.end_epoch,
+            pricePerGpuHour: price,
+            billing: match self.billing {
+                Billing::Reserved => 0,
+                Billing::Metered => 1,
+            },
+            slaBps: self.sla_bps,
+            creditBps: self.credit_bps,
+            totalShares: self.total_shares,
+        })
+    }
+}
+
+/// A lease's stored state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseInfo {
+    /// Lease id (also its ERC-1155 token id).
+    pub id: U256,
+    /// The cluster.
+    pub cluster_id: u64,
+    /// The tenant.
+    pub tenant: Address,
+    /// The payment stablecoin.
+    pub stablecoin: Address,
+    /// GPUs leased.
+    pub gpus: u32,
+    /// First epoch billed.
+    pub start_epoch: u64,
+    /// First epoch after the term.
+    pub end_epoch: u64,
+    /// Next epoch to settle (equals `end_epoch` once ended).
+    pub next_epoch: u64,
+    /// Seconds per epoch (the cluster's).
+    pub epoch_length: u32,
+    /// Start of the cluster's epoch 0 (unix seconds).
+    pub genesis: u64,
+    /// Where the lease is in its life.
+    pub status: LeaseStatus,
+    /// What counts as delivered.
+    pub billing: Billing,
+    /// SLA threshold in basis points of capacity.
+    pub sla_bps: u16,
+    /// Credit in basis points of the shortfall's rent.
+    pub credit_bps: u16,
+    /// Rent per GPU-hour at full delivery.
+    pub price_per_gpu_hour: Amount,
+    /// Shares in existence.
+    pub total_shares: u128,
+    /// Prepaid rent not yet settled (once ended: the tenant's remainder).
+    pub escrow: Amount,
+    /// Settled rent not yet claimed by share holders.
+    pub rent_pool: Amount,
+    /// SLA credits the tenant may withdraw.
+    pub credits: Amount,
+}
+
+impl LeaseInfo {
+    /// End (unix seconds) of `epoch` of this lease's cluster.
+    pub fn epoch_end(&self, epoch: u64) -> u64 {
+        self.genesis + (epoch + 1) * u64::from(self.epoch_length)
+    }
+
+    /// Epochs in the term.
+    pub fn epochs(&self) -> u64 {
+        self.end_epoch - self.start_epoch
+    }
+}
+
+impl Client {
+    /// Leases created so far (ids run from 1 to this).
+    pub async fn lease_count(&self) -> Result<u64> {
+        let count = self.market().leaseCount().call().await?;
+        u64::try_from(count).map_err(|_| SdkError::Invalid(format!("lease count {count}")))
+    }
+
+    /// Lease `id`'s stored state.
+    pub async fn lease(&self, id: U256) -> Result<LeaseInfo> {
+        read_lease(self, id).await
+    }
+
+    /// The full-term escrow the tenant of lease `id` must fund.
+    pub async fn escrow_required(&self, id: U256) -> Result<Amount> {
+        Ok(self.amount(self.market().escrowRequired(id).call().await?))
+    }
+}
+
+async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
+    let l = client.market().getLease(id).call().await?;
+    let money = |base: u128| Amount::from_base(U256::from(base), STABLECOIN_DECIMALS);
+    Ok(LeaseInfo {
+        id,
+        cluster_id: l.clusterId,
+        tenant: l.tenant,
+        stablecoin: l.stablecoin,
+        gpus: l.gpus,
+        start_epoch: l.startEpoch,
+        end_epoch: l.endEpoch,
+        next_epoch: l.nextEpoch,
+        epoch_length: l.epochLength,
+        genesis: l.genesis,
+        status: LeaseStatus::from_u8(l.status)?,
+        billing: if l.billing == 0 { Billing::Reserved } else { Billing::Metered },
+        sla_bps: l.slaBps,
+        credit_bps: l.creditBps,
+        price_per_gpu_hour: money(l.pricePerGpuHour),
+        total_shares: l.totalShares,
+        escrow: money(l.escrow),
+        rent_pool: money(l.rentPool),
+        credits: money(l.credits),
+    })
+}

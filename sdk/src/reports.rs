@@ -1,0 +1,62 @@
+//! Submitting usage reports signed by the oracle's attestors, and reading accepted ones.
+
+use alloy::{
+    dyn_abi::Eip712Domain,
+    primitives::{B256, Bytes},
+    sol_types::SolValue,
+};
+use compute_ledger_types::{UsageReport, report_domain};
+
+use crate::{Client, Result, bindings::ClusterRegistry, tx::transact};
+
+/// An accepted report's on-chain record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptedReport {
+    /// Root of the (lease, epoch, delivered) tree that settlement proves against.
+    pub deliveries_root: B256,
+    /// When the registry accepted it (unix seconds); the challenge window runs from here.
+    pub submitted_at: u64,
+}
+
+/// The reporting role: anyone may relay a report its attestors signed.
+#[derive(Debug, Clone)]
+pub struct Reports {
+    client: Client,
+}
+
+impl Reports {
+    /// The reporting role for `client`'s signer (who pays the gas; it need not be an attestor).
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The EIP-712 domain attestors sign reports under for this deployment.
+    pub fn domain(&self) -> Eip712Domain {
+        let deployment = self.client.deployment();
+        report_domain(deployment.chain_id, deployment.registry)
+    }
+
+    /// Submits `report` with attestors' signatures in ascending signer order (as
+    /// `SignedReport::ordered_signatures` in the oracle crate returns them).
+    pub async fn submit(&self, report: &UsageReport, signatures: Vec<Bytes>) -> Result<()> {
+        let registry = self.client.registry();
+        transact(registry.submitReport(to_binding(report), signatures)).await?;
+        Ok(())
+    }
+
+    /// The accepted report of (cluster, epoch), if any.
+    pub async fn report_of(&self, cluster_id: u64, epoch: u64) -> Result<Option<AcceptedReport>> {
+        let stored = self.client.registry().reportOf(cluster_id, epoch).call().await?;
+        Ok((stored.submittedAt != 0).then(|| AcceptedReport {
+            deliveries_root: stored.deliveriesRoot,
+            submitted_at: u64::from(stored.submittedAt),
+        }))
+    }
+}
+
+/// The shared `UsageReport` type as the registry binding's struct (same ABI layout).
+pub fn to_binding(report: &UsageReport) -> ClusterRegistry::UsageReport {
+    let fields = report.abi_encode();
+    <ClusterRegistry::UsageReport as SolValue>::abi_decode(&fields)
+        .expect("UsageReport is declared once in Types.sol; both sides share its layout")
+}

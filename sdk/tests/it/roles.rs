@@ -1,0 +1,244 @@
+//! Every role on a real anvil, through a whole lease: owner creates and offers, tenant funds by
+//! permit, investors buy, reports are relayed, the keeper settles (a reported epoch with a proof,
+//! a missed one from the bond), investors and the tenant are paid, and every stablecoin base
+//! unit is accounted for. Each failure a user can meet comes back as the contract's named error.
+
+use alloy::primitives::U256;
+use compute_ledger_sdk::{
+    Amount, Arbiter, DueKind, Investor, LeaseStatus, LedgerEvent, LedgerEvents, ProofBook,
+    SdkError,
+    bindings::LeaseMarket::LeaseMarketEvents,
+    test_utils::{self, Market, dollars},
+};
+use futures::StreamExt;
+
+/// The name of the contract error `result` failed with.
+fn error_name<T: std::fmt::Debug>(result: Result<T, SdkError>) -> String {
+    match result {
+        Err(SdkError::Contract(revert)) => revert.name,
+        other => panic!("expected a contract error, got {other:?}"),
+    }
+}
+
+fn base(amount: Amount) -> U256 {
+    amount.base()
+}
+
+#[tokio::test]
+async fn a_lease_from_offer_to_claimed_rent() {
+    let m = Market::start(10_000, 5_000).await;
+    let [alice, bob, carol] = [&m.investors[0], &m.investors[1], &m.investors[2]];
+    let start = m.current_epoch().await + 2;
+    let offer = m.lease_offer(16, start, 2);
+    let lease = m.owner.create_lease(&offer).await.expect("create");
+    assert_eq!(lease, U256::from(1));
+    let bond = m.owner.bond(m.cluster_id).await.expect("bond");
+    assert!(!base(bond.locked).is_zero(), "worst-case credits locked");
+
+    // An unfunded lease never settles and the owner may cancel it.
+    let unfunded = m.owner.create_lease(&offer).await.expect("create second");
+
+    // Funding: no approval, then an expired permit, then a valid permit.
+    assert_eq!(error_name(m.tenant.fund(lease).await), "InsufficientAllowance");
+    let now = m.tenant.client().chain_time().await.expect("time");
+    assert_eq!(error_name(m.tenant.fund_with_permit(lease, now - 1).await), "PermitExpired");
+    let before = m.tenant.client().balance().await.expect("balance");
+    let escrow = m.tenant.fund_with_permit(lease, now + 600).await.expect("permit fund");
+    // 16 GPUs x 30 s at $2.00 per GPU-hour is 0.266666 per epoch (rounded down), for 2 epochs.
+    assert_eq!(escrow.to_string(), "0.533332");
+    let after = m.tenant.client().balance().await.expect("balance");
+    assert_eq!(base(before) - base(after), base(escrow));
+    assert_eq!(m.tenant.client().lease(lease).await.expect("lease").status, LeaseStatus::Active);
+
+    // Primary sale: 1 base unit per share; a blocklisted buyer and a paused stablecoin are
+    // refused, and nothing moves.
+    let price = Amount::from_base(U256::from(1), 6);
+    m.owner.offer_shares(lease, 600_000, price).await.expect("offer");
+    assert_eq!(
+        alice.buy_shares(lease, 300_000, price).await.expect("alice buys").to_string(),
+        "0.30"
+    );
+    bob.buy_shares(lease, 200_000, price).await.expect("bob buys");
+    let stablecoin = m.governance.stablecoin();
+    send(stablecoin.setBlocklisted(carol.client().address(), true)).await;
+    assert_eq!(error_name(carol.buy_shares(lease, 50_000, price).await), "Blocklisted");
+    send(stablecoin.setBlocklisted(carol.client().address(), false)).await;
+    send(stablecoin.pause()).await;
+    assert_eq!(error_name(carol.buy_shares(lease, 50_000, price).await), "EnforcedPause");
+    send(stablecoin.unpause()).await;
+    assert!(matches!(
+        carol.buy_shares(lease, 200_000, price).await,
+        Err(SdkError::Invalid(message)) if message.contains("offers 100000 shares")
+    ));
+    carol.buy_shares(lease, 100_000, price).await.expect("carol buys the rest");
+    assert_eq!(alice.offer(lease).await.expect("offer").amount, 0);
+
+    // Epoch `start`: full delivery, reported; it cannot settle inside the challenge window.
+    m.advance_past_epoch(start, 1).await;
+    let capacity = 16 * u64::from(test_utils::EPOCH);
+    let tree = m.report(start, &[(lease, capacity)]).await;
+    let proof = tree.proof(lease).expect("proof");
+    assert_eq!(
+        error_name(m.keeper.settle(lease, start, capacity, proof.clone()).await),
+        "ChallengeWindowOpen"
+    );
+    assert!(m.keeper.due_epochs().await.expect("due").is_empty());
+    assert_eq!(error_name(m.keeper.settle(unfunded, start, 0, vec![]).await), "WrongLeaseStatus");
+    m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
+
+    // Without the tree the keeper skips the lease; with it the epoch settles at full rent.
+    let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("keeper");
+    assert_eq!((run.settled.len(), run.without_proof.len()), (0, 1));
+    let mut proofs = ProofBook::default();
+    proofs.insert(m.cluster_id, start, tree);
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("keeper");
+    assert_eq!(run.settled.len(), 1);
+    let first = run.settled[0];
+    assert_eq!((first.epoch, first.delivered, first.missed), (start, capacity, false));
+    assert_eq!(first.rent.to_string(), "0.266666");
+    assert!(base(first.sla_credit).is_zero());
+    assert_eq!(
+        error_name(m.keeper.settle(lease, start, capacity, proof).await),
+        "EpochAlreadySettled"
+    );
+
+    // Epoch `start + 1`: the oracle goes dark; after the deadline it settles as missed.
+    m.advance_past_epoch(start + 1, test_utils::REPORT_WINDOW + 1).await;
+    let due = m.keeper.due_epochs().await.expect("due");
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].epoch, due[0].kind), (start + 1, DueKind::Missed));
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("keeper");
+    let missed = run.settled[0];
+    assert!(missed.missed && base(missed.rent).is_zero() && !base(missed.sla_credit).is_zero());
+    let ended = m.keeper.client().lease(lease).await.expect("lease");
+    assert_eq!(ended.status, LeaseStatus::Ended);
+
+    // Investors claim pro rata; a second claim has nothing due.
+    let rent = base(first.rent);
+    let owner_as_holder = Investor::new(m.owner.client().clone());
+    let mut claimed = U256::ZERO;
+    for (holder, shares) in [(alice, 300_000u64), (bob, 200_000), (carol, 100_000)]
+        .into_iter()
+        .chain([(&owner_as_holder, 400_000)])
+    {
+        let due = holder.claimable(lease).await.expect("claimable");
+        assert_eq!(base(due), rent * U256::from(shares) / U256::from(1_000_000), "pro rata");
+        assert_eq!(holder.claim(lease).await.expect("claim"), due);
+        assert_eq!(error_name(holder.claim(lease).await), "NothingToClaim");
+        claimed += base(due);
+    }
+    let positions = alice.positions().await.expect("positions");
+    assert_eq!(positions.len(), 1);
+    assert_eq!((positions[0].shares, positions[0].share_bps()), (300_000, 3_000));
+
+    // Shares move; the receiver's positions show them.
+    alice.transfer_shares(lease, carol.client().address(), 100_000).await.expect("transfer");
+    let carol_positions = carol.positions().await.expect("positions");
+    assert_eq!(carol_positions[0].shares, 200_000);
+
+    // The tenant gets the SLA credit and the unearned escrow; the cancelled lease frees its lock.
+    let paid = m.tenant.withdraw(lease).await.expect("withdraw");
+    assert_eq!(paid.credits, missed.sla_credit);
+    assert_eq!(base(paid.remainder), base(escrow) - rent);
+    assert_eq!(error_name(m.tenant.withdraw(lease).await), "NothingToClaim");
+    m.owner.cancel_lease(unfunded).await.expect("cancel");
+    let bond = m.owner.bond(m.cluster_id).await.expect("bond");
+    assert!(base(bond.locked).is_zero());
+    assert_eq!(base(bond.total), base(dollars(5_000)) - base(missed.sla_credit));
+
+    // Every base unit: the market holds exactly the bond plus unclaimed rounding dust.
+    let held = stablecoin.balanceOf(m.deployment.market).call().await.expect("balance");
+    let dust = rent - claimed;
+    assert_eq!(held, base(bond.total) + dust);
+    assert!(dust < U256::from(4), "at most one base unit per holder");
+
+    // The event stream saw the whole story in order.
+    let mut events = LedgerEvents::new(m.governance.provider().clone(), m.deployment.clone());
+    let head =
+        alloy::providers::Provider::get_block_number(m.governance.provider()).await.expect("head");
+    let logs = events.fetch(m.deployment.deploy_block, head).await.expect("events");
+    let settled: Vec<u64> = logs
+        .iter()
+        .filter_map(|log| match &log.event {
+            LedgerEvent::Market(LeaseMarketEvents::EpochSettled(e)) => Some(e.epoch),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(settled, vec![start, start + 1]);
+    assert!(
+        logs.windows(2)
+            .all(|w| (w[0].block_number, w[0].log_index) < (w[1].block_number, w[1].log_index))
+    );
+    let streamed: Vec<_> = LedgerEvents::new(m.governance.provider().clone(), m.deployment.clone())
+        .stream(std::time::Duration::from_millis(50))
+        .take(logs.len())
+        .collect()
+        .await;
+    assert_eq!(streamed.len(), logs.len());
+    assert!(streamed.iter().zip(&logs).all(|(s, l)| s.as_ref().expect("log").tx_hash == l.tx_hash));
+}
+
+#[tokio::test]
+async fn challenged_epoch_waits_for_the_arbiter() {
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.owner.create_lease(&m.lease_offer(8, start, 1)).await.expect("create");
+    m.tenant.approve_escrow(lease).await.expect("approve");
+    m.tenant.fund(lease).await.expect("fund");
+    assert_eq!(error_name(m.tenant.challenge(lease, start).await), "NoReport");
+
+    m.advance_past_epoch(start, 1).await;
+    let capacity = 8 * u64::from(test_utils::EPOCH);
+    m.report(start, &[(lease, capacity)]).await;
+    m.tenant.challenge(lease, start).await.expect("challenge");
+    assert_eq!(error_name(m.tenant.challenge(lease, start).await), "AlreadyChallenged");
+    m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
+    assert!(m.keeper.due_epochs().await.expect("due").is_empty(), "open challenge blocks");
+
+    let not_arbiter = Arbiter::new(m.keeper.client().clone());
+    assert_eq!(error_name(not_arbiter.resolve(lease, start, 0).await), "NotArbiter");
+    Arbiter::new(m.governance.clone()).resolve(lease, start, capacity / 2).await.expect("resolve");
+    let due = m.keeper.due_epochs().await.expect("due");
+    assert_eq!(due[0].kind, DueKind::Resolved);
+    let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("keeper");
+    assert_eq!(run.settled[0].delivered, capacity / 2);
+    assert!(!base(run.settled[0].sla_credit).is_zero(), "half delivery is below the SLA");
+}
+
+#[tokio::test]
+async fn owner_rotates_attestors_and_manages_the_bond() {
+    let m = Market::start(10_000, 1_000).await;
+    let current = m.current_epoch().await;
+    let new_set = vec![m.attestors[0].address(), m.attestors[1].address()];
+    assert_eq!(
+        error_name(m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current).await),
+        "RotationNotInFuture"
+    );
+    m.owner.rotate_attestors(m.cluster_id, new_set, 2, current + 2).await.expect("rotate");
+
+    let lease = m.owner.create_lease(&m.lease_offer(64, current + 2, 4)).await.expect("lease");
+    let bond = m.owner.bond(m.cluster_id).await.expect("bond");
+    let too_much = Amount::from_base(base(bond.free()) + U256::from(1), 6);
+    assert_eq!(error_name(m.owner.withdraw_bond(m.cluster_id, too_much).await), "BondLocked");
+    let before = m.owner.client().balance().await.expect("balance");
+    m.owner.withdraw_bond(m.cluster_id, bond.free()).await.expect("withdraw free bond");
+    let after = m.owner.client().balance().await.expect("balance");
+    assert_eq!(base(after) - base(before), base(bond.free()));
+
+    assert_eq!(
+        error_name(m.owner.deregister_cluster(m.cluster_id).await),
+        "ClusterHasActiveLeases"
+    );
+    m.owner.cancel_lease(lease).await.expect("cancel");
+    m.owner.deregister_cluster(m.cluster_id).await.expect("deregister");
+    assert_eq!(
+        error_name(m.owner.create_lease(&m.lease_offer(1, current + 3, 1)).await),
+        "ClusterInactive"
+    );
+}
+
+async fn send<D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<&alloy::providers::DynProvider, D>,
+) {
+    call.send().await.expect("send").get_receipt().await.expect("mined");
+}
