@@ -51,6 +51,6 @@ pub use keeper::{DeliveryProofs, DueEpoch, DueKind, Keeper, KeeperRun, ProofBook
 pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};
 pub use reports::{AcceptedReport, Reports, to_binding};
-pub use revert::{Revert, decode_revert};
+pub use revert::{ErrorKind, Revert, decode_revert};
 pub use tenant::{Arbiter, Tenant, Withdrawal};
 pub use tx::RECEIPT_TIMEOUT;

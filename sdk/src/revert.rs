@@ -1,35 +1,33 @@
-//! Reverts decoded into the contracts' custom errors, with a human message for each.
+//! Reverts decoded into the contracts' custom errors, each a documented [`ErrorKind`] with a
+//! human message.
 
 use alloy::sol_types::SolInterface;
 
 use crate::bindings::{ClusterRegistry, DevStablecoin, LeaseMarket};
 
-include!(concat!(env!("OUT_DIR"), "/error_messages.rs"));
+include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
 
-/// Messages for the OpenZeppelin errors a user can meet through the ledger.
-const OPENZEPPELIN_MESSAGES: &[(&str, &str)] = &[
-    ("OwnableUnauthorizedAccount", "only governance may call this"),
-    ("EnforcedPause", "the stablecoin issuer has paused all transfers; retry after it unpauses"),
-    ("ERC20InsufficientBalance", "the sender's stablecoin balance is too low"),
-    (
-        "ERC20InsufficientAllowance",
-        "the stablecoin allowance is too low: approve first, or use a permit",
-    ),
-    ("ERC1155InsufficientBalance", "the holder has fewer lease shares than requested"),
-    ("ERC1155MissingApprovalForAll", "the operator is not approved for the holder's lease shares"),
-    ("ECDSAInvalidSignature", "a signature is malformed or recovers to no address"),
-    ("ECDSAInvalidSignatureLength", "a signature is not 65 bytes"),
-    ("ECDSAInvalidSignatureS", "a signature is malleable (high s)"),
-    ("ERC2612ExpiredSignature", "the permit's deadline has passed"),
-    ("ERC2612InvalidSigner", "the permit was not signed by the token owner"),
-    ("ReentrancyGuardReentrantCall", "a callback tried to re-enter the market"),
-    ("SafeCastOverflowedUintDowncast", "an amount is too large for the ledger's storage"),
-];
+impl ErrorKind {
+    /// The kind of the Solidity error called `name`.
+    pub fn from_name(name: &str) -> Self {
+        Self::ALL.iter().find(|(_, n, _)| *n == name).map_or(Self::Unlisted, |(kind, _, _)| *kind)
+    }
+
+    /// What the error means, in plain words.
+    pub fn message(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(kind, _, _)| *kind == self)
+            .map_or("the contract rejected the call", |(_, _, message)| message)
+    }
+}
 
 /// A contract revert: which custom error, its arguments, and what it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Revert {
-    /// The custom error's name, e.g. `NotAttestor`.
+    /// The error, to match on.
+    pub kind: ErrorKind,
+    /// The custom error's Solidity name, e.g. `NotAttestor`.
     pub name: String,
     /// The decoded error with its arguments (debug form).
     pub detail: String,
@@ -56,12 +54,8 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
     };
     // Debug form is `Variant(Variant { fields })`: the variant name is the error's name.
     let name = detail.split('(').next().unwrap_or_default().to_string();
-    let message = ERROR_MESSAGES
-        .iter()
-        .chain(OPENZEPPELIN_MESSAGES)
-        .find(|(n, _)| *n == name)
-        .map_or_else(|| "the contract rejected the call".to_string(), |(_, m)| (*m).to_string());
-    Some(Revert { name, detail, message })
+    let kind = ErrorKind::from_name(&name);
+    Some(Revert { kind, name, detail, message: kind.message().to_string() })
 }
 
 #[cfg(test)]
@@ -69,13 +63,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_ledger_error_has_a_message() {
-        assert!(ERROR_MESSAGES.len() >= 40, "table built from Errors.sol");
-        for (name, message) in ERROR_MESSAGES {
+    fn every_contract_error_has_a_kind_and_a_message() {
+        assert!(ErrorKind::ALL.len() >= 50, "table built from Errors.sol and OpenZeppelin");
+        for (kind, name, message) in ErrorKind::ALL {
             assert!(!message.is_empty() && !message.starts_with("Thrown"), "{name}: {message:?}");
+            assert_eq!(ErrorKind::from_name(name), *kind);
         }
-        assert!(
-            ERROR_MESSAGES.iter().any(|(n, m)| *n == "NotAttestor" && m.contains("attestor set"))
-        );
+        assert!(ErrorKind::NotAttestor.message().contains("attestor set"));
+        assert_eq!(ErrorKind::from_name("SomethingElse"), ErrorKind::Unlisted);
+
+        // Every error in the contracts' ABIs decodes to a listed kind, so none reaches a user
+        // as "Unlisted" unless it comes from a dependency we never call.
+        for selectors in [
+            ClusterRegistry::ClusterRegistryErrors::SELECTORS,
+            LeaseMarket::LeaseMarketErrors::SELECTORS,
+            DevStablecoin::DevStablecoinErrors::SELECTORS,
+        ] {
+            for selector in selectors {
+                let mut data = selector.to_vec();
+                data.resize(4 + 32 * 8, 0);
+                if let Some(revert) = decode_revert(&data) {
+                    assert_ne!(revert.kind, ErrorKind::Unlisted, "{}", revert.name);
+                }
+            }
+        }
     }
 }

@@ -5,17 +5,17 @@
 
 use alloy::primitives::U256;
 use compute_ledger_sdk::{
-    Amount, Arbiter, DueKind, Investor, LeaseStatus, LedgerEvent, LedgerEvents, ProofBook,
-    SdkError,
+    Amount, Arbiter, DueKind, ErrorKind, Investor, LeaseStatus, LedgerEvent, LedgerEvents,
+    ProofBook, SdkError,
     bindings::LeaseMarket::LeaseMarketEvents,
     test_utils::{self, Market, dollars},
 };
 use futures::StreamExt;
 
-/// The name of the contract error `result` failed with.
-fn error_name<T: std::fmt::Debug>(result: Result<T, SdkError>) -> String {
+/// The contract error `result` failed with.
+fn error_kind<T: std::fmt::Debug>(result: Result<T, SdkError>) -> ErrorKind {
     match result {
-        Err(SdkError::Contract(revert)) => revert.name,
+        Err(SdkError::Contract(revert)) => revert.kind,
         other => panic!("expected a contract error, got {other:?}"),
     }
 }
@@ -39,9 +39,12 @@ async fn a_lease_from_offer_to_claimed_rent() {
     let unfunded = m.owner.create_lease(&offer).await.expect("create second");
 
     // Funding: no approval, then an expired permit, then a valid permit.
-    assert_eq!(error_name(m.tenant.fund(lease).await), "InsufficientAllowance");
+    assert_eq!(error_kind(m.tenant.fund(lease).await), ErrorKind::InsufficientAllowance);
     let now = m.tenant.client().chain_time().await.expect("time");
-    assert_eq!(error_name(m.tenant.fund_with_permit(lease, now - 1).await), "PermitExpired");
+    assert_eq!(
+        error_kind(m.tenant.fund_with_permit(lease, now - 1).await),
+        ErrorKind::PermitExpired
+    );
     let before = m.tenant.client().balance().await.expect("balance");
     let escrow = m.tenant.fund_with_permit(lease, now + 600).await.expect("permit fund");
     // 16 GPUs x 30 s at $2.00 per GPU-hour is 0.266666 per epoch (rounded down), for 2 epochs.
@@ -61,10 +64,10 @@ async fn a_lease_from_offer_to_claimed_rent() {
     bob.buy_shares(lease, 200_000, price).await.expect("bob buys");
     let stablecoin = m.governance.stablecoin();
     send(stablecoin.setBlocklisted(carol.client().address(), true)).await;
-    assert_eq!(error_name(carol.buy_shares(lease, 50_000, price).await), "Blocklisted");
+    assert_eq!(error_kind(carol.buy_shares(lease, 50_000, price).await), ErrorKind::Blocklisted);
     send(stablecoin.setBlocklisted(carol.client().address(), false)).await;
     send(stablecoin.pause()).await;
-    assert_eq!(error_name(carol.buy_shares(lease, 50_000, price).await), "EnforcedPause");
+    assert_eq!(error_kind(carol.buy_shares(lease, 50_000, price).await), ErrorKind::EnforcedPause);
     send(stablecoin.unpause()).await;
     assert!(matches!(
         carol.buy_shares(lease, 200_000, price).await,
@@ -79,11 +82,14 @@ async fn a_lease_from_offer_to_claimed_rent() {
     let tree = m.report(start, &[(lease, capacity)]).await;
     let proof = tree.proof(lease).expect("proof");
     assert_eq!(
-        error_name(m.keeper.settle(lease, start, capacity, proof.clone()).await),
-        "ChallengeWindowOpen"
+        error_kind(m.keeper.settle(lease, start, capacity, proof.clone()).await),
+        ErrorKind::ChallengeWindowOpen
     );
     assert!(m.keeper.due_epochs().await.expect("due").is_empty());
-    assert_eq!(error_name(m.keeper.settle(unfunded, start, 0, vec![]).await), "WrongLeaseStatus");
+    assert_eq!(
+        error_kind(m.keeper.settle(unfunded, start, 0, vec![]).await),
+        ErrorKind::WrongLeaseStatus
+    );
     m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
 
     // Without the tree the keeper skips the lease; with it the epoch settles at full rent.
@@ -98,8 +104,8 @@ async fn a_lease_from_offer_to_claimed_rent() {
     assert_eq!(first.rent.to_string(), "0.266666");
     assert!(base(first.sla_credit).is_zero());
     assert_eq!(
-        error_name(m.keeper.settle(lease, start, capacity, proof).await),
-        "EpochAlreadySettled"
+        error_kind(m.keeper.settle(lease, start, capacity, proof).await),
+        ErrorKind::EpochAlreadySettled
     );
 
     // Epoch `start + 1`: the oracle goes dark; after the deadline it settles as missed.
@@ -124,7 +130,7 @@ async fn a_lease_from_offer_to_claimed_rent() {
         let due = holder.claimable(lease).await.expect("claimable");
         assert_eq!(base(due), rent * U256::from(shares) / U256::from(1_000_000), "pro rata");
         assert_eq!(holder.claim(lease).await.expect("claim"), due);
-        assert_eq!(error_name(holder.claim(lease).await), "NothingToClaim");
+        assert_eq!(error_kind(holder.claim(lease).await), ErrorKind::NothingToClaim);
         claimed += base(due);
     }
     let positions = alice.positions().await.expect("positions");
@@ -140,7 +146,7 @@ async fn a_lease_from_offer_to_claimed_rent() {
     let paid = m.tenant.withdraw(lease).await.expect("withdraw");
     assert_eq!(paid.credits, missed.sla_credit);
     assert_eq!(base(paid.remainder), base(escrow) - rent);
-    assert_eq!(error_name(m.tenant.withdraw(lease).await), "NothingToClaim");
+    assert_eq!(error_kind(m.tenant.withdraw(lease).await), ErrorKind::NothingToClaim);
     m.owner.cancel_lease(unfunded).await.expect("cancel");
     let bond = m.owner.bond(m.cluster_id).await.expect("bond");
     assert!(base(bond.locked).is_zero());
@@ -185,18 +191,18 @@ async fn challenged_epoch_waits_for_the_arbiter() {
     let lease = m.owner.create_lease(&m.lease_offer(8, start, 1)).await.expect("create");
     m.tenant.approve_escrow(lease).await.expect("approve");
     m.tenant.fund(lease).await.expect("fund");
-    assert_eq!(error_name(m.tenant.challenge(lease, start).await), "NoReport");
+    assert_eq!(error_kind(m.tenant.challenge(lease, start).await), ErrorKind::NoReport);
 
     m.advance_past_epoch(start, 1).await;
     let capacity = 8 * u64::from(test_utils::EPOCH);
     m.report(start, &[(lease, capacity)]).await;
     m.tenant.challenge(lease, start).await.expect("challenge");
-    assert_eq!(error_name(m.tenant.challenge(lease, start).await), "AlreadyChallenged");
+    assert_eq!(error_kind(m.tenant.challenge(lease, start).await), ErrorKind::AlreadyChallenged);
     m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
     assert!(m.keeper.due_epochs().await.expect("due").is_empty(), "open challenge blocks");
 
     let not_arbiter = Arbiter::new(m.keeper.client().clone());
-    assert_eq!(error_name(not_arbiter.resolve(lease, start, 0).await), "NotArbiter");
+    assert_eq!(error_kind(not_arbiter.resolve(lease, start, 0).await), ErrorKind::NotArbiter);
     Arbiter::new(m.governance.clone()).resolve(lease, start, capacity / 2).await.expect("resolve");
     let due = m.keeper.due_epochs().await.expect("due");
     assert_eq!(due[0].kind, DueKind::Resolved);
@@ -211,29 +217,32 @@ async fn owner_rotates_attestors_and_manages_the_bond() {
     let current = m.current_epoch().await;
     let new_set = vec![m.attestors[0].address(), m.attestors[1].address()];
     assert_eq!(
-        error_name(m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current).await),
-        "RotationNotInFuture"
+        error_kind(m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current).await),
+        ErrorKind::RotationNotInFuture
     );
     m.owner.rotate_attestors(m.cluster_id, new_set, 2, current + 2).await.expect("rotate");
 
     let lease = m.owner.create_lease(&m.lease_offer(64, current + 2, 4)).await.expect("lease");
     let bond = m.owner.bond(m.cluster_id).await.expect("bond");
     let too_much = Amount::from_base(base(bond.free()) + U256::from(1), 6);
-    assert_eq!(error_name(m.owner.withdraw_bond(m.cluster_id, too_much).await), "BondLocked");
+    assert_eq!(
+        error_kind(m.owner.withdraw_bond(m.cluster_id, too_much).await),
+        ErrorKind::BondLocked
+    );
     let before = m.owner.client().balance().await.expect("balance");
     m.owner.withdraw_bond(m.cluster_id, bond.free()).await.expect("withdraw free bond");
     let after = m.owner.client().balance().await.expect("balance");
     assert_eq!(base(after) - base(before), base(bond.free()));
 
     assert_eq!(
-        error_name(m.owner.deregister_cluster(m.cluster_id).await),
-        "ClusterHasActiveLeases"
+        error_kind(m.owner.deregister_cluster(m.cluster_id).await),
+        ErrorKind::ClusterHasActiveLeases
     );
     m.owner.cancel_lease(lease).await.expect("cancel");
     m.owner.deregister_cluster(m.cluster_id).await.expect("deregister");
     assert_eq!(
-        error_name(m.owner.create_lease(&m.lease_offer(1, current + 3, 1)).await),
-        "ClusterInactive"
+        error_kind(m.owner.create_lease(&m.lease_offer(1, current + 3, 1)).await),
+        ErrorKind::ClusterInactive
     );
 }
 
