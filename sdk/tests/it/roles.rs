@@ -195,7 +195,10 @@ async fn challenged_epoch_waits_for_the_arbiter() {
 
     m.advance_past_epoch(start, 1).await;
     let capacity = 8 * u64::from(test_utils::EPOCH);
-    m.report(start, &[(lease, capacity)]).await;
+    assert_eq!(m.reports.report_of(m.cluster_id, start).await.expect("read"), None);
+    let tree = m.report(start, &[(lease, capacity)]).await;
+    let accepted = m.reports.report_of(m.cluster_id, start).await.expect("read").expect("stored");
+    assert_eq!(accepted.deliveries_root, tree.root());
     m.tenant.challenge(lease, start).await.expect("challenge");
     assert_eq!(error_kind(m.tenant.challenge(lease, start).await), ErrorKind::AlreadyChallenged);
     m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
