@@ -1,0 +1,69 @@
+//! The error type of the node.
+
+use std::path::PathBuf;
+
+/// What can stop the node. Each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The configuration is invalid.
+    #[error("config {origin}: {reason}")]
+    Config {
+        /// The file, variable or flag.
+        origin: String,
+        /// What is wrong, and how to fix it.
+        reason: String,
+    },
+    /// The sled index could not be opened, read or written.
+    #[error("index at {path}: {reason}")]
+    Index {
+        /// The index directory.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A stored index record is not what this version of the node wrote.
+    #[error("index record {key} is corrupt: {reason}; delete the index directory to re-index")]
+    Corrupt {
+        /// The record's key.
+        key: String,
+        /// Why it does not decode.
+        reason: String,
+    },
+    /// The chain reorganised deeper than the index keeps undo records for.
+    #[error(
+        "reorg deeper than the {window}-range undo window at block {block}: stop the node, delete \
+         the index directory and re-index"
+    )]
+    ReorgTooDeep {
+        /// First block found to differ.
+        block: u64,
+        /// Ranges of undo records kept.
+        window: usize,
+    },
+    /// The chain or a contract call failed.
+    #[error(transparent)]
+    Sdk(#[from] compute_ledger_sdk::SdkError),
+    /// The oracle failed.
+    #[error(transparent)]
+    Oracle(#[from] compute_ledger_oracle::OracleError),
+    /// A server could not start.
+    #[error("server: {0}")]
+    Server(String),
+    /// A file could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Result alias of the node.
+pub type Result<T> = std::result::Result<T, NodeError>;
+
+impl From<sled::Error> for NodeError {
+    fn from(e: sled::Error) -> Self {
+        Self::Index { path: PathBuf::new(), reason: e.to_string() }
+    }
+}

@@ -1,0 +1,390 @@
+//! Turning ledger events into index records. Each handler mirrors what the contract did when it
+//! emitted the event — in particular the share-holder checkpoints, so the index's claimable rent
+//! equals `LeaseMarket.claimable` to the base unit.
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::{Address, U256};
+use compute_ledger_sdk::{
+    LedgerEvent, LedgerLog,
+    bindings::{
+        ClusterRegistry::{self, ClusterRegistryEvents as R},
+        LeaseMarket::{self, LeaseMarketEvents as M},
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+use super::{
+    model::{
+        ClusterRow, Efficiency, LeaseRow, LeaseState, OfferRow, PositionRow, ReportRow,
+        SettlementRow,
+    },
+    store::{
+        Index, attestors_key, cluster_key, encode, lease_key, position_key, report_key,
+        settlement_key,
+    },
+};
+use crate::{NodeError, Result};
+
+/// What a range changed, for subscribers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// A report was accepted.
+    Report(ReportRow),
+    /// An epoch settled.
+    Settlement(SettlementRow),
+    /// A holder's position in a lease changed (shares, accrued or claimed rent).
+    Position {
+        /// The holder.
+        holder: Address,
+        /// The lease.
+        lease_id: U256,
+    },
+}
+
+/// Writes of one range, read through to the index for everything not yet written.
+pub(crate) struct Changes<'a> {
+    index: &'a Index,
+    writes: BTreeMap<String, Option<Vec<u8>>>,
+    updates: Vec<Update>,
+}
+
+impl<'a> Changes<'a> {
+    pub(crate) fn new(index: &'a Index) -> Self {
+        Self { index, writes: BTreeMap::new(), updates: Vec::new() }
+    }
+
+    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        match self.writes.get(key) {
+            Some(Some(bytes)) => serde_json::from_slice(bytes)
+                .map(Some)
+                .map_err(|e| NodeError::Corrupt { key: key.into(), reason: e.to_string() }),
+            Some(None) => Ok(None),
+            None => self.index.get(key),
+        }
+    }
+
+    fn need<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+        self.get(key)?.ok_or_else(|| NodeError::Corrupt {
+            key: key.into(),
+            reason: "an event refers to a record the index never saw; re-index from the \
+                     deployment block"
+                .into(),
+        })
+    }
+
+    fn put<T: Serialize>(&mut self, key: String, value: &T) {
+        self.writes.insert(key, Some(encode(value)));
+    }
+
+    /// Reads, changes and writes back one record.
+    fn update<T: Serialize + DeserializeOwned>(
+        &mut self,
+        key: String,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T> {
+        let mut value: T = self.need(&key)?;
+        change(&mut value);
+        self.put(key, &value);
+        Ok(value)
+    }
+
+    fn position(&self, holder: Address, lease_id: U256) -> Result<PositionRow> {
+        Ok(self.get(&position_key(holder, lease_id))?.unwrap_or(PositionRow {
+            holder,
+            lease_id,
+            ..PositionRow::default()
+        }))
+    }
+
+    fn put_position(&mut self, position: &PositionRow) {
+        self.put(position_key(position.holder, position.lease_id), position);
+        let update = Update::Position { holder: position.holder, lease_id: position.lease_id };
+        if !self.updates.contains(&update) {
+            self.updates.push(update);
+        }
+    }
+
+    pub(crate) fn finish(self) -> (BTreeMap<String, Option<Vec<u8>>>, Vec<Update>) {
+        (self.writes, self.updates)
+    }
+}
+
+fn u40(value: alloy::primitives::aliases::U40) -> u64 {
+    value.to::<u64>()
+}
+
+/// Efficiency figures of a report (the same formulas as the oracle's `EpochSummary`).
+fn efficiency(r: &ClusterRegistry::UsageReport, epoch_length: u32) -> Efficiency {
+    let (available, busy) = (u40(r.gpuSecondsAvailable), u40(r.gpuSecondsBusy));
+    let (it, facility) = (u40(r.itEnergyWh), u40(r.facilityEnergyWh));
+    let installed_seconds = u64::from(r.gpusInstalled) * u64::from(epoch_length);
+    Efficiency {
+        utilization_bps: (busy * 10_000).checked_div(available).unwrap_or(0),
+        availability_bps: (available * 10_000).checked_div(installed_seconds).unwrap_or(0),
+        pue_milli: (facility * 1_000).checked_div(it),
+        wh_per_gpu_hour: (facility * 3_600).checked_div(busy),
+    }
+}
+
+pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {
+    match &log.event {
+        LedgerEvent::Registry(event) => apply_registry(ch, log, event),
+        LedgerEvent::Market(event) => apply_market(ch, log, event),
+    }
+}
+
+fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()> {
+    match event {
+        R::ClusterRegistered(e) => {
+            // The registry emits the first `AttestorsSet` just before `ClusterRegistered`.
+            let (attestors, threshold, from_epoch) =
+                ch.get(&attestors_key(e.clusterId))?.unwrap_or_default();
+            ch.put(
+                cluster_key(e.clusterId),
+                &ClusterRow {
+                    id: e.clusterId,
+                    owner: e.owner,
+                    epoch_length: e.epochLength,
+                    genesis: e.genesis,
+                    metadata_uri: e.metadataUri.clone(),
+                    metadata_hash: e.metadataHash,
+                    active: true,
+                    attestors,
+                    threshold,
+                    attestors_from_epoch: from_epoch,
+                    reports: 0,
+                    latest_report: None,
+                    total_it_energy_wh: 0,
+                    total_facility_energy_wh: 0,
+                    rent_settled: U256::ZERO,
+                    credits_paid: U256::ZERO,
+                    bonds: BTreeMap::new(),
+                },
+            );
+        }
+        R::AttestorsSet(e) => {
+            ch.put(attestors_key(e.clusterId), &(&e.attestors, e.threshold, e.fromEpoch));
+            if ch.get::<ClusterRow>(&cluster_key(e.clusterId))?.is_some() {
+                ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
+                    c.attestors.clone_from(&e.attestors);
+                    c.threshold = e.threshold;
+                    c.attestors_from_epoch = e.fromEpoch;
+                })?;
+            }
+        }
+        R::ClusterDeregistered(e) => {
+            ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| c.active = false)?;
+        }
+        R::ReportAccepted(e) => {
+            let cluster: ClusterRow = ch.need(&cluster_key(e.clusterId))?;
+            let r = &e.report;
+            let row = ReportRow {
+                cluster_id: e.clusterId,
+                epoch: e.epoch,
+                gpus_installed: r.gpusInstalled,
+                gpus_healthy: r.gpusHealthy,
+                gpu_seconds_available: u40(r.gpuSecondsAvailable),
+                gpu_seconds_busy: u40(r.gpuSecondsBusy),
+                it_energy_wh: u40(r.itEnergyWh),
+                facility_energy_wh: u40(r.facilityEnergyWh),
+                deliveries_root: r.deliveriesRoot,
+                telemetry_root: r.telemetryRoot,
+                relayer: e.relayer,
+                block: log.block_number,
+                efficiency: efficiency(r, cluster.epoch_length),
+            };
+            ch.put(report_key(e.clusterId, e.epoch), &row);
+            ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
+                c.reports += 1;
+                c.total_it_energy_wh += row.it_energy_wh;
+                c.total_facility_energy_wh += row.facility_energy_wh;
+                c.latest_report = Some(row.clone());
+            })?;
+            ch.updates.push(Update::Report(row));
+        }
+        // Governance events change nothing wallets query.
+        _ => {}
+    }
+    Ok(())
+}
+
+fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> {
+    match event {
+        M::BondDeposited(e) => {
+            ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
+                c.bonds.entry(e.token).or_default().total += e.amount;
+            })?;
+        }
+        M::BondWithdrawn(e) => {
+            ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
+                let bond = c.bonds.entry(e.token).or_default();
+                bond.total = bond.total.saturating_sub(e.amount);
+            })?;
+        }
+        M::LeaseCreated(e) => lease_created(ch, log, e)?,
+        M::LeaseFunded(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+                l.status = LeaseState::Active;
+                l.escrow_funded = e.escrow;
+            })?;
+        }
+        M::LeaseCancelled(e) => {
+            let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+                l.status = LeaseState::Cancelled;
+            })?;
+            let lock =
+                lease.credit_lock_per_epoch * U256::from(lease.end_epoch - lease.start_epoch);
+            ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+                let bond = c.bonds.entry(lease.stablecoin).or_default();
+                bond.locked = bond.locked.saturating_sub(lock);
+            })?;
+        }
+        M::LeaseEnded(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseState::Ended)?;
+        }
+        M::SharesOffered(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+                l.offer = Some(OfferRow {
+                    seller: e.seller,
+                    amount: e.amount,
+                    price_per_share: e.pricePerShare,
+                });
+            })?;
+        }
+        M::SharesBought(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+                if let Some(offer) = &mut l.offer {
+                    offer.amount = offer.amount.saturating_sub(e.amount);
+                }
+            })?;
+            let mut buyer = ch.position(e.buyer, e.leaseId)?;
+            buyer.cost += e.cost;
+            ch.put_position(&buyer);
+        }
+        M::EpochSettled(e) => epoch_settled(ch, log, e)?,
+        M::EpochChallengeOpened(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.open_challenges.push(e.epoch))?;
+        }
+        M::EpochChallengeResolved(e) => {
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+                l.open_challenges.retain(|epoch| *epoch != e.epoch);
+            })?;
+        }
+        M::RentClaimed(e) => {
+            let lease: LeaseRow = ch.need(&lease_key(e.leaseId))?;
+            let mut holder = ch.position(e.account, e.leaseId)?;
+            holder.rent_per_share_paid = lease.rent_per_share;
+            holder.accrued = U256::ZERO;
+            holder.claimed += e.amount;
+            ch.put_position(&holder);
+        }
+        M::TransferSingle(e) => transfer(ch, e.from, e.to, e.id, e.value)?,
+        M::TransferBatch(e) => {
+            for (id, value) in e.ids.iter().zip(&e.values) {
+                transfer(ch, e.from, e.to, *id, *value)?;
+            }
+        }
+        // Governance, approvals and URI events change nothing wallets query.
+        _ => {}
+    }
+    Ok(())
+}
+
+fn lease_created(
+    ch: &mut Changes<'_>,
+    log: &LedgerLog,
+    e: &LeaseMarket::LeaseCreated,
+) -> Result<()> {
+    let t = &e.terms;
+    let epochs = t.endEpoch.saturating_sub(t.startEpoch).max(1);
+    ch.put(
+        lease_key(e.leaseId),
+        &LeaseRow {
+            id: e.leaseId,
+            cluster_id: t.clusterId,
+            tenant: t.tenant,
+            stablecoin: t.stablecoin,
+            gpus: t.gpus,
+            start_epoch: t.startEpoch,
+            end_epoch: t.endEpoch,
+            next_epoch: t.startEpoch,
+            price_per_gpu_hour: U256::from(t.pricePerGpuHour),
+            billing: if t.billing == 0 { "reserved" } else { "metered" }.into(),
+            sla_bps: t.slaBps,
+            credit_bps: t.creditBps,
+            total_shares: U256::from(t.totalShares),
+            status: LeaseState::Offered,
+            escrow_funded: U256::ZERO,
+            rent_settled: U256::ZERO,
+            credits: U256::ZERO,
+            delivered_gpu_seconds: 0,
+            missed_epochs: 0,
+            // The market starts every accumulator at 1 (see `createLease`).
+            rent_per_share: U256::from(1),
+            credit_lock_per_epoch: e.bondLocked / U256::from(epochs),
+            open_challenges: Vec::new(),
+            offer: None,
+            created_block: log.block_number,
+        },
+    );
+    ch.update(cluster_key(t.clusterId), |c: &mut ClusterRow| {
+        c.bonds.entry(t.stablecoin).or_default().locked += e.bondLocked;
+    })?;
+    Ok(())
+}
+
+fn epoch_settled(
+    ch: &mut Changes<'_>,
+    log: &LedgerLog,
+    e: &LeaseMarket::EpochSettled,
+) -> Result<()> {
+    let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+        l.next_epoch = e.epoch + 1;
+        l.rent_settled += e.rent;
+        l.credits += e.slaCredit;
+        l.delivered_gpu_seconds += e.deliveredGpuSeconds;
+        l.missed_epochs += u64::from(e.missed);
+        l.rent_per_share = e.rentPerShare;
+        l.open_challenges.retain(|epoch| *epoch != e.epoch);
+    })?;
+    ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+        c.rent_settled += e.rent;
+        c.credits_paid += e.slaCredit;
+        let bond = c.bonds.entry(lease.stablecoin).or_default();
+        bond.locked = bond.locked.saturating_sub(lease.credit_lock_per_epoch);
+        bond.total = bond.total.saturating_sub(e.slaCredit);
+    })?;
+    let row = SettlementRow {
+        lease_id: e.leaseId,
+        cluster_id: lease.cluster_id,
+        epoch: e.epoch,
+        delivered_gpu_seconds: e.deliveredGpuSeconds,
+        rent: e.rent,
+        sla_credit: e.slaCredit,
+        missed: e.missed,
+        block: log.block_number,
+        tx_hash: log.tx_hash,
+    };
+    ch.put(settlement_key(e.leaseId, e.epoch), &row);
+    ch.updates.push(Update::Settlement(row));
+    Ok(())
+}
+
+/// An ERC-1155 share movement: checkpoint both sides at the lease's accumulator, then move.
+fn transfer(ch: &mut Changes<'_>, from: Address, to: Address, id: U256, value: U256) -> Result<()> {
+    let acc = ch.need::<LeaseRow>(&lease_key(id))?.rent_per_share;
+    if from != Address::ZERO {
+        let mut seller = ch.position(from, id)?;
+        seller.checkpoint(acc);
+        seller.shares = seller.shares.saturating_sub(value);
+        ch.put_position(&seller);
+    }
+    if to != Address::ZERO {
+        let mut buyer = ch.position(to, id)?;
+        buyer.checkpoint(acc);
+        buyer.shares += value;
+        ch.put_position(&buyer);
+    }
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The sled index: the ledger's state rebuilt from its events, for wallets to query.
+//!
+//! Everything lives in one sled tree under prefixed keys, so the events of a block range, the
+//! undo record that reverses them and the cursor are written in **one atomic batch**: a kill -9
+//! at any point leaves either all of a range or none of it, and re-indexing resumes from the
+//! cursor without counting anything twice. Each applied range keeps its block hash and undo
+//! record (the last [`UNDO_WINDOW`] ranges), so a reorg rolls back range by range to the common
+//! ancestor and re-applies the new chain.
+
+mod apply;
+mod archive;
+pub mod model;
+mod store;
+
+pub use apply::Update;
+pub use store::{Index, LeaseFilter, RangeRecord, UNDO_WINDOW};

@@ -1,0 +1,327 @@
+//! Storage: keys, typed reads, atomic range application, rollback, queries.
+
+use std::{
+    collections::BTreeMap,
+    path::{Path, PathBuf},
+};
+
+use alloy::primitives::{Address, B256, U256};
+use compute_ledger_sdk::{Deployment, LedgerLog};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::{
+    apply::{Changes, Update, apply_log},
+    model::{
+        ClusterRow, LeaseRow, LeaseState, PositionRow, PositionView, ReportRow, SettlementRow,
+    },
+};
+use crate::{NodeError, Result};
+
+/// Applied ranges whose undo records are kept (deeper reorgs need a re-index).
+pub const UNDO_WINDOW: usize = 256;
+
+const CURSOR: &str = "meta/cursor";
+const DEPLOYMENT: &str = "meta/deployment";
+const RANGE_PREFIX: &str = "range/";
+
+pub(crate) fn cluster_key(id: u64) -> String {
+    format!("cluster/{id:016x}")
+}
+pub(crate) fn attestors_key(cluster: u64) -> String {
+    format!("attestors/{cluster:016x}")
+}
+pub(crate) fn report_key(cluster: u64, epoch: u64) -> String {
+    format!("report/{cluster:016x}/{epoch:016x}")
+}
+pub(crate) fn lease_key(id: U256) -> String {
+    format!("lease/{id:064x}")
+}
+pub(crate) fn position_key(holder: Address, lease: U256) -> String {
+    format!("pos/{}/{lease:064x}", alloy::hex::encode(holder))
+}
+pub(crate) fn settlement_key(lease: U256, epoch: u64) -> String {
+    format!("settle/{lease:064x}/{epoch:016x}")
+}
+fn range_key(end: u64) -> String {
+    format!("{RANGE_PREFIX}{end:016x}")
+}
+
+/// One applied block range: its end block's hash and how to undo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RangeRecord {
+    /// First block.
+    pub from: u64,
+    /// Last block.
+    pub to: u64,
+    /// Hash of block `to` when it was applied.
+    pub hash: B256,
+    /// Each changed key and its value before the range (`None`: absent).
+    pub undo: Vec<(String, Option<String>)>,
+}
+
+/// Filters of `ledger_leases`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LeaseFilter {
+    /// Only this cluster's leases.
+    pub cluster_id: Option<u64>,
+    /// Only this tenant's leases.
+    pub tenant: Option<Address>,
+    /// Only leases in this state.
+    pub status: Option<LeaseState>,
+}
+
+/// The index: a sled database on disk. Cheap to clone; clones share the database.
+#[derive(Debug, Clone)]
+pub struct Index {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl Index {
+    /// Opens (or creates) the index at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let db = sled::open(path).map_err(|e| NodeError::Index {
+            path: path.to_path_buf(),
+            reason: format!("{e} (is another node using this directory?)"),
+        })?;
+        Ok(Self { db, path: path.to_path_buf() })
+    }
+
+    /// Where the index lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: &sled::Error) -> NodeError {
+        NodeError::Index { path: self.path.clone(), reason: e.to_string() }
+    }
+
+    pub(crate) fn error(&self, e: &sled::Error) -> NodeError {
+        self.err(e)
+    }
+
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    pub(crate) fn raw(&self, key: &str) -> Result<Option<sled::IVec>> {
+        self.db.get(key).map_err(|e| self.err(&e))
+    }
+
+    pub(crate) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        self.raw(key)?.map(|bytes| decode(key, &bytes)).transpose()
+    }
+
+    fn scan<T: DeserializeOwned>(&self, prefix: &str) -> impl Iterator<Item = Result<T>> + '_ {
+        self.db.scan_prefix(prefix).map(move |entry| {
+            let (key, value) = entry.map_err(|e| self.err(&e))?;
+            decode(&String::from_utf8_lossy(&key), &value)
+        })
+    }
+
+    /// Ties the index to a deployment on first use; refuses another one later, so two ledgers
+    /// never mix in one directory.
+    pub fn bind(&self, deployment: &Deployment) -> Result<()> {
+        match self.get::<Deployment>(DEPLOYMENT)? {
+            Some(bound) if bound == *deployment => Ok(()),
+            Some(bound) => Err(NodeError::Index {
+                path: self.path.clone(),
+                reason: format!(
+                    "holds the ledger at {} on chain {}, not {} on chain {}: use another \
+                     --index-dir or delete this one",
+                    bound.market, bound.chain_id, deployment.market, deployment.chain_id
+                ),
+            }),
+            None => {
+                self.db.insert(DEPLOYMENT, encode(deployment)).map_err(|e| self.err(&e))?;
+                self.flush()
+            }
+        }
+    }
+
+    /// The next block to index (`None` before the first range).
+    pub fn cursor(&self) -> Result<Option<u64>> {
+        self.get(CURSOR)
+    }
+
+    /// Applies the events of blocks `[from, to]` (whose last block has `hash`) in one atomic
+    /// batch with their undo record and the new cursor; returns what changed, for subscribers.
+    pub fn apply_range(
+        &self,
+        from: u64,
+        to: u64,
+        hash: B256,
+        logs: &[LedgerLog],
+    ) -> Result<Vec<Update>> {
+        let mut changes = Changes::new(self);
+        for log in logs {
+            apply_log(&mut changes, log)?;
+        }
+        let (writes, updates) = changes.finish();
+        let mut batch = sled::Batch::default();
+        let mut undo = Vec::with_capacity(writes.len());
+        for (key, value) in writes {
+            let old = self.raw(&key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
+            undo.push((key.clone(), old));
+            match value {
+                Some(bytes) => batch.insert(key.as_bytes(), bytes),
+                None => batch.remove(key.as_bytes()),
+            }
+        }
+        let record = RangeRecord { from, to, hash, undo };
+        batch.insert(range_key(to).as_bytes(), encode(&record));
+        batch.insert(CURSOR, encode(&(to + 1)));
+        let ranges: Vec<_> = self.db.scan_prefix(RANGE_PREFIX).keys().collect();
+        for old in ranges.iter().rev().skip(UNDO_WINDOW - 1) {
+            batch.remove(old.as_ref().map_err(|e| self.err(e))?.clone());
+        }
+        self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+        self.flush()?;
+        Ok(updates)
+    }
+
+    /// The most recently applied range.
+    pub fn last_range(&self) -> Result<Option<RangeRecord>> {
+        match self.db.scan_prefix(RANGE_PREFIX).next_back() {
+            Some(entry) => {
+                let (key, value) = entry.map_err(|e| self.err(&e))?;
+                Ok(Some(decode(&String::from_utf8_lossy(&key), &value)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Undoes the most recently applied range in one atomic batch; the cursor goes back to its
+    /// first block. Returns the range undone (`None` when no undo record is left).
+    pub fn rollback_last(&self) -> Result<Option<RangeRecord>> {
+        let Some(range) = self.last_range()? else { return Ok(None) };
+        let mut batch = sled::Batch::default();
+        for (key, old) in range.undo.iter().rev() {
+            match old {
+                Some(value) => batch.insert(key.as_bytes(), value.as_bytes()),
+                None => batch.remove(key.as_bytes()),
+            }
+        }
+        batch.remove(range_key(range.to).as_bytes());
+        batch.insert(CURSOR, encode(&range.from));
+        self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+        self.flush()?;
+        Ok(Some(range))
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.db.flush().map(drop).map_err(|e| self.err(&e))
+    }
+
+    /// Every ledger record (clusters, reports, leases, positions, settlements) as key → JSON,
+    /// without cursor and undo bookkeeping: two indexes of the same chain compare equal.
+    pub fn contents(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for entry in self.db.iter() {
+            let (key, value) = entry.map_err(|e| self.err(&e))?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            if !key.starts_with("meta/") && !key.starts_with(RANGE_PREFIX) {
+                out.insert(key, String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// One cluster.
+    pub fn cluster(&self, id: u64) -> Result<Option<ClusterRow>> {
+        self.get(&cluster_key(id))
+    }
+
+    /// Clusters in id order from `offset`, at most `limit`.
+    pub fn clusters(&self, offset: usize, limit: usize) -> Result<Vec<ClusterRow>> {
+        self.scan("cluster/").skip(offset).take(limit).collect()
+    }
+
+    /// A cluster's reports from `from_epoch` in epoch order, at most `limit`.
+    pub fn reports(&self, cluster: u64, from_epoch: u64, limit: usize) -> Result<Vec<ReportRow>> {
+        let start = report_key(cluster, from_epoch);
+        let end = report_key(cluster, u64::MAX);
+        self.db
+            .range(start.as_bytes()..=end.as_bytes())
+            .take(limit)
+            .map(|entry| {
+                let (key, value) = entry.map_err(|e| self.err(&e))?;
+                decode(&String::from_utf8_lossy(&key), &value)
+            })
+            .collect()
+    }
+
+    /// One report.
+    pub fn report(&self, cluster: u64, epoch: u64) -> Result<Option<ReportRow>> {
+        self.get(&report_key(cluster, epoch))
+    }
+
+    /// One lease.
+    pub fn lease(&self, id: U256) -> Result<Option<LeaseRow>> {
+        self.get(&lease_key(id))
+    }
+
+    /// Leases matching `filter` in id order from `offset`, at most `limit`.
+    pub fn leases(
+        &self,
+        filter: &LeaseFilter,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<LeaseRow>> {
+        let matches = |l: &LeaseRow| {
+            filter.cluster_id.is_none_or(|c| l.cluster_id == c)
+                && filter.tenant.is_none_or(|t| l.tenant == t)
+                && filter.status.is_none_or(|s| l.status == s)
+        };
+        let mut out = Vec::new();
+        for lease in self.scan::<LeaseRow>("lease/") {
+            let lease = lease?;
+            if matches(&lease) {
+                out.push(lease);
+            }
+        }
+        Ok(out.into_iter().skip(offset).take(limit).collect())
+    }
+
+    /// A lease's settlements in epoch order.
+    pub fn settlements(&self, lease: U256) -> Result<Vec<SettlementRow>> {
+        self.scan(&format!("settle/{lease:064x}/")).collect()
+    }
+
+    /// Every position `holder` has or had, with claimable rent from the lease's accumulator.
+    pub fn positions(&self, holder: Address) -> Result<Vec<PositionView>> {
+        let mut out = Vec::new();
+        for position in self.scan::<PositionRow>(&format!("pos/{}/", alloy::hex::encode(holder))) {
+            let position = position?;
+            let lease = self.lease(position.lease_id)?.ok_or_else(|| NodeError::Corrupt {
+                key: lease_key(position.lease_id),
+                reason: "a position refers to a lease the index does not have".into(),
+            })?;
+            out.push(PositionView {
+                claimable: position.claimable(lease.rent_per_share),
+                total_shares: lease.total_shares,
+                lease_status: lease.status,
+                position,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One position with its claimable rent.
+    pub fn position(&self, holder: Address, lease: U256) -> Result<Option<PositionView>> {
+        Ok(self.positions(holder)?.into_iter().find(|p| p.position.lease_id == lease))
+    }
+}
+
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("index records serialize")
+}
+
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| NodeError::Corrupt { key: key.to_string(), reason: e.to_string() })
+}

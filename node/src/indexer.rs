@@ -1,0 +1,206 @@
+//! The indexer loop: backfill the ledger's events from the deployment block, then follow the
+//! head a few confirmations behind; detect reorgs by block hash and roll back with undo records.
+
+use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::B256,
+    providers::{DynProvider, Provider},
+};
+use compute_ledger_sdk::{Deployment, LedgerEvents, MAX_RANGE, SdkError};
+use tokio::sync::{broadcast, watch};
+
+use crate::{
+    NodeError, Result, Shutdown,
+    index::{Index, UNDO_WINDOW, Update, model::SyncStatus},
+    metrics::Metrics,
+};
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Applied blocks `[from, to]`.
+    Applied {
+        /// First block.
+        from: u64,
+        /// Last block.
+        to: u64,
+    },
+    /// Rolled back this many ranges after a reorg.
+    RolledBack(usize),
+    /// Nothing new is confirmed.
+    Idle,
+}
+
+/// Keeps an [`Index`] in step with the chain.
+#[derive(Debug)]
+pub struct Indexer {
+    index: Index,
+    provider: DynProvider,
+    events: LedgerEvents,
+    deployment: Deployment,
+    confirmations: u64,
+    max_range: u64,
+    updates: broadcast::Sender<Update>,
+    status: watch::Sender<SyncStatus>,
+    metrics: Arc<Metrics>,
+}
+
+impl Indexer {
+    /// An indexer of `deployment` into `index` (bound to the deployment on first use).
+    pub fn new(
+        index: Index,
+        provider: DynProvider,
+        deployment: Deployment,
+        confirmations: u64,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        index.bind(&deployment)?;
+        let (updates, _) = broadcast::channel(1024);
+        let status = watch::Sender::new(SyncStatus {
+            deploy_block: deployment.deploy_block,
+            confirmations,
+            indexed_block: index.cursor()?.and_then(|c| c.checked_sub(1)),
+            ..SyncStatus::default()
+        });
+        let events = LedgerEvents::new(provider.clone(), deployment.clone());
+        Ok(Self {
+            index,
+            provider,
+            events,
+            deployment,
+            confirmations,
+            max_range: MAX_RANGE,
+            updates,
+            status,
+            metrics,
+        })
+    }
+
+    /// Caps blocks per applied range (smaller ranges: more, smaller atomic batches).
+    pub fn with_max_range(mut self, blocks: u64) -> Self {
+        self.max_range = blocks.max(1);
+        self
+    }
+
+    /// Updates as ranges are applied (for subscriptions).
+    pub fn updates(&self) -> broadcast::Sender<Update> {
+        self.updates.clone()
+    }
+
+    /// The sync status, kept current.
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
+        let block = self
+            .provider
+            .get_block_by_number(BlockNumberOrTag::Number(number))
+            .await
+            .map_err(SdkError::from)?;
+        Ok(block.map(|b| b.header.hash))
+    }
+
+    /// Rolls back every applied range whose end block's hash the chain no longer has.
+    async fn unwind_reorg(&mut self) -> Result<usize> {
+        let mut undone = 0;
+        while let Some(range) = self.index.last_range()? {
+            if self.block_hash(range.to).await? == Some(range.hash) {
+                break;
+            }
+            if undone == UNDO_WINDOW {
+                return Err(NodeError::ReorgTooDeep { block: range.to, window: UNDO_WINDOW });
+            }
+            self.index.rollback_last()?;
+            undone += 1;
+        }
+        if undone > 0 {
+            self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
+            self.status.send_modify(|s| s.reorgs += 1);
+            tracing::warn!(ranges = undone, "reorg: rolled back to the common ancestor");
+        }
+        Ok(undone)
+    }
+
+    /// One poll: undo a reorg if the chain changed, else apply the next confirmed range.
+    pub async fn step(&mut self) -> Result<Step> {
+        let head = self.provider.get_block_number().await.map_err(SdkError::from)?;
+        self.metrics.head_block.store(head, Ordering::Relaxed);
+        let undone = self.unwind_reorg().await?;
+        if undone > 0 {
+            return Ok(Step::RolledBack(undone));
+        }
+        let from = self.index.cursor()?.unwrap_or(self.deployment.deploy_block);
+        let confirmed = head.saturating_sub(self.confirmations);
+        self.publish_status(head, from);
+        if from > confirmed {
+            return Ok(Step::Idle);
+        }
+        let to = confirmed.min(from + self.max_range - 1);
+        // The hash is read before the logs: if the chain reorganises in between, the stored hash
+        // is the old one and the next step rolls this range back.
+        let Some(hash) = self.block_hash(to).await? else { return Ok(Step::Idle) };
+        let logs = self.events.fetch(from, to).await?;
+        if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
+            return Ok(Step::Idle); // the chain moved under us; retry
+        }
+        let updates = self.index.apply_range(from, to, hash, &logs)?;
+        for update in updates {
+            match &update {
+                Update::Report(_) => self.metrics.reports_indexed.fetch_add(1, Ordering::Relaxed),
+                Update::Settlement(_) => {
+                    self.metrics.settlements_indexed.fetch_add(1, Ordering::Relaxed)
+                }
+                Update::Position { .. } => 0,
+            };
+            let _ = self.updates.send(update); // no subscriber is fine
+        }
+        self.metrics.indexed_block.store(to, Ordering::Relaxed);
+        self.publish_status(head, to + 1);
+        Ok(Step::Applied { from, to })
+    }
+
+    fn publish_status(&self, head: u64, next: u64) {
+        let indexed = next.checked_sub(1).filter(|b| *b >= self.deployment.deploy_block);
+        self.status.send_modify(|s| {
+            s.head_block = head;
+            s.indexed_block = indexed;
+            s.lag = head.saturating_sub(indexed.unwrap_or(self.deployment.deploy_block));
+        });
+    }
+
+    /// Steps until caught up with the confirmed head.
+    pub async fn catch_up(&mut self) -> Result<()> {
+        while self.step().await? != Step::Idle {}
+        Ok(())
+    }
+
+    /// Follows the chain until shutdown, polling every `interval`; transport errors are retried
+    /// with backoff (up to 30 s), index errors stop the loop.
+    pub async fn run(mut self, interval: Duration, shutdown: Shutdown) -> Result<()> {
+        let mut backoff = interval;
+        while !shutdown.is_triggered() {
+            match self.step().await {
+                Ok(Step::Idle) => {
+                    backoff = interval;
+                    if shutdown.sleep(interval).await {
+                        break;
+                    }
+                }
+                Ok(_) => backoff = interval,
+                Err(NodeError::Sdk(e)) => {
+                    tracing::warn!("indexer: {e}; retrying in {} s", backoff.as_secs_f32());
+                    if shutdown.sleep(backoff).await {
+                        break;
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::info!("indexer stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,12 @@
+//! The compute-ledger node: a sled index of the ledger's events, a JSON-RPC server for wallets,
+//! and the oracle and keeper loops a cluster owner runs. The binary `compute-ledger` wraps it.
+
+mod error;
+pub mod index;
+mod indexer;
+pub mod metrics;
+mod shutdown;
+
+pub use error::{NodeError, Result};
+pub use indexer::{Indexer, Step};
+pub use shutdown::Shutdown;

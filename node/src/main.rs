@@ -1,0 +1,3 @@
+//! The `compute-ledger` binary (work in progress).
+
+fn main() {}

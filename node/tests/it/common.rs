@@ -1,0 +1,90 @@
+//! A market with history: two leases, shares sold and moved, reported, missed and challenged
+//! epochs settled, rent claimed — everything the index must reproduce.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, U256};
+use compute_ledger_node::{Indexer, index::Index, metrics::Metrics};
+use compute_ledger_sdk::{
+    Amount, Arbiter, ProofBook,
+    test_utils::{CHALLENGE_WINDOW, EPOCH, Market, REPORT_WINDOW},
+};
+
+/// Builds the history; returns the market and the lease ids.
+pub async fn market_with_history() -> (Market, Vec<U256>) {
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let a = m.owner.create_lease(&m.lease_offer(16, start, 3)).await.expect("lease a");
+    let b = m.owner.create_lease(&m.lease_offer(8, start, 2)).await.expect("lease b");
+    let cancelled = m.owner.create_lease(&m.lease_offer(4, start, 1)).await.expect("lease c");
+    for lease in [a, b] {
+        m.tenant.approve_escrow(lease).await.expect("approve");
+        m.tenant.fund(lease).await.expect("fund");
+    }
+    m.owner.cancel_lease(cancelled).await.expect("cancel");
+    let price = Amount::from_base(U256::from(1), 6);
+    m.owner.offer_shares(a, 700_000, price).await.expect("offer");
+    m.investors[0].buy_shares(a, 300_000, price).await.expect("buy");
+    m.investors[1].buy_shares(a, 250_000, price).await.expect("buy");
+
+    let mut proofs = ProofBook::default();
+    let cap = |gpus: u64| gpus * u64::from(EPOCH);
+    // Epoch 1: both reported (b under the SLA); a holder sells half mid-stream.
+    m.advance_past_epoch(start, 1).await;
+    let tree = m.report(start, &[(a, cap(16)), (b, cap(8) / 2)]).await;
+    proofs.insert(m.cluster_id, start, tree);
+    m.devnet.advance(CHALLENGE_WINDOW).await;
+    m.keeper.settle_due(&proofs, 1).await.expect("settle");
+    m.investors[0]
+        .transfer_shares(a, m.investors[2].client().address(), 150_000)
+        .await
+        .expect("transfer");
+    m.investors[1].claim(a).await.expect("claim");
+
+    // Epoch 2: reported and challenged for b; the arbiter settles it at 80 %.
+    m.advance_past_epoch(start + 1, 1).await;
+    let tree = m.report(start + 1, &[(a, cap(16)), (b, cap(8))]).await;
+    proofs.insert(m.cluster_id, start + 1, tree);
+    m.tenant.challenge(b, start + 1).await.expect("challenge");
+    Arbiter::new(m.governance.clone())
+        .resolve(b, start + 1, cap(8) * 8 / 10)
+        .await
+        .expect("resolve");
+    m.devnet.advance(CHALLENGE_WINDOW).await;
+    m.keeper.settle_due(&proofs, 10).await.expect("settle");
+
+    // Epoch 3: the oracle is dark; a settles as missed.
+    m.advance_past_epoch(start + 2, REPORT_WINDOW + 1).await;
+    m.keeper.settle_due(&proofs, 10).await.expect("settle missed");
+    m.investors[0].claim(a).await.expect("claim");
+    m.tenant.withdraw(b).await.expect("withdraw");
+    (m, vec![a, b, cancelled])
+}
+
+/// Indexes the whole chain into a fresh directory with ranges of at most `max_range` blocks.
+pub async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> Index {
+    let index = Index::open(dir).expect("open");
+    let mut indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        Arc::new(Metrics::default()),
+    )
+    .expect("indexer")
+    .with_max_range(max_range);
+    indexer.catch_up().await.expect("catch up");
+    index
+}
+
+/// Every account that ever held shares.
+pub fn holders(m: &Market) -> Vec<Address> {
+    let mut all: Vec<Address> = m.investors.iter().map(|i| i.client().address()).collect();
+    all.push(m.owner.client().address());
+    all
+}
+
+/// The contract's claimable for `holder` in `lease`.
+pub async fn chain_claimable(m: &Market, lease: U256, holder: Address) -> U256 {
+    m.governance.market().claimable(lease, holder).call().await.expect("claimable")
+}

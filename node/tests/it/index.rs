@@ -1,0 +1,104 @@
+//! The index reproduces the chain: every holder's claimable rent equals the contract's to the
+//! base unit, lease and cluster books match, range sizes do not matter, and a reorg is undone.
+
+use alloy::primitives::U256;
+use compute_ledger_node::index::model::LeaseState;
+use compute_ledger_sdk::LeaseStatus;
+
+use crate::common::{chain_claimable, holders, index_fresh, market_with_history};
+
+#[tokio::test]
+async fn index_matches_the_chain() {
+    let (m, leases) = market_with_history().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = index_fresh(&m, dir.path(), 50_000).await;
+
+    for &lease in &leases {
+        let row = index.lease(lease).expect("read").expect("indexed");
+        let chain = m.governance.lease(lease).await.expect("lease");
+        let status = match chain.status {
+            LeaseStatus::Offered => LeaseState::Offered,
+            LeaseStatus::Active => LeaseState::Active,
+            LeaseStatus::Ended => LeaseState::Ended,
+            LeaseStatus::Cancelled => LeaseState::Cancelled,
+        };
+        assert_eq!(row.status, status, "lease {lease}");
+        assert_eq!(row.next_epoch, chain.next_epoch);
+        let settled: U256 =
+            index.settlements(lease).expect("settlements").iter().map(|s| s.rent).sum();
+        assert_eq!(settled, row.rent_settled);
+        for holder in holders(&m) {
+            let indexed =
+                index.position(holder, lease).expect("read").map_or(U256::ZERO, |p| p.claimable);
+            assert_eq!(indexed, chain_claimable(&m, lease, holder).await, "{holder} in {lease}");
+            let shares = m.governance.market().balanceOf(holder, lease).call().await.expect("bal");
+            let held = index
+                .position(holder, lease)
+                .expect("read")
+                .map_or(U256::ZERO, |p| p.position.shares);
+            assert_eq!(held, shares, "{holder} shares of {lease}");
+        }
+    }
+    let cluster = index.cluster(m.cluster_id).expect("read").expect("cluster");
+    let bond = m.owner.bond(m.cluster_id).await.expect("bond");
+    let indexed_bond = &cluster.bonds[&m.deployment.stablecoin];
+    assert_eq!((indexed_bond.total, indexed_bond.locked), (bond.total.base(), bond.locked.base()));
+    assert_eq!(cluster.reports, 2);
+    assert!(cluster.latest_report.as_ref().expect("latest").efficiency.pue_milli.is_some());
+    assert!(cluster.revenue_per_kwh().is_some_and(|r| r > U256::ZERO));
+
+    // One block per range gives the same index as one range for everything.
+    let small = tempfile::tempdir().expect("tempdir");
+    let fine = index_fresh(&m, small.path(), 1).await;
+    assert_eq!(fine.contents().expect("contents"), index.contents().expect("contents"));
+}
+
+#[tokio::test]
+async fn a_reorg_is_rolled_back_and_the_new_chain_applied() {
+    use alloy::providers::Provider;
+    use compute_ledger_node::{Indexer, Step, metrics::Metrics};
+
+    let (m, leases) = market_with_history().await;
+    let a = leases[0];
+    let provider = m.governance.provider().clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = compute_ledger_node::index::Index::open(dir.path()).expect("open");
+    let mut indexer = Indexer::new(
+        index.clone(),
+        provider.clone(),
+        m.deployment.clone(),
+        0,
+        std::sync::Arc::new(Metrics::default()),
+    )
+    .expect("indexer")
+    .with_max_range(3);
+    indexer.catch_up().await.expect("catch up");
+
+    // Blocks the index applies, then loses to a reorg.
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    let [alice, bob, carol] = [&m.investors[0], &m.investors[1], &m.investors[2]];
+    bob.claim(a).await.expect("bob claims");
+    carol.claim(a).await.expect("carol claims");
+    indexer.catch_up().await.expect("catch up");
+    let bob_address = bob.client().address();
+    assert_eq!(index.position(bob_address, a).expect("read").expect("bob").claimable, U256::ZERO);
+
+    // The new chain: no claims, a transfer instead, and a longer chain.
+    let reverted: bool =
+        provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
+    assert!(reverted);
+    alice.transfer_shares(a, bob_address, 10_000).await.expect("transfer");
+    for _ in 0..3 {
+        provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
+    }
+    assert!(matches!(indexer.step().await.expect("step"), Step::RolledBack(n) if n >= 1));
+    indexer.catch_up().await.expect("catch up");
+    assert_eq!(indexer.status().borrow().reorgs, 1);
+
+    let fresh_dir = tempfile::tempdir().expect("tempdir");
+    let fresh = index_fresh(&m, fresh_dir.path(), 50_000).await;
+    assert_eq!(index.contents().expect("contents"), fresh.contents().expect("contents"));
+    let claimable = index.position(bob_address, a).expect("read").expect("bob").claimable;
+    assert!(claimable > U256::ZERO, "bob's claim is gone with the reorg");
+    assert_eq!(claimable, chain_claimable(&m, a, bob_address).await);
+}

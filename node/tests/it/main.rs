@@ -1,0 +1,4 @@
+//! Integration tests of the node against a real anvil (the npm-installed binary).
+
+mod common;
+mod index;
