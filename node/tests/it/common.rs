@@ -11,7 +11,7 @@ use compute_ledger_sdk::{
 };
 
 /// Builds the history; returns the market and the lease ids.
-pub async fn market_with_history() -> (Market, Vec<U256>) {
+pub(crate) async fn market_with_history() -> (Market, Vec<U256>) {
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
     let a = m.owner.create_lease(&m.lease_offer(16, start, 3)).await.expect("lease a");
@@ -62,7 +62,7 @@ pub async fn market_with_history() -> (Market, Vec<U256>) {
 }
 
 /// Indexes the whole chain into a fresh directory with ranges of at most `max_range` blocks.
-pub async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> Index {
+pub(crate) async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> Index {
     let index = Index::open(dir).expect("open");
     let mut indexer = Indexer::new(
         index.clone(),
@@ -78,13 +78,13 @@ pub async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> I
 }
 
 /// Every account that ever held shares.
-pub fn holders(m: &Market) -> Vec<Address> {
+pub(crate) fn holders(m: &Market) -> Vec<Address> {
     let mut all: Vec<Address> = m.investors.iter().map(|i| i.client().address()).collect();
     all.push(m.owner.client().address());
     all
 }
 
 /// The contract's claimable for `holder` in `lease`.
-pub async fn chain_claimable(m: &Market, lease: U256, holder: Address) -> U256 {
+pub(crate) async fn chain_claimable(m: &Market, lease: U256, holder: Address) -> U256 {
     m.governance.market().claimable(lease, holder).call().await.expect("claimable")
 }
