@@ -5,6 +5,7 @@ mod error;
 pub mod index;
 mod indexer;
 pub mod metrics;
+pub mod rpc;
 mod shutdown;
 
 pub use error::{NodeError, Result};

@@ -88,3 +88,48 @@ pub(crate) fn holders(m: &Market) -> Vec<Address> {
 pub(crate) async fn chain_claimable(m: &Market, lease: U256, holder: Address) -> U256 {
     m.governance.market().claimable(lease, holder).call().await.expect("claimable")
 }
+
+/// An indexer (caught up) and a JSON-RPC server over its index on a free port.
+pub(crate) async fn serve(
+    m: &Market,
+    dir: &std::path::Path,
+) -> (Indexer, compute_ledger_node::rpc::RpcServer, Arc<compute_ledger_node::rpc::Ledger>) {
+    let index = Index::open(dir).expect("open");
+    let metrics = Arc::new(Metrics::default());
+    let mut indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    indexer.catch_up().await.expect("catch up");
+    let ledger = Arc::new(compute_ledger_node::rpc::Ledger {
+        index,
+        status: indexer.status(),
+        updates: indexer.updates(),
+        metrics,
+        limits: compute_ledger_node::rpc::Limits::default(),
+        public_url: "http://127.0.0.1:8645".into(),
+    });
+    let server =
+        compute_ledger_node::rpc::serve("127.0.0.1:0".parse().expect("addr"), ledger.clone())
+            .await
+            .expect("serve");
+    (indexer, server, ledger)
+}
+
+/// One JSON-RPC call over HTTP; returns the whole response object.
+pub(crate) async fn call(url: &str, method: &str, params: serde_json::Value) -> serde_json::Value {
+    let body = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json response")
+}

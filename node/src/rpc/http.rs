@@ -1,0 +1,240 @@
+//! Plain HTTP routes beside JSON-RPC: `/health`, `/metrics`, and ERC-1155 metadata
+//! (`/metadata/{id}.json` with a generated `/metadata/{id}.svg` image). Everything else goes to
+//! JSON-RPC, timed for the latency histogram.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use alloy::primitives::U256;
+use jsonrpsee::server::{HttpBody, HttpRequest, HttpResponse};
+use serde_json::json;
+use tower::{Layer, Service};
+
+use super::Ledger;
+use crate::index::model::{LeaseRow, ReportRow};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The layer that adds the routes.
+#[derive(Debug, Clone)]
+pub(crate) struct RoutesLayer {
+    ledger: Arc<Ledger>,
+}
+
+impl RoutesLayer {
+    pub(crate) fn new(ledger: Arc<Ledger>) -> Self {
+        Self { ledger }
+    }
+}
+
+impl<S> Layer<S> for RoutesLayer {
+    type Service = Routes<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Routes { inner, ledger: self.ledger.clone() }
+    }
+}
+
+/// The routes around the JSON-RPC service.
+#[derive(Debug, Clone)]
+pub(crate) struct Routes<S> {
+    inner: S,
+    ledger: Arc<Ledger>,
+}
+
+fn respond(status: u16, content_type: &str, body: String) -> HttpResponse {
+    ::http::Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("access-control-allow-origin", "*")
+        .body(HttpBody::from(body))
+        .expect("static headers are valid")
+}
+
+fn not_found(what: &str) -> HttpResponse {
+    respond(404, "application/json", json!({ "error": what }).to_string())
+}
+
+impl<S, B> Service<HttpRequest<B>> for Routes<S>
+where
+    S: Service<HttpRequest<B>, Response = HttpResponse>,
+    S::Error: Into<BoxError> + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = HttpResponse;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, BoxError>> + Send + 'static>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
+        if request.method() == ::http::Method::GET
+            && let Some(response) = route(&self.ledger, request.uri().path())
+        {
+            return Box::pin(async move { Ok(response) });
+        }
+        let started = Instant::now();
+        let metrics = self.ledger.metrics.clone();
+        let future = self.inner.call(request);
+        Box::pin(async move {
+            let response = future.await.map_err(Into::into)?;
+            metrics.observe_rpc(started.elapsed());
+            Ok(response)
+        })
+    }
+}
+
+/// The response of a plain HTTP route, or `None` for JSON-RPC (including WebSocket upgrades).
+fn route(ledger: &Ledger, path: &str) -> Option<HttpResponse> {
+    match path {
+        "/health" => {
+            let status = ledger.status.borrow().clone();
+            let body = json!({
+                "status": if status.indexed_block.is_some() { "ok" } else { "starting" },
+                "indexedBlock": status.indexed_block,
+                "headBlock": status.head_block,
+                "lag": status.lag,
+            });
+            Some(respond(200, "application/json", body.to_string()))
+        }
+        "/metrics" => Some(respond(200, "text/plain; version=0.0.4", ledger.metrics.render())),
+        _ => {
+            let file = path.strip_prefix("/metadata/")?;
+            let (id, extension) = file.rsplit_once('.')?;
+            Some(metadata(ledger, id, extension))
+        }
+    }
+}
+
+/// ERC-1155 clients substitute `{id}` with 64 lowercase hex digits; people type decimals.
+fn parse_token_id(id: &str) -> Option<U256> {
+    if id.len() == 64 {
+        U256::from_str_radix(id, 16).ok()
+    } else {
+        U256::from_str_radix(id, 10).ok()
+    }
+}
+
+fn metadata(ledger: &Ledger, id: &str, extension: &str) -> HttpResponse {
+    let Some(lease_id) = parse_token_id(id) else {
+        return not_found("token id must be decimal or 64 hex digits");
+    };
+    let Ok(Some(lease)) = ledger.index.lease(lease_id) else {
+        return not_found("no such lease");
+    };
+    let reports: Vec<ReportRow> = ledger
+        .index
+        .reports(
+            lease.cluster_id,
+            lease.start_epoch,
+            usize::try_from(lease.end_epoch - lease.start_epoch).unwrap_or(usize::MAX),
+        )
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.epoch < lease.end_epoch)
+        .collect();
+    let stats = Stats::of(&reports);
+    match extension {
+        "json" => {
+            respond(200, "application/json", metadata_json(ledger, &lease, &stats).to_string())
+        }
+        "svg" => respond(200, "image/svg+xml", svg(&lease, &stats)),
+        _ => not_found("use .json or .svg"),
+    }
+}
+
+/// Cluster figures over the lease's term so far.
+struct Stats {
+    utilization_bps: Option<u64>,
+    pue_milli: Option<u64>,
+    epochs_reported: usize,
+}
+
+impl Stats {
+    fn of(reports: &[ReportRow]) -> Self {
+        let busy: u64 = reports.iter().map(|r| r.gpu_seconds_busy).sum();
+        let available: u64 = reports.iter().map(|r| r.gpu_seconds_available).sum();
+        let it: u64 = reports.iter().map(|r| r.it_energy_wh).sum();
+        let facility: u64 = reports.iter().map(|r| r.facility_energy_wh).sum();
+        Self {
+            utilization_bps: (busy * 10_000).checked_div(available),
+            pue_milli: (facility * 1_000).checked_div(it),
+            epochs_reported: reports.len(),
+        }
+    }
+}
+
+fn percent(bps: Option<u64>) -> String {
+    bps.map_or_else(|| "n/a".into(), |b| format!("{}.{:02} %", b / 100, b % 100))
+}
+
+fn pue(milli: Option<u64>) -> String {
+    milli.map_or_else(|| "n/a".into(), |m| format!("{}.{:03}", m / 1000, m % 1000))
+}
+
+fn dollars(base: U256) -> String {
+    compute_ledger_sdk::Amount::from_base(base, compute_ledger_sdk::STABLECOIN_DECIMALS).to_string()
+}
+
+fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json::Value {
+    let id = lease.id;
+    json!({
+        "name": format!("Lease #{id} · cluster {} · {} GPUs", lease.cluster_id, lease.gpus),
+        "description": format!(
+            "A share of the rent of compute-ledger lease {id}: {} GPUs on cluster {} for epochs {}–{}, \
+             at {} per GPU-hour ({} billing), settled each epoch against attested delivery.",
+            lease.gpus, lease.cluster_id, lease.start_epoch, lease.end_epoch - 1,
+            dollars(lease.price_per_gpu_hour), lease.billing
+        ),
+        "image": format!("{}/metadata/{id}.svg", ledger.public_url.trim_end_matches('/')),
+        "decimals": 0,
+        "properties": {
+            "clusterId": lease.cluster_id,
+            "gpus": lease.gpus,
+            "startEpoch": lease.start_epoch,
+            "endEpoch": lease.end_epoch,
+            "pricePerGpuHour": dollars(lease.price_per_gpu_hour),
+            "billing": lease.billing,
+            "status": lease.status,
+            "totalShares": lease.total_shares.to_string(),
+            "rentSettled": dollars(lease.rent_settled),
+            "epochsReported": stats.epochs_reported,
+            "utilizationToDate": percent(stats.utilization_bps),
+            "pueToDate": pue(stats.pue_milli),
+        },
+    })
+}
+
+fn svg(lease: &LeaseRow, stats: &Stats) -> String {
+    let utilization = stats.utilization_bps.unwrap_or(0).min(10_000);
+    let bar = utilization * 260 / 10_000;
+    format!(
+        r##"<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200" viewBox="0 0 320 200">
+<rect width="320" height="200" rx="14" fill="#0f172a"/>
+<text x="20" y="38" fill="#e2e8f0" font-family="monospace" font-size="18">Lease #{id}</text>
+<text x="20" y="64" fill="#94a3b8" font-family="monospace" font-size="12">cluster {cluster} · {gpus} GPUs · epochs {start}–{end}</text>
+<text x="20" y="88" fill="#94a3b8" font-family="monospace" font-size="12">{price} per GPU-hour · {billing}</text>
+<text x="20" y="122" fill="#e2e8f0" font-family="monospace" font-size="12">utilization {util}</text>
+<rect x="20" y="130" width="260" height="12" rx="6" fill="#1e293b"/>
+<rect x="20" y="130" width="{bar}" height="12" rx="6" fill="#22c55e"/>
+<text x="20" y="172" fill="#e2e8f0" font-family="monospace" font-size="12">PUE {pue} · rent settled {rent}</text>
+</svg>"##,
+        id = lease.id,
+        cluster = lease.cluster_id,
+        gpus = lease.gpus,
+        start = lease.start_epoch,
+        end = lease.end_epoch - 1,
+        price = dollars(lease.price_per_gpu_hour),
+        billing = lease.billing,
+        util = percent(stats.utilization_bps),
+        pue = pue(stats.pue_milli),
+        rent = dollars(lease.rent_settled),
+    )
+}

@@ -1,0 +1,100 @@
+//! The wallet-facing server: JSON-RPC (`ledger_` methods, subscriptions, `rpc.discover`) over
+//! HTTP and WebSocket on one port, with `/metadata/{id}.json`, `/metrics` and `/health` beside it.
+
+mod http;
+mod methods;
+pub mod openrpc;
+mod params;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+
+pub use methods::NOT_FOUND_CODE;
+
+use crate::{
+    NodeError, Result,
+    index::{Index, Update, model::SyncStatus},
+    metrics::Metrics,
+};
+
+/// Server limits (all configurable; defaults suit a wallet backend on a small machine).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body, bytes.
+    pub max_request_bytes: u32,
+    /// Largest response body, bytes.
+    pub max_response_bytes: u32,
+    /// Concurrent connections.
+    pub max_connections: u32,
+    /// Calls in one batch request.
+    pub max_batch: u32,
+    /// Items per page (and the default page size).
+    pub page_size: usize,
+    /// Subscriptions per WebSocket connection.
+    pub max_subscriptions_per_connection: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 64 * 1024,
+            max_response_bytes: 8 * 1024 * 1024,
+            max_connections: 256,
+            max_batch: 32,
+            page_size: 100,
+            max_subscriptions_per_connection: 16,
+        }
+    }
+}
+
+/// What the server reads: the index, the sync status, live updates and metrics.
+#[derive(Debug)]
+pub struct Ledger {
+    /// The index.
+    pub index: Index,
+    /// The indexer's status.
+    pub status: watch::Receiver<SyncStatus>,
+    /// Live updates from the indexer.
+    pub updates: broadcast::Sender<Update>,
+    /// Node metrics.
+    pub metrics: Arc<Metrics>,
+    /// Limits.
+    pub limits: Limits,
+    /// Base URL wallets reach this server at (for metadata image links).
+    pub public_url: String,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct RpcServer {
+    /// Stops the server when asked.
+    pub handle: ServerHandle,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+/// Starts the server on `addr` (port 0 picks a free one).
+pub async fn serve(addr: SocketAddr, ledger: Arc<Ledger>) -> Result<RpcServer> {
+    let limits = &ledger.limits;
+    let config = ServerConfig::builder()
+        .max_request_body_size(limits.max_request_bytes)
+        .max_response_body_size(limits.max_response_bytes)
+        .max_connections(limits.max_connections)
+        .max_subscriptions_per_connection(limits.max_subscriptions_per_connection)
+        .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
+        .build();
+    let routes = tower::ServiceBuilder::new().layer(http::RoutesLayer::new(ledger.clone()));
+    let server = Server::builder()
+        .set_config(config)
+        .set_http_middleware(routes)
+        .build(addr)
+        .await
+        .map_err(|e| NodeError::Server(format!("cannot listen on {addr}: {e}")))?;
+    let addr = server.local_addr().map_err(|e| NodeError::Server(e.to_string()))?;
+    let handle = server.start(methods::module(ledger));
+    Ok(RpcServer { handle, addr })
+}
