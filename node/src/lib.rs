@@ -1,9 +1,12 @@
 //! The compute-ledger node: a sled index of the ledger's events, a JSON-RPC server for wallets,
 //! and the oracle and keeper loops a cluster owner runs. The binary `compute-ledger` wraps it.
 
+pub mod commands;
+pub mod config;
 mod error;
 pub mod index;
 mod indexer;
+pub mod loops;
 pub mod metrics;
 pub mod rpc;
 mod shutdown;

@@ -30,6 +30,14 @@ impl Shutdown {
         self.sender.send_replace(true);
     }
 
+    /// Triggers it when `result` is an error, so one failing loop stops the others.
+    pub fn trigger_if_err<T, E: std::fmt::Display>(&self, result: &std::result::Result<T, E>) {
+        if let Err(e) = result {
+            tracing::error!("{e}; stopping");
+            self.trigger();
+        }
+    }
+
     /// Whether it was triggered.
     pub fn is_triggered(&self) -> bool {
         *self.receiver.borrow()

@@ -25,6 +25,30 @@ pub(crate) fn signing_provider(
     ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased()
 }
 
+/// A provider at `rpc_url` that signs with `signer` (alloy's default fillers), e.g. for [`deploy`].
+///
+/// [`deploy`]: crate::deploy
+pub fn wallet_provider(rpc_url: &str, signer: PrivateKeySigner) -> Result<DynProvider> {
+    let url = rpc_url
+        .parse()
+        .map_err(|e| SdkError::Transport(format!("bad RPC URL {rpc_url:?}: {e}")))?;
+    Ok(signing_provider(url, signer))
+}
+
+/// A read-only provider at `rpc_url` (for indexers and explorers), after checking that it serves
+/// the deployment's chain.
+pub async fn read_provider(rpc_url: &str, deployment: &Deployment) -> Result<DynProvider> {
+    let url: alloy::transports::http::reqwest::Url = rpc_url
+        .parse()
+        .map_err(|e| SdkError::Transport(format!("bad RPC URL {rpc_url:?}: {e}")))?;
+    let provider = ProviderBuilder::new().connect_http(url).erased();
+    let actual = provider.get_chain_id().await?;
+    if actual != deployment.chain_id {
+        return Err(SdkError::WrongChain { expected: deployment.chain_id, actual });
+    }
+    Ok(provider)
+}
+
 /// A provider that signs as one account (alloy's default fillers: chain id, nonce and gas are
 /// never set by hand), bound to a deployment whose chain id it has checked.
 #[derive(Debug, Clone)]

@@ -42,7 +42,7 @@ pub mod test_utils;
 mod tx;
 
 pub use amount::Amount;
-pub use client::{Client, STABLECOIN_DECIMALS};
+pub use client::{Client, STABLECOIN_DECIMALS, read_provider, wallet_provider};
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};

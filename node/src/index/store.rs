@@ -211,6 +211,11 @@ impl Index {
         Ok(Some(range))
     }
 
+    /// Writes everything to disk (on shutdown).
+    pub fn flush_all(&self) -> Result<()> {
+        self.flush()
+    }
+
     fn flush(&self) -> Result<()> {
         self.db.flush().map(drop).map_err(|e| self.err(&e))
     }

@@ -1,0 +1,121 @@
+//! `compute-ledger devnet`: a local chain with the ledger deployed, for trying things out.
+//! Anvil starts from a random mnemonic (nothing to leak); its first accounts are written as
+//! encrypted keystores so the other subcommands can sign.
+
+use std::path::PathBuf;
+
+use alloy::{node_bindings::Anvil, signers::local::PrivateKeySigner};
+use compute_ledger_sdk::{DeployParams, deploy, wallet_provider};
+use serde_json::json;
+
+use super::{Output, keys::import_key};
+use crate::{NodeError, Result, Shutdown, config::Overrides};
+
+/// Options of `devnet`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// Port of the chain's JSON-RPC.
+    #[arg(long, default_value_t = 8545)]
+    pub port: u16,
+    /// Where the deployment JSON and keystores go (cleared first: a devnet starts fresh).
+    #[arg(long, default_value = ".devnet")]
+    pub out: PathBuf,
+    /// Seconds per block (default: a block per transaction).
+    #[arg(long)]
+    pub block_time: Option<u64>,
+    /// The anvil binary (`npm ci` installs it here).
+    #[arg(long, default_value = "node_modules/.bin/anvil")]
+    pub anvil: PathBuf,
+    /// Seconds after an epoch during which its report is accepted.
+    #[arg(long, default_value_t = 60)]
+    pub report_window: u64,
+    /// Seconds after a report during which the tenant may challenge it.
+    #[arg(long, default_value_t = 15)]
+    pub challenge_window: u64,
+    /// Dev accounts to write keystores for (account 0 is governance and arbiter).
+    #[arg(long, default_value_t = 8)]
+    pub accounts: usize,
+    /// Environment variable holding the keystores' password.
+    #[arg(long, default_value = "COMPUTE_LEDGER_PASSWORD")]
+    pub password_env: String,
+    /// Public URL of the node's wallet server (for the ERC-1155 metadata URI).
+    #[arg(long, default_value = "http://127.0.0.1:8645")]
+    pub public_url: String,
+}
+
+/// Starts anvil, deploys, writes files, and waits for Ctrl-C.
+pub async fn run(_overrides: &Overrides, args: Args, out: Output) -> Result<()> {
+    let password =
+        std::env::var(&args.password_env).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
+            NodeError::Config {
+                origin: format!("${}", args.password_env),
+                reason: "set it to the password for the dev keystores".into(),
+            }
+        })?;
+    let mut anvil = Anvil::at(&args.anvil).port(args.port).arg("--mnemonic-random");
+    if let Some(seconds) = args.block_time {
+        anvil = anvil.block_time(seconds);
+    }
+    let anvil = anvil.try_spawn().map_err(|e| NodeError::Config {
+        origin: args.anvil.display().to_string(),
+        reason: format!("cannot start anvil ({e}): run `make install` (npm ci) or pass --anvil"),
+    })?;
+    let keys: Vec<PrivateKeySigner> = anvil
+        .keys()
+        .iter()
+        .take(args.accounts.max(1))
+        .cloned()
+        .map(PrivateKeySigner::from)
+        .collect();
+    let governance = keys[0].clone();
+    let params = DeployParams {
+        governance: governance.address(),
+        arbiter: governance.address(),
+        report_window: args.report_window,
+        challenge_window: args.challenge_window,
+        metadata_uri: format!("{}/metadata/{{id}}.json", args.public_url.trim_end_matches('/')),
+    };
+    let deployment = deploy(&wallet_provider(&anvil.endpoint(), governance)?, &params).await?;
+
+    let io = |path: &PathBuf, e: std::io::Error| NodeError::Io {
+        path: path.clone(),
+        reason: e.to_string(),
+    };
+    std::fs::create_dir_all(&args.out).map_err(|e| io(&args.out, e))?;
+    for stale in ["keys", "index"] {
+        let path = args.out.join(stale);
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+        }
+    }
+    let deployment_path = args.out.join("deployment.json");
+    deployment.save(&deployment_path)?;
+    let mut accounts = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let path =
+            import_key(&args.out.join("keys"), &format!("account-{i}.json"), key, &password)?;
+        accounts.push(json!({ "address": key.address(), "keystore": path }));
+    }
+    let text = format!(
+        "devnet on {} (chain {}): registry {}, market {}, stablecoin {}\n\
+         deployment: {}\nkeystores: {}/keys/account-0..{}.json (account 0 is governance)\n\
+         Ctrl-C stops it.",
+        anvil.endpoint(),
+        deployment.chain_id,
+        deployment.registry,
+        deployment.market,
+        deployment.stablecoin,
+        deployment_path.display(),
+        args.out.display(),
+        keys.len() - 1,
+    );
+    out.print(
+        &text,
+        &json!({ "rpcUrl": anvil.endpoint(), "deployment": deployment, "accounts": accounts }),
+    );
+    let shutdown = Shutdown::new();
+    shutdown.on_signals();
+    shutdown.wait().await;
+    drop(anvil);
+    Ok(())
+}

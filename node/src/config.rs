@@ -1,0 +1,314 @@
+//! The node's configuration: a TOML file, then `COMPUTE_LEDGER_*` environment variables, then
+//! command-line flags (each later source wins). Validated at start with messages that say
+//! what to change.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use compute_ledger_oracle::KeyConfig;
+use compute_ledger_sdk::{Deployment, SdkError};
+use serde::Deserialize;
+
+use crate::{NodeError, Result, rpc::Limits};
+
+/// Default JSON-RPC endpoint of the chain.
+pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
+/// Default deployment file (what `compute-ledger devnet` and `make demo` write).
+pub const DEFAULT_DEPLOYMENT: &str = ".devnet/deployment.json";
+/// Default index directory.
+pub const DEFAULT_INDEX_DIR: &str = ".devnet/index";
+/// Default listen address of the wallet server.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8645";
+
+/// The indexer's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexerConfig {
+    /// Blocks to wait before indexing a block (0 on a devnet; more where reorgs happen).
+    pub confirmations: u64,
+    /// How often to poll the head, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for IndexerConfig {
+    fn default() -> Self {
+        Self { confirmations: 0, poll_ms: 1_000 }
+    }
+}
+
+/// The wallet server's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Listen address (HTTP and WebSocket on one port).
+    pub listen: String,
+    /// Base URL wallets reach the server at (defaults to `http://{listen}`).
+    pub public_url: Option<String>,
+    /// Request, connection, batch and page limits.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { listen: DEFAULT_LISTEN.into(), public_url: None, limits: Limits::default() }
+    }
+}
+
+/// The keeper loop's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeeperConfig {
+    /// The key that pays the settlement gas.
+    pub key: KeyConfig,
+    /// Settlements per transaction.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    /// How often to look for due epochs, milliseconds.
+    #[serde(default = "default_keeper_interval")]
+    pub interval_ms: u64,
+}
+
+fn default_batch() -> usize {
+    20
+}
+fn default_keeper_interval() -> u64 {
+    2_000
+}
+
+/// One cluster oracle this node runs.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OracleEntry {
+    /// The oracle's own TOML config (source, leases, attestor key, data directory).
+    pub config: PathBuf,
+    /// Who pays to submit its reports (defaults to its attestor key).
+    #[serde(default)]
+    pub relayer: Option<KeyConfig>,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// The chain's JSON-RPC URL.
+    pub rpc_url: Option<String>,
+    /// The deployment JSON.
+    pub deployment: Option<PathBuf>,
+    /// The sled index directory.
+    pub index_dir: Option<PathBuf>,
+    /// Indexer settings.
+    #[serde(default)]
+    pub indexer: IndexerConfig,
+    /// Wallet server settings.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Keeper loop (off without it).
+    #[serde(default)]
+    pub keeper: Option<KeeperConfig>,
+    /// Oracle loops.
+    #[serde(default)]
+    pub oracles: Vec<OracleEntry>,
+}
+
+/// Values given on the command line (they override the file and the environment).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// Config file (TOML).
+    #[arg(long, short = 'c', global = true)]
+    pub config: Option<PathBuf>,
+    /// Chain JSON-RPC URL [env: COMPUTE_LEDGER_RPC_URL] [default: http://127.0.0.1:8545].
+    #[arg(long, global = true)]
+    pub rpc_url: Option<String>,
+    /// Deployment JSON [env: COMPUTE_LEDGER_DEPLOYMENT] [default: .devnet/deployment.json].
+    #[arg(long, global = true)]
+    pub deployment: Option<PathBuf>,
+    /// Index directory [env: COMPUTE_LEDGER_INDEX_DIR] [default: .devnet/index].
+    #[arg(long, global = true)]
+    pub index_dir: Option<PathBuf>,
+    /// Wallet server listen address [env: COMPUTE_LEDGER_LISTEN] [default: 127.0.0.1:8645].
+    #[arg(long, global = true)]
+    pub listen: Option<String>,
+}
+
+/// The configuration after every source is merged and checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Everything from the file (and overrides).
+    pub file: NodeConfig,
+    /// Chain JSON-RPC URL.
+    pub rpc_url: String,
+    /// Deployment JSON path.
+    pub deployment_path: PathBuf,
+    /// Index directory.
+    pub index_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Public base URL of the server.
+    pub public_url: String,
+}
+
+fn config_error(origin: impl Into<String>, reason: impl Into<String>) -> NodeError {
+    NodeError::Config { origin: origin.into(), reason: reason.into() }
+}
+
+impl NodeConfig {
+    /// Parses a TOML document; `origin` names it in errors. Unknown keys are refused.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self> {
+        toml::from_str(text).map_err(|e| config_error(origin, e.to_string()))
+    }
+
+    /// Reads a TOML file.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| config_error(path.display().to_string(), e.to_string()))?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+}
+
+impl Settings {
+    /// Merges file, environment and flags, and checks every value that needs no network.
+    pub fn resolve(overrides: &Overrides) -> Result<Self> {
+        let file = match &overrides.config {
+            Some(path) => NodeConfig::load(path)?,
+            None => NodeConfig::default(),
+        };
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let rpc_url = overrides
+            .rpc_url
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_RPC_URL"))
+            .or_else(|| file.rpc_url.clone())
+            .unwrap_or_else(|| DEFAULT_RPC_URL.into());
+        if !(rpc_url.starts_with("http://") || rpc_url.starts_with("https://")) {
+            return Err(config_error(
+                "rpc_url",
+                format!("{rpc_url:?} is not an http(s) URL, e.g. http://127.0.0.1:8545"),
+            ));
+        }
+        let deployment_path = overrides
+            .deployment
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_DEPLOYMENT").map(PathBuf::from))
+            .or_else(|| file.deployment.clone())
+            .unwrap_or_else(|| DEFAULT_DEPLOYMENT.into());
+        let index_dir = overrides
+            .index_dir
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_INDEX_DIR").map(PathBuf::from))
+            .or_else(|| file.index_dir.clone())
+            .unwrap_or_else(|| DEFAULT_INDEX_DIR.into());
+        let listen_text = overrides
+            .listen
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_LISTEN"))
+            .unwrap_or_else(|| file.server.listen.clone());
+        let listen: SocketAddr = listen_text.parse().map_err(|e| {
+            config_error("server.listen", format!("{listen_text:?} is not host:port ({e})"))
+        })?;
+        let public_url =
+            file.server.public_url.clone().unwrap_or_else(|| format!("http://{listen}"));
+        let limits = &file.server.limits;
+        if limits.page_size == 0 || limits.max_batch == 0 || limits.max_connections == 0 {
+            return Err(config_error(
+                "server.limits",
+                "page_size, max_batch and max_connections must be at least 1",
+            ));
+        }
+        if let Some(keeper) = &file.keeper
+            && keeper.batch_size == 0
+        {
+            return Err(config_error("keeper.batch_size", "must be at least 1"));
+        }
+        Ok(Self { file, rpc_url, deployment_path, index_dir, listen, public_url })
+    }
+
+    /// Reads the deployment JSON.
+    pub fn deployment(&self) -> Result<Deployment> {
+        Deployment::load(&self.deployment_path).map_err(|e| {
+            config_error(
+                "deployment",
+                format!("{e}; run `compute-ledger devnet` (or `make demo`) to create one, or pass --deployment"),
+            )
+        })
+    }
+
+    /// Connects read-only to the RPC, retrying an unreachable endpoint with backoff (5 tries over
+    /// about 15 s) and refusing one on another chain than the deployment.
+    pub async fn provider(&self, deployment: &Deployment) -> Result<alloy::providers::DynProvider> {
+        let mut delay = Duration::from_millis(500);
+        for attempt in 1..=5 {
+            match compute_ledger_sdk::read_provider(&self.rpc_url, deployment).await {
+                Ok(provider) => return Ok(provider),
+                Err(SdkError::Transport(reason)) if attempt < 5 => {
+                    tracing::warn!(
+                        "RPC {} unreachable (attempt {attempt} of 5): {reason}; retrying in {:.1} s",
+                        self.rpc_url,
+                        delay.as_secs_f32()
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(SdkError::Transport(reason)) => {
+                    return Err(config_error(
+                        "rpc_url",
+                        format!(
+                            "{} is unreachable after 5 attempts ({reason}): is the node running? (`make demo` starts one)",
+                            self.rpc_url
+                        ),
+                    ));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        unreachable!("the last attempt returns")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused_with_the_key_named() {
+        let err = NodeConfig::from_toml("rpc_urll = \"x\"", "node.toml").expect_err("typo");
+        assert!(err.to_string().contains("rpc_urll"), "{err}");
+        let err = NodeConfig::from_toml("[server]\nlisten = 5", "node.toml").expect_err("type");
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err =
+            NodeConfig::from_toml("[server.limits]\npage_sise = 5", "node.toml").expect_err("typo");
+        assert!(err.to_string().contains("page_sise"), "{err}");
+
+        let file = tempfile::NamedTempFile::new().expect("temp");
+        std::fs::write(file.path(), "[server]\nlisten = \"localhost\"\n").expect("write");
+        let overrides = Overrides { config: Some(file.path().into()), ..Overrides::default() };
+        let err = Settings::resolve(&overrides).expect_err("no port");
+        assert!(err.to_string().contains("server.listen"), "{err}");
+
+        let overrides =
+            Overrides { rpc_url: Some("127.0.0.1:8545".into()), ..Overrides::default() };
+        let err = Settings::resolve(&overrides).expect_err("no scheme");
+        assert!(err.to_string().contains("http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let file = tempfile::NamedTempFile::new().expect("temp");
+        std::fs::write(
+            file.path(),
+            "rpc_url = \"http://10.0.0.1:8545\"\nindex_dir = \"/tmp/a\"\n[indexer]\nconfirmations = 3\n",
+        )
+        .expect("write");
+        let overrides = Overrides {
+            config: Some(file.path().into()),
+            index_dir: Some("/tmp/b".into()),
+            ..Overrides::default()
+        };
+        let settings = Settings::resolve(&overrides).expect("valid");
+        assert_eq!(settings.index_dir, PathBuf::from("/tmp/b"));
+        assert_eq!(settings.file.indexer.confirmations, 3);
+        assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+    }
+}

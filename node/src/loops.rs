@@ -1,0 +1,128 @@
+//! The long-running loops a cluster owner's node runs beside the indexer: the oracle (sample,
+//! finalize, sign, submit, archive) and the keeper (settle due epochs).
+
+use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use compute_ledger_oracle::{Oracle, OracleConfig, ReportFile, TelemetrySource, run_live};
+use compute_ledger_sdk::{Keeper, Reports, SdkError};
+
+use crate::{NodeError, Result, Shutdown, index::Index, metrics::Metrics};
+
+/// Settles due epochs every `interval` until shutdown. Proofs come from the index's deliveries
+/// archive; failures are logged and retried on the next round.
+pub async fn keeper_loop(
+    keeper: Keeper,
+    index: Index,
+    batch_size: usize,
+    interval: Duration,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) {
+    loop {
+        match keeper.settle_due(&index, batch_size).await {
+            Ok(run) => {
+                for s in &run.settled {
+                    tracing::info!(
+                        lease = %s.lease_id, epoch = s.epoch, rent = %s.rent, credit = %s.sla_credit,
+                        missed = s.missed, "settled"
+                    );
+                }
+                metrics.epochs_settled.fetch_add(run.settled.len() as u64, Ordering::Relaxed);
+                for waiting in &run.without_proof {
+                    tracing::debug!(lease = %waiting.lease_id, epoch = waiting.epoch, "no delivery proof here; left for a keeper that has it");
+                }
+            }
+            Err(e) => tracing::warn!("keeper: {e}; retrying next round"),
+        }
+        if shutdown.sleep(interval).await {
+            break;
+        }
+    }
+    tracing::info!("keeper stopped");
+}
+
+/// Samples a cluster at 1 Hz and, for every finalized epoch, submits the signed report (once:
+/// the chain is asked first, so a restart never submits twice) and archives its deliveries tree
+/// for `ledger_deliveryProof` and the keeper.
+pub async fn oracle_loop(
+    config: OracleConfig,
+    relayer: Reports,
+    index: Index,
+    metrics: Arc<Metrics>,
+    shutdown: Shutdown,
+) -> Result<()> {
+    let signer = config.signer.as_ref().map(compute_ledger_oracle::KeyConfig::load).transpose()?;
+    let source = TelemetrySource::from_config(&config.source)?;
+    let mut oracle = Oracle::open(config.clone(), source)?;
+    let sampling = async {
+        let result = run_live(&mut oracle, signer.as_ref(), shutdown.wait()).await;
+        shutdown.trigger_if_err(&result);
+        result.map_err(NodeError::from)
+    };
+    let submitting = async {
+        let mut done = BTreeSet::new();
+        loop {
+            if let Err(e) = submit_pending(&config, &relayer, &index, &metrics, &mut done).await {
+                tracing::warn!(cluster = config.cluster_id, "oracle submit: {e}; retrying");
+            }
+            if shutdown.sleep(Duration::from_secs(2)).await {
+                return Ok::<(), NodeError>(());
+            }
+        }
+    };
+    let (sampled, submitted) = tokio::join!(sampling, submitting);
+    sampled.and(submitted)
+}
+
+/// Submits every written report file not yet on chain and still within its reporting window.
+async fn submit_pending(
+    config: &OracleConfig,
+    relayer: &Reports,
+    index: &Index,
+    metrics: &Metrics,
+    done: &mut BTreeSet<u64>,
+) -> Result<()> {
+    let dir = config.data_dir.join("reports");
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
+    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    files.sort();
+    let io =
+        |path: &std::path::Path, e: String| NodeError::Io { path: path.to_path_buf(), reason: e };
+    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+        let text = std::fs::read_to_string(path).map_err(|e| io(path, e.to_string()))?;
+        let file: ReportFile = serde_json::from_str(&text).map_err(|e| io(path, e.to_string()))?;
+        let epoch = file.outcome.summary.epoch;
+        if done.contains(&epoch) {
+            continue;
+        }
+        if let Some(tree) = file.outcome.tree()? {
+            index.archive_put(config.cluster_id, epoch, tree.leaves())?;
+        }
+        if relayer.report_of(config.cluster_id, epoch).await?.is_some() {
+            done.insert(epoch);
+            continue;
+        }
+        match relayer.submit(&file.signed.report, file.signed.ordered_signatures()).await {
+            Ok(()) => {
+                metrics.reports_submitted.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(cluster = config.cluster_id, epoch, "report submitted");
+                done.insert(epoch);
+            }
+            Err(SdkError::Contract(revert))
+                if matches!(
+                    revert.name.as_str(),
+                    "ReportDeadlinePassed" | "EpochAlreadyReported"
+                ) =>
+            {
+                tracing::warn!(
+                    cluster = config.cluster_id,
+                    epoch,
+                    "report not accepted: {revert}; the epoch settles as missed"
+                );
+                done.insert(epoch);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
