@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use alloy::signers::local::PrivateKeySigner;
-use compute_ledger_oracle::{KeyConfig, create_keystore};
+use compute_ledger_oracle::KeyConfig;
 use serde_json::json;
 
 use super::Output;
@@ -94,6 +94,7 @@ pub fn import_key(
     if path.exists() {
         return Err(NodeError::Io { path, reason: "already exists; choose another name".into() });
     }
+    let io = |e: String| NodeError::Io { path: path.clone(), reason: e };
     PrivateKeySigner::encrypt_keystore(
         dir,
         &mut rand::thread_rng(),
@@ -101,7 +102,15 @@ pub fn import_key(
         password,
         Some(name),
     )
-    .map_err(|e| NodeError::Io { path: path.clone(), reason: e.to_string() })?;
+    .map_err(|e| io(e.to_string()))?;
+    // Add the v3 `address` field (as geth writes it) so `keys list` needs no password.
+    let text = std::fs::read_to_string(&path).map_err(|e| io(e.to_string()))?;
+    let mut keystore: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| io(e.to_string()))?;
+    keystore["address"] = json!(alloy::hex::encode(signer.address()));
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, keystore.to_string()).map_err(|e| io(e.to_string()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| io(e.to_string()))?;
     Ok(path)
 }
 
@@ -110,7 +119,9 @@ pub fn run(command: KeysCommand, out: Output) -> Result<()> {
     match command {
         KeysCommand::New { dir, name, password_env } => {
             let password = env_secret(&password_env, "keystore password")?;
-            let (address, path) = create_keystore(&dir, &name, &password)?;
+            let signer = PrivateKeySigner::random();
+            let path = import_key(&dir, &name, &signer, &password)?;
+            let address = signer.address();
             out.print(
                 &format!("created {} for {address}", path.display()),
                 &json!({ "address": address, "keystore": path }),

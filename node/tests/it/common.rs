@@ -94,17 +94,27 @@ pub(crate) async fn serve(
     m: &Market,
     dir: &std::path::Path,
 ) -> (Indexer, compute_ledger_node::rpc::RpcServer, Arc<compute_ledger_node::rpc::Ledger>) {
+    let (mut indexer, server, ledger) = serve_behind(m, dir).await;
+    indexer.catch_up().await.expect("catch up");
+    (indexer, server, ledger)
+}
+
+/// As [`serve`], but the indexer has applied nothing yet and applies one block per step.
+pub(crate) async fn serve_behind(
+    m: &Market,
+    dir: &std::path::Path,
+) -> (Indexer, compute_ledger_node::rpc::RpcServer, Arc<compute_ledger_node::rpc::Ledger>) {
     let index = Index::open(dir).expect("open");
     let metrics = Arc::new(Metrics::default());
-    let mut indexer = Indexer::new(
+    let indexer = Indexer::new(
         index.clone(),
         m.governance.provider().clone(),
         m.deployment.clone(),
         0,
         metrics.clone(),
     )
-    .expect("indexer");
-    indexer.catch_up().await.expect("catch up");
+    .expect("indexer")
+    .with_max_range(1);
     let ledger = Arc::new(compute_ledger_node::rpc::Ledger {
         index,
         status: indexer.status(),

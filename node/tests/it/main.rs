@@ -2,4 +2,5 @@
 
 mod common;
 mod index;
+mod process;
 mod rpc;
