@@ -59,6 +59,7 @@ telemetry-tools:
 # Benchmarks (not part of `make test`): criterion and the sampler CPU-overhead run.
 bench:
 	cargo bench -p compute-ledger-oracle --bench finalize
+	cargo bench -p compute-ledger-node --bench node_load
 	bash scripts/sampler-overhead.sh
 
 # Re-records contracts/snapshots/*.json after an intended gas change; commit the result.
