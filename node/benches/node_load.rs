@@ -46,7 +46,13 @@ async fn main() {
         let from = &m.investors[i % 3];
         let to = m.investors[(i + 1) % 3].client().address();
         let market = from.client().market();
-        let call = market.safeTransferFrom(from.client().address(), to, lease, U256::from(1), Bytes::new());
+        let call = market.safeTransferFrom(
+            from.client().address(),
+            to,
+            lease,
+            U256::from(1),
+            Bytes::new(),
+        );
         pending.push(call.send().await.expect("send"));
     }
     for tx in pending {
@@ -70,8 +76,14 @@ async fn main() {
 
         let dir = tempfile::tempdir().expect("tempdir");
         let index = Index::open(dir.path()).expect("index");
-        let mut indexer = Indexer::new(index, provider.clone(), m.deployment.clone(), 0, Arc::new(Metrics::default()))
-            .expect("indexer");
+        let mut indexer = Indexer::new(
+            index,
+            provider.clone(),
+            m.deployment.clone(),
+            0,
+            Arc::new(Metrics::default()),
+        )
+        .expect("indexer");
         let t = Instant::now();
         indexer.catch_up().await.expect("catch up");
         index_best = index_best.min(t.elapsed().as_secs_f64());
@@ -83,8 +95,14 @@ async fn main() {
     // 2. The wallet server under load.
     let dir = tempfile::tempdir().expect("tempdir");
     let index = Index::open(dir.path()).expect("index");
-    let mut indexer = Indexer::new(index.clone(), provider.clone(), m.deployment.clone(), 0, Arc::new(Metrics::default()))
-        .expect("indexer");
+    let mut indexer = Indexer::new(
+        index.clone(),
+        provider.clone(),
+        m.deployment.clone(),
+        0,
+        Arc::new(Metrics::default()),
+    )
+    .expect("indexer");
     indexer.catch_up().await.expect("catch up");
     let ledger = Arc::new(rpc::Ledger {
         index,

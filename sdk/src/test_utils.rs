@@ -149,6 +149,11 @@ impl Market {
         }
     }
 
+    /// A fresh client of the report relayer's key (key 7).
+    pub async fn reports_client(&self) -> Client {
+        self.devnet.client(&self.deployment, 7).await
+    }
+
     /// The cluster's current epoch by chain time.
     pub async fn current_epoch(&self) -> u64 {
         self.governance.registry().currentEpoch(self.cluster_id).call().await.expect("epoch")

@@ -2,7 +2,7 @@
 //! emitted the event — in particular the share-holder checkpoints, so the index's claimable rent
 //! equals `LeaseMarket.claimable` to the base unit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use alloy::primitives::{Address, U256};
 use compute_ledger_sdk::{
@@ -42,29 +42,75 @@ pub enum Update {
     },
 }
 
+/// A record type of the index, with its slot in the per-range cache.
+pub(crate) trait Record: Serialize + DeserializeOwned + Clone {
+    fn slot(cache: &mut Cache) -> &mut HashMap<String, Self>;
+}
+
+/// Decoded records of one range: each is decoded from sled at most once and encoded at most
+/// once, however many events touch it (JSON per event was half the indexer's time).
+#[derive(Default)]
+pub(crate) struct Cache {
+    clusters: HashMap<String, ClusterRow>,
+    attestors: HashMap<String, AttestorSet>,
+    reports: HashMap<String, ReportRow>,
+    leases: HashMap<String, LeaseRow>,
+    positions: HashMap<String, PositionRow>,
+    settlements: HashMap<String, SettlementRow>,
+}
+
+macro_rules! record {
+    ($type:ty, $field:ident) => {
+        impl Record for $type {
+            fn slot(cache: &mut Cache) -> &mut HashMap<String, Self> {
+                &mut cache.$field
+            }
+        }
+    };
+}
+record!(ClusterRow, clusters);
+record!(AttestorSet, attestors);
+record!(ReportRow, reports);
+record!(LeaseRow, leases);
+record!(PositionRow, positions);
+record!(SettlementRow, settlements);
+
+/// The newest attestor set of a cluster: (attestors, threshold, first epoch).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub(crate) struct AttestorSet(Vec<Address>, u8, u64);
+
 /// Writes of one range, read through to the index for everything not yet written.
 pub(crate) struct Changes<'a> {
     index: &'a Index,
-    writes: BTreeMap<String, Option<Vec<u8>>>,
+    cache: Cache,
+    dirty: BTreeSet<String>,
     updates: Vec<Update>,
+    seen: HashSet<(Address, U256)>,
 }
 
 impl<'a> Changes<'a> {
     pub(crate) fn new(index: &'a Index) -> Self {
-        Self { index, writes: BTreeMap::new(), updates: Vec::new() }
-    }
-
-    fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        match self.writes.get(key) {
-            Some(Some(bytes)) => serde_json::from_slice(bytes)
-                .map(Some)
-                .map_err(|e| NodeError::Corrupt { key: key.into(), reason: e.to_string() }),
-            Some(None) => Ok(None),
-            None => self.index.get(key),
+        Self {
+            index,
+            cache: Cache::default(),
+            dirty: BTreeSet::new(),
+            updates: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
-    fn need<T: DeserializeOwned>(&self, key: &str) -> Result<T> {
+    fn get<T: Record>(&mut self, key: &str) -> Result<Option<T>> {
+        if let Some(value) = T::slot(&mut self.cache).get(key) {
+            return Ok(Some(value.clone()));
+        }
+        let stored: Option<T> = self.index.get(key)?;
+        if let Some(value) = &stored {
+            T::slot(&mut self.cache).insert(key.to_string(), value.clone());
+        }
+        Ok(stored)
+    }
+
+    fn need<T: Record>(&mut self, key: &str) -> Result<T> {
         self.get(key)?.ok_or_else(|| NodeError::Corrupt {
             key: key.into(),
             reason: "an event refers to a record the index never saw; re-index from the \
@@ -73,23 +119,20 @@ impl<'a> Changes<'a> {
         })
     }
 
-    fn put<T: Serialize>(&mut self, key: String, value: &T) {
-        self.writes.insert(key, Some(encode(value)));
+    fn put<T: Record>(&mut self, key: String, value: T) {
+        self.dirty.insert(key.clone());
+        T::slot(&mut self.cache).insert(key, value);
     }
 
     /// Reads, changes and writes back one record.
-    fn update<T: Serialize + DeserializeOwned>(
-        &mut self,
-        key: String,
-        change: impl FnOnce(&mut T),
-    ) -> Result<T> {
+    fn update<T: Record>(&mut self, key: String, change: impl FnOnce(&mut T)) -> Result<T> {
         let mut value: T = self.need(&key)?;
         change(&mut value);
-        self.put(key, &value);
+        self.put(key, value.clone());
         Ok(value)
     }
 
-    fn position(&self, holder: Address, lease_id: U256) -> Result<PositionRow> {
+    fn position(&mut self, holder: Address, lease_id: U256) -> Result<PositionRow> {
         Ok(self.get(&position_key(holder, lease_id))?.unwrap_or(PositionRow {
             holder,
             lease_id,
@@ -97,16 +140,32 @@ impl<'a> Changes<'a> {
         }))
     }
 
-    fn put_position(&mut self, position: &PositionRow) {
-        self.put(position_key(position.holder, position.lease_id), position);
-        let update = Update::Position { holder: position.holder, lease_id: position.lease_id };
-        if !self.updates.contains(&update) {
-            self.updates.push(update);
+    fn put_position(&mut self, position: PositionRow) {
+        let (holder, lease_id) = (position.holder, position.lease_id);
+        self.put(position_key(holder, lease_id), position);
+        if self.seen.insert((holder, lease_id)) {
+            self.updates.push(Update::Position { holder, lease_id });
         }
     }
 
-    pub(crate) fn finish(self) -> (BTreeMap<String, Option<Vec<u8>>>, Vec<Update>) {
-        (self.writes, self.updates)
+    /// The encoded records written, in key order, and the updates for subscribers.
+    pub(crate) fn finish(mut self) -> (Vec<(String, Vec<u8>)>, Vec<Update>) {
+        let mut writes = Vec::with_capacity(self.dirty.len());
+        for key in std::mem::take(&mut self.dirty) {
+            let c = &self.cache;
+            let bytes = c
+                .clusters
+                .get(&key)
+                .map(encode)
+                .or_else(|| c.attestors.get(&key).map(encode))
+                .or_else(|| c.reports.get(&key).map(encode))
+                .or_else(|| c.leases.get(&key).map(encode))
+                .or_else(|| c.positions.get(&key).map(encode))
+                .or_else(|| c.settlements.get(&key).map(encode))
+                .expect("every dirty key is cached");
+            writes.push((key, bytes));
+        }
+        (writes, self.updates)
     }
 }
 
@@ -138,11 +197,11 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
     match event {
         R::ClusterRegistered(e) => {
             // The registry emits the first `AttestorsSet` just before `ClusterRegistered`.
-            let (attestors, threshold, from_epoch) =
+            let AttestorSet(attestors, threshold, from_epoch) =
                 ch.get(&attestors_key(e.clusterId))?.unwrap_or_default();
             ch.put(
                 cluster_key(e.clusterId),
-                &ClusterRow {
+                ClusterRow {
                     id: e.clusterId,
                     owner: e.owner,
                     epoch_length: e.epochLength,
@@ -164,7 +223,10 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
             );
         }
         R::AttestorsSet(e) => {
-            ch.put(attestors_key(e.clusterId), &(&e.attestors, e.threshold, e.fromEpoch));
+            ch.put(
+                attestors_key(e.clusterId),
+                AttestorSet(e.attestors.clone(), e.threshold, e.fromEpoch),
+            );
             if ch.get::<ClusterRow>(&cluster_key(e.clusterId))?.is_some() {
                 ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
                     c.attestors.clone_from(&e.attestors);
@@ -194,7 +256,7 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
                 block: log.block_number,
                 efficiency: efficiency(r, cluster.epoch_length),
             };
-            ch.put(report_key(e.clusterId, e.epoch), &row);
+            ch.put(report_key(e.clusterId, e.epoch), row.clone());
             ch.update(cluster_key(e.clusterId), |c: &mut ClusterRow| {
                 c.reports += 1;
                 c.total_it_energy_wh += row.it_energy_wh;
@@ -260,7 +322,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             })?;
             let mut buyer = ch.position(e.buyer, e.leaseId)?;
             buyer.cost += e.cost;
-            ch.put_position(&buyer);
+            ch.put_position(buyer);
         }
         M::EpochSettled(e) => epoch_settled(ch, log, e)?,
         M::EpochChallengeOpened(e) => {
@@ -277,7 +339,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             holder.rent_per_share_paid = lease.rent_per_share;
             holder.accrued = U256::ZERO;
             holder.claimed += e.amount;
-            ch.put_position(&holder);
+            ch.put_position(holder);
         }
         M::TransferSingle(e) => transfer(ch, e.from, e.to, e.id, e.value)?,
         M::TransferBatch(e) => {
@@ -300,7 +362,7 @@ fn lease_created(
     let epochs = t.endEpoch.saturating_sub(t.startEpoch).max(1);
     ch.put(
         lease_key(e.leaseId),
-        &LeaseRow {
+        LeaseRow {
             id: e.leaseId,
             cluster_id: t.clusterId,
             tenant: t.tenant,
@@ -366,7 +428,7 @@ fn epoch_settled(
         block: log.block_number,
         tx_hash: log.tx_hash,
     };
-    ch.put(settlement_key(e.leaseId, e.epoch), &row);
+    ch.put(settlement_key(e.leaseId, e.epoch), row.clone());
     ch.updates.push(Update::Settlement(row));
     Ok(())
 }
@@ -378,13 +440,13 @@ fn transfer(ch: &mut Changes<'_>, from: Address, to: Address, id: U256, value: U
         let mut seller = ch.position(from, id)?;
         seller.checkpoint(acc);
         seller.shares = seller.shares.saturating_sub(value);
-        ch.put_position(&seller);
+        ch.put_position(seller);
     }
     if to != Address::ZERO {
         let mut buyer = ch.position(to, id)?;
         buyer.checkpoint(acc);
         buyer.shares += value;
-        ch.put_position(&buyer);
+        ch.put_position(buyer);
     }
     Ok(())
 }

@@ -165,10 +165,7 @@ impl Index {
         for (key, value) in writes {
             let old = self.raw(&key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
             undo.push((key.clone(), old));
-            match value {
-                Some(bytes) => batch.insert(key.as_bytes(), bytes),
-                None => batch.remove(key.as_bytes()),
-            }
+            batch.insert(key.as_bytes(), value);
         }
         let record = RangeRecord { from, to, hash, undo };
         batch.insert(range_key(to).as_bytes(), encode(&record));

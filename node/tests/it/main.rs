@@ -2,5 +2,6 @@
 
 mod common;
 mod index;
+mod loops;
 mod process;
 mod rpc;

@@ -1,0 +1,175 @@
+//! The node's loops end to end on anvil in real time: an oracle samples a simulated cluster,
+//! submits its signed report once per epoch and archives the deliveries tree; the keeper settles
+//! the lease from that archive; the index and `ledger_deliveryProof` agree with the chain; a
+//! restarted oracle does not submit again.
+
+use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use alloy::providers::Provider;
+use compute_ledger_node::{Indexer, Shutdown, index::Index, loops, metrics::Metrics};
+use compute_ledger_oracle::{
+    Billing, KeyConfig, LeaseAllocation, OracleConfig, Simulator, SimulatorConfig, Site,
+    SourceConfig, create_keystore,
+};
+use compute_ledger_sdk::{
+    ClusterSpec, DeliveryProofs, LeaseStatus,
+    test_utils::{Market, dollars},
+};
+
+const EPOCH: u32 = 10;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oracle_and_keeper_loops_settle_a_lease() {
+    let m = Market::start(10_000, 2_000).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // SAFETY: set before any thread of this test reads it; no other test reads this variable.
+    unsafe { std::env::set_var("LOOPS_TEST_PW", "loops-test") };
+    let (attestor, keystore) =
+        create_keystore(&dir.path().join("keys"), "attestor", "loops-test").expect("keystore");
+
+    // Blocks every second, as on a live chain (the keeper judges time by the latest block).
+    let producer = m.governance.provider().clone();
+    let mining = tokio::spawn(async move {
+        loop {
+            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+
+    let spec = ClusterSpec {
+        metadata_uri: "ipfs://texas-gas".into(),
+        metadata_hash: Default::default(),
+        epoch_length: EPOCH,
+        attestors: vec![attestor],
+        threshold: 1,
+    };
+    let cluster = m.owner.register_cluster(&spec).await.expect("register");
+    m.owner.deposit_bond(cluster, dollars(1_000)).await.expect("bond");
+    let info = m.governance.registry().clusterInfo(cluster).call().await.expect("info");
+    let start = m.governance.registry().currentEpoch(cluster).call().await.expect("epoch") + 2;
+    let offer =
+        compute_ledger_sdk::LeaseOffer { cluster_id: cluster, ..m.lease_offer(4, start, 1) };
+    let lease = m.owner.create_lease(&offer).await.expect("lease");
+    m.tenant.approve_escrow(lease).await.expect("approve");
+    m.tenant.fund(lease).await.expect("fund");
+
+    let sim = SimulatorConfig {
+        seed: 7,
+        gpus: 4,
+        site: Site::TexasGas,
+        origin: info.genesis,
+        outages: vec![],
+    };
+    let uuids = Simulator::new(sim.clone()).uuids().to_vec();
+    let config = OracleConfig {
+        cluster_id: cluster,
+        chain_id: m.deployment.chain_id,
+        registry: m.deployment.registry,
+        genesis: info.genesis,
+        epoch_length: EPOCH,
+        data_dir: dir.path().join("oracle"),
+        inventory: uuids.clone(),
+        source: SourceConfig::Simulator(sim),
+        facility: None,
+        leases: vec![LeaseAllocation {
+            lease_id: lease.to::<u64>(),
+            billing: Billing::Reserved,
+            start_epoch: start,
+            end_epoch: start + 1,
+            gpus: uuids,
+        }],
+        signer: Some(KeyConfig {
+            keystore,
+            password_file: None,
+            password_env: Some("LOOPS_TEST_PW".into()),
+        }),
+        max_backfill_s: 60,
+    };
+
+    let index = Index::open(&dir.path().join("index")).expect("index");
+    let metrics = Arc::new(Metrics::default());
+    let shutdown = Shutdown::new();
+    let indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    let indexing = tokio::spawn(indexer.run(Duration::from_millis(200), shutdown.clone()));
+    let relayer = compute_ledger_sdk::Reports::new(m.reports_client().await);
+    let oracle = tokio::spawn(loops::oracle_loop(
+        config.clone(),
+        relayer.clone(),
+        index.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let keeper = tokio::spawn(loops::keeper_loop(
+        m.keeper.clone(),
+        index.clone(),
+        10,
+        Duration::from_secs(1),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+
+    // Wait for the lease to end: reported, past the challenge window, settled.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let status = m.governance.lease(lease).await.expect("lease").status;
+        if status == LeaseStatus::Ended {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "lease did not settle in time (status {status:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await; // let the indexer see the last block
+    shutdown.trigger();
+    indexing.await.expect("join").expect("indexer");
+    oracle.await.expect("join").expect("oracle");
+    keeper.await.expect("join");
+
+    assert!(metrics.reports_submitted.load(Ordering::Relaxed) >= 1);
+    assert_eq!(metrics.epochs_settled.load(Ordering::Relaxed), 1);
+    let settled = index.settlements(lease).expect("settlements");
+    assert_eq!(settled.len(), 1);
+    assert!(!settled[0].missed && settled[0].delivered_gpu_seconds > 0, "{settled:?}");
+    let (delivered, proof) = index.delivery(cluster, start, lease).expect("archived proof");
+    assert_eq!(delivered, settled[0].delivered_gpu_seconds);
+    assert!(!proof.is_empty() || index.archive_tree(cluster, start).expect("tree").is_some());
+
+    // Restart the oracle on the same data: it resumes and submits nothing twice.
+    let again = Arc::new(Metrics::default());
+    let shutdown = Shutdown::new();
+    let restarted = tokio::spawn(loops::oracle_loop(
+        config,
+        relayer,
+        index.clone(),
+        again.clone(),
+        shutdown.clone(),
+    ));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    shutdown.trigger();
+    restarted.await.expect("join").expect("oracle");
+    let reported: Vec<u64> = m
+        .governance
+        .provider()
+        .get_logs(&alloy::rpc::types::Filter::new().address(m.deployment.registry).event_signature(
+            <compute_ledger_sdk::bindings::ClusterRegistry::ReportAccepted as alloy::sol_types::SolEvent>::SIGNATURE_HASH,
+        ).from_block(0))
+        .await
+        .expect("logs")
+        .iter()
+        .filter_map(|log| log.log_decode::<compute_ledger_sdk::bindings::ClusterRegistry::ReportAccepted>().ok())
+        .filter(|e| e.inner.data.clusterId == cluster)
+        .map(|e| e.inner.data.epoch)
+        .collect();
+    let unique: std::collections::BTreeSet<_> = reported.iter().collect();
+    assert_eq!(unique.len(), reported.len(), "an epoch was reported twice: {reported:?}");
+    mining.abort();
+}
