@@ -22,6 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// A live local compute market in one terminal (what `make demo` runs).
+    Demo(commands::demo::Args),
     /// Start a local anvil, deploy the ledger, write the deployment JSON and dev keystores.
     Devnet(commands::devnet::Args),
     /// Run the indexer, the wallet server, and the keeper and oracles configured.
@@ -52,15 +54,19 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    // The demo prints its own board; its loops only speak up about problems.
+    let default_level = if matches!(cli.command, Command::Demo(_)) { "warn" } else { "info" };
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let out = commands::Output { json: cli.json };
     let result = match cli.command {
+        Command::Demo(args) => commands::demo::run(args).await,
         Command::Devnet(args) => commands::devnet::run(&cli.overrides, args, out).await,
         Command::Run => commands::run::run(&cli.overrides, commands::run::Parts::ALL).await,
         Command::Serve => commands::run::run(&cli.overrides, commands::run::Parts::SERVE).await,

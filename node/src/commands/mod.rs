@@ -1,6 +1,7 @@
 //! One module per subcommand of `compute-ledger`.
 
 pub mod actions;
+pub mod demo;
 pub mod devnet;
 pub mod index;
 pub mod keys;
