@@ -4,7 +4,7 @@
 use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use compute_ledger_oracle::{Oracle, OracleConfig, ReportFile, TelemetrySource, run_live};
-use compute_ledger_sdk::{Keeper, Reports, SdkError};
+use compute_ledger_sdk::{ErrorKind, Keeper, Reports, SdkError};
 
 use crate::{NodeError, Result, Shutdown, index::Index, metrics::Metrics};
 
@@ -108,10 +108,15 @@ async fn submit_pending(
                 tracing::info!(cluster = config.cluster_id, epoch, "report submitted");
                 done.insert(epoch);
             }
+            // The chain's clock trails the wall clock by up to a block: try again next round.
+            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochNotEnded => {
+                tracing::debug!(cluster = config.cluster_id, epoch, "epoch not ended on chain yet");
+                return Ok(());
+            }
             Err(SdkError::Contract(revert))
                 if matches!(
-                    revert.name.as_str(),
-                    "ReportDeadlinePassed" | "EpochAlreadyReported"
+                    revert.kind,
+                    ErrorKind::ReportDeadlinePassed | ErrorKind::EpochAlreadyReported
                 ) =>
             {
                 tracing::warn!(

@@ -280,39 +280,6 @@ pub async fn run(args: Args) -> Result<()> {
             site.id, site.gpus, site.name, site.lease, site.leased, args.epochs, site.price
         );
     }
-    let escrow_a = {
-        tenant.approve_escrow(sites[0].lease).await?;
-        tenant.fund(sites[0].lease).await?
-    };
-    let escrow_b =
-        tenant.fund_with_permit(sites[1].lease, tenant.client().chain_time().await? + 600).await?;
-    println!(
-        "  the tenant funded both leases in full: {escrow_a} USD (approval) and {escrow_b} USD (EIP-2612 permit)"
-    );
-
-    // Shares: 60 % of each lease on sale at 99 % of its full-delivery rent per share — a 1 %
-    // return if every epoch delivers; incidents eat into it.
-    for (site, owner) in sites.iter().zip(&owners) {
-        let escrow = owner.client().escrow_required(site.lease).await?;
-        let price = Amount::from_base(
-            escrow.base() * U256::from(99) / U256::from(100 * SHARES),
-            STABLECOIN_DECIMALS,
-        );
-        owner.offer_shares(site.lease, SHARES * 6 / 10, price).await?;
-    }
-    let plan: [(usize, usize, u128); 5] =
-        [(0, 0, 300), (1, 0, 200), (1, 1, 300), (2, 0, 100), (2, 1, 200)];
-    for (investor, site, shares) in plan {
-        let offer = investors[investor].offer(sites[site].lease).await?;
-        let cost = investors[investor]
-            .buy_shares(sites[site].lease, shares, offer.price_per_share)
-            .await?;
-        println!(
-            "  {} bought {shares} shares of lease {} for {cost} USD",
-            names[investor], sites[site].lease
-        );
-    }
-
     // The node: index, wallet server, keeper, one oracle per cluster.
     let index = Index::open(&dir.join("index"))?;
     let metrics = Arc::new(Metrics::default());
@@ -327,6 +294,7 @@ pub async fn run(args: Args) -> Result<()> {
         public_url: public_url.clone(),
     });
     let server = serve(listen, ledger).await?;
+    let sync = indexer.status();
     let indexing = tokio::spawn(indexer.run(Duration::from_millis(500), shutdown.clone()));
     let keeping = tokio::spawn(keeper_loop(
         keeper,
@@ -337,14 +305,16 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
 
+    let epoch_s = u64::from(args.epoch_seconds);
     let outage_epoch = sites[0].start + 1;
     let dark_epoch = sites[1].start + 2.min(args.epochs.saturating_sub(1));
     let mut configs = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let sim_outages = if i == 0 {
-            // 40 leased GPUs down for 20 s of one epoch: delivery below the 95 % SLA.
-            let from = site.genesis + outage_epoch * u64::from(args.epoch_seconds) + 5;
-            (0..40).map(|gpu| (gpu, from, from + 19)).collect()
+            // 40 of the 256 leased GPUs down for two thirds of one epoch: about 90 % delivered,
+            // below the 95 % SLA.
+            let from = site.genesis + outage_epoch * epoch_s + epoch_s / 6;
+            (0..40).map(|gpu| (gpu, from, from + epoch_s * 2 / 3 - 1)).collect()
         } else {
             Vec::new()
         };
@@ -385,6 +355,40 @@ pub async fn run(args: Args) -> Result<()> {
         .map(|(c, r)| spawn_oracle(c, r, &index, &metrics, &shutdown))
         .collect();
 
+    // The oracles sample from here on; now the tenant funds and the investors buy.
+    let escrow_a = {
+        tenant.approve_escrow(sites[0].lease).await?;
+        tenant.fund(sites[0].lease).await?
+    };
+    let escrow_b =
+        tenant.fund_with_permit(sites[1].lease, tenant.client().chain_time().await? + 600).await?;
+    println!(
+        "  the tenant funded both leases in full: {escrow_a} USD (approval) and {escrow_b} USD (EIP-2612 permit)"
+    );
+
+    // Shares: 60 % of each lease on sale at 99 % of its full-delivery rent per share — a 1 %
+    // return if every epoch delivers; incidents eat into it.
+    for (site, owner) in sites.iter().zip(&owners) {
+        let escrow = owner.client().escrow_required(site.lease).await?;
+        let price = Amount::from_base(
+            escrow.base() * U256::from(99) / U256::from(100 * SHARES),
+            STABLECOIN_DECIMALS,
+        );
+        owner.offer_shares(site.lease, SHARES * 6 / 10, price).await?;
+    }
+    let plan: [(usize, usize, u128); 5] =
+        [(0, 0, 300), (1, 0, 200), (1, 1, 300), (2, 0, 100), (2, 1, 200)];
+    for (investor, site, shares) in plan {
+        let offer = investors[investor].offer(sites[site].lease).await?;
+        let cost = investors[investor]
+            .buy_shares(sites[site].lease, shares, offer.price_per_share)
+            .await?;
+        println!(
+            "  {} bought {shares} shares of lease {} for {cost} USD",
+            names[investor], sites[site].lease
+        );
+    }
+
     let holder = investors[0].client().address();
     say("the market is live");
     println!("  wallet JSON-RPC (HTTP + WebSocket): {public_url}");
@@ -412,26 +416,31 @@ pub async fn run(args: Args) -> Result<()> {
         names: &names,
         epoch_seconds: args.epoch_seconds,
     };
-    let epoch_s = u64::from(args.epoch_seconds);
+    // The dark oracle: stopped once its epoch began and the epoch before it is on chain, back
+    // after the dark epoch's reporting deadline. Checked on every poll, so it happens on time
+    // however long a settlement takes.
+    let dark_from = sites[1].genesis + dark_epoch * epoch_s;
+    let dark_until = sites[1].genesis + (dark_epoch + 1) * epoch_s + REPORT_WINDOW + 2;
     let mut dark: Option<OracleTask> = None;
+    let mut went_dark = false;
+    let chain = compute_ledger_sdk::read_provider(&rpc, &deployment).await?;
     for offset in 0..args.epochs {
-        // Go dark just before the dark epoch begins, come back after its reporting deadline.
-        let epoch_b = sites[1].start + offset;
-        if epoch_b == dark_epoch {
-            wait_until(&shutdown, sites[1].genesis + epoch_b * epoch_s - 2).await;
-            let task = oracles.remove(1);
-            task.stop.trigger();
-            println!(
-                "\n  ⚠ the {} oracle went dark (epoch {epoch_b} will not be reported)",
-                sites[1].name
-            );
-            dark = Some(task);
-        }
         let mut settled = false;
         while !settled && !shutdown.is_triggered() {
-            if let Some(task) = dark.take_if(|_| {
-                now() > sites[1].genesis + (dark_epoch + 1) * epoch_s + REPORT_WINDOW + 2
-            }) {
+            if !went_dark
+                && now() >= dark_from
+                && index.report(sites[1].id, dark_epoch - 1).is_ok_and(|r| r.is_some())
+            {
+                let task = oracles.remove(1);
+                task.stop.trigger();
+                println!(
+                    "\n  ⚠ the {} oracle went dark (epoch {dark_epoch} will not be reported)",
+                    sites[1].name
+                );
+                dark = Some(task);
+                went_dark = true;
+            }
+            if let Some(task) = dark.take_if(|_| now() > dark_until) {
                 let _ = task.task.await;
                 oracles.insert(
                     1,
@@ -448,7 +457,7 @@ pub async fn run(args: Args) -> Result<()> {
                     .map(|v| v.iter().any(|x| x.epoch == s.start + offset))
                     .unwrap_or(false)
             });
-            if shutdown.sleep(Duration::from_millis(500)).await {
+            if !settled && shutdown.sleep(Duration::from_millis(500)).await {
                 break;
             }
         }
@@ -461,6 +470,7 @@ pub async fn run(args: Args) -> Result<()> {
                 println!("\n  {name} claimed {} USD", usd(paid));
             }
         }
+        wait_for_index(&chain, &sync, &shutdown).await?;
         board.print(offset + 1, args.epochs)?;
     }
 
@@ -480,12 +490,21 @@ pub async fn run(args: Args) -> Result<()> {
             );
         }
         for site in &sites {
+            let lease = tenant.client().lease(site.lease).await?;
+            if lease.credits.base().is_zero() && lease.escrow.base().is_zero() {
+                println!(
+                    "  lease {}: every epoch delivered in full, nothing comes back to the tenant",
+                    site.lease
+                );
+                continue;
+            }
             let paid = tenant.withdraw(site.lease).await?;
             println!(
                 "  the tenant withdrew {} USD of SLA credits and {} USD of unearned escrow from lease {}",
                 paid.credits, paid.remainder, site.lease
             );
         }
+        wait_for_index(&chain, &sync, &shutdown).await?;
         board.print(args.epochs, args.epochs)?;
         let held = issuer
             .stablecoin()
@@ -529,11 +548,21 @@ pub async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
-async fn wait_until(shutdown: &Shutdown, t: u64) {
-    let wait = t.saturating_sub(now());
-    if wait > 0 {
-        shutdown.sleep(Duration::from_secs(wait)).await;
+/// Waits until the index has applied every block up to the chain's current head, so the board
+/// shows what the chain says now.
+async fn wait_for_index(
+    chain: &alloy::providers::DynProvider,
+    sync: &tokio::sync::watch::Receiver<crate::index::model::SyncStatus>,
+    shutdown: &Shutdown,
+) -> Result<()> {
+    use alloy::providers::Provider;
+    let head = chain.get_block_number().await.map_err(compute_ledger_sdk::SdkError::from)?;
+    while sync.borrow().indexed_block.is_none_or(|b| b < head) {
+        if shutdown.sleep(Duration::from_millis(200)).await {
+            break;
+        }
     }
+    Ok(())
 }
 
 fn say(text: &str) {

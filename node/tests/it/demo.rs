@@ -1,0 +1,43 @@
+//! `make demo` does not rot: a short run of `compute-ledger demo` (10-second epochs, 3 per lease)
+//! shows both incidents, pays everyone and stops by itself with the books balanced.
+
+use std::process::Command;
+
+#[test]
+fn the_demo_runs_its_incidents_and_balances_the_books() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
+    };
+    let output = Command::new(env!("CARGO_BIN_EXE_compute-ledger"))
+        .args(["demo", "--epoch-seconds", "10", "--epochs", "3", "--exit-when-done"])
+        .args(["--port", &free_port().to_string()])
+        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .arg("--dir")
+        .arg(dir.path().join("demo"))
+        .arg("--anvil")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
+        .output()
+        .expect("demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    for expected in [
+        "the market is live",
+        "ledger_positions",
+        "below the SLA: credit from the bond",
+        "missed: no report by the deadline",
+        "both leases ended: everyone is paid",
+        "stopped cleanly",
+    ] {
+        assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
+    }
+    let books = stdout.lines().find(|l| l.contains("rounding dust")).expect("books line");
+    let dust: u64 = books
+        .split("plus ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("dust figure");
+    assert!(dust < 10, "the market holds only bonds and dust: {books}");
+}

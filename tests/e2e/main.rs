@@ -1,0 +1,5 @@
+//! End-to-end scenarios against anvil: every one asserts balances on-chain and what the node's
+//! index answers over JSON-RPC, not just that nothing failed.
+
+mod lifecycle;
+mod stablecoin;

@@ -1,0 +1,108 @@
+//! Fixtures for the end-to-end scenarios: a market on anvil with the node's indexer and wallet
+//! server beside it, and helpers that ask the server what a wallet would.
+
+use std::sync::Arc;
+
+use alloy::primitives::{Address, U256};
+use compute_ledger_node::{
+    Indexer,
+    index::Index,
+    metrics::Metrics,
+    rpc::{Ledger, Limits, RpcServer, serve},
+};
+use compute_ledger_sdk::test_utils::Market;
+use serde_json::{Value, json};
+
+/// A market, its node (indexer stepped by the test) and the wallet server's URL.
+pub struct World {
+    /// The market.
+    pub m: Market,
+    /// The indexer; call [`World::sync`] to catch it up.
+    pub indexer: tokio::sync::Mutex<Indexer>,
+    /// The wallet server.
+    pub server: RpcServer,
+    /// Its URL.
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    /// A fresh market (`funds` dollars to everyone, `bond` on the cluster) and node.
+    pub async fn start(funds: u64, bond: u64) -> Self {
+        let m = Market::start(funds, bond).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = Index::open(dir.path()).expect("index");
+        let metrics = Arc::new(Metrics::default());
+        let indexer = Indexer::new(
+            index.clone(),
+            m.governance.provider().clone(),
+            m.deployment.clone(),
+            0,
+            metrics.clone(),
+        )
+        .expect("indexer");
+        let ledger = Arc::new(Ledger {
+            index,
+            status: indexer.status(),
+            updates: indexer.updates(),
+            metrics,
+            limits: Limits::default(),
+            public_url: "http://127.0.0.1".into(),
+        });
+        let server = serve("127.0.0.1:0".parse().expect("addr"), ledger).await.expect("serve");
+        let url = format!("http://{}", server.addr);
+        Self { m, indexer: tokio::sync::Mutex::new(indexer), server, url, _dir: dir }
+    }
+
+    /// Catches the index up with the chain.
+    pub async fn sync(&self) {
+        self.indexer.lock().await.catch_up().await.expect("index");
+    }
+
+    /// One JSON-RPC call; panics on a JSON-RPC error.
+    pub async fn rpc(&self, method: &str, params: Value) -> Value {
+        let response = self.rpc_raw(method, params).await;
+        assert!(response["error"].is_null(), "{method}: {response}");
+        response["result"].clone()
+    }
+
+    /// One JSON-RPC call, the whole response.
+    pub async fn rpc_raw(&self, method: &str, params: Value) -> Value {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+        reqwest::Client::new()
+            .post(&self.url)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// What the wallet API says `holder` may claim from `lease`.
+    pub async fn claimable(&self, holder: Address, lease: U256) -> U256 {
+        let positions = self.rpc("ledger_positions", json!([holder])).await;
+        positions
+            .as_array()
+            .expect("positions")
+            .iter()
+            .find(|p| p["leaseId"] == lease.to_string())
+            .map_or(U256::ZERO, |p| dec(&p["claimable"]))
+    }
+
+    /// What the contract says `holder` may claim from `lease`.
+    pub async fn chain_claimable(&self, holder: Address, lease: U256) -> U256 {
+        self.m.governance.market().claimable(lease, holder).call().await.expect("claimable")
+    }
+
+    /// The stablecoin balance of `account`.
+    pub async fn balance(&self, account: Address) -> U256 {
+        self.m.governance.stablecoin().balanceOf(account).call().await.expect("balance")
+    }
+}
+
+/// A decimal-string field as a number.
+pub fn dec(value: &Value) -> U256 {
+    value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not a decimal: {value}"))
+}
