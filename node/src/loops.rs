@@ -8,6 +8,10 @@ use compute_ledger_sdk::{ErrorKind, Keeper, Reports, SdkError};
 
 use crate::{NodeError, Result, Shutdown, index::Index, metrics::Metrics};
 
+/// How often the oracle looks for finalized epochs to submit (doubling up to 30 s after a
+/// failure, e.g. an unreachable RPC).
+const SUBMIT_POLL: Duration = Duration::from_secs(2);
+
 /// Settles due epochs every `interval` until shutdown. Proofs come from the index's deliveries
 /// archive; failures are logged and retried on the next round.
 pub async fn keeper_loop(
@@ -61,11 +65,25 @@ pub async fn oracle_loop(
     };
     let submitting = async {
         let mut done = BTreeSet::new();
+        let mut backoff = SUBMIT_POLL;
         loop {
-            if let Err(e) = submit_pending(&config, &relayer, &index, &metrics, &mut done).await {
-                tracing::warn!(cluster = config.cluster_id, "oracle submit: {e}; retrying");
-            }
-            if shutdown.sleep(Duration::from_secs(2)).await {
+            let wait = match submit_pending(&config, &relayer, &index, &metrics, &mut done).await {
+                Ok(()) => {
+                    backoff = SUBMIT_POLL;
+                    SUBMIT_POLL
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        cluster = config.cluster_id,
+                        "oracle submit: {e}; retrying in {} s",
+                        backoff.as_secs()
+                    );
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    wait
+                }
+            };
+            if shutdown.sleep(wait).await {
                 return Ok::<(), NodeError>(());
             }
         }
