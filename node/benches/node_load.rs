@@ -104,14 +104,13 @@ async fn main() {
     )
     .expect("indexer");
     indexer.catch_up().await.expect("catch up");
-    let ledger = Arc::new(rpc::Ledger {
+    let ledger = rpc::Ledger::new(
         index,
-        status: indexer.status(),
-        updates: indexer.updates(),
-        metrics: Arc::new(Metrics::default()),
-        limits: rpc::Limits::default(),
-        public_url: "http://127.0.0.1".into(),
-    });
+        &indexer,
+        Arc::new(Metrics::default()),
+        rpc::Limits::default(),
+        "http://127.0.0.1".into(),
+    );
     let server = rpc::serve("127.0.0.1:0".parse().expect("addr"), ledger).await.expect("serve");
     let url = format!("http://{}", server.addr);
     let holder = m.investors[0].client().address();

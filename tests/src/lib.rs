@@ -41,14 +41,8 @@ impl World {
             metrics.clone(),
         )
         .expect("indexer");
-        let ledger = Arc::new(Ledger {
-            index,
-            status: indexer.status(),
-            updates: indexer.updates(),
-            metrics,
-            limits: Limits::default(),
-            public_url: "http://127.0.0.1".into(),
-        });
+        let ledger =
+            Ledger::new(index, &indexer, metrics, Limits::default(), "http://127.0.0.1".into());
         let server = serve("127.0.0.1:0".parse().expect("addr"), ledger).await.expect("serve");
         let url = format!("http://{}", server.addr);
         Self { m, indexer: tokio::sync::Mutex::new(indexer), server, url, _dir: dir }

@@ -285,14 +285,13 @@ pub async fn run(args: Args) -> Result<()> {
     let metrics = Arc::new(Metrics::default());
     let provider = compute_ledger_sdk::read_provider(&rpc, &deployment).await?;
     let indexer = Indexer::new(index.clone(), provider, deployment.clone(), 0, metrics.clone())?;
-    let ledger = Arc::new(Ledger {
-        index: index.clone(),
-        status: indexer.status(),
-        updates: indexer.updates(),
-        metrics: metrics.clone(),
-        limits: Limits::default(),
-        public_url: public_url.clone(),
-    });
+    let ledger = Ledger::new(
+        index.clone(),
+        &indexer,
+        metrics.clone(),
+        Limits::default(),
+        public_url.clone(),
+    );
     let server = serve(listen, ledger).await?;
     let sync = indexer.status();
     let indexing = tokio::spawn(indexer.run(Duration::from_millis(500), shutdown.clone()));

@@ -52,14 +52,13 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
 
     let server = if parts.server {
-        let ledger = Arc::new(Ledger {
-            index: index.clone(),
-            status: indexer.status(),
-            updates: indexer.updates(),
-            metrics: metrics.clone(),
-            limits: settings.file.server.limits.clone(),
-            public_url: settings.public_url.clone(),
-        });
+        let ledger = Ledger::new(
+            index.clone(),
+            &indexer,
+            metrics.clone(),
+            settings.file.server.limits.clone(),
+            settings.public_url.clone(),
+        );
         let server = serve(settings.listen, ledger).await?;
         tracing::info!("wallet JSON-RPC (HTTP and WebSocket) at http://{}", server.addr);
         Some(server)

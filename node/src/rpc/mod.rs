@@ -68,6 +68,26 @@ pub struct Ledger {
     pub public_url: String,
 }
 
+impl Ledger {
+    /// What the server reads, fed by `indexer` (its status and live updates).
+    pub fn new(
+        index: Index,
+        indexer: &crate::Indexer,
+        metrics: Arc<Metrics>,
+        limits: Limits,
+        public_url: String,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            index,
+            status: indexer.status(),
+            updates: indexer.updates(),
+            metrics,
+            limits,
+            public_url,
+        })
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct RpcServer {

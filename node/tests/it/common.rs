@@ -115,14 +115,13 @@ pub(crate) async fn serve_behind(
     )
     .expect("indexer")
     .with_max_range(1);
-    let ledger = Arc::new(compute_ledger_node::rpc::Ledger {
+    let ledger = compute_ledger_node::rpc::Ledger::new(
         index,
-        status: indexer.status(),
-        updates: indexer.updates(),
+        &indexer,
         metrics,
-        limits: compute_ledger_node::rpc::Limits::default(),
-        public_url: "http://127.0.0.1:8645".into(),
-    });
+        compute_ledger_node::rpc::Limits::default(),
+        "http://127.0.0.1:8645".into(),
+    );
     let server =
         compute_ledger_node::rpc::serve("127.0.0.1:0".parse().expect("addr"), ledger.clone())
             .await
