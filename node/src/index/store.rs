@@ -296,26 +296,30 @@ impl Index {
 
     /// Every position `holder` has or had, with claimable rent from the lease's accumulator.
     pub fn positions(&self, holder: Address) -> Result<Vec<PositionView>> {
-        let mut out = Vec::new();
-        for position in self.scan::<PositionRow>(&format!("pos/{}/", alloy::hex::encode(holder))) {
-            let position = position?;
-            let lease = self.lease(position.lease_id)?.ok_or_else(|| NodeError::Corrupt {
-                key: lease_key(position.lease_id),
-                reason: "a position refers to a lease the index does not have".into(),
-            })?;
-            out.push(PositionView {
-                claimable: position.claimable(lease.rent_per_share),
-                total_shares: lease.total_shares,
-                lease_status: lease.status,
-                position,
-            });
-        }
-        Ok(out)
+        self.scan::<PositionRow>(&format!("pos/{}/", alloy::hex::encode(holder)))
+            .map(|position| self.view(position?))
+            .collect()
     }
 
     /// One position with its claimable rent.
     pub fn position(&self, holder: Address, lease: U256) -> Result<Option<PositionView>> {
-        Ok(self.positions(holder)?.into_iter().find(|p| p.position.lease_id == lease))
+        let Some(position) = self.get::<PositionRow>(&position_key(holder, lease))? else {
+            return Ok(None);
+        };
+        Ok(Some(self.view(position)?))
+    }
+
+    fn view(&self, position: PositionRow) -> Result<PositionView> {
+        let lease = self.lease(position.lease_id)?.ok_or_else(|| NodeError::Corrupt {
+            key: lease_key(position.lease_id),
+            reason: "a position refers to a lease the index does not have".into(),
+        })?;
+        Ok(PositionView {
+            claimable: position.claimable(lease.rent_per_share),
+            total_shares: lease.total_shares,
+            lease_status: lease.status,
+            position,
+        })
     }
 }
 
