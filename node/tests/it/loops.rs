@@ -22,8 +22,10 @@ const EPOCH: u32 = 10;
 async fn oracle_and_keeper_loops_settle_a_lease() {
     let m = Market::start(10_000, 2_000).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    // SAFETY: set before any thread of this test reads it; no other test reads this variable.
-    unsafe { std::env::set_var("LOOPS_TEST_PW", "loops-test") };
+    // The password comes from a file: setting an environment variable would race the other
+    // tests of this binary, which run on parallel threads.
+    let password_file = dir.path().join("password");
+    std::fs::write(&password_file, "loops-test").expect("password file");
     let (attestor, keystore) =
         create_keystore(&dir.path().join("keys"), "attestor", "loops-test").expect("keystore");
 
@@ -80,8 +82,8 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         }],
         signer: Some(KeyConfig {
             keystore,
-            password_file: None,
-            password_env: Some("LOOPS_TEST_PW".into()),
+            password_file: Some(password_file),
+            password_env: None,
         }),
         max_backfill_s: 60,
     };
