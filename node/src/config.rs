@@ -236,7 +236,7 @@ impl Settings {
     }
 
     /// Connects read-only to the RPC, retrying an unreachable endpoint with backoff (5 tries over
-    /// about 15 s) and refusing one on another chain than the deployment.
+    /// about 8 s) and refusing one on another chain than the deployment.
     pub async fn provider(&self, deployment: &Deployment) -> Result<alloy::providers::DynProvider> {
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=5 {
