@@ -151,3 +151,41 @@ async fn readers_see_a_consistent_index_while_it_is_written() {
         reader.await.expect("reader");
     }
 }
+
+#[tokio::test]
+async fn bad_config_stops_start_up_with_the_reason() {
+    let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let elsewhere = compute_ledger_sdk::Deployment { chain_id: 1, ..m.deployment.clone() };
+    let wrong = dir.path().join("wrong.json");
+    elsewhere.save(&wrong).expect("save");
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .arg("--rpc-url")
+            .arg(m.devnet.anvil.endpoint())
+            .arg("--index-dir")
+            .arg(dir.path().join("index"))
+            .args(args)
+            .output()
+            .expect("run");
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (ok, stderr) = run(&["--deployment", wrong.to_str().expect("utf-8"), "index", "--once"]);
+    assert!(
+        !ok && stderr.contains("RPC is on chain 31337, but the deployment is on chain 1"),
+        "{stderr}"
+    );
+    let config = dir.path().join("node.toml");
+    std::fs::write(&config, "[indexer]\nconfirmatons = 2\n").expect("write");
+    let (ok, stderr) = run(&[
+        "--deployment",
+        wrong.to_str().expect("utf-8"),
+        "--config",
+        config.to_str().expect("utf-8"),
+        "index",
+        "--once",
+    ]);
+    assert!(!ok && stderr.contains("confirmatons"), "{stderr}");
+    let (ok, stderr) = run(&["--deployment", "/nonexistent/deployment.json", "index", "--once"]);
+    assert!(!ok && stderr.contains("compute-ledger devnet"), "{stderr}");
+}
