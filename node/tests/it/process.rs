@@ -156,7 +156,7 @@ async fn readers_see_a_consistent_index_while_it_is_written() {
 async fn bad_config_stops_start_up_with_the_reason() {
     let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let elsewhere = compute_ledger_sdk::Deployment { chain_id: 1, ..m.deployment.clone() };
+    let elsewhere = compute_ledger_sdk::Deployment { chain_id: 1, ..m.deployment };
     let wrong = dir.path().join("wrong.json");
     elsewhere.save(&wrong).expect("save");
     let run = |args: &[&str]| {
