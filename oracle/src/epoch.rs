@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use alloy::primitives::U256;
-use compute_ledger_types::DeliveryLeaf;
+use compute_ledger_types::{DeliveryLeaf, Efficiency};
 use serde::{Deserialize, Serialize};
 
 use crate::{GpuSample, LeaseAllocation, OracleError, Result, SampleRecord};
@@ -246,19 +246,30 @@ pub struct EpochSummary {
 }
 
 impl EpochSummary {
+    /// Utilization, availability, PUE and Wh per GPU-hour of the epoch (`epoch_length` seconds).
+    pub fn efficiency(&self, epoch_length: u32) -> Efficiency {
+        Efficiency::of(
+            self.gpu_seconds_available,
+            self.gpu_seconds_busy,
+            u64::from(self.gpus_installed) * u64::from(epoch_length),
+            self.it_energy_wh,
+            self.facility_energy_wh,
+        )
+    }
+
     /// Busy / available, in basis points.
     pub fn utilization_bps(&self) -> u64 {
-        (self.gpu_seconds_busy * 10_000).checked_div(self.gpu_seconds_available).unwrap_or(0)
+        self.efficiency(0).utilization_bps
     }
 
     /// Power usage effectiveness × 1000 (facility / IT energy).
     pub fn pue_milli(&self) -> Option<u64> {
-        (self.facility_energy_wh * 1000).checked_div(self.it_energy_wh)
+        self.efficiency(0).pue_milli
     }
 
     /// Facility watt-hours per busy GPU-hour.
     pub fn wh_per_gpu_hour(&self) -> Option<u64> {
-        (self.facility_energy_wh * 3600).checked_div(self.gpu_seconds_busy)
+        self.efficiency(0).wh_per_gpu_hour
     }
 }
 

@@ -26,6 +26,6 @@ mod report;
 pub use error::{Error, Result};
 pub use merkle::{DeliveriesTree, DeliveryLeaf, hash_pair, verify_proof};
 pub use report::{
-    DOMAIN_NAME, DOMAIN_VERSION, MAX_U40, UsageReport, encode_signature, recover_signer,
-    report_domain,
+    DOMAIN_NAME, DOMAIN_VERSION, Efficiency, MAX_U40, UsageReport, encode_signature,
+    recover_signer, report_domain,
 };

@@ -68,3 +68,37 @@ pub fn recover_signer(digest: B256, signature: &[u8]) -> Result<Address> {
     let signature = Signature::try_from(signature)?;
     Ok(signature.recover_address_from_prehash(&digest)?)
 }
+
+/// Efficiency figures of an epoch's totals: the one definition the oracle, the node's index and
+/// wallets share.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Efficiency {
+    /// Busy / available GPU-seconds, basis points.
+    pub utilization_bps: u64,
+    /// Available / installed GPU-seconds, basis points.
+    pub availability_bps: u64,
+    /// Facility / IT energy × 1000 (power usage effectiveness); `None` without IT energy.
+    pub pue_milli: Option<u64>,
+    /// Facility watt-hours per busy GPU-hour; `None` without busy time.
+    pub wh_per_gpu_hour: Option<u64>,
+}
+
+impl Efficiency {
+    /// The figures of GPU-seconds available and busy out of `installed_seconds`, and IT and
+    /// facility energy in Wh.
+    pub fn of(
+        available: u64,
+        busy: u64,
+        installed_seconds: u64,
+        it_wh: u64,
+        facility_wh: u64,
+    ) -> Self {
+        Self {
+            utilization_bps: (busy * 10_000).checked_div(available).unwrap_or(0),
+            availability_bps: (available * 10_000).checked_div(installed_seconds).unwrap_or(0),
+            pue_milli: (facility_wh * 1_000).checked_div(it_wh),
+            wh_per_gpu_hour: (facility_wh * 3_600).checked_div(busy),
+        }
+    }
+}

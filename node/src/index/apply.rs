@@ -173,17 +173,15 @@ fn u40(value: alloy::primitives::aliases::U40) -> u64 {
     value.to::<u64>()
 }
 
-/// Efficiency figures of a report (the same formulas as the oracle's `EpochSummary`).
+/// Efficiency figures of a report (the shared definition in `compute-ledger-types`).
 fn efficiency(r: &ClusterRegistry::UsageReport, epoch_length: u32) -> Efficiency {
-    let (available, busy) = (u40(r.gpuSecondsAvailable), u40(r.gpuSecondsBusy));
-    let (it, facility) = (u40(r.itEnergyWh), u40(r.facilityEnergyWh));
-    let installed_seconds = u64::from(r.gpusInstalled) * u64::from(epoch_length);
-    Efficiency {
-        utilization_bps: (busy * 10_000).checked_div(available).unwrap_or(0),
-        availability_bps: (available * 10_000).checked_div(installed_seconds).unwrap_or(0),
-        pue_milli: (facility * 1_000).checked_div(it),
-        wh_per_gpu_hour: (facility * 3_600).checked_div(busy),
-    }
+    Efficiency::of(
+        u40(r.gpuSecondsAvailable),
+        u40(r.gpuSecondsBusy),
+        u64::from(r.gpusInstalled) * u64::from(epoch_length),
+        u40(r.itEnergyWh),
+        u40(r.facilityEnergyWh),
+    )
 }
 
 pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {

@@ -39,18 +39,7 @@ pub struct BondRow {
 }
 
 /// Efficiency figures of one report (or the latest one, on a cluster).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Efficiency {
-    /// Busy / available GPU-seconds, basis points.
-    pub utilization_bps: u64,
-    /// Available / installed GPU-seconds, basis points.
-    pub availability_bps: u64,
-    /// Facility / IT energy × 1000 (power usage effectiveness); `None` without IT energy.
-    pub pue_milli: Option<u64>,
-    /// Facility watt-hours per busy GPU-hour; `None` without busy time.
-    pub wh_per_gpu_hour: Option<u64>,
-}
+pub use compute_ledger_types::Efficiency;
 
 /// An accepted usage report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -163,9 +163,10 @@ impl Stats {
         let available: u64 = reports.iter().map(|r| r.gpu_seconds_available).sum();
         let it: u64 = reports.iter().map(|r| r.it_energy_wh).sum();
         let facility: u64 = reports.iter().map(|r| r.facility_energy_wh).sum();
+        let efficiency = compute_ledger_types::Efficiency::of(available, busy, 0, it, facility);
         Self {
-            utilization_bps: (busy * 10_000).checked_div(available),
-            pue_milli: (facility * 1_000).checked_div(it),
+            utilization_bps: (available > 0).then_some(efficiency.utilization_bps),
+            pue_milli: efficiency.pue_milli,
             epochs_reported: reports.len(),
         }
     }
