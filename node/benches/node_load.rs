@@ -30,9 +30,7 @@ const LOAD_SECONDS: u64 = 5;
 async fn main() {
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(64, start, 4)).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(64, start, 4)).await;
     let price = Amount::from_base(U256::from(1), 6);
     m.owner.offer_shares(lease, 900_000, price).await.expect("offer");
     for investor in &m.investors {

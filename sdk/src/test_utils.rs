@@ -187,6 +187,15 @@ impl Market {
         }
     }
 
+    /// Creates `offer` as the owner and funds its full-term escrow as the tenant (approval, then
+    /// `fund`); returns the lease id.
+    pub async fn funded_lease(&self, offer: &LeaseOffer) -> U256 {
+        let lease = self.owner.create_lease(offer).await.expect("create lease");
+        self.tenant.approve_escrow(lease).await.expect("approve escrow");
+        self.tenant.fund(lease).await.expect("fund escrow");
+        lease
+    }
+
     /// Builds the cluster's report of `epoch` with these (lease, delivered GPU-seconds), signs
     /// it with the first two attestors and relays it. Returns the deliveries tree (for proofs).
     pub async fn report(&self, epoch: u64, deliveries: &[(U256, u64)]) -> DeliveriesTree {

@@ -123,9 +123,7 @@ async fn a_reorg_during_settlement_is_undone_in_the_index() {
     let w = World::start(10_000, 5_000).await;
     let m = &w.m;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(16, start, 2)).await;
     m.advance_past_epoch(start, 1).await;
     let cap = 16 * u64::from(EPOCH);
     let mut proofs = ProofBook::default();
@@ -170,9 +168,7 @@ async fn a_node_restarted_mid_epoch_resumes_where_it_stopped() {
     let w = World::start(10_000, 5_000).await;
     let m = &w.m;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(16, start, 2)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let open_indexer = || {
         let index = Index::open(dir.path()).expect("index");

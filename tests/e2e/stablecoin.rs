@@ -21,9 +21,7 @@ async fn a_frozen_investor_and_a_paused_token_lose_nothing() {
     let m = &w.m;
     let issuer = Issuer::new(m.governance.clone());
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(16, start, 2)).await;
     let price = Amount::from_base(U256::from(1), 6);
     m.owner.offer_shares(lease, 600_000, price).await.expect("offer");
     let [alice, bob] = [&m.investors[0], &m.investors[1]];

@@ -14,13 +14,9 @@ use compute_ledger_sdk::{
 pub(crate) async fn market_with_history() -> (Market, Vec<U256>) {
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let a = m.owner.create_lease(&m.lease_offer(16, start, 3)).await.expect("lease a");
-    let b = m.owner.create_lease(&m.lease_offer(8, start, 2)).await.expect("lease b");
+    let a = m.funded_lease(&m.lease_offer(16, start, 3)).await;
+    let b = m.funded_lease(&m.lease_offer(8, start, 2)).await;
     let cancelled = m.owner.create_lease(&m.lease_offer(4, start, 1)).await.expect("lease c");
-    for lease in [a, b] {
-        m.tenant.approve_escrow(lease).await.expect("approve");
-        m.tenant.fund(lease).await.expect("fund");
-    }
     m.owner.cancel_lease(cancelled).await.expect("cancel");
     let price = Amount::from_base(U256::from(1), 6);
     m.owner.offer_shares(a, 700_000, price).await.expect("offer");

@@ -51,9 +51,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     let start = m.governance.registry().currentEpoch(cluster).call().await.expect("epoch") + 2;
     let offer =
         compute_ledger_sdk::LeaseOffer { cluster_id: cluster, ..m.lease_offer(4, start, 1) };
-    let lease = m.owner.create_lease(&offer).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&offer).await;
 
     let sim = SimulatorConfig {
         seed: 7,

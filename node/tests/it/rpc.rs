@@ -185,9 +185,7 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
 
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(8, start, 1)).await.expect("lease");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut indexer, server, _ledger) = serve(&m, dir.path()).await;
     let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");

@@ -188,9 +188,7 @@ async fn a_lease_from_offer_to_claimed_rent() {
 async fn challenged_epoch_waits_for_the_arbiter() {
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(8, start, 1)).await.expect("create");
-    m.tenant.approve_escrow(lease).await.expect("approve");
-    m.tenant.fund(lease).await.expect("fund");
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
     assert_eq!(error_kind(m.tenant.challenge(lease, start).await), ErrorKind::NoReport);
 
     m.advance_past_epoch(start, 1).await;
