@@ -61,9 +61,3 @@ pub enum NodeError {
 
 /// Result alias of the node.
 pub type Result<T> = std::result::Result<T, NodeError>;
-
-impl From<sled::Error> for NodeError {
-    fn from(e: sled::Error) -> Self {
-        Self::Index { path: PathBuf::new(), reason: e.to_string() }
-    }
-}

@@ -17,21 +17,21 @@ fn key(cluster: u64, epoch: u64) -> String {
 
 impl Index {
     fn archive(&self) -> Result<sled::Tree> {
-        self.db().open_tree(ARCHIVE).map_err(|e| self.error(&e))
+        self.db().open_tree(ARCHIVE).map_err(|e| self.err(&e))
     }
 
     /// Keeps the leaves of (cluster, epoch)'s deliveries tree.
     pub fn archive_put(&self, cluster: u64, epoch: u64, leaves: &[DeliveryLeaf]) -> Result<()> {
         let tree = self.archive()?;
         let body = serde_json::to_vec(leaves).expect("leaves serialize");
-        tree.insert(key(cluster, epoch), body).map_err(|e| self.error(&e))?;
-        tree.flush().map(drop).map_err(|e| self.error(&e))
+        tree.insert(key(cluster, epoch), body).map_err(|e| self.err(&e))?;
+        tree.flush().map(drop).map_err(|e| self.err(&e))
     }
 
     /// The deliveries tree of (cluster, epoch), if this node built it.
     pub fn archive_tree(&self, cluster: u64, epoch: u64) -> Result<Option<DeliveriesTree>> {
         let key = key(cluster, epoch);
-        let Some(bytes) = self.archive()?.get(&key).map_err(|e| self.error(&e))? else {
+        let Some(bytes) = self.archive()?.get(&key).map_err(|e| self.err(&e))? else {
             return Ok(None);
         };
         let leaves: Vec<DeliveryLeaf> = serde_json::from_slice(&bytes).map_err(|e| {

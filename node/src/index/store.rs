@@ -94,12 +94,9 @@ impl Index {
         &self.path
     }
 
-    fn err(&self, e: &sled::Error) -> NodeError {
+    /// A sled error, with this index's directory named.
+    pub(crate) fn err(&self, e: &sled::Error) -> NodeError {
         NodeError::Index { path: self.path.clone(), reason: e.to_string() }
-    }
-
-    pub(crate) fn error(&self, e: &sled::Error) -> NodeError {
-        self.err(e)
     }
 
     pub(crate) fn db(&self) -> &sled::Db {
