@@ -13,9 +13,10 @@ import {ReportLib} from "./libraries/ReportLib.sol";
 import {UsageReport} from "./libraries/Types.sol";
 
 /// @title ClusterRegistry
-/// @notice Clusters, attestor sets (M-of-N, rotated from a future epoch) and signed usage reports
-/// (EIP-712 domain `ComputeLedger` / `1`). Holds no money: bonds, leases and rent live in the
-/// LeaseMarket, which reads reports from here.
+/// @notice Clusters, attestor sets (M-of-N, rotated from a future epoch, with the current set's
+/// consent while leases are open) and signed usage reports, one per epoch, each accepted on its own
+/// until its own deadline (EIP-712 domain `ComputeLedger` / `1`). Holds no money: bonds, leases and
+/// rent live in the LeaseMarket, which reads reports from here.
 contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     // ------------------------------------------------------------ constants and storage
 
@@ -36,19 +37,21 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         uint32 epochLength;
         uint64 genesis;
         // slot 1
-        uint64 nextEpoch; // lowest epoch a report may still be accepted for
         uint64 pendingFrom; // first epoch of the pending set
-        uint32 activeSet;
+        uint32 activeSet; // verifies epochs before pendingFrom (all epochs when none is pending)
         uint32 pendingSet; // 0 when none
         uint8 activeThreshold;
         uint8 pendingThreshold;
         bool active;
+        uint32 rotations; // nonce of consent signatures
     }
 
     /// @dev One accepted report: the deliveries root and packed metrics (exactly two slots).
+    /// `acceptedDelay` is 1 + the seconds between the epoch's end and acceptance (at most the
+    /// report window, < 2^32 - 1), so it never wraps and 0 means "no report".
     struct StoredReport {
         bytes32 deliveriesRoot;
-        uint32 submittedAt;
+        uint32 acceptedDelay;
         uint32 gpusInstalled;
         uint32 gpusHealthy;
         uint40 gpuSecondsAvailable;
@@ -72,6 +75,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     /// @param governance Owner of governance functions (two-step transfer).
     /// @param reportWindow_ Seconds after an epoch's end during which its report is accepted.
     constructor(address governance, uint64 reportWindow_) EIP712("ComputeLedger", "1") Ownable(governance) {
+        if (reportWindow_ == 0 || reportWindow_ >= type(uint32).max - 1) revert InvalidParameter();
         reportWindow = reportWindow_;
     }
 
@@ -99,7 +103,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             revert InvalidEpochLength(epochLength);
         }
         clusterId = ++clusterCount;
-        uint32 setId = _createSet(clusterId, attestors, threshold, 0);
+        uint32 setId = _createSet(clusterId, attestors, threshold, 0, false);
         Cluster storage c = _clusters[clusterId];
         c.owner = msg.sender;
         c.epochLength = epochLength;
@@ -117,11 +121,23 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         uint64 clusterId,
         address[] calldata attestors,
         uint8 threshold,
-        uint64 fromEpoch
+        uint64 fromEpoch,
+        bytes[] calldata consent
     ) external {
         Cluster storage c = _ownedActiveCluster(clusterId);
         uint64 current = _currentEpoch(c);
         if (fromEpoch <= current) revert RotationNotInFuture(fromEpoch, current);
+        // While a lease is offered or running, its parties rely on the set in force: only that
+        // set's threshold may replace it. With no open lease the owner alone may (lost keys).
+        bool consented = _openLeases(clusterId) != 0;
+        if (consented) {
+            (uint32 setId, uint8 setThreshold) = _setFor(c, current);
+            bytes32 digest = _hashTypedDataV4(
+                ReportLib.rotationHash(clusterId, c.rotations, attestors, threshold, fromEpoch)
+            );
+            _verifySignatures(digest, consent, setId, setThreshold);
+        }
+        c.rotations += 1;
         if (c.pendingSet != 0 && c.pendingFrom <= current) {
             // The pending set has begun. Epochs before it may still be reported until their
             // deadline, so the active set is needed until then; afterwards promote and go on.
@@ -132,7 +148,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             }
             _promote(c);
         }
-        c.pendingSet = _createSet(clusterId, attestors, threshold, fromEpoch);
+        c.pendingSet = _createSet(clusterId, attestors, threshold, fromEpoch, consented);
         c.pendingThreshold = threshold;
         c.pendingFrom = fromEpoch;
     }
@@ -140,7 +156,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     /// @inheritdoc IClusterRegistry
     function deregisterCluster(uint64 clusterId) external {
         Cluster storage c = _ownedActiveCluster(clusterId);
-        uint256 open = market.activeLeases(clusterId);
+        uint256 open = _openLeases(clusterId);
         if (open != 0) revert ClusterHasActiveLeases(clusterId, open);
         c.active = false;
         emit ClusterDeregistered(clusterId);
@@ -155,27 +171,25 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         if (owner == address(0)) revert UnknownCluster(report.clusterId);
         if (!c.active) revert ClusterInactive(report.clusterId);
 
-        // Deadline, then epoch order, then signatures (cheap checks first).
+        // Deadline, then once-per-epoch, then signatures (cheap checks first). Each epoch stands on
+        // its own: a later epoch's report never blocks an earlier one.
         uint64 epoch = report.epoch;
         uint256 endsAt = uint256(genesis) + (uint256(epoch) + 1) * epochLength;
         if (block.timestamp < endsAt) revert EpochNotEnded(epoch, endsAt);
         if (block.timestamp > endsAt + reportWindow) {
             revert ReportDeadlinePassed(epoch, endsAt + reportWindow);
         }
-        if (epoch < c.nextEpoch) revert EpochAlreadyReported(epoch, c.nextEpoch);
+        StoredReport storage stored = _reports[report.clusterId][epoch];
+        if (stored.acceptedDelay != 0) revert EpochAlreadyReported(report.clusterId, epoch);
         if (!ReportLib.metricsValid(report, epochLength)) revert InvalidMetrics();
 
-        bool usePending = c.pendingSet != 0 && epoch >= c.pendingFrom;
-        (uint32 setId, uint8 threshold) =
-            usePending ? (c.pendingSet, c.pendingThreshold) : (c.activeSet, c.activeThreshold);
+        (uint32 setId, uint8 threshold) = _setFor(c, epoch);
         _verifySignatures(_hashTypedDataV4(ReportLib.structHash(report)), signatures, setId, threshold);
 
-        // Effects.
-        if (usePending) _promote(c);
-        c.nextEpoch = epoch + 1;
+        // Effects. The delay is at most reportWindow (< 2^32 - 1), so the cast is exact.
         _reports[report.clusterId][epoch] = StoredReport({
             deliveriesRoot: report.deliveriesRoot,
-            submittedAt: uint32(block.timestamp),
+            acceptedDelay: uint32(block.timestamp - endsAt + 1),
             gpusInstalled: report.gpusInstalled,
             gpusHealthy: report.gpusHealthy,
             gpuSecondsAvailable: report.gpuSecondsAvailable,
@@ -199,7 +213,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     }
 
     /// @notice Attestor-set state of a cluster: active set, pending set and its first epoch, and
-    /// the next epoch a report may be accepted for.
+    /// the rotation nonce the next consent must sign.
     function attestorState(uint64 clusterId)
         external
         view
@@ -209,7 +223,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             address[] memory pending,
             uint8 pendingThreshold,
             uint64 pendingFrom,
-            uint64 nextEpoch
+            uint32 rotationNonce
         )
     {
         Cluster storage c = _clusters[clusterId];
@@ -219,7 +233,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             _members[c.pendingSet],
             c.pendingThreshold,
             c.pendingFrom,
-            c.nextEpoch
+            c.rotations
         );
     }
 
@@ -227,10 +241,14 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     function reportOf(uint64 clusterId, uint64 epoch)
         external
         view
-        returns (bytes32 deliveriesRoot, uint32 submittedAt)
+        returns (bytes32 deliveriesRoot, uint64 submittedAt)
     {
         StoredReport storage r = _reports[clusterId][epoch];
-        return (r.deliveriesRoot, r.submittedAt);
+        uint32 delay = r.acceptedDelay;
+        if (delay == 0) return (bytes32(0), 0);
+        Cluster storage c = _clusters[clusterId];
+        uint256 endsAt = uint256(c.genesis) + (uint256(epoch) + 1) * c.epochLength;
+        return (r.deliveriesRoot, uint64(endsAt + delay - 1));
     }
 
     /// @notice Every stored field of a report (all zero when none was accepted).
@@ -247,11 +265,19 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
 
     /// @inheritdoc IClusterRegistry
     function isAttestor(uint64 clusterId, uint64 epoch, address account) external view returns (bool, uint8) {
-        Cluster storage c = _clusters[clusterId];
-        bool usePending = c.pendingSet != 0 && epoch >= c.pendingFrom;
-        (uint32 setId, uint8 threshold) =
-            usePending ? (c.pendingSet, c.pendingThreshold) : (c.activeSet, c.activeThreshold);
+        (uint32 setId, uint8 threshold) = _setFor(_clusters[clusterId], epoch);
         return (_isMember[setId][account], threshold);
+    }
+
+    /// @inheritdoc IClusterRegistry
+    function rotationDigest(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
+        external
+        view
+        returns (bytes32)
+    {
+        return _hashTypedDataV4(
+            ReportLib.rotationHash(clusterId, _clusters[clusterId].rotations, attestors, threshold, fromEpoch)
+        );
     }
 
     /// @inheritdoc IClusterRegistry
@@ -273,6 +299,17 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         if (!c.active) revert ClusterInactive(clusterId);
     }
 
+    /// @dev The set that verifies `epoch`: the pending set from its first epoch on, else the active.
+    function _setFor(Cluster storage c, uint64 epoch) internal view returns (uint32, uint8) {
+        if (c.pendingSet != 0 && epoch >= c.pendingFrom) return (c.pendingSet, c.pendingThreshold);
+        return (c.activeSet, c.activeThreshold);
+    }
+
+    /// @dev Offered and active leases of the cluster (none while the market is not linked yet).
+    function _openLeases(uint64 clusterId) internal view returns (uint256) {
+        return address(market) == address(0) ? 0 : market.activeLeases(clusterId);
+    }
+
     function _currentEpoch(Cluster storage c) internal view returns (uint64) {
         return uint64((block.timestamp - c.genesis) / c.epochLength);
     }
@@ -285,10 +322,13 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         c.pendingFrom = 0;
     }
 
-    function _createSet(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
-        internal
-        returns (uint32 setId)
-    {
+    function _createSet(
+        uint64 clusterId,
+        address[] calldata attestors,
+        uint8 threshold,
+        uint64 fromEpoch,
+        bool consented
+    ) internal returns (uint32 setId) {
         uint256 n = attestors.length;
         if (n == 0 || n > MAX_ATTESTORS || threshold == 0 || threshold > n) revert InvalidAttestorSet();
         setId = ++setCount;
@@ -298,7 +338,7 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             _isMember[setId][a] = true;
         }
         _members[setId] = attestors;
-        emit AttestorsSet(clusterId, setId, fromEpoch, threshold, attestors);
+        emit AttestorsSet(clusterId, setId, fromEpoch, threshold, attestors, consented);
     }
 
     /// @dev Recovers each signer (OpenZeppelin ECDSA rejects malleable and zero-signer signatures),

@@ -10,124 +10,125 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
+import {DisputeDesk} from "./DisputeDesk.sol";
 import {IClusterRegistry} from "./interfaces/IClusterRegistry.sol";
+import {IDisputeDesk} from "./interfaces/IDisputeDesk.sol";
 import {ILeaseMarket} from "./interfaces/ILeaseMarket.sol";
 import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
 import {RentLib} from "./libraries/RentLib.sol";
 import {ReportLib} from "./libraries/ReportLib.sol";
-import {Billing, LeaseStatus, LeaseTerms, SettleItem} from "./libraries/Types.sol";
+import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from "./libraries/Types.sol";
 
 /// @title LeaseMarket
-/// @notice Leases of attested GPU capacity. Holds every stablecoin the protocol touches, and keeps
-/// `balance == Σ escrow + Σ unclaimed rent + Σ SLA credits owed + Σ bonds` for each stablecoin.
-/// Lease shares are ERC-1155 tokens (id = lease id); rent reaches holders through a
-/// rent-per-share accumulator, so settling and claiming cost the same for 1 or 10,000 holders.
+/// @notice Leases of attested GPU capacity. Holds escrow, rent and bonds, and keeps
+/// `balance == Σ escrow + Σ rent pools + Σ SLA credits owed + Σ bonds` for each stablecoin
+/// (challenge bonds live in its DisputeDesk, which it deploys). Lease shares are ERC-1155 tokens (id = lease id); rent reaches
+/// holders through a rent-per-share accumulator, so settling and claiming cost the same for 1 or
+/// 10,000 holders. Every funded lease can be driven to `Ended` by anyone within
+/// `reportWindow + challengeWindow + resolutionWindow + proofGrace` after its last epoch.
 contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
     // ------------------------------------------------------------ storage
 
-    /// @dev Packed to seven slots; settlement reads each once.
-    struct Lease {
-        // slot 0
-        uint64 clusterId;
-        uint64 startEpoch;
-        uint64 endEpoch; // exclusive
-        uint64 nextEpoch; // next epoch to settle; == endEpoch once ended
-        // slot 1
-        address tenant;
-        uint32 gpus;
-        uint32 epochLength; // copied from the cluster (immutable there)
-        LeaseStatus status;
-        Billing billing;
-        uint16 slaBps;
-        // slot 2
-        address stablecoin;
-        uint16 creditBps;
-        uint64 genesis; // copied from the cluster (immutable there)
-        // slot 3
-        uint128 pricePerGpuHour;
-        uint128 totalShares;
-        // slot 4
-        uint128 escrow; // prepaid rent not yet settled (or, once ended, the remainder)
-        uint128 rentPool; // settled rent not yet claimed, including rounding dust
-        // slot 5
-        uint128 credits; // SLA credits owed to the tenant
-        uint128 maxCreditPerEpoch; // bond locked for each unsettled epoch
-        // slot 6
-        uint256 rentPerShare; // accumulator, scaled by RentLib.ACC_SCALE
-    }
-
-    /// @dev A holder's checkpoint of the accumulator and the rent accrued up to it.
+    /// @dev A holder's checkpoint: the accumulator it was paid up to, rent accrued until then, and
+    /// a queue [head, tail) of balance boundaries still waiting for their epochs to settle.
     struct Holder {
         uint256 rentPerSharePaid;
-        uint256 accrued;
+        uint128 accrued;
+        uint64 head;
+        uint64 tail;
     }
 
-    /// @notice A cluster's bond in one stablecoin; `locked` covers open leases' worst-case credits.
+    /// @dev The balance a holder had for every epoch before `epoch` (recorded at its first share
+    /// movement in `epoch` while earlier, delivered epochs were still unsettled).
+    struct Boundary {
+        uint64 epoch;
+        uint192 balance;
+    }
+
+    /// @notice A cluster's bond in one stablecoin; `locked` covers open leases' worst case.
     struct Bond {
         uint128 total;
         uint128 locked;
     }
 
-    /// @notice A primary-sale offer of lease shares.
+    /// @notice A primary-sale offer of lease shares; the seller's offered shares are set aside.
     struct Offer {
         address seller;
         uint128 amount;
         uint256 pricePerShare;
     }
 
-    /// @notice State of a tenant's dispute of one (lease, epoch).
-    enum ChallengeStatus {
-        None,
-        Open,
-        Resolved
-    }
-
-    /// @notice A dispute and, once resolved, the corrected delivery.
-    struct Challenge {
-        ChallengeStatus status;
-        uint64 delivered;
-    }
-
     /// @notice The registry holding clusters and reports.
     IClusterRegistry public immutable registry;
-    /// @notice Seconds after a report's acceptance during which the tenant may challenge it.
+    /// @notice The desk where tenants and holders challenge reports and the arbiter rules.
+    IDisputeDesk public immutable disputes;
+    /// @inheritdoc ILeaseMarket
     uint64 public immutable challengeWindow;
+    /// @inheritdoc ILeaseMarket
+    uint64 public immutable resolutionWindow;
+    /// @inheritdoc ILeaseMarket
+    uint64 public immutable proofGrace;
     /// @dev The registry's reporting window, cached (immutable there).
     uint64 internal immutable _reportWindow;
-
-    /// @notice The account that resolves challenges.
-    address public arbiter;
     /// @notice Number of leases ever created (ids are 1..leaseCount).
     uint256 public leaseCount;
     /// @notice Whether a stablecoin is accepted for bonds and leases.
     mapping(address token => bool) public stablecoinAllowed;
     /// @inheritdoc ILeaseMarket
     mapping(uint64 clusterId => uint256) public activeLeases;
-    /// @notice Primary-sale offer of each lease.
+    /// @notice Primary-sale offer of each lease (only fillable while the lease is active).
     mapping(uint256 leaseId => Offer) public offers;
 
     mapping(uint256 leaseId => Lease) internal _leases;
     mapping(uint256 leaseId => mapping(address => Holder)) internal _holders;
+    mapping(uint256 leaseId => mapping(address => mapping(uint256 index => Boundary))) internal _boundaries;
+    /// @dev The accumulator once every epoch before `epoch` settled, kept only where a boundary needs it.
+    mapping(uint256 leaseId => mapping(uint64 epoch => uint256)) internal _accAt;
     mapping(uint64 clusterId => mapping(address token => Bond)) internal _bonds;
-    mapping(uint256 leaseId => mapping(uint64 epoch => Challenge)) internal _challenges;
+    /// @dev Epochs the desk has a dispute for (settlement asks the desk only for these).
+    mapping(uint256 leaseId => mapping(uint64 epoch => bool)) internal _disputed;
+
+    /// @dev How `_settle` was asked to settle.
+    enum Mode {
+        Any,
+        Missed,
+        Unproven
+    }
 
     /// @param governance Owner of governance functions (two-step transfer).
     /// @param registry_ The cluster registry.
-    /// @param challengeWindow_ Seconds after a report during which the tenant may challenge it.
+    /// @param challengeWindow_ Seconds after a report during which the tenant or a holder may challenge.
+    /// @param resolutionWindow_ Seconds after a challenge during which the arbiter may rule.
+    /// @param proofGrace_ Seconds after those windows for a leaf's proof before the epoch may settle
+    /// as unproven.
+    /// @param challengeBondBps_ Challenge bond in basis points of the lease's full-epoch rent.
     /// @param metadataUri ERC-1155 URI template (`{id}` is replaced by wallets).
+    /// @dev Deploys the DisputeDesk (governed by `governance`), so the two are bound to each other.
     constructor(
         address governance,
         IClusterRegistry registry_,
         uint64 challengeWindow_,
+        uint64 resolutionWindow_,
+        uint64 proofGrace_,
+        uint16 challengeBondBps_,
         string memory metadataUri
     ) ERC1155(metadataUri) Ownable(governance) {
+        if (challengeWindow_ == 0 || resolutionWindow_ == 0 || proofGrace_ == 0) {
+            revert InvalidParameter();
+        }
+        if (challengeBondBps_ > RentLib.BPS) revert InvalidParameter();
         registry = registry_;
         challengeWindow = challengeWindow_;
+        resolutionWindow = resolutionWindow_;
+        proofGrace = proofGrace_;
         _reportWindow = registry_.reportWindow();
+        disputes = new DisputeDesk(
+            governance, this, registry_, challengeWindow_, resolutionWindow_, challengeBondBps_
+        );
     }
 
     // ------------------------------------------------------------ governance
@@ -137,13 +138,6 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (token == address(0)) revert ZeroAddress();
         stablecoinAllowed[token] = allowed;
         emit StablecoinAllowed(token, allowed);
-    }
-
-    /// @inheritdoc ILeaseMarket
-    function setArbiter(address arbiter_) external onlyOwner {
-        if (arbiter_ == address(0)) revert ZeroAddress();
-        arbiter = arbiter_;
-        emit ArbiterSet(arbiter_);
     }
 
     /// @notice Sets the ERC-1155 metadata URI template.
@@ -193,10 +187,10 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
                 || t.creditBps > RentLib.BPS
         ) revert InvalidLeaseTerms();
 
-        uint256 maxCredit = RentLib.slaCredit(
-            0, RentLib.capacity(t.gpus, epochLength), t.pricePerGpuHour, t.slaBps, t.creditBps
-        );
-        uint256 lock = maxCredit * (t.endEpoch - t.startEpoch);
+        uint256 cap = RentLib.capacity(t.gpus, epochLength);
+        uint256 perEpoch = RentLib.slaCredit(0, cap, t.pricePerGpuHour, t.slaBps, t.creditBps)
+            + RentLib.fullRent(cap, t.pricePerGpuHour);
+        uint256 lock = perEpoch * (t.endEpoch - t.startEpoch);
         Bond storage b = _bonds[t.clusterId][t.stablecoin];
         uint256 free = b.total - b.locked;
         if (lock > free) revert InsufficientBond(lock, free);
@@ -219,7 +213,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         l.genesis = genesis;
         l.pricePerGpuHour = t.pricePerGpuHour;
         l.totalShares = t.totalShares;
-        l.maxCreditPerEpoch = maxCredit.toUint128();
+        l.bondPerEpoch = perEpoch.toUint128();
         // The accumulator starts at 1, not 0: holders' checkpoints and the first settlement then
         // update non-zero slots (2,900 gas) instead of creating them (20,000). Only deltas count.
         l.rentPerShare = 1;
@@ -250,14 +244,18 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     /// @inheritdoc ILeaseMarket
     function cancelLease(uint256 leaseId) external {
         Lease storage l = _lease(leaseId);
-        _requireClusterOwner(l.clusterId);
         if (l.status != LeaseStatus.Offered) revert WrongLeaseStatus(leaseId, uint8(l.status));
+        (address owner,,,) = registry.clusterInfo(l.clusterId);
+        // Anyone may clear a lease nobody can fund any more, so an absent owner strands no bond.
+        if (msg.sender != owner && _currentEpoch(l) + 1 < l.endEpoch) {
+            revert LeaseStillFundable(leaseId, l.endEpoch);
+        }
         l.status = LeaseStatus.Cancelled;
         _bonds[l.clusterId][l.stablecoin].locked -= uint128(
-            uint256(l.maxCreditPerEpoch) * (l.endEpoch - l.startEpoch)
+            uint256(l.bondPerEpoch) * (l.endEpoch - l.startEpoch)
         );
         activeLeases[l.clusterId] -= 1;
-        emit LeaseCancelled(leaseId);
+        emit LeaseCancelled(leaseId, msg.sender);
     }
 
     /// @inheritdoc ILeaseMarket
@@ -265,6 +263,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         Lease storage l = _lease(leaseId);
         _requireClusterOwner(l.clusterId);
         if (l.status != LeaseStatus.Active) revert WrongLeaseStatus(leaseId, uint8(l.status));
+        uint256 balance = balanceOf(msg.sender, leaseId);
+        if (amount > balance) revert ERC1155InsufficientBalance(msg.sender, balance, amount, leaseId);
         offers[leaseId] =
             Offer({seller: msg.sender, amount: amount.toUint128(), pricePerShare: pricePerShare});
         emit SharesOffered(leaseId, msg.sender, amount, pricePerShare);
@@ -273,6 +273,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     /// @inheritdoc ILeaseMarket
     function buyShares(uint256 leaseId, uint256 amount, uint256 maxPricePerShare) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
+        Lease storage l = _lease(leaseId);
+        if (l.status != LeaseStatus.Active) revert WrongLeaseStatus(leaseId, uint8(l.status));
         Offer storage o = offers[leaseId];
         (address seller, uint256 available, uint256 price) = (o.seller, o.amount, o.pricePerShare);
         if (amount > available || price > maxPricePerShare) {
@@ -281,7 +283,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         o.amount = uint128(available - amount);
         uint256 cost = amount * price;
         emit SharesBought(leaseId, msg.sender, seller, amount, cost);
-        IERC20(_leases[leaseId].stablecoin).safeTransferFrom(msg.sender, seller, cost);
+        IERC20(l.stablecoin).safeTransferFrom(msg.sender, seller, cost);
         _safeTransferFrom(seller, msg.sender, leaseId, amount, "");
     }
 
@@ -289,47 +291,31 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
 
     /// @inheritdoc ILeaseMarket
     function settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] calldata proof) external {
-        _settle(leaseId, epoch, delivered, proof, false);
+        _settle(leaseId, epoch, delivered, proof, Mode.Any);
     }
 
     /// @inheritdoc ILeaseMarket
     function settleMissed(uint256 leaseId, uint64 epoch) external {
-        _settle(leaseId, epoch, 0, new bytes32[](0), true);
+        _settle(leaseId, epoch, 0, new bytes32[](0), Mode.Missed);
+    }
+
+    /// @inheritdoc ILeaseMarket
+    function settleUnproven(uint256 leaseId, uint64 epoch) external {
+        _settle(leaseId, epoch, 0, new bytes32[](0), Mode.Unproven);
     }
 
     /// @inheritdoc ILeaseMarket
     function settleBatch(SettleItem[] calldata items) external {
         for (uint256 i; i < items.length; ++i) {
             SettleItem calldata item = items[i];
-            _settle(item.leaseId, item.epoch, item.delivered, item.proof, false);
+            _settle(item.leaseId, item.epoch, item.delivered, item.proof, Mode.Any);
         }
     }
 
     /// @inheritdoc ILeaseMarket
-    function challenge(uint256 leaseId, uint64 epoch) external {
-        Lease storage l = _lease(leaseId);
-        if (msg.sender != l.tenant) revert NotTenant(leaseId, msg.sender);
-        if (l.status != LeaseStatus.Active) revert WrongLeaseStatus(leaseId, uint8(l.status));
-        if (epoch < l.nextEpoch || epoch >= l.endEpoch) revert ChallengeWindowClosed(leaseId, epoch);
-        (, uint32 submittedAt) = registry.reportOf(l.clusterId, epoch);
-        if (submittedAt == 0) revert NoReport(l.clusterId, epoch);
-        if (block.timestamp >= uint256(submittedAt) + challengeWindow) {
-            revert ChallengeWindowClosed(leaseId, epoch);
-        }
-        Challenge storage c = _challenges[leaseId][epoch];
-        if (c.status != ChallengeStatus.None) revert AlreadyChallenged(leaseId, epoch);
-        c.status = ChallengeStatus.Open;
-        emit EpochChallengeOpened(leaseId, epoch);
-    }
-
-    /// @inheritdoc ILeaseMarket
-    function resolveChallenge(uint256 leaseId, uint64 epoch, uint64 correctedDelivered) external {
-        if (msg.sender != arbiter) revert NotArbiter(msg.sender);
-        Challenge storage c = _challenges[leaseId][epoch];
-        if (c.status != ChallengeStatus.Open) revert NoOpenChallenge(leaseId, epoch);
-        c.status = ChallengeStatus.Resolved;
-        c.delivered = correctedDelivered;
-        emit EpochChallengeResolved(leaseId, epoch, correctedDelivered);
+    function markDisputed(uint256 leaseId, uint64 epoch) external {
+        if (msg.sender != address(disputes)) revert NotDisputeDesk(msg.sender);
+        _disputed[leaseId][epoch] = true;
     }
 
     // ------------------------------------------------------------ payouts
@@ -338,11 +324,12 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     function claim(uint256 leaseId) external nonReentrant returns (uint256 amount) {
         Lease storage l = _lease(leaseId);
         Holder storage h = _holders[leaseId][msg.sender];
-        uint256 acc = l.rentPerShare;
-        amount = _owed(h, acc, balanceOf(msg.sender, leaseId));
+        uint256 paid;
+        uint64 head;
+        (amount, paid, head) = _accrue(leaseId, msg.sender, h, l.rentPerShare);
         if (amount == 0) revert NothingToClaim();
-        h.rentPerSharePaid = acc;
-        if (h.accrued != 0) h.accrued = 0;
+        h.rentPerSharePaid = paid;
+        if (h.accrued != 0 || h.head != head) (h.accrued, h.head) = (0, head);
         l.rentPool -= uint128(amount);
         emit RentClaimed(leaseId, msg.sender, amount);
         IERC20(l.stablecoin).safeTransfer(msg.sender, amount);
@@ -365,43 +352,62 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     // ------------------------------------------------------------ views
 
     /// @inheritdoc ILeaseMarket
-    function claimable(uint256 leaseId, address account) external view returns (uint256) {
-        return _owed(_holders[leaseId][account], _leases[leaseId].rentPerShare, balanceOf(account, leaseId));
+    function claimable(uint256 leaseId, address account) external view returns (uint256 amount) {
+        (amount,,) = _accrue(leaseId, account, _holders[leaseId][account], _leases[leaseId].rentPerShare);
     }
 
     /// @inheritdoc ILeaseMarket
     function escrowRequired(uint256 leaseId) public view returns (uint256) {
         Lease storage l = _lease(leaseId);
-        uint256 cap = RentLib.capacity(l.gpus, l.epochLength);
-        return RentLib.rent(cap, cap, l.pricePerGpuHour) * (l.endEpoch - l.startEpoch);
+        uint64 start = l.status == LeaseStatus.Offered ? _fundingStart(l, leaseId) : l.startEpoch;
+        return
+            RentLib.fullRent(RentLib.capacity(l.gpus, l.epochLength), l.pricePerGpuHour)
+                * (l.endEpoch - start);
     }
 
-    /// @notice Every stored field of a lease.
+    /// @inheritdoc ILeaseMarket
+    function proofDeadline(uint256 leaseId, uint64 epoch) external view returns (uint256) {
+        Lease storage l = _lease(leaseId);
+        (, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
+        if (submittedAt == 0) return 0;
+        (DisputeStatus status,, uint64 resolveBy) = _verdict(leaseId, epoch);
+        return _proofDeadline(submittedAt, status, resolveBy);
+    }
+
+    /// @inheritdoc ILeaseMarket
+    function unsettledEpochs(uint256 leaseId) external view returns (uint64) {
+        Lease storage l = _lease(leaseId);
+        if (l.status != LeaseStatus.Active) return 0;
+        uint64 current = _currentEpoch(l);
+        uint64 ended = current < l.endEpoch ? current : l.endEpoch;
+        return ended > l.nextEpoch ? ended - l.nextEpoch : 0;
+    }
+
+    /// @inheritdoc ILeaseMarket
     function getLease(uint256 leaseId) external view returns (Lease memory) {
         return _lease(leaseId);
     }
 
-    /// @notice A cluster's bond in `token`: total deposited (less credits paid) and locked part.
+    /// @notice A cluster's bond in `token`: total deposited (less credits and compensation paid,
+    /// plus forfeited challenge bonds) and the part locked for open leases.
     function bondOf(uint64 clusterId, address token) external view returns (Bond memory) {
         return _bonds[clusterId][token];
     }
 
-    /// @notice The challenge state of one (lease, epoch).
-    function challengeOf(uint256 leaseId, uint64 epoch) external view returns (Challenge memory) {
-        return _challenges[leaseId][epoch];
-    }
-
     /// @notice The lease's cluster's current epoch.
-    function currentEpoch(uint256 leaseId) public view returns (uint64) {
-        Lease storage l = _lease(leaseId);
-        return uint64((block.timestamp - l.genesis) / l.epochLength);
+    function currentEpoch(uint256 leaseId) external view returns (uint64) {
+        return _currentEpoch(_lease(leaseId));
     }
 
-    // ------------------------------------------------------------ internal
+    // ------------------------------------------------------------ internal: leases
 
     function _lease(uint256 leaseId) internal view returns (Lease storage l) {
         l = _leases[leaseId];
         if (l.status == LeaseStatus.None) revert UnknownLease(leaseId);
+    }
+
+    function _currentEpoch(Lease storage l) internal view returns (uint64) {
+        return uint64((block.timestamp - l.genesis) / l.epochLength);
     }
 
     /// @dev Reverts unless the caller owns the cluster; returns the cluster's timing and status.
@@ -416,29 +422,40 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (owner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
     }
 
+    /// @dev The first epoch a lease funded now bills: its start, or the next epoch once the start
+    /// has begun (a stablecoin paused through the start delays the lease instead of killing it).
+    function _fundingStart(Lease storage l, uint256 leaseId) internal view returns (uint64 start) {
+        uint64 current = _currentEpoch(l);
+        start = current < l.startEpoch ? l.startEpoch : current + 1;
+        if (start >= l.endEpoch) revert FundingClosed(leaseId, l.endEpoch);
+    }
+
     function _fund(uint256 leaseId) internal {
         Lease storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Offered) revert WrongLeaseStatus(leaseId, uint8(l.status));
         if (msg.sender != l.tenant) revert NotTenant(leaseId, msg.sender);
-        if (currentEpoch(leaseId) >= l.startEpoch) revert FundingClosed(leaseId, l.startEpoch);
+        uint64 start = _fundingStart(l, leaseId);
         uint256 amount = escrowRequired(leaseId);
         IERC20 token = IERC20(l.stablecoin);
         uint256 allowance = token.allowance(msg.sender, address(this));
         if (allowance < amount) revert InsufficientAllowance(allowance, amount);
+        uint64 skipped = start - l.startEpoch;
+        if (skipped != 0) {
+            _bonds[l.clusterId][l.stablecoin].locked -= uint128(uint256(l.bondPerEpoch) * skipped);
+            (l.startEpoch, l.nextEpoch) = (start, start);
+        }
         l.status = LeaseStatus.Active;
         l.escrow = amount.toUint128();
-        emit LeaseFunded(leaseId, msg.sender, amount);
+        emit LeaseFunded(leaseId, msg.sender, amount, start);
         token.safeTransferFrom(msg.sender, address(this), amount);
     }
 
+    // ------------------------------------------------------------ internal: settlement
+
     /// @dev Settlement is strictly in epoch order per lease, so no epoch can settle twice.
-    function _settle(
-        uint256 leaseId,
-        uint64 epoch,
-        uint64 delivered,
-        bytes32[] memory proof,
-        bool expectMissed
-    ) internal {
+    function _settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] memory proof, Mode mode)
+        internal
+    {
         Lease storage l = _lease(leaseId);
         LeaseStatus status = l.status;
         uint64 next = l.nextEpoch;
@@ -449,59 +466,111 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         if (status == LeaseStatus.Ended) revert WrongLeaseStatus(leaseId, uint8(status));
         if (epoch != next) revert EpochNotNext(leaseId, epoch, next);
 
-        bool missed;
-        (delivered, missed) = _attestedDelivery(l, leaseId, epoch, delivered, proof, expectMissed);
-        _book(l, leaseId, epoch, delivered, missed);
+        Outcome outcome;
+        (delivered, outcome) = _delivery(l, leaseId, epoch, delivered, proof, mode);
+        _book(l, leaseId, epoch, delivered, outcome);
     }
 
-    /// @dev The delivery to bill: the arbiter's correction, zero for a missed epoch, or the proven leaf.
-    function _attestedDelivery(
+    /// @dev The delivery to bill and why: the arbiter's ruling; zero for a missed, unproven or
+    /// conflicting epoch; or the proven leaf. A challenge past its deadline unruled leaves the
+    /// report standing.
+    function _delivery(
         Lease storage l,
         uint256 leaseId,
         uint64 epoch,
         uint64 delivered,
         bytes32[] memory proof,
-        bool expectMissed
-    ) internal view returns (uint64, bool missed) {
-        Challenge storage c = _challenges[leaseId][epoch];
-        if (c.status == ChallengeStatus.Open) revert EpochChallenged(leaseId, epoch);
-        if (c.status == ChallengeStatus.Resolved) return (c.delivered, false);
+        Mode mode
+    ) internal view returns (uint64, Outcome) {
+        (DisputeStatus status, uint64 ruled, uint64 resolveBy) = _verdict(leaseId, epoch);
+        if (status == DisputeStatus.Upheld || status == DisputeStatus.Rejected) {
+            if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
+            if (mode == Mode.Unproven) revert EpochArbitrated(leaseId, epoch);
+            return (ruled, Outcome.Arbitrated);
+        }
+        if (status == DisputeStatus.Conflict) {
+            if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
+            return (0, Outcome.Unproven);
+        }
+        if (status == DisputeStatus.Open && block.timestamp < resolveBy) {
+            revert EpochChallenged(leaseId, epoch, resolveBy);
+        }
 
-        (bytes32 root, uint32 submittedAt) = registry.reportOf(l.clusterId, epoch);
+        (bytes32 root, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) {
             uint256 deadline = uint256(l.genesis) + (uint256(epoch) + 1) * l.epochLength + _reportWindow;
             if (block.timestamp <= deadline) revert ReportPending(epoch, deadline);
-            return (0, true);
+            if (mode == Mode.Unproven) revert NoReport(l.clusterId, epoch);
+            return (0, Outcome.Missed);
         }
-        if (expectMissed) revert EpochReported(l.clusterId, epoch);
+        if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
+        if (mode == Mode.Unproven) {
+            uint256 deadline = _proofDeadline(submittedAt, status, resolveBy);
+            if (block.timestamp <= deadline) revert ProofWindowOpen(leaseId, epoch, deadline);
+            return (0, Outcome.Unproven);
+        }
         uint256 closesAt = uint256(submittedAt) + challengeWindow;
         if (block.timestamp < closesAt) revert ChallengeWindowOpen(leaseId, epoch, closesAt);
+        _requireLeaf(root, leaseId, epoch, delivered, proof);
+        return (delivered, Outcome.Proven);
+    }
+
+    /// @dev The desk's verdict on an epoch, asked only when the desk flagged a dispute.
+    function _verdict(uint256 leaseId, uint64 epoch)
+        internal
+        view
+        returns (DisputeStatus status, uint64 ruled, uint64 resolveBy)
+    {
+        if (!_disputed[leaseId][epoch]) return (DisputeStatus.None, 0, 0);
+        return disputes.verdict(leaseId, epoch);
+    }
+
+    function _requireLeaf(
+        bytes32 root,
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 delivered,
+        bytes32[] memory proof
+    ) internal pure {
         if (!MerkleProof.verify(proof, root, ReportLib.deliveryLeaf(leaseId, epoch, delivered))) {
             revert InvalidProof(leaseId, epoch);
         }
-        return (delivered, false);
     }
 
-    /// @dev Moves one epoch's rent from escrow to the rent pool, pays the SLA credit from the
-    /// bond and releases the epoch's bond lock. No tokens move here, so a paused stablecoin
-    /// cannot stop or corrupt settlement.
-    function _book(Lease storage l, uint256 leaseId, uint64 epoch, uint64 delivered, bool missed) internal {
+    /// @dev After the challenge window and any open challenge's resolution deadline, plus the grace.
+    function _proofDeadline(uint64 submittedAt, DisputeStatus status, uint64 resolveBy)
+        internal
+        view
+        returns (uint256 deadline)
+    {
+        deadline = uint256(submittedAt) + challengeWindow;
+        if (status == DisputeStatus.Open && resolveBy > deadline) deadline = resolveBy;
+        deadline += proofGrace;
+    }
+
+    /// @dev Books one epoch. Delivered epochs move rent from escrow to holders and pay the SLA
+    /// credit from the bond; missed or unproven ones (the owner's failure) pay holders the full
+    /// rent and the tenant the full credit, both from the bond. Releases the epoch's bond lock.
+    /// No tokens move here, so a paused stablecoin cannot stop or corrupt settlement.
+    function _book(Lease storage l, uint256 leaseId, uint64 epoch, uint64 delivered, Outcome outcome)
+        internal
+    {
         uint256 cap = RentLib.capacity(l.gpus, l.epochLength);
         uint256 price = l.pricePerGpuHour;
-        uint256 rent = RentLib.rent(delivered, cap, price);
+        bool ownersFailure = outcome == Outcome.Missed || outcome == Outcome.Unproven;
+        uint256 rent = ownersFailure ? 0 : RentLib.rent(delivered, cap, price);
+        uint256 compensation = ownersFailure ? RentLib.fullRent(cap, price) : 0;
         uint256 credit = RentLib.slaCredit(delivered, cap, price, l.slaBps, l.creditBps);
-        uint256 acc = l.rentPerShare + rent * RentLib.ACC_SCALE / l.totalShares;
-
-        l.nextEpoch = epoch + 1;
-        l.escrow -= uint128(rent);
-        l.rentPool += uint128(rent);
-        l.rentPerShare = acc;
-        if (credit != 0) l.credits += uint128(credit);
-        Bond storage b = _bonds[l.clusterId][l.stablecoin];
-        b.locked -= l.maxCreditPerEpoch;
-        if (credit != 0) b.total -= uint128(credit);
+        uint256 acc = _pay(l, leaseId, epoch, rent, compensation, credit);
         emit EpochSettled(
-            leaseId, epoch, delivered < cap ? delivered : uint64(cap), rent, credit, acc, missed
+            leaseId,
+            epoch,
+            delivered < cap ? delivered : uint64(cap),
+            rent,
+            compensation,
+            credit,
+            acc,
+            outcome
         );
 
         if (epoch + 1 == l.endEpoch) {
@@ -511,32 +580,108 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         }
     }
 
-    /// @dev Checkpoints both sides of every share movement before balances change, so a seller
-    /// keeps what accrued and a buyer earns only from now on.
+    /// @dev Moves the amounts and advances the accumulator; returns it.
+    function _pay(
+        Lease storage l,
+        uint256 leaseId,
+        uint64 epoch,
+        uint256 rent,
+        uint256 compensation,
+        uint256 credit
+    ) internal returns (uint256 acc) {
+        acc = l.rentPerShare + (rent + compensation) * RentLib.ACC_SCALE / l.totalShares;
+        l.nextEpoch = epoch + 1;
+        l.escrow -= uint128(rent);
+        l.rentPool += uint128(rent + compensation);
+        l.rentPerShare = acc;
+        if (credit != 0) l.credits += uint128(credit);
+        Bond storage b = _bonds[l.clusterId][l.stablecoin];
+        b.locked -= l.bondPerEpoch;
+        if (credit + compensation != 0) b.total -= uint128(credit + compensation);
+        // A share movement during a settlement backlog asked for the accumulator at this boundary.
+        if (_accAt[leaseId][epoch + 1] != 0) _accAt[leaseId][epoch + 1] = acc;
+    }
+
+    // ------------------------------------------------------------ internal: holders
+
+    /// @dev Rent of an epoch belongs to whoever held the shares when it ended. Every share movement
+    /// checkpoints both sides first; while ended epochs are still unsettled it also records each
+    /// side's balance for them (a boundary), so their rent, when it settles, reaches the holders
+    /// who held through the delivery and not whoever holds at settlement.
     function _update(address from, address to, uint256[] memory ids, uint256[] memory values)
         internal
         override
     {
         for (uint256 i; i < ids.length; ++i) {
-            uint256 acc = _leases[ids[i]].rentPerShare;
-            if (from != address(0)) _checkpoint(ids[i], from, acc);
-            if (to != address(0)) _checkpoint(ids[i], to, acc);
+            uint256 id = ids[i];
+            Lease storage l = _leases[id];
+            uint256 acc = l.rentPerShare;
+            uint64 boundary = _backlogBoundary(l);
+            if (from != address(0)) {
+                _checkpoint(id, from, acc, boundary);
+                _requireUnreserved(l, id, from, values[i]);
+            }
+            if (to != address(0)) _checkpoint(id, to, acc, boundary);
+            if (boundary != 0 && _accAt[id][boundary] == 0) _accAt[id][boundary] = 1;
         }
         super._update(from, to, ids, values);
     }
 
-    function _checkpoint(uint256 leaseId, address account, uint256 acc) internal {
-        Holder storage h = _holders[leaseId][account];
-        uint256 paid = h.rentPerSharePaid;
-        if (paid != acc) {
-            uint256 earned = balanceOf(account, leaseId) * (acc - paid) / RentLib.ACC_SCALE;
-            if (earned != 0) h.accrued += earned;
-            h.rentPerSharePaid = acc;
-        }
+    /// @dev The current epoch (capped at the term's end) when delivered epochs before it are still
+    /// unsettled on an active lease; 0 when nothing is owed to past holders.
+    function _backlogBoundary(Lease storage l) internal view returns (uint64) {
+        if (l.status != LeaseStatus.Active) return 0;
+        uint64 current = _currentEpoch(l);
+        uint64 boundary = current < l.endEpoch ? current : l.endEpoch;
+        return l.nextEpoch < boundary ? boundary : 0;
     }
 
-    /// @dev Rent owed to a holder: accrued at its last checkpoint plus what its balance earned since.
-    function _owed(Holder storage h, uint256 acc, uint256 balance) internal view returns (uint256) {
-        return h.accrued + balance * (acc - h.rentPerSharePaid) / RentLib.ACC_SCALE;
+    function _checkpoint(uint256 leaseId, address account, uint256 acc, uint64 boundary) internal {
+        Holder storage h = _holders[leaseId][account];
+        (uint256 owed, uint256 paid, uint64 head) = _accrue(leaseId, account, h, acc);
+        if (paid != h.rentPerSharePaid) h.rentPerSharePaid = paid;
+        if (owed != h.accrued || head != h.head) (h.accrued, h.head) = (owed.toUint128(), head);
+        if (boundary == 0) return;
+        uint64 tail = h.tail;
+        // Only the balance before the first movement in an epoch covers the epochs before it.
+        if (tail != head && _boundaries[leaseId][account][tail - 1].epoch == boundary) return;
+        _boundaries[leaseId][account][tail] =
+            Boundary({epoch: boundary, balance: uint192(balanceOf(account, leaseId))});
+        h.tail = tail + 1;
+    }
+
+    /// @dev What `account` is owed at accumulator `acc`, and the checkpoint (accumulator paid up
+    /// to, first unresolved boundary) that pays it. Settled epochs before a boundary earn at the
+    /// boundary's balance, later ones at the current balance.
+    function _accrue(uint256 leaseId, address account, Holder storage h, uint256 acc)
+        internal
+        view
+        returns (uint256 owed, uint256 paid, uint64 head)
+    {
+        (owed, paid, head) = (h.accrued, h.rentPerSharePaid, h.head);
+        uint64 tail = h.tail;
+        if (head != tail) {
+            uint64 settledUpTo = _leases[leaseId].nextEpoch;
+            for (; head != tail; ++head) {
+                Boundary storage bd = _boundaries[leaseId][account][head];
+                if (bd.epoch > settledUpTo) {
+                    // Every settled epoch lies before this boundary: its balance earned them all.
+                    return (owed + uint256(bd.balance) * (acc - paid) / RentLib.ACC_SCALE, acc, head);
+                }
+                uint256 accAtBoundary = _accAt[leaseId][bd.epoch];
+                owed += uint256(bd.balance) * (accAtBoundary - paid) / RentLib.ACC_SCALE;
+                paid = accAtBoundary;
+            }
+        }
+        owed += balanceOf(account, leaseId) * (acc - paid) / RentLib.ACC_SCALE;
+        paid = acc;
+    }
+
+    /// @dev Shares offered for sale are set aside: the seller cannot move them while the offer stands.
+    function _requireUnreserved(Lease storage l, uint256 leaseId, address from, uint256 value) internal view {
+        Offer storage o = offers[leaseId];
+        if (o.seller != from || o.amount == 0 || l.status != LeaseStatus.Active) return;
+        uint256 balance = balanceOf(from, leaseId);
+        if (balance >= value && balance - value < o.amount) revert SharesReserved(leaseId, o.amount);
     }
 }

@@ -5,6 +5,7 @@ import {Test} from "forge-std/Test.sol";
 
 import {ClusterRegistry} from "../src/ClusterRegistry.sol";
 import {DevStablecoin} from "../src/DevStablecoin.sol";
+import {DisputeDesk} from "../src/DisputeDesk.sol";
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {Billing, LeaseTerms, UsageReport} from "../src/libraries/Types.sol";
@@ -15,6 +16,9 @@ import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
 abstract contract BaseTest is Test {
     uint64 internal constant REPORT_WINDOW = 1 hours;
     uint64 internal constant CHALLENGE_WINDOW = 30 minutes;
+    uint64 internal constant RESOLUTION_WINDOW = 2 hours;
+    uint64 internal constant PROOF_GRACE = 1 hours;
+    uint16 internal constant CHALLENGE_BOND_BPS = 1_000; // 10% of a full epoch's rent
     uint32 internal constant EPOCH = 1 hours;
     uint128 internal constant PRICE = 2_000_000; // $2.00 per GPU-hour
     uint32 internal constant GPUS = 8;
@@ -35,6 +39,7 @@ abstract contract BaseTest is Test {
     DevStablecoin internal usd;
     ClusterRegistry internal registry;
     LeaseMarket internal market;
+    DisputeDesk internal desk;
     uint64 internal clusterId;
 
     function setUp() public virtual {
@@ -42,12 +47,20 @@ abstract contract BaseTest is Test {
         (tenant, tenantKey) = makeAddrAndKey("tenant");
         usd = new DevStablecoin(governance);
         registry = new ClusterRegistry(governance, REPORT_WINDOW);
-        market =
-            new LeaseMarket(governance, registry, CHALLENGE_WINDOW, "http://127.0.0.1/metadata/{id}.json");
+        market = new LeaseMarket(
+            governance,
+            registry,
+            CHALLENGE_WINDOW,
+            RESOLUTION_WINDOW,
+            PROOF_GRACE,
+            CHALLENGE_BOND_BPS,
+            "http://127.0.0.1/metadata/{id}.json"
+        );
+        desk = DisputeDesk(address(market.disputes()));
         vm.startPrank(governance);
         registry.setMarket(market);
         market.setStablecoinAllowed(address(usd), true);
-        market.setArbiter(arbiter);
+        desk.setArbiter(arbiter);
         vm.stopPrank();
 
         _makeAttestors(3);
@@ -57,8 +70,10 @@ abstract contract BaseTest is Test {
         for (uint256 i; i < funded.length; ++i) {
             vm.prank(governance);
             usd.mint(funded[i], 10_000_000e6);
-            vm.prank(funded[i]);
+            vm.startPrank(funded[i]);
             usd.approve(address(market), type(uint256).max);
+            usd.approve(address(desk), type(uint256).max);
+            vm.stopPrank();
         }
         vm.prank(owner);
         market.depositBond(clusterId, address(usd), 100_000e6);
@@ -196,5 +211,30 @@ abstract contract BaseTest is Test {
 
     function _full() internal pure returns (uint64) {
         return uint64(GPUS) * EPOCH;
+    }
+
+    /// Rent of one fully delivered epoch of a `_terms` lease ($16.00).
+    function _epochRent() internal pure returns (uint256) {
+        return uint256(GPUS) * EPOCH * PRICE / 3600;
+    }
+
+    /// Worst-case SLA credit of one epoch of a `_terms` lease ($15.84).
+    function _maxCredit() internal pure returns (uint256) {
+        return (uint256(GPUS) * EPOCH * 9_900 / 10_000) * PRICE / 3600;
+    }
+
+    /// Consent signatures of the first `n` attestors for a rotation of `cluster`.
+    function _consent(uint64 cluster, address[] memory set, uint8 threshold, uint64 fromEpoch, uint256 n)
+        internal
+        view
+        returns (bytes[] memory sigs)
+    {
+        bytes32 digest = registry.rotationDigest(cluster, set, threshold, fromEpoch);
+        uint256[] memory keys = _keys(n);
+        sigs = new bytes[](n);
+        for (uint256 i; i < n; ++i) {
+            (uint8 v, bytes32 rr, bytes32 s) = vm.sign(keys[i], digest);
+            sigs[i] = abi.encodePacked(rr, s, v);
+        }
     }
 }

@@ -53,10 +53,10 @@ contract ClusterRegistryTest is BaseTest {
         assertEq(registry.currentEpoch(id), 0);
         skip(1800);
         assertEq(registry.currentEpoch(id), 3);
-        (address[] memory active_, uint8 threshold,,,, uint64 nextEpoch) = registry.attestorState(id);
+        (address[] memory active_, uint8 threshold,,,, uint32 rotations) = registry.attestorState(id);
         assertEq(active_.length, 3);
         assertEq(threshold, 3);
-        assertEq(nextEpoch, 0);
+        assertEq(rotations, 0);
     }
 
     function test_register_rejectsBadEpochLength() public {
@@ -106,15 +106,13 @@ contract ClusterRegistryTest is BaseTest {
         vm.prank(keeper); // anyone may relay
         registry.submitReport(r, sigs);
 
-        (bytes32 root, uint32 at) = registry.reportOf(clusterId, 0);
+        (bytes32 root, uint64 submittedAt) = registry.reportOf(clusterId, 0);
         assertEq(root, keccak256("root"));
-        assertEq(at, block.timestamp);
+        assertEq(submittedAt, block.timestamp);
         ClusterRegistry.StoredReport memory s = registry.reportMetrics(clusterId, 0);
         assertEq(s.gpusInstalled, 16);
         assertEq(s.gpuSecondsBusy, 12 * EPOCH);
         assertEq(s.facilityEnergyWh, 12_320);
-        (,,,,, uint64 nextEpoch) = registry.attestorState(clusterId);
-        assertEq(nextEpoch, 1);
     }
 
     function test_submitReport_allThreeAttestorsAlsoAccepted() public {
@@ -123,14 +121,33 @@ contract ClusterRegistryTest is BaseTest {
         registry.submitReport(r, _sign(r, _keys(3)));
     }
 
-    function test_submitReport_gapsAllowedButNeverBackwards() public {
+    /// Finding 3 of the v2 review: a later epoch's report no longer blocks an earlier one.
+    function test_submitReport_laterEpochFirst_earlierStillAccepted() public {
         _warpToEpochEnd(2);
         _submit(_report(2, 0));
-        // Epoch 1 is still inside its deadline but lies below the last accepted epoch.
-        UsageReport memory old = _report(1, 0);
+        // Epoch 1 is still inside its own deadline: it is accepted, then never again.
+        UsageReport memory old = _report(1, keccak256("late"));
         bytes[] memory sigs = _sign(old, _keys(2));
-        vm.expectRevert(abi.encodeWithSelector(EpochAlreadyReported.selector, uint64(1), uint64(3)));
         registry.submitReport(old, sigs);
+        (bytes32 root,) = registry.reportOf(clusterId, 1);
+        assertEq(root, keccak256("late"));
+        vm.expectRevert(abi.encodeWithSelector(EpochAlreadyReported.selector, clusterId, uint64(1)));
+        registry.submitReport(old, sigs);
+    }
+
+    /// Finding 7 of the v2 review: the acceptance time survives 2106 (uint32 seconds would wrap).
+    function test_submitReport_acceptanceTimeBeyond2106() public {
+        vm.warp(uint256(type(uint32).max) + 1000);
+        vm.prank(owner);
+        uint64 late = registry.registerCluster("ipfs://late", 0, EPOCH, attestors, 2);
+        (,, uint64 genesis,) = registry.clusterInfo(late);
+        UsageReport memory r = _report(3, 0);
+        r.clusterId = late;
+        vm.warp(uint256(genesis) + 4 * EPOCH + 17);
+        registry.submitReport(r, _sign(r, _keys(2)));
+        (, uint64 submittedAt) = registry.reportOf(late, 3);
+        assertEq(submittedAt, block.timestamp);
+        assertGt(submittedAt, type(uint32).max);
     }
 
     function test_submitReport_rejectsReplay() public {
@@ -138,7 +155,7 @@ contract ClusterRegistryTest is BaseTest {
         bytes[] memory sigs = _sign(r, _keys(2));
         _warpToEpochEnd(0);
         registry.submitReport(r, sigs);
-        vm.expectRevert(abi.encodeWithSelector(EpochAlreadyReported.selector, uint64(0), uint64(1)));
+        vm.expectRevert(abi.encodeWithSelector(EpochAlreadyReported.selector, clusterId, uint64(0)));
         registry.submitReport(r, sigs);
     }
 
@@ -317,7 +334,7 @@ contract ClusterRegistryTest is BaseTest {
         address[] memory set = new address[](1);
         set[0] = newA;
         vm.prank(owner);
-        registry.rotateAttestors(clusterId, set, 1, 2);
+        registry.rotateAttestors(clusterId, set, 1, 2, new bytes[](0));
 
         (bool isOld,) = registry.isAttestor(clusterId, 1, attestors[0]);
         (bool isNew, uint8 threshold) = registry.isAttestor(clusterId, 2, newA);
@@ -341,41 +358,72 @@ contract ClusterRegistryTest is BaseTest {
         vm.expectRevert(abi.encodeWithSelector(NotAttestor.selector, attestors[0]));
         registry.submitReport(r2, old);
         registry.submitReport(r2, _sign(r2, newKeys));
-        (address[] memory active,,,,,) = registry.attestorState(clusterId);
-        assertEq(active[0], newA);
+        (address[] memory active,, address[] memory pending,, uint64 pendingFrom,) =
+            registry.attestorState(clusterId);
+        assertEq(active[0], attestors[0], "the old set still verifies late reports of epoch 1");
+        assertEq(pending[0], newA);
+        assertEq(pendingFrom, 2);
     }
 
     function test_rotate_rejectsPastOrCurrentEpoch() public {
         skip(EPOCH * 3);
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(RotationNotInFuture.selector, uint64(3), uint64(3)));
-        registry.rotateAttestors(clusterId, attestors, 1, 3);
+        registry.rotateAttestors(clusterId, attestors, 1, 3, new bytes[](0));
     }
 
     function test_rotate_onlyOwnerOfActiveCluster() public {
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(NotClusterOwner.selector, clusterId, alice));
-        registry.rotateAttestors(clusterId, attestors, 1, 5);
+        registry.rotateAttestors(clusterId, attestors, 1, 5, new bytes[](0));
         vm.expectRevert(abi.encodeWithSelector(UnknownCluster.selector, uint64(42)));
-        registry.rotateAttestors(42, attestors, 1, 5);
+        registry.rotateAttestors(42, attestors, 1, 5, new bytes[](0));
     }
 
     function test_rotate_pendingSetBegunWaitsForOldDeadline() public {
         vm.startPrank(owner);
-        registry.rotateAttestors(clusterId, attestors, 1, 1);
+        registry.rotateAttestors(clusterId, attestors, 1, 1, new bytes[](0));
         vm.warp(_epochEnd(0) + 1); // epoch 1 has begun; epoch 0 may still be reported
         vm.expectRevert(
             abi.encodeWithSelector(RotationPending.selector, uint64(1), _epochEnd(0) + REPORT_WINDOW + 1)
         );
-        registry.rotateAttestors(clusterId, attestors, 3, 5);
+        registry.rotateAttestors(clusterId, attestors, 3, 5, new bytes[](0));
         vm.warp(_epochEnd(0) + REPORT_WINDOW + 1);
-        registry.rotateAttestors(clusterId, attestors, 3, 5);
+        registry.rotateAttestors(clusterId, attestors, 3, 5, new bytes[](0));
         vm.stopPrank();
         (, uint8 activeThreshold,, uint8 pendingThreshold, uint64 pendingFrom,) =
             registry.attestorState(clusterId);
         assertEq(activeThreshold, 1, "begun rotation promoted");
         assertEq(pendingThreshold, 3);
         assertEq(pendingFrom, 5);
+    }
+
+    /// Finding 2 of the v2 review: with a lease open, the owner cannot swap the attestor set alone.
+    function test_rotate_withOpenLeaseNeedsCurrentSetConsent() public {
+        _activeLease(4);
+        (address mine,) = makeAddrAndKey("ownersOwnKey");
+        address[] memory set = new address[](1);
+        set[0] = mine;
+        vm.startPrank(owner);
+        vm.expectRevert(abi.encodeWithSelector(InsufficientSignatures.selector, 0, 2));
+        registry.rotateAttestors(clusterId, set, 1, 2, new bytes[](0));
+        // One co-signer is not the threshold either.
+        bytes[] memory one = _consent(clusterId, set, 1, 2, 1);
+        vm.expectRevert(abi.encodeWithSelector(InsufficientSignatures.selector, 1, 2));
+        registry.rotateAttestors(clusterId, set, 1, 2, one);
+        // Consent to another set does not carry over.
+        bytes[] memory other = _consent(clusterId, attestors, 1, 2, 2);
+        vm.expectPartialRevert(NotAttestor.selector);
+        registry.rotateAttestors(clusterId, set, 1, 2, other);
+
+        bytes[] memory consent = _consent(clusterId, set, 1, 2, 2);
+        vm.expectEmit(true, false, false, true, address(registry));
+        emit AttestorsSet(clusterId, registry.setCount() + 1, 2, 1, set, true);
+        registry.rotateAttestors(clusterId, set, 1, 2, consent);
+        // The consent was for one rotation: replaying it fails (the nonce moved on).
+        vm.expectPartialRevert(NotAttestor.selector);
+        registry.rotateAttestors(clusterId, set, 1, 2, consent);
+        vm.stopPrank();
     }
 
     // ------------------------------------------------------------ deregister
@@ -396,6 +444,17 @@ contract ClusterRegistryTest is BaseTest {
         registry.deregisterCluster(clusterId);
         vm.stopPrank();
         (,,, bool active) = registry.clusterInfo(clusterId);
+        assertFalse(active);
+    }
+
+    /// Finding 7 of the v2 review: a registry whose market is not linked yet can still deregister.
+    function test_deregister_withoutMarket() public {
+        ClusterRegistry lone = new ClusterRegistry(governance, REPORT_WINDOW);
+        vm.startPrank(owner);
+        uint64 id = lone.registerCluster("ipfs://lone", 0, EPOCH, attestors, 2);
+        lone.deregisterCluster(id);
+        vm.stopPrank();
+        (,,, bool active) = lone.clusterInfo(id);
         assertFalse(active);
     }
 }

@@ -3,7 +3,7 @@ pragma solidity ^0.8.28;
 
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import {RentLib} from "../src/libraries/RentLib.sol";
-import {LeaseTerms} from "../src/libraries/Types.sol";
+import {Lease, LeaseTerms} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @notice Settlement math under bounded random inputs: never charge above capacity, never
@@ -81,7 +81,7 @@ contract FuzzTest is BaseTest {
         uint256 tenantBefore = usd.balanceOf(tenant);
         _reportAndSettle(id, 1, delivered);
 
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         uint256 maxRent = uint256(gpus) * EPOCH * price / 3600;
         assertLe(l.rentPool, maxRent);
         assertEq(l.escrow + l.rentPool, market.escrowRequired(id), "rent moved, not made");

@@ -17,6 +17,7 @@ contract GasTest is BaseTest {
     function _coolAll() internal {
         vm.cool(address(registry));
         vm.cool(address(market));
+        vm.cool(address(desk));
         vm.cool(address(usd));
     }
 
@@ -127,5 +128,79 @@ contract GasTest is BaseTest {
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
         vm.snapshotGasLastCall(GROUP, "transferShares");
+    }
+
+    // ------------------------------------------------------------ disputes and owner failures
+
+    /// Epoch 1 settled, epoch 2 reported with the lease's leaf, inside its challenge window.
+    function _reportedSecondEpoch() internal returns (uint256 id) {
+        id = _activeLease(4);
+        _reportAndSettle(id, 1, _full());
+        _reportSingle(id, 2, _full());
+    }
+
+    function test_gas_challenge() public {
+        uint256 id = _reportedSecondEpoch();
+        _coolAll();
+        vm.prank(tenant);
+        desk.challenge(id, 2);
+        vm.snapshotGasLastCall(GROUP, "challenge");
+    }
+
+    function test_gas_resolveChallenge() public {
+        uint256 id = _reportedSecondEpoch();
+        vm.prank(tenant);
+        desk.challenge(id, 2);
+        _coolAll();
+        vm.prank(arbiter);
+        desk.resolveChallenge(id, 2, _full() / 2, true);
+        vm.snapshotGasLastCall(GROUP, "resolveChallenge");
+    }
+
+    /// The arbiter stayed silent: after the deadline the report stands and settles with its proof.
+    function test_gas_settle_afterChallengeTimeout() public {
+        uint256 id = _reportedSecondEpoch();
+        vm.prank(tenant);
+        desk.challenge(id, 2);
+        skip(RESOLUTION_WINDOW);
+        bytes32[] memory proof = new bytes32[](0);
+        uint64 delivered = _full();
+        _coolAll();
+        market.settle(id, 2, delivered, proof);
+        vm.snapshotGasLastCall(GROUP, "settle_afterChallengeTimeout");
+        desk.expire(id, 2);
+        vm.snapshotGasLastCall(GROUP, "expireChallenge");
+    }
+
+    /// The report left the lease's leaf out: after the proof deadline anyone settles it unproven.
+    function test_gas_settleUnproven() public {
+        uint256 id = _activeLease(4);
+        _reportAndSettle(id, 1, _full());
+        _warpToEpochEnd(2);
+        _submit(_report(2, keccak256("a tree without lease 1")));
+        skip(CHALLENGE_WINDOW + PROOF_GRACE + 1);
+        _coolAll();
+        market.settleUnproven(id, 2);
+        vm.snapshotGasLastCall(GROUP, "settleUnproven");
+    }
+
+    function test_gas_settleMissed() public {
+        uint256 id = _activeLease(4);
+        _reportAndSettle(id, 1, _full());
+        vm.warp(_epochEnd(2) + REPORT_WINDOW + 1);
+        _coolAll();
+        market.settleMissed(id, 2);
+        vm.snapshotGasLastCall(GROUP, "settleMissed");
+    }
+
+    /// A transfer while an ended epoch is unsettled also records the balance boundary.
+    function test_gas_transferShares_unsettledEpoch() public {
+        uint256 id = _reportedSecondEpoch();
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        _coolAll();
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
+        vm.snapshotGasLastCall(GROUP, "transferShares_unsettledEpoch");
     }
 }

@@ -10,7 +10,7 @@ import {LeaseMarket} from "../src/LeaseMarket.sol";
 import "../src/libraries/Errors.sol";
 import "../src/libraries/Events.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {LeaseStatus, LeaseTerms, SettleItem} from "../src/libraries/Types.sol";
+import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 contract LeaseMarketTest is BaseTest {
@@ -18,6 +18,8 @@ contract LeaseMarketTest is BaseTest {
     uint256 internal constant FULL_RENT = 16e6;
     // SLA floor 99% of capacity; credit 100% of the shortfall's value: $15.84 at zero delivery.
     uint256 internal constant MAX_CREDIT = 15_840_000;
+    // Bond locked per epoch: the full credit to the tenant plus the full rent to holders.
+    uint256 internal constant LOCK = MAX_CREDIT + FULL_RENT;
 
     // ------------------------------------------------------------ governance
 
@@ -27,13 +29,15 @@ contract LeaseMarketTest is BaseTest {
         market.setStablecoinAllowed(address(usd), false);
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, alice));
-        market.setArbiter(alice);
+        desk.setArbiter(alice);
+        vm.expectRevert(abi.encodeWithSelector(NotDisputeDesk.selector, address(this)));
+        market.markDisputed(1, 1);
 
         vm.startPrank(governance);
         vm.expectRevert(ZeroAddress.selector);
         market.setStablecoinAllowed(address(0), true);
         vm.expectRevert(ZeroAddress.selector);
-        market.setArbiter(address(0));
+        desk.setArbiter(address(0));
         vm.expectEmit(true, false, false, true, address(market));
         emit StablecoinAllowed(address(usd), false);
         market.setStablecoinAllowed(address(usd), false);
@@ -79,8 +83,8 @@ contract LeaseMarketTest is BaseTest {
 
     function test_bond_lockedPartCannotBeWithdrawn() public {
         _activeLease(10);
-        uint256 free = 100_000e6 - 10 * MAX_CREDIT;
-        assertEq(market.bondOf(clusterId, address(usd)).locked, 10 * MAX_CREDIT);
+        uint256 free = 100_000e6 - 10 * LOCK;
+        assertEq(market.bondOf(clusterId, address(usd)).locked, 10 * LOCK);
         vm.startPrank(owner);
         vm.expectRevert(abi.encodeWithSelector(BondLocked.selector, free + 1, free));
         market.withdrawBond(clusterId, address(usd), free + 1);
@@ -95,17 +99,17 @@ contract LeaseMarketTest is BaseTest {
     function test_createLease_mintsSharesAndLocksBond() public {
         LeaseTerms memory t = _terms(1, 4);
         vm.expectEmit(true, true, true, true, address(market));
-        emit LeaseCreated(1, clusterId, tenant, t, 3 * MAX_CREDIT);
+        emit LeaseCreated(1, clusterId, tenant, t, 3 * LOCK);
         vm.prank(owner);
         uint256 id = market.createLease(t);
         assertEq(id, 1);
         assertEq(market.balanceOf(owner, id), SHARES);
         assertEq(market.activeLeases(clusterId), 1);
         assertEq(market.escrowRequired(id), 3 * FULL_RENT);
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         assertEq(uint8(l.status), uint8(LeaseStatus.Offered));
         assertEq(l.nextEpoch, 1);
-        assertEq(l.maxCreditPerEpoch, MAX_CREDIT);
+        assertEq(l.bondPerEpoch, LOCK);
     }
 
     function test_createLease_rejections() public {
@@ -147,7 +151,7 @@ contract LeaseMarketTest is BaseTest {
         }
 
         t = _terms(1, 10_000);
-        uint256 need = 9_999 * MAX_CREDIT;
+        uint256 need = 9_999 * LOCK;
         vm.expectRevert(abi.encodeWithSelector(InsufficientBond.selector, need, 100_000e6));
         market.createLease(t);
 
@@ -164,7 +168,7 @@ contract LeaseMarketTest is BaseTest {
         uint256 id = market.createLease(_terms(1, 4));
         uint256 before = usd.balanceOf(tenant);
         vm.expectEmit(true, true, false, true, address(market));
-        emit LeaseFunded(id, tenant, 3 * FULL_RENT);
+        emit LeaseFunded(id, tenant, 3 * FULL_RENT, 1);
         vm.prank(tenant);
         market.fund(id);
         assertEq(before - usd.balanceOf(tenant), 3 * FULL_RENT);
@@ -191,9 +195,9 @@ contract LeaseMarketTest is BaseTest {
 
         vm.prank(tenant);
         usd.approve(address(market), type(uint256).max);
-        vm.warp(_epochEnd(0)); // epoch 1 has begun
+        vm.warp(_epochEnd(2)); // epoch 3, the last, has begun: no whole epoch is left
         vm.prank(tenant);
-        vm.expectRevert(abi.encodeWithSelector(FundingClosed.selector, id, uint64(1)));
+        vm.expectRevert(abi.encodeWithSelector(FundingClosed.selector, id, uint64(4)));
         market.fund(id);
     }
 
@@ -270,7 +274,7 @@ contract LeaseMarketTest is BaseTest {
         uint256 id = market.createLease(_terms(1, 4));
         vm.stopPrank();
         vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(NotClusterOwner.selector, clusterId, alice));
+        vm.expectRevert(abi.encodeWithSelector(LeaseStillFundable.selector, id, uint64(4)));
         market.cancelLease(id);
         vm.prank(owner);
         market.cancelLease(id);
@@ -342,16 +346,16 @@ contract LeaseMarketTest is BaseTest {
         _reportSingle(id, 1, _full());
         skip(CHALLENGE_WINDOW);
         vm.expectEmit(true, true, false, true, address(market));
-        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, 1 + FULL_RENT * 1e36 / SHARES, false);
+        emit EpochSettled(id, 1, _full(), FULL_RENT, 0, 0, 1 + FULL_RENT * 1e36 / SHARES, Outcome.Proven);
         vm.prank(keeper);
         market.settle(id, 1, _full(), new bytes32[](0));
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         assertEq(l.escrow, 2 * FULL_RENT);
         assertEq(l.rentPool, FULL_RENT);
         assertEq(l.credits, 0);
         assertEq(l.nextEpoch, 2);
         assertEq(market.claimable(id, owner), FULL_RENT);
-        assertEq(market.bondOf(clusterId, address(usd)).locked, 2 * MAX_CREDIT);
+        assertEq(market.bondOf(clusterId, address(usd)).locked, 2 * LOCK);
     }
 
     function test_settle_overDeliveryIsCapped() public {
@@ -366,7 +370,7 @@ contract LeaseMarketTest is BaseTest {
         _reportAndSettle(id, 1, delivered);
         uint256 rent = FULL_RENT / 2;
         uint256 credit = (uint256(_full()) * 9_900 / 10_000 - delivered) * PRICE / 3600;
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         assertEq(l.rentPool, rent);
         assertEq(l.credits, credit);
         assertEq(market.bondOf(clusterId, address(usd)).total, 100_000e6 - credit);
@@ -438,7 +442,9 @@ contract LeaseMarketTest is BaseTest {
         market.settle(unfunded, 5, 0, none);
     }
 
-    function test_settleMissed_zeroDeliveredFullCredit() public {
+    /// A dark oracle is the owner's failure: the tenant pays nothing and gets the full credit, and
+    /// holders get the full rent, both from the bond.
+    function test_settleMissed_zeroDeliveredFullCreditAndCompensation() public {
         uint256 id = _activeLease(2);
         vm.expectRevert(
             abi.encodeWithSelector(ReportPending.selector, uint64(1), _epochEnd(1) + REPORT_WINDOW)
@@ -446,12 +452,15 @@ contract LeaseMarketTest is BaseTest {
         market.settleMissed(id, 1);
         vm.warp(_epochEnd(1) + REPORT_WINDOW + 1);
         vm.expectEmit(true, true, false, true, address(market));
-        emit EpochSettled(id, 1, 0, 0, MAX_CREDIT, 1, true);
+        emit EpochSettled(id, 1, 0, 0, FULL_RENT, MAX_CREDIT, 1 + FULL_RENT * 1e36 / SHARES, Outcome.Missed);
         vm.prank(keeper);
         market.settleMissed(id, 1);
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         assertEq(l.escrow, 2 * FULL_RENT, "tenant never charged for a dark epoch");
         assertEq(l.credits, MAX_CREDIT);
+        assertEq(market.claimable(id, owner), FULL_RENT, "holders compensated");
+        assertEq(market.bondOf(clusterId, address(usd)).total, 100_000e6 - MAX_CREDIT - FULL_RENT);
+        assertEq(market.bondOf(clusterId, address(usd)).locked, LOCK);
     }
 
     function test_settleMissed_rejectsReportedEpoch() public {
@@ -473,7 +482,7 @@ contract LeaseMarketTest is BaseTest {
         vm.expectEmit(true, false, false, true, address(market));
         emit LeaseEnded(id, 0);
         market.settleBatch(items);
-        LeaseMarket.Lease memory l = market.getLease(id);
+        Lease memory l = market.getLease(id);
         assertEq(uint8(l.status), uint8(LeaseStatus.Ended));
         assertEq(l.rentPool, 3 * FULL_RENT);
         assertEq(market.activeLeases(clusterId), 0);
@@ -512,52 +521,75 @@ contract LeaseMarketTest is BaseTest {
     function test_challenge_blocksUntilArbiterResolves() public {
         uint256 id = _activeLease(2);
         _reportSingle(id, 1, _full());
-        vm.expectEmit(true, true, false, false, address(market));
-        emit EpochChallengeOpened(id, 1);
+        uint256 bond = FULL_RENT / 10;
+        uint256 resolveBy = block.timestamp + RESOLUTION_WINDOW;
+        vm.expectEmit(true, true, true, true, address(desk));
+        emit EpochChallengeOpened(id, 1, tenant, bond, uint64(resolveBy));
         vm.prank(tenant);
-        market.challenge(id, 1);
+        desk.challenge(id, 1);
+        assertEq(usd.balanceOf(address(desk)), bond, "the desk holds the bond");
         skip(CHALLENGE_WINDOW);
-        vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(1)));
+        vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(1), resolveBy));
         market.settle(id, 1, _full(), new bytes32[](0));
 
         vm.prank(arbiter);
-        market.resolveChallenge(id, 1, _full() / 4);
+        desk.resolveChallenge(id, 1, _full() / 4, true);
         market.settle(id, 1, 0, new bytes32[](0)); // args ignored: the arbiter's figure counts
         assertEq(market.getLease(id).rentPool, FULL_RENT / 4);
+        assertEq(desk.payouts(address(usd), tenant), bond, "upheld: the bond comes back");
+        uint256 before = usd.balanceOf(tenant);
+        vm.prank(tenant);
+        desk.withdrawPayout(address(usd));
+        assertEq(usd.balanceOf(tenant) - before, bond);
+        assertEq(usd.balanceOf(address(desk)), 0);
+    }
+
+    function test_challenge_rejectedBondGoesToOwner() public {
+        uint256 id = _activeLease(2);
+        _reportSingle(id, 1, _full());
+        vm.prank(tenant);
+        desk.challenge(id, 1);
+        vm.prank(arbiter);
+        desk.resolveChallenge(id, 1, _full(), false);
+        assertEq(desk.payouts(address(usd), owner), FULL_RENT / 10);
+        assertEq(desk.payouts(address(usd), tenant), 0);
+        skip(CHALLENGE_WINDOW);
+        market.settle(id, 1, 0, new bytes32[](0));
+        assertEq(market.getLease(id).rentPool, FULL_RENT);
     }
 
     function test_challenge_rejections() public {
         uint256 id = _activeLease(2);
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(NoReport.selector, clusterId, uint64(1)));
-        market.challenge(id, 1);
+        desk.challenge(id, 1);
 
         _reportSingle(id, 1, _full());
-        vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(NotTenant.selector, id, alice));
-        market.challenge(id, 1);
+        vm.prank(alice); // neither the tenant nor a holder
+        vm.expectRevert(abi.encodeWithSelector(NotTenantOrHolder.selector, id, alice));
+        desk.challenge(id, 1);
 
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, uint64(3)));
-        market.challenge(id, 3); // outside the term
+        desk.challenge(id, 3); // outside the term
 
         vm.prank(tenant);
-        market.challenge(id, 1);
-        vm.prank(tenant);
+        desk.challenge(id, 1);
+        vm.prank(owner); // a holder, but one challenge per epoch
         vm.expectRevert(abi.encodeWithSelector(AlreadyChallenged.selector, id, uint64(1)));
-        market.challenge(id, 1);
+        desk.challenge(id, 1);
 
         vm.expectRevert(abi.encodeWithSelector(NotArbiter.selector, address(this)));
-        market.resolveChallenge(id, 1, 0);
+        desk.resolveChallenge(id, 1, 0, true);
         vm.prank(arbiter);
         vm.expectRevert(abi.encodeWithSelector(NoOpenChallenge.selector, id, uint64(2)));
-        market.resolveChallenge(id, 2, 0);
+        desk.resolveChallenge(id, 2, 0, true);
 
         _reportSingle(id, 2, _full());
         skip(CHALLENGE_WINDOW);
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(ChallengeWindowClosed.selector, id, uint64(2)));
-        market.challenge(id, 2);
+        desk.challenge(id, 2);
     }
 
     // ------------------------------------------------------------ claims

@@ -25,11 +25,11 @@ contract MerkleDifferentialTest is BaseTest {
         skip(CHALLENGE_WINDOW);
 
         for (uint256 i; i < n; ++i) {
-            string memory at = string.concat(".leaves[", vm.toString(i), "]");
-            uint256 leaseId = vm.parseJsonUint(json, string.concat(at, ".leaseId"));
-            uint64 epoch = uint64(vm.parseJsonUint(json, string.concat(at, ".epoch")));
-            uint64 delivered = uint64(vm.parseJsonUint(json, string.concat(at, ".delivered")));
-            bytes32[] memory proof = vm.parseJsonBytes32Array(json, string.concat(at, ".proof"));
+            string memory path = string.concat(".leaves[", vm.toString(i), "]");
+            uint256 leaseId = vm.parseJsonUint(json, string.concat(path, ".leaseId"));
+            uint64 epoch = uint64(vm.parseJsonUint(json, string.concat(path, ".epoch")));
+            uint64 delivered = uint64(vm.parseJsonUint(json, string.concat(path, ".delivered")));
+            bytes32[] memory proof = vm.parseJsonBytes32Array(json, string.concat(path, ".proof"));
 
             // A proof for the wrong amount fails; the reference proof settles.
             vm.expectPartialRevert(bytes4(keccak256("InvalidProof(uint256,uint64)")));

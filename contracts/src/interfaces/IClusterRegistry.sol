@@ -22,21 +22,32 @@ interface IClusterRegistry {
     ) external returns (uint64 clusterId);
 
     /// @notice Names a new attestor set that verifies reports for epochs >= `fromEpoch`.
-    /// @dev `fromEpoch` must be in the future. Replaces a pending rotation that has not begun.
+    /// @dev Owner only; `fromEpoch` must be in the future. Replaces a pending rotation that has not
+    /// begun. While the cluster has an offered or active lease, `consent` must carry the threshold
+    /// of signatures of the set verifying the current epoch over `rotationDigest` (ascending
+    /// signers), so the owner cannot swap out a co-signer on its own; with none it may be empty.
     function rotateAttestors(
         uint64 clusterId,
         address[] calldata attestors,
         uint8 threshold,
-        uint64 fromEpoch
+        uint64 fromEpoch,
+        bytes[] calldata consent
     ) external;
 
-    /// @notice Deregisters a cluster that has no offered or active lease.
+    /// @notice The EIP-712 digest the current set signs to consent to a rotation
+    /// (`AttestorRotation(clusterId, nonce, attestors, threshold, fromEpoch)`, nonce = rotations so far).
+    function rotationDigest(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
+        external
+        view
+        returns (bytes32);
+
+    /// @notice Deregisters a cluster that has no offered or active lease (or no market linked yet).
     function deregisterCluster(uint64 clusterId) external;
 
     /// @notice Accepts a usage report signed by at least `threshold` attestors of the epoch's set.
     /// Anyone may relay it. Signatures must come in ascending signer-address order.
-    /// @param report The report; its epoch must have ended, be within the reporting deadline and
-    /// be above every earlier accepted epoch of the cluster.
+    /// @param report The report; its epoch must have ended, be within its own reporting deadline and
+    /// not be reported yet. Epochs are independent: any order of arrival is accepted.
     /// @param signatures 65-byte ECDSA signatures over the EIP-712 digest of `report`.
     function submitReport(UsageReport calldata report, bytes[] calldata signatures) external;
 
@@ -46,11 +57,11 @@ interface IClusterRegistry {
         view
         returns (address owner, uint32 epochLength, uint64 genesis, bool active);
 
-    /// @notice The deliveries root and acceptance time of a report (zero when none).
+    /// @notice The deliveries root and acceptance time of a report (both zero when none).
     function reportOf(uint64 clusterId, uint64 epoch)
         external
         view
-        returns (bytes32 deliveriesRoot, uint32 submittedAt);
+        returns (bytes32 deliveriesRoot, uint64 submittedAt);
 
     /// @notice Seconds after an epoch's end during which its report is accepted.
     function reportWindow() external view returns (uint64);

@@ -11,6 +11,9 @@ pragma solidity ^0.8.28;
 error ZeroAddress();
 /// @notice Thrown when the registry's market has already been set.
 error MarketAlreadySet();
+/// @notice Thrown when a deployment parameter is out of range (a window of zero or above 2^32 - 2
+/// seconds, a challenge bond above 100%).
+error InvalidParameter();
 
 // ---------------------------------------------------------------- clusters
 
@@ -38,8 +41,8 @@ error ClusterHasActiveLeases(uint64 clusterId, uint256 activeLeases);
 error EpochNotEnded(uint64 epoch, uint256 endsAt);
 /// @notice Thrown when a report arrives after its epoch's reporting deadline.
 error ReportDeadlinePassed(uint64 epoch, uint256 deadline);
-/// @notice Thrown when a report's epoch is not above the last accepted one (replay or rewrite).
-error EpochAlreadyReported(uint64 epoch, uint64 nextReportableEpoch);
+/// @notice Thrown when an epoch already has an accepted report (replay or rewrite).
+error EpochAlreadyReported(uint64 clusterId, uint64 epoch);
 /// @notice Thrown when a report's metrics break a bound (busy <= available <= installed x epoch
 /// length, healthy <= installed, facility energy >= IT energy).
 error InvalidMetrics();
@@ -65,8 +68,10 @@ error InsufficientBond(uint256 required, uint256 available);
 error WrongLeaseStatus(uint256 leaseId, uint8 status);
 /// @notice Thrown when the caller is not the lease's tenant.
 error NotTenant(uint256 leaseId, address caller);
-/// @notice Thrown when a lease is funded after its first epoch has begun.
-error FundingClosed(uint256 leaseId, uint64 startEpoch);
+/// @notice Thrown when a lease is funded once its last epoch has begun (no whole epoch is left).
+error FundingClosed(uint256 leaseId, uint64 endEpoch);
+/// @notice Thrown when someone other than the owner cancels a lease that can still be funded.
+error LeaseStillFundable(uint256 leaseId, uint64 endEpoch);
 /// @notice Thrown when an EIP-2612 permit's deadline has passed.
 error PermitExpired(uint256 deadline);
 /// @notice Thrown when the allowance (after any permit) does not cover the escrow.
@@ -75,6 +80,8 @@ error InsufficientAllowance(uint256 allowance, uint256 required);
 error OfferUnavailable(uint256 leaseId, uint256 available, uint256 price);
 /// @notice Thrown when a zero amount is given.
 error ZeroAmount();
+/// @notice Thrown when a transfer would move shares the owner has set aside for its open offer.
+error SharesReserved(uint256 leaseId, uint256 reserved);
 
 // ---------------------------------------------------------------- settlement
 
@@ -88,12 +95,19 @@ error ChallengeWindowOpen(uint256 leaseId, uint64 epoch, uint256 closesAt);
 error ReportPending(uint64 epoch, uint256 deadline);
 /// @notice Thrown when a settlement's Merkle proof does not match the report's deliveries root.
 error InvalidProof(uint256 leaseId, uint64 epoch);
-/// @notice Thrown when a challenged epoch is settled before the arbiter resolved it.
-error EpochChallenged(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when a challenged epoch is settled before the arbiter ruled or its resolution
+/// deadline passed.
+error EpochChallenged(uint256 leaseId, uint64 epoch, uint256 resolveBy);
 /// @notice Thrown when an epoch settled as missed did receive a report (settle it with a proof).
 error EpochReported(uint64 clusterId, uint64 epoch);
-/// @notice Thrown when an epoch has no accepted report (nothing to challenge).
+/// @notice Thrown when an epoch has no accepted report (nothing to challenge or to prove).
 error NoReport(uint64 clusterId, uint64 epoch);
+/// @notice Thrown when a reported epoch is settled as unproven before its proof deadline.
+error ProofWindowOpen(uint256 leaseId, uint64 epoch, uint256 deadline);
+/// @notice Thrown when an epoch the arbiter ruled on is settled as unproven (its ruling is billed).
+error EpochArbitrated(uint256 leaseId, uint64 epoch);
+/// @notice Thrown when two leaves shown as conflicting carry the same delivery.
+error LeavesAgree(uint256 leaseId, uint64 epoch);
 /// @notice Thrown when a challenge comes after the window or the epoch is already settled.
 error ChallengeWindowClosed(uint256 leaseId, uint64 epoch);
 /// @notice Thrown when an epoch is challenged twice.
@@ -102,6 +116,16 @@ error AlreadyChallenged(uint256 leaseId, uint64 epoch);
 error NoOpenChallenge(uint256 leaseId, uint64 epoch);
 /// @notice Thrown when a caller other than the arbiter resolves a challenge.
 error NotArbiter(address caller);
+/// @notice Thrown when a caller other than the market's DisputeDesk flags a dispute.
+error NotDisputeDesk(address caller);
+/// @notice Thrown when a challenge is expired before its resolution deadline passed.
+error ResolutionPending(uint256 leaseId, uint64 epoch, uint256 resolveBy);
+/// @notice Thrown when a challenge is opened while no arbiter is named (nobody could resolve it).
+error NoArbiter();
+/// @notice Thrown when the caller is neither the lease's tenant nor a holder of its shares.
+error NotTenantOrHolder(uint256 leaseId, address caller);
+/// @notice Thrown when the arbiter rules after the challenge's resolution deadline.
+error ResolutionWindowClosed(uint256 leaseId, uint64 epoch, uint256 resolveBy);
 
 // ---------------------------------------------------------------- payouts
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {LeaseTerms, UsageReport} from "./Types.sol";
+import {LeaseTerms, Outcome, UsageReport} from "./Types.sol";
 
 /// @title Events
 /// @notice Every event of the compute-ledger contracts. Events carry every field an indexer
@@ -30,8 +30,14 @@ event ClusterRegistered(
     bytes32 metadataHash
 );
 /// @notice Emitted when an attestor set is named; it verifies reports for epochs >= fromEpoch.
+/// `consented` when the set in force signed the rotation (required while leases are open).
 event AttestorsSet(
-    uint64 indexed clusterId, uint32 indexed setId, uint64 fromEpoch, uint8 threshold, address[] attestors
+    uint64 indexed clusterId,
+    uint32 indexed setId,
+    uint64 fromEpoch,
+    uint8 threshold,
+    address[] attestors,
+    bool consented
 );
 /// @notice Emitted when a cluster with no open lease is deregistered.
 event ClusterDeregistered(uint64 indexed clusterId);
@@ -53,10 +59,12 @@ event LeaseCreated(
     LeaseTerms terms,
     uint256 bondLocked
 );
-/// @notice Emitted when the tenant funds the full-term escrow and the lease becomes active.
-event LeaseFunded(uint256 indexed leaseId, address indexed tenant, uint256 escrow);
-/// @notice Emitted when an unfunded lease is cancelled by its owner.
-event LeaseCancelled(uint256 indexed leaseId);
+/// @notice Emitted when the tenant funds the escrow and the lease becomes active; `startEpoch` is
+/// the first epoch billed (later than the terms' when funded late; skipped epochs' bond is released).
+event LeaseFunded(uint256 indexed leaseId, address indexed tenant, uint256 escrow, uint64 startEpoch);
+/// @notice Emitted when an unfunded lease is cancelled (by its owner, or by anyone once it can no
+/// longer be funded).
+event LeaseCancelled(uint256 indexed leaseId, address indexed by);
 /// @notice Emitted when every epoch of a lease has settled.
 event LeaseEnded(uint256 indexed leaseId, uint256 escrowRemainder);
 
@@ -71,20 +79,36 @@ event SharesBought(
 
 // ---------------------------------------------------------------- settlement
 
-/// @notice Emitted when a (lease, epoch) settles; `missed` when no report came by the deadline.
+/// @notice Emitted when a (lease, epoch) settles. `rent` moves from escrow to holders;
+/// `compensation` (missed or unproven epochs) from the owner's bond to holders; `slaCredit` from the
+/// bond to the tenant. `rentPerShare` is the accumulator after both reached holders.
 event EpochSettled(
     uint256 indexed leaseId,
     uint64 indexed epoch,
     uint64 deliveredGpuSeconds,
     uint256 rent,
+    uint256 compensation,
     uint256 slaCredit,
     uint256 rentPerShare,
-    bool missed
+    Outcome outcome
 );
-/// @notice Emitted when the tenant disputes an epoch's reported delivery.
-event EpochChallengeOpened(uint256 indexed leaseId, uint64 indexed epoch);
-/// @notice Emitted when the arbiter fixes a challenged epoch's delivery.
-event EpochChallengeResolved(uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds);
+/// @notice Emitted when the tenant or a holder disputes an epoch's report, posting `bond`.
+event EpochChallengeOpened(
+    uint256 indexed leaseId, uint64 indexed epoch, address indexed challenger, uint256 bond, uint64 resolveBy
+);
+/// @notice Emitted when the arbiter rules on a challenge: the delivery to bill, and whether the
+/// challenger was right (bond returned) or not (bond to the cluster's bond).
+event EpochChallengeResolved(
+    uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds, bool upheld
+);
+/// @notice Emitted when an open challenge passes its resolution deadline unruled and its epoch
+/// settles: the report stands and the challenger's bond is returned.
+event EpochChallengeExpired(uint256 indexed leaseId, uint64 indexed epoch);
+/// @notice Emitted when two different leaves for one (lease, epoch) are proven under its report's
+/// root: the epoch settles as unproven.
+event ConflictingLeavesProven(
+    uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredA, uint64 deliveredB
+);
 
 // ---------------------------------------------------------------- payouts
 
@@ -92,3 +116,7 @@ event EpochChallengeResolved(uint256 indexed leaseId, uint64 indexed epoch, uint
 event RentClaimed(uint256 indexed leaseId, address indexed account, uint256 amount);
 /// @notice Emitted when the tenant withdraws SLA credits and, after the term, the escrow remainder.
 event TenantWithdrawn(uint256 indexed leaseId, address indexed tenant, uint256 credits, uint256 remainder);
+/// @notice Emitted when a challenge bond becomes withdrawable by `account` (upheld or expired).
+event PayoutCredited(address indexed token, address indexed account, uint256 amount);
+/// @notice Emitted when an account withdraws its returned challenge bonds.
+event PayoutWithdrawn(address indexed token, address indexed account, uint256 amount);

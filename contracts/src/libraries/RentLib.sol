@@ -26,6 +26,12 @@ library RentLib {
         return billable * pricePerGpuHour / SECONDS_PER_HOUR;
     }
 
+    /// @notice Rent of a fully delivered epoch: what holders are compensated from the bond when an
+    /// epoch is missed or unproven (the owner's failure).
+    function fullRent(uint256 cap, uint256 pricePerGpuHour) internal pure returns (uint256) {
+        return cap * pricePerGpuHour / SECONDS_PER_HOUR;
+    }
+
     /// @notice SLA credit owed to the tenant when delivery falls below `slaBps` of capacity: the
     /// shortfall's rent value times `creditBps`. At most `rent(cap) * slaBps * creditBps`.
     function slaCredit(

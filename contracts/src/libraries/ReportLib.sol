@@ -13,6 +13,32 @@ library ReportLib {
         "bytes32 deliveriesRoot,bytes32 telemetryRoot)"
     );
 
+    /// @notice EIP-712 type hash of an attestor rotation the current set consents to.
+    bytes32 internal constant ATTESTOR_ROTATION_TYPEHASH = keccak256(
+        "AttestorRotation(uint64 clusterId,uint32 nonce,address[] attestors,uint8 threshold,uint64 fromEpoch)"
+    );
+
+    /// @notice The EIP-712 struct hash of a rotation (`nonce` is the cluster's rotation count, so a
+    /// consent signature is good for one rotation only).
+    function rotationHash(
+        uint64 clusterId,
+        uint32 nonce,
+        address[] calldata attestors,
+        uint8 threshold,
+        uint64 fromEpoch
+    ) internal pure returns (bytes32) {
+        return keccak256(
+            abi.encode(
+                ATTESTOR_ROTATION_TYPEHASH,
+                clusterId,
+                nonce,
+                keccak256(abi.encodePacked(attestors)),
+                threshold,
+                fromEpoch
+            )
+        );
+    }
+
     /// @notice The EIP-712 struct hash of `report`.
     function structHash(UsageReport calldata report) internal pure returns (bytes32) {
         return keccak256(abi.encode(USAGE_REPORT_TYPEHASH, report));

@@ -32,12 +32,40 @@ enum LeaseStatus {
     None,
     /// Created and shares minted; waiting for the tenant's escrow.
     Offered,
-    /// Escrow funded for the full term; epochs settle.
+    /// Escrow funded for the rest of the term; epochs settle.
     Active,
     /// Every epoch settled; the tenant may withdraw the remainder.
     Ended,
-    /// Cancelled by the owner before funding.
+    /// Cancelled before funding: by the owner, or by anyone once funding can no longer start it.
     Cancelled
+}
+
+/// @notice Which delivery an epoch's settlement billed.
+enum Outcome {
+    /// The report's leaf for the lease, proven against its deliveries root.
+    Proven,
+    /// The arbiter's ruling on a challenge.
+    Arbitrated,
+    /// No report by the reporting deadline: the owner's failure.
+    Missed,
+    /// A report came but no proof of the lease's leaf by the proof deadline, or two different
+    /// leaves for the lease were shown: the owner's failure.
+    Unproven
+}
+
+/// @notice Where a dispute of one (lease, epoch) stands.
+enum DisputeStatus {
+    None,
+    /// A tenant or holder challenged; the arbiter may rule until the resolution deadline.
+    Open,
+    /// The arbiter ruled for the challenger: its bond is returned.
+    Upheld,
+    /// The arbiter ruled against the challenger: its bond goes to the cluster's bond.
+    Rejected,
+    /// The arbiter did not rule in time: the report stands and the challenger's bond is returned.
+    Expired,
+    /// Two different leaves for the lease were proven under the report's root: settles unproven.
+    Conflict
 }
 
 /// @notice The terms an owner offers a tenant.
@@ -61,4 +89,44 @@ struct SettleItem {
     uint64 epoch;
     uint64 delivered;
     bytes32[] proof;
+}
+
+/// @notice Every stored field of a lease, packed to seven slots (settlement reads each once).
+struct Lease {
+    // slot 0
+    uint64 clusterId;
+    uint64 startEpoch; // first billed epoch (moved later when funded late)
+    uint64 endEpoch; // exclusive
+    uint64 nextEpoch; // next epoch to settle; == endEpoch once ended
+    // slot 1
+    address tenant;
+    uint32 gpus;
+    uint32 epochLength; // copied from the cluster (immutable there)
+    LeaseStatus status;
+    Billing billing;
+    uint16 slaBps;
+    // slot 2
+    address stablecoin;
+    uint16 creditBps;
+    uint64 genesis; // copied from the cluster (immutable there)
+    // slot 3
+    uint128 pricePerGpuHour;
+    uint128 totalShares;
+    // slot 4
+    uint128 escrow; // prepaid rent not yet settled (or, once ended, the remainder)
+    uint128 rentPool; // rent and compensation not yet claimed, including rounding dust
+    // slot 5
+    uint128 credits; // SLA credits owed to the tenant
+    uint128 bondPerEpoch; // bond locked per unsettled epoch: full SLA credit + holders' compensation
+    // slot 6
+    uint256 rentPerShare; // accumulator, scaled by RentLib.ACC_SCALE
+}
+
+/// @notice A dispute of one (lease, epoch): who opened it and when, its bond, and the ruling.
+struct Challenge {
+    address challenger;
+    uint64 openedAt;
+    DisputeStatus status;
+    uint64 delivered; // the arbiter's ruling (Upheld or Rejected)
+    uint128 bond; // held while open; 0 once returned or forfeited
 }
