@@ -130,6 +130,9 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
         // While a lease is offered or running, its parties rely on the set in force: only that
         // set's threshold may replace it. With no open lease the owner alone may (lost keys).
         bool consented = _openLeases(clusterId) != 0;
+        // Alone, only from the next epoch on: every lease created afterwards then runs entirely
+        // under the set its tenant saw before funding.
+        if (!consented && fromEpoch != current + 1) revert UnconsentedRotationLater(fromEpoch, current + 1);
         if (consented) {
             (uint32 setId, uint8 setThreshold) = _setFor(c, current);
             bytes32 digest = _hashTypedDataV4(

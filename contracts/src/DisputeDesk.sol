@@ -110,9 +110,9 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
         if (upheld) {
             _release(l.stablecoin, c, c.challenger);
         } else {
-            // A rejected challenge delayed the owner's rent for nothing: the bond is the owner's.
-            (address owner,,,) = registry.clusterInfo(l.clusterId);
-            _release(l.stablecoin, c, owner);
+            // Forfeited to governance, not to a party: an owner squatting the epoch's one
+            // challenge with its own shares would otherwise get its bond back either way.
+            _release(l.stablecoin, c, owner());
         }
         emit EpochChallengeResolved(leaseId, epoch, correctedDelivered, upheld);
     }

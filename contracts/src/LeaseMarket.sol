@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 import {ERC1155} from "@openzeppelin/contracts/token/ERC1155/ERC1155.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
@@ -27,7 +27,7 @@ import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from
 /// holders through a rent-per-share accumulator, so settling and claiming cost the same for 1 or
 /// 10,000 holders. Every funded lease can be driven to `Ended` by anyone within
 /// `reportWindow + challengeWindow + resolutionWindow + proofGrace` after its last epoch.
-contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTransient {
+contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
@@ -89,6 +89,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     /// @dev The accumulator once every epoch before `epoch` settled, kept only where a boundary needs it.
     mapping(uint256 leaseId => mapping(uint64 epoch => uint256)) internal _accAt;
     mapping(uint64 clusterId => mapping(address token => Bond)) internal _bonds;
+    /// @dev Delivery + 1 of epochs whose leaf was proven before their turn to settle.
+    mapping(uint256 leaseId => mapping(uint64 epoch => uint64)) internal _proven;
     /// @dev Epochs the desk has a dispute for (settlement asks the desk only for these).
     mapping(uint256 leaseId => mapping(uint64 epoch => bool)) internal _disputed;
 
@@ -116,7 +118,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         uint64 proofGrace_,
         uint16 challengeBondBps_,
         string memory metadataUri
-    ) ERC1155(metadataUri) Ownable(governance) {
+    ) ERC1155(metadataUri) {
         if (challengeWindow_ == 0 || resolutionWindow_ == 0 || proofGrace_ == 0) {
             revert InvalidParameter();
         }
@@ -132,6 +134,17 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     }
 
     // ------------------------------------------------------------ governance
+
+    /// @dev The market and its desk share one governance, kept (two-step) by the desk.
+    modifier onlyOwner() {
+        if (msg.sender != owner()) revert Ownable.OwnableUnauthorizedAccount(msg.sender);
+        _;
+    }
+
+    /// @notice Governance: the owner of the market's DisputeDesk (`Ownable2Step` there).
+    function owner() public view returns (address) {
+        return Ownable(address(disputes)).owner();
+    }
 
     /// @inheritdoc ILeaseMarket
     function setStablecoinAllowed(address token, bool allowed) external onlyOwner {
@@ -245,9 +258,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     function cancelLease(uint256 leaseId) external {
         Lease storage l = _lease(leaseId);
         if (l.status != LeaseStatus.Offered) revert WrongLeaseStatus(leaseId, uint8(l.status));
-        (address owner,,,) = registry.clusterInfo(l.clusterId);
+        (address clusterOwner,,,) = _cluster(l.clusterId);
         // Anyone may clear a lease nobody can fund any more, so an absent owner strands no bond.
-        if (msg.sender != owner && _currentEpoch(l) + 1 < l.endEpoch) {
+        if (msg.sender != clusterOwner && _currentEpoch(l) + 1 < l.endEpoch) {
             revert LeaseStillFundable(leaseId, l.endEpoch);
         }
         l.status = LeaseStatus.Cancelled;
@@ -370,8 +383,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         Lease storage l = _lease(leaseId);
         (, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) return 0;
-        (DisputeStatus status,, uint64 resolveBy) = _verdict(leaseId, epoch);
-        return _proofDeadline(submittedAt, status, resolveBy);
+        (,, uint64 resolveBy) = _verdict(leaseId, epoch);
+        return _proofDeadline(submittedAt, resolveBy);
     }
 
     /// @inheritdoc ILeaseMarket
@@ -394,11 +407,6 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         return _bonds[clusterId][token];
     }
 
-    /// @notice The lease's cluster's current epoch.
-    function currentEpoch(uint256 leaseId) external view returns (uint64) {
-        return _currentEpoch(_lease(leaseId));
-    }
-
     // ------------------------------------------------------------ internal: leases
 
     function _lease(uint256 leaseId) internal view returns (Lease storage l) {
@@ -416,10 +424,14 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         view
         returns (uint32 epochLength, uint64 genesis, bool active)
     {
-        address owner;
-        (owner, epochLength, genesis, active) = registry.clusterInfo(clusterId);
-        if (owner == address(0)) revert UnknownCluster(clusterId);
-        if (owner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
+        address clusterOwner;
+        (clusterOwner, epochLength, genesis, active) = _cluster(clusterId);
+        if (clusterOwner == address(0)) revert UnknownCluster(clusterId);
+        if (clusterOwner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
+    }
+
+    function _cluster(uint64 clusterId) internal view returns (address, uint32, uint64, bool) {
+        return registry.clusterInfo(clusterId);
     }
 
     /// @dev The first epoch a lease funded now bills: its start, or the next epoch once the start
@@ -464,11 +476,19 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         }
         if (epoch < next) revert EpochAlreadySettled(leaseId, epoch);
         if (status == LeaseStatus.Ended) revert WrongLeaseStatus(leaseId, uint8(status));
-        if (epoch != next) revert EpochNotNext(leaseId, epoch, next);
+        if (epoch != next && (mode != Mode.Any || epoch >= l.endEpoch)) {
+            revert EpochNotNext(leaseId, epoch, next);
+        }
 
         Outcome outcome;
         (delivered, outcome) = _delivery(l, leaseId, epoch, delivered, proof, mode);
-        _book(l, leaseId, epoch, delivered, outcome);
+        if (epoch == next) return _book(l, leaseId, epoch, delivered, outcome);
+        // A later epoch's proof is kept for its turn (an earlier epoch may be under challenge):
+        // proofs never wait for order, so a blocked epoch cannot push a later one into unproven.
+        if (outcome != Outcome.Proven) revert EpochNotNext(leaseId, epoch, next);
+        if (_proven[leaseId][epoch] != 0) revert EpochProven(leaseId, epoch);
+        _proven[leaseId][epoch] = delivered + 1;
+        emit DeliveryProven(leaseId, epoch, delivered);
     }
 
     /// @dev The delivery to bill and why: the arbiter's ruling; zero for a missed, unproven or
@@ -504,11 +524,15 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
             return (0, Outcome.Missed);
         }
         if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
+        // The first valid proof fixes the delivery, whenever it came (proofs never wait for order).
+        uint64 proven = _proven[leaseId][epoch];
         if (mode == Mode.Unproven) {
-            uint256 deadline = _proofDeadline(submittedAt, status, resolveBy);
+            if (proven != 0) revert EpochProven(leaseId, epoch);
+            uint256 deadline = _proofDeadline(submittedAt, resolveBy);
             if (block.timestamp <= deadline) revert ProofWindowOpen(leaseId, epoch, deadline);
             return (0, Outcome.Unproven);
         }
+        if (proven != 0) return (proven - 1, Outcome.Proven);
         uint256 closesAt = uint256(submittedAt) + challengeWindow;
         if (block.timestamp < closesAt) revert ChallengeWindowOpen(leaseId, epoch, closesAt);
         _requireLeaf(root, leaseId, epoch, delivered, proof);
@@ -537,14 +561,11 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         }
     }
 
-    /// @dev After the challenge window and any open challenge's resolution deadline, plus the grace.
-    function _proofDeadline(uint64 submittedAt, DisputeStatus status, uint64 resolveBy)
-        internal
-        view
-        returns (uint256 deadline)
-    {
+    /// @dev After the challenge window and any challenge's resolution deadline (open or expired:
+    /// the owner could not settle before it), plus the grace.
+    function _proofDeadline(uint64 submittedAt, uint64 resolveBy) internal view returns (uint256 deadline) {
         deadline = uint256(submittedAt) + challengeWindow;
-        if (status == DisputeStatus.Open && resolveBy > deadline) deadline = resolveBy;
+        if (resolveBy > deadline) deadline = resolveBy;
         deadline += proofGrace;
     }
 
@@ -616,15 +637,19 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
             uint256 id = ids[i];
             Lease storage l = _leases[id];
             uint256 acc = l.rentPerShare;
-            uint64 boundary = _backlogBoundary(l);
-            if (from != address(0)) {
-                _checkpoint(id, from, acc, boundary);
-                _requireUnreserved(l, id, from, values[i]);
-            }
+            // A zero-value movement changes no balance: it records nothing (no boundary spam).
+            uint64 boundary = values[i] == 0 ? 0 : _backlogBoundary(l);
+            if (from != address(0)) _checkpoint(id, from, acc, boundary);
             if (to != address(0)) _checkpoint(id, to, acc, boundary);
             if (boundary != 0 && _accAt[id][boundary] == 0) _accAt[id][boundary] = 1;
         }
         super._update(from, to, ids, values);
+        // Checked after the move, so a batch repeating an id cannot slip reserved shares out.
+        if (from != address(0)) {
+            for (uint256 i; i < ids.length; ++i) {
+                _requireUnreserved(ids[i], from);
+            }
+        }
     }
 
     /// @dev The current epoch (capped at the term's end) when delivered epochs before it are still
@@ -645,9 +670,10 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
         uint64 tail = h.tail;
         // Only the balance before the first movement in an epoch covers the epochs before it.
         if (tail != head && _boundaries[leaseId][account][tail - 1].epoch == boundary) return;
-        _boundaries[leaseId][account][tail] =
-            Boundary({epoch: boundary, balance: uint192(balanceOf(account, leaseId))});
+        uint256 balance = balanceOf(account, leaseId);
+        _boundaries[leaseId][account][tail] = Boundary({epoch: boundary, balance: uint192(balance)});
         h.tail = tail + 1;
+        emit HolderBalanceRecorded(leaseId, account, boundary, balance);
     }
 
     /// @dev What `account` is owed at accumulator `acc`, and the checkpoint (accumulator paid up
@@ -678,10 +704,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, Ownable2Step, ReentrancyGuardTran
     }
 
     /// @dev Shares offered for sale are set aside: the seller cannot move them while the offer stands.
-    function _requireUnreserved(Lease storage l, uint256 leaseId, address from, uint256 value) internal view {
+    function _requireUnreserved(uint256 leaseId, address from) internal view {
         Offer storage o = offers[leaseId];
-        if (o.seller != from || o.amount == 0 || l.status != LeaseStatus.Active) return;
-        uint256 balance = balanceOf(from, leaseId);
-        if (balance >= value && balance - value < o.amount) revert SharesReserved(leaseId, o.amount);
+        if (o.seller != from || o.amount == 0 || _leases[leaseId].status != LeaseStatus.Active) return;
+        if (balanceOf(from, leaseId) < o.amount) revert SharesReserved(leaseId, o.amount);
     }
 }

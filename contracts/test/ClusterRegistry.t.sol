@@ -334,35 +334,41 @@ contract ClusterRegistryTest is BaseTest {
         address[] memory set = new address[](1);
         set[0] = newA;
         vm.prank(owner);
-        registry.rotateAttestors(clusterId, set, 1, 2, new bytes[](0));
+        registry.rotateAttestors(clusterId, set, 1, 1, new bytes[](0));
 
-        (bool isOld,) = registry.isAttestor(clusterId, 1, attestors[0]);
-        (bool isNew, uint8 threshold) = registry.isAttestor(clusterId, 2, newA);
+        (bool isOld,) = registry.isAttestor(clusterId, 0, attestors[0]);
+        (bool isNew, uint8 threshold) = registry.isAttestor(clusterId, 1, newA);
         assertTrue(isOld && isNew);
         assertEq(threshold, 1);
 
-        // Epoch 1 still needs the old 2-of-3.
+        // Epoch 0 still needs the old 2-of-3, even when reported after epoch 1.
         uint256[] memory newKeys = new uint256[](1);
         newKeys[0] = newKey;
         UsageReport memory r1 = _report(1, 0);
-        bytes[] memory bad = _sign(r1, newKeys);
+        bytes[] memory old = _sign(r1, _keys(2));
         _warpToEpochEnd(1);
-        vm.expectRevert(abi.encodeWithSelector(InsufficientSignatures.selector, 1, 2));
-        registry.submitReport(r1, bad);
-        _submit(r1);
-
-        // Epoch 2 needs the new set; the old attestors no longer count.
-        UsageReport memory r2 = _report(2, 0);
-        bytes[] memory old = _sign(r2, _keys(2));
-        _warpToEpochEnd(2);
         vm.expectRevert(abi.encodeWithSelector(NotAttestor.selector, attestors[0]));
-        registry.submitReport(r2, old);
-        registry.submitReport(r2, _sign(r2, newKeys));
+        registry.submitReport(r1, old);
+        registry.submitReport(r1, _sign(r1, newKeys));
+
+        UsageReport memory r0 = _report(0, 0);
+        bytes[] memory byNewSet = _sign(r0, newKeys);
+        vm.expectRevert(abi.encodeWithSelector(InsufficientSignatures.selector, 1, 2));
+        registry.submitReport(r0, byNewSet);
+        _submit(r0);
         (address[] memory active,, address[] memory pending,, uint64 pendingFrom,) =
             registry.attestorState(clusterId);
-        assertEq(active[0], attestors[0], "the old set still verifies late reports of epoch 1");
+        assertEq(active[0], attestors[0], "the old set still verifies late reports of epoch 0");
         assertEq(pending[0], newA);
-        assertEq(pendingFrom, 2);
+        assertEq(pendingFrom, 1);
+    }
+
+    /// Without an open lease the owner rotates alone, but only from the next epoch: a lease
+    /// created later then runs entirely under the set its tenant saw.
+    function test_rotate_aloneOnlyFromNextEpoch() public {
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(UnconsentedRotationLater.selector, uint64(3), uint64(1)));
+        registry.rotateAttestors(clusterId, attestors, 1, 3, new bytes[](0));
     }
 
     function test_rotate_rejectsPastOrCurrentEpoch() public {
@@ -387,15 +393,16 @@ contract ClusterRegistryTest is BaseTest {
         vm.expectRevert(
             abi.encodeWithSelector(RotationPending.selector, uint64(1), _epochEnd(0) + REPORT_WINDOW + 1)
         );
-        registry.rotateAttestors(clusterId, attestors, 3, 5, new bytes[](0));
+        registry.rotateAttestors(clusterId, attestors, 3, 2, new bytes[](0));
         vm.warp(_epochEnd(0) + REPORT_WINDOW + 1);
-        registry.rotateAttestors(clusterId, attestors, 3, 5, new bytes[](0));
+        uint64 next = registry.currentEpoch(clusterId) + 1;
+        registry.rotateAttestors(clusterId, attestors, 3, next, new bytes[](0));
         vm.stopPrank();
         (, uint8 activeThreshold,, uint8 pendingThreshold, uint64 pendingFrom,) =
             registry.attestorState(clusterId);
         assertEq(activeThreshold, 1, "begun rotation promoted");
         assertEq(pendingThreshold, 3);
-        assertEq(pendingFrom, 5);
+        assertEq(pendingFrom, next);
     }
 
     /// Finding 2 of the v2 review: with a lease open, the owner cannot swap the attestor set alone.

@@ -418,7 +418,7 @@ contract LeaseMarketTest is BaseTest {
         market.settle(id, 1, _full() + 1, none); // over-claiming the leaf
 
         vm.expectRevert(abi.encodeWithSelector(EpochNotNext.selector, id, uint64(2), uint64(1)));
-        market.settle(id, 2, 0, none);
+        market.settleMissed(id, 2);
 
         market.settle(id, 1, _full(), none);
         vm.expectRevert(abi.encodeWithSelector(EpochAlreadySettled.selector, id, uint64(1)));
@@ -544,14 +544,15 @@ contract LeaseMarketTest is BaseTest {
         assertEq(usd.balanceOf(address(desk)), 0);
     }
 
-    function test_challenge_rejectedBondGoesToOwner() public {
+    function test_challenge_rejectedBondIsForfeited() public {
         uint256 id = _activeLease(2);
         _reportSingle(id, 1, _full());
         vm.prank(tenant);
         desk.challenge(id, 1);
         vm.prank(arbiter);
         desk.resolveChallenge(id, 1, _full(), false);
-        assertEq(desk.payouts(address(usd), owner), FULL_RENT / 10);
+        assertEq(desk.payouts(address(usd), governance), FULL_RENT / 10, "forfeited to governance");
+        assertEq(desk.payouts(address(usd), owner), 0);
         assertEq(desk.payouts(address(usd), tenant), 0);
         skip(CHALLENGE_WINDOW);
         market.settle(id, 1, 0, new bytes32[](0));

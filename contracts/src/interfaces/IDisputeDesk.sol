@@ -18,8 +18,8 @@ interface IDisputeDesk {
     function challenge(uint256 leaseId, uint64 epoch) external;
 
     /// @notice The arbiter rules on an open challenge before its deadline: the delivered
-    /// GPU-seconds to bill, and whether the challenger was right (bond returned) or not (bond paid
-    /// to the cluster owner, whose rent it delayed).
+    /// GPU-seconds to bill, and whether the challenger was right (bond returned) or not (bond
+    /// forfeited to governance: to no party, so nobody profits from squatting an epoch's challenge).
     function resolveChallenge(uint256 leaseId, uint64 epoch, uint64 correctedDelivered, bool upheld) external;
 
     /// @notice After an open challenge's deadline passed unruled, anyone closes it: the report

@@ -60,7 +60,10 @@ interface ILeaseMarket {
     /// open challenge's resolution deadline), with a Merkle proof of (leaseId, epoch, delivered)
     /// against the report's deliveries root. Without a report after the reporting deadline: as
     /// missed (args ignored). After an arbiter's ruling: with the ruling (args ignored). After
-    /// conflicting leaves were proven: as unproven (args ignored).
+    /// conflicting leaves were proven: as unproven (args ignored). For a later epoch than the
+    /// lease's next (say, an earlier one is under challenge), a valid proof is kept instead
+    /// (`DeliveryProven`): the epoch settles with it in its turn and can no longer become
+    /// unproven, so proofs never wait for settlement order.
     function settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] calldata proof) external;
 
     /// @notice Settles an epoch that nobody reported by its deadline as missed: no rent from escrow,

@@ -30,6 +30,9 @@ error InvalidEpochLength(uint32 epochLength);
 error InvalidAttestorSet();
 /// @notice Thrown when a rotation's first epoch is not in the future.
 error RotationNotInFuture(uint64 fromEpoch, uint64 currentEpoch);
+/// @notice Thrown when a rotation without the current set's consent (no lease open) would start
+/// later than the next epoch: a lease created meanwhile would change attestors mid-term.
+error UnconsentedRotationLater(uint64 fromEpoch, uint64 nextEpoch);
 /// @notice Thrown when a rotation is asked while an earlier one may still verify late reports.
 error RotationPending(uint64 pendingFrom, uint256 retryAfter);
 /// @notice Thrown when a cluster still has leases that are offered or active.
@@ -104,6 +107,8 @@ error EpochReported(uint64 clusterId, uint64 epoch);
 error NoReport(uint64 clusterId, uint64 epoch);
 /// @notice Thrown when a reported epoch is settled as unproven before its proof deadline.
 error ProofWindowOpen(uint256 leaseId, uint64 epoch, uint256 deadline);
+/// @notice Thrown when an epoch whose leaf was already proven is settled as unproven or proven again.
+error EpochProven(uint256 leaseId, uint64 epoch);
 /// @notice Thrown when an epoch the arbiter ruled on is settled as unproven (its ruling is billed).
 error EpochArbitrated(uint256 leaseId, uint64 epoch);
 /// @notice Thrown when two leaves shown as conflicting carry the same delivery.

@@ -72,6 +72,13 @@ event LeaseEnded(uint256 indexed leaseId, uint256 escrowRemainder);
 
 /// @notice Emitted when the owner offers (or re-prices) shares for primary sale.
 event SharesOffered(uint256 indexed leaseId, address indexed seller, uint256 amount, uint256 pricePerShare);
+/// @notice Emitted when shares move while ended epochs of the lease are still unsettled: `holder`
+/// held `balance` shares when each epoch before `epoch` ended, and their rent, when it settles,
+/// is paid on that balance (rent belongs to whoever held when the epoch ended).
+event HolderBalanceRecorded(uint256 indexed leaseId, address indexed holder, uint64 epoch, uint256 balance);
+/// @notice Emitted when an epoch's leaf is proven before the epoch's turn to settle; it settles
+/// with `deliveredGpuSeconds` when its turn comes, and can no longer become unproven.
+event DeliveryProven(uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds);
 /// @notice Emitted when shares are bought from the primary offer.
 event SharesBought(
     uint256 indexed leaseId, address indexed buyer, address indexed seller, uint256 amount, uint256 cost
