@@ -5,9 +5,10 @@
 
 use std::{env, fmt::Write, fs, path::Path};
 
-const ARTIFACTS: [&str; 3] = [
+const ARTIFACTS: [&str; 4] = [
     "../contracts/out/ClusterRegistry.sol/ClusterRegistry.json",
     "../contracts/out/LeaseMarket.sol/LeaseMarket.json",
+    "../contracts/out/DisputeDesk.sol/DisputeDesk.json",
     "../contracts/out/DevStablecoin.sol/DevStablecoin.json",
 ];
 const ERRORS: &str = "../contracts/src/libraries/Errors.sol";

@@ -20,6 +20,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         arbiter: governance.address(),
         report_window: 120,
         challenge_window: 60,
+        resolution_window: 60,
+        proof_grace: 30,
+        challenge_bond_bps: 1_000,
         metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
     };
     let deployment = deploy(&devnet.provider_for(governance), &params).await?;

@@ -21,6 +21,13 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    DisputeDesk,
+    "../contracts/out/DisputeDesk.sol/DisputeDesk.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
     DevStablecoin,
     "../contracts/out/DevStablecoin.sol/DevStablecoin.json"
 );

@@ -10,7 +10,7 @@ use alloy::{
 
 use crate::{
     Amount, Deployment, Result, SdkError,
-    bindings::{ClusterRegistry, DevStablecoin, LeaseMarket},
+    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket},
 };
 
 /// Decimals of the stablecoins the ledger accepts (GENIUS-style dollar tokens use 6).
@@ -125,6 +125,11 @@ impl Client {
     /// The market binding (also the ERC-1155 share token).
     pub fn market(&self) -> LeaseMarket::LeaseMarketInstance<DynProvider> {
         LeaseMarket::new(self.deployment.market, self.provider.clone())
+    }
+
+    /// The dispute desk binding (challenges, rulings, challenge bonds).
+    pub fn disputes(&self) -> DisputeDesk::DisputeDeskInstance<DynProvider> {
+        DisputeDesk::new(self.deployment.disputes, self.provider.clone())
     }
 
     /// The stablecoin binding.

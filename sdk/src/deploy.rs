@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Result, SdkError,
-    bindings::{ClusterRegistry, DevStablecoin, LeaseMarket},
+    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket},
 };
 
 /// Where a ledger lives.
@@ -23,6 +23,8 @@ pub struct Deployment {
     pub registry: Address,
     /// `LeaseMarket` (also the ERC-1155 share token).
     pub market: Address,
+    /// `DisputeDesk` (challenges, rulings, challenge bonds), deployed by the market.
+    pub disputes: Address,
     /// `DevStablecoin` (allowlisted at deployment).
     pub stablecoin: Address,
     /// Block of the first deployment transaction (where indexers start).
@@ -52,18 +54,25 @@ impl Deployment {
 pub struct DeployParams {
     /// Governance (two-step owner of both contracts and issuer of `DevStablecoin`).
     pub governance: Address,
-    /// Resolves tenants' challenges.
+    /// Rules on challenges.
     pub arbiter: Address,
     /// Seconds after an epoch's end during which its report is accepted.
     pub report_window: u64,
-    /// Seconds after a report during which the tenant may challenge it.
+    /// Seconds after a report during which the tenant or a holder may challenge it.
     pub challenge_window: u64,
+    /// Seconds after a challenge during which the arbiter may rule (then the report stands).
+    pub resolution_window: u64,
+    /// Seconds after the challenge window (or a challenge's deadline) for a leaf's proof before
+    /// the epoch may settle as unproven.
+    pub proof_grace: u64,
+    /// Challenge bond in basis points of a lease's full-epoch rent.
+    pub challenge_bond_bps: u16,
     /// ERC-1155 metadata URI template (`{id}` replaced by wallets).
     pub metadata_uri: String,
 }
 
-/// Deploys `DevStablecoin`, `ClusterRegistry` and `LeaseMarket`, links them, allowlists the
-/// stablecoin and names the arbiter. The provider's signer must be `params.governance`.
+/// Deploys `DevStablecoin`, `ClusterRegistry` and `LeaseMarket` (which deploys its
+/// `DisputeDesk`), links them, allowlists the stablecoin and names the arbiter. The provider's signer must be `params.governance`.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let chain_id = provider.get_chain_id().await?;
     let deploy_block = provider.get_block_number().await? + 1;
@@ -75,16 +84,21 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         params.governance,
         *registry.address(),
         params.challenge_window,
+        params.resolution_window,
+        params.proof_grace,
+        params.challenge_bond_bps,
         params.metadata_uri.clone(),
     )
     .await?;
+    let disputes = DisputeDesk::new(market.disputes().call().await?, provider.clone());
     registry.setMarket(*market.address()).send().await?.get_receipt().await?;
     market.setStablecoinAllowed(*stablecoin.address(), true).send().await?.get_receipt().await?;
-    market.setArbiter(params.arbiter).send().await?.get_receipt().await?;
+    disputes.setArbiter(params.arbiter).send().await?.get_receipt().await?;
     Ok(Deployment {
         chain_id,
         registry: *registry.address(),
         market: *market.address(),
+        disputes: *disputes.address(),
         stablecoin: *stablecoin.address(),
         deploy_block,
     })

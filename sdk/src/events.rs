@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::{
     Deployment, Result, SdkError,
-    bindings::{ClusterRegistry, LeaseMarket},
+    bindings::{ClusterRegistry, DisputeDesk, LeaseMarket},
 };
 
 /// Block ranges start here and double after each success, up to [`MAX_RANGE`]; a failed
@@ -25,13 +25,15 @@ const START_RANGE: u64 = 1_000;
 /// The largest block range one `eth_getLogs` asks for.
 pub const MAX_RANGE: u64 = 50_000;
 
-/// An event of the registry or the market.
+/// An event of the registry, the market or its dispute desk.
 #[derive(Debug, Clone)]
 pub enum LedgerEvent {
     /// A `ClusterRegistry` event.
     Registry(ClusterRegistry::ClusterRegistryEvents),
     /// A `LeaseMarket` event (including ERC-1155 share transfers).
     Market(LeaseMarket::LeaseMarketEvents),
+    /// A `DisputeDesk` event (challenges, rulings, challenge bonds).
+    Disputes(DisputeDesk::DisputeDeskEvents),
 }
 
 /// A decoded event and where it happened.
@@ -60,6 +62,9 @@ impl LedgerLog {
         } else if log.address() == deployment.market {
             LeaseMarket::LeaseMarketEvents::decode_log(&log.inner)
                 .map(|l| LedgerEvent::Market(l.data))
+        } else if log.address() == deployment.disputes {
+            DisputeDesk::DisputeDeskEvents::decode_log(&log.inner)
+                .map(|l| LedgerEvent::Disputes(l.data))
         } else {
             return Err(bad(format!("log of unknown contract {}", log.address())));
         }
@@ -135,7 +140,7 @@ impl LedgerEvents {
     }
 
     fn filter(&self) -> Filter {
-        Filter::new().address(vec![self.deployment.registry, self.deployment.market])
+        Filter::new().address(self.addresses().to_vec())
     }
 
     /// Decoded events in blocks `[from, to]`.
@@ -184,7 +189,7 @@ impl LedgerEvents {
     }
 
     /// The contracts whose events this reads.
-    pub fn addresses(&self) -> [Address; 2] {
-        [self.deployment.registry, self.deployment.market]
+    pub fn addresses(&self) -> [Address; 3] {
+        [self.deployment.registry, self.deployment.market, self.deployment.disputes]
     }
 }

@@ -157,6 +157,18 @@ impl Investor {
         Ok(positions)
     }
 
+    /// Disputes a reported epoch of a lease the account holds shares of, posting the challenge
+    /// bond (holders carry the delivery risk, so they may challenge as the tenant may); see
+    /// [`crate::challenge`].
+    pub async fn challenge(&self, lease_id: U256, epoch: u64) -> Result<Amount> {
+        crate::challenge(&self.client, lease_id, epoch).await
+    }
+
+    /// Withdraws returned or awarded challenge bonds.
+    pub async fn withdraw_payout(&self) -> Result<Amount> {
+        crate::withdraw_payout(&self.client).await
+    }
+
     /// Settled rent the account may claim from lease `lease_id` now.
     pub async fn claimable(&self, lease_id: U256) -> Result<Amount> {
         let market = self.client.market();

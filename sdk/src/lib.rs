@@ -49,10 +49,12 @@ pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
 pub use investor::{Investor, Offer, Position};
 pub use issuer::Issuer;
-pub use keeper::{DeliveryProofs, DueEpoch, DueKind, Keeper, KeeperRun, ProofBook, Settlement};
+pub use keeper::{
+    DeliveryProofs, DueEpoch, DueKind, Keeper, KeeperRun, Outcome, ProofBook, Settlement,
+};
 pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};
 pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{ErrorKind, Revert, decode_revert};
-pub use tenant::{Arbiter, Tenant, Withdrawal};
+pub use tenant::{Arbiter, Tenant, Withdrawal, challenge, withdraw_payout};
 pub use tx::RECEIPT_TIMEOUT;

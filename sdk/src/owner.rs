@@ -1,7 +1,7 @@
 //! The cluster owner's actions: register a cluster, rotate its attestors, post a bond, create
 //! leases, offer shares.
 
-use alloy::primitives::{Address, B256, U256};
+use alloy::primitives::{Address, B256, Bytes, U256};
 
 use crate::{
     Amount, Client, LeaseOffer, Result,
@@ -72,17 +72,34 @@ impl Owner {
     }
 
     /// Names a new attestor set (e.g. after a key is lost) that verifies reports from
-    /// `from_epoch`, which must be in the future.
+    /// `from_epoch`, which must be in the future. While the cluster has an offered or active
+    /// lease, `consent` must hold the threshold of signatures of the set verifying the current
+    /// epoch over [`Owner::rotation_digest`], in ascending signer order; with none it may be empty.
     pub async fn rotate_attestors(
         &self,
         cluster_id: u64,
         attestors: Vec<Address>,
         threshold: u8,
         from_epoch: u64,
+        consent: Vec<Bytes>,
     ) -> Result<()> {
         let registry = self.client.registry();
-        transact(registry.rotateAttestors(cluster_id, attestors, threshold, from_epoch)).await?;
+        let call = registry.rotateAttestors(cluster_id, attestors, threshold, from_epoch, consent);
+        transact(call).await?;
         Ok(())
+    }
+
+    /// The EIP-712 digest the current attestors sign to consent to a rotation (each signs it
+    /// with its own key, e.g. `signer.sign_hash_sync(&digest)`).
+    pub async fn rotation_digest(
+        &self,
+        cluster_id: u64,
+        attestors: Vec<Address>,
+        threshold: u8,
+        from_epoch: u64,
+    ) -> Result<B256> {
+        let registry = self.client.registry();
+        Ok(registry.rotationDigest(cluster_id, attestors, threshold, from_epoch).call().await?)
     }
 
     /// Deregisters a cluster that has no offered or active lease.

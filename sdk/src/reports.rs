@@ -47,9 +47,9 @@ impl Reports {
     /// The accepted report of (cluster, epoch), if any.
     pub async fn report_of(&self, cluster_id: u64, epoch: u64) -> Result<Option<AcceptedReport>> {
         let stored = self.client.registry().reportOf(cluster_id, epoch).call().await?;
-        Ok((stored.submittedAt != 0).then(|| AcceptedReport {
+        Ok((stored.submittedAt != 0).then_some(AcceptedReport {
             deliveries_root: stored.deliveriesRoot,
-            submitted_at: u64::from(stored.submittedAt),
+            submitted_at: stored.submittedAt,
         }))
     }
 }

@@ -3,7 +3,7 @@
 
 use alloy::sol_types::SolInterface;
 
-use crate::bindings::{ClusterRegistry, DevStablecoin, LeaseMarket};
+use crate::bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket};
 
 include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
 
@@ -47,6 +47,8 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
         format!("{e:?}")
     } else if let Ok(e) = LeaseMarket::LeaseMarketErrors::abi_decode(data) {
         format!("{e:?}")
+    } else if let Ok(e) = DisputeDesk::DisputeDeskErrors::abi_decode(data) {
+        format!("{e:?}")
     } else if let Ok(e) = DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         format!("{e:?}")
     } else {
@@ -77,6 +79,7 @@ mod tests {
         for selectors in [
             ClusterRegistry::ClusterRegistryErrors::SELECTORS,
             LeaseMarket::LeaseMarketErrors::SELECTORS,
+            DisputeDesk::DisputeDeskErrors::SELECTORS,
             DevStablecoin::DevStablecoinErrors::SELECTORS,
         ] {
             for selector in selectors {

@@ -15,7 +15,7 @@ use alloy::{
 
 use crate::{
     Amount, Client, Result, SdkError,
-    bindings::LeaseMarket,
+    bindings::{DisputeDesk, LeaseMarket},
     tx::{event_in, transact},
 };
 
@@ -108,11 +108,10 @@ impl Tenant {
             .map_err(|e| SdkError::Invalid(format!("signing the permit: {e}")))
     }
 
-    /// Disputes a reported epoch within its challenge window; it cannot settle until the
-    /// arbiter resolves it.
-    pub async fn challenge(&self, lease_id: U256, epoch: u64) -> Result<()> {
-        transact(self.client.market().challenge(lease_id, epoch)).await?;
-        Ok(())
+    /// Disputes a reported epoch within its challenge window, posting the challenge bond; see
+    /// [`challenge`].
+    pub async fn challenge(&self, lease_id: U256, epoch: u64) -> Result<Amount> {
+        challenge(&self.client, lease_id, epoch).await
     }
 
     /// Withdraws SLA credits and, once the lease ended, the escrow remainder.
@@ -131,7 +130,28 @@ impl Tenant {
     }
 }
 
-/// The arbiter role: resolves tenants' challenges with the delivery it found.
+/// Disputes a reported, unsettled epoch as the lease's tenant or a holder of its shares: approves
+/// and posts the challenge bond (returned if the arbiter upholds the challenge or lets its
+/// deadline pass; paid to the owner if rejected) and returns it. The epoch cannot settle until
+/// the arbiter rules or the resolution deadline passes.
+pub async fn challenge(client: &Client, lease_id: U256, epoch: u64) -> Result<Amount> {
+    let desk = client.disputes();
+    let bond = desk.challengeBond(lease_id).call().await?;
+    if !bond.is_zero() {
+        transact(client.stablecoin().approve(client.deployment().disputes, bond)).await?;
+    }
+    transact(desk.challenge(lease_id, epoch)).await?;
+    Ok(client.amount(bond))
+}
+
+/// Withdraws the caller's returned or awarded challenge bonds from the dispute desk.
+pub async fn withdraw_payout(client: &Client) -> Result<Amount> {
+    let desk = client.disputes();
+    let receipt = transact(desk.withdrawPayout(client.deployment().stablecoin)).await?;
+    Ok(client.amount(event_in::<DisputeDesk::PayoutWithdrawn>(&receipt)?.amount))
+}
+
+/// The arbiter role: rules on challenges with the delivery it found.
 #[derive(Debug, Clone)]
 pub struct Arbiter {
     client: Client,
@@ -143,9 +163,17 @@ impl Arbiter {
         Self { client }
     }
 
-    /// Fixes a challenged epoch's delivered GPU-seconds; the epoch then settles with them.
-    pub async fn resolve(&self, lease_id: U256, epoch: u64, delivered: u64) -> Result<()> {
-        transact(self.client.market().resolveChallenge(lease_id, epoch, delivered)).await?;
+    /// Rules on a challenged epoch before its deadline: the delivered GPU-seconds it settles
+    /// with, and whether the challenger was right (bond returned) or not (bond to the owner).
+    pub async fn resolve(
+        &self,
+        lease_id: U256,
+        epoch: u64,
+        delivered: u64,
+        upheld: bool,
+    ) -> Result<()> {
+        let desk = self.client.disputes();
+        transact(desk.resolveChallenge(lease_id, epoch, delivered, upheld)).await?;
         Ok(())
     }
 }

@@ -65,6 +65,10 @@ pub const EPOCH: u32 = 30;
 pub const REPORT_WINDOW: u64 = 60;
 /// Challenge window of the fixture's deployment.
 pub const CHALLENGE_WINDOW: u64 = 15;
+/// Seconds the fixture's arbiter has to rule on a challenge.
+pub const RESOLUTION_WINDOW: u64 = 60;
+/// Seconds after the challenge window before an unproven epoch may settle as unproven.
+pub const PROOF_GRACE: u64 = 15;
 /// GPUs in the fixture's cluster.
 pub const CLUSTER_GPUS: u32 = 64;
 
@@ -105,6 +109,9 @@ impl Market {
             arbiter: governance_key.address(),
             report_window: REPORT_WINDOW,
             challenge_window: CHALLENGE_WINDOW,
+            resolution_window: RESOLUTION_WINDOW,
+            proof_grace: PROOF_GRACE,
+            challenge_bond_bps: 1_000,
             metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
         };
         let deployment =

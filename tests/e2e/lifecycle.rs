@@ -34,8 +34,19 @@ async fn every_base_unit_is_accounted_for() {
     // Epoch 3: the oracle is dark. Epoch 4: 90 % delivered (below the 95 % SLA).
     m.advance_past_epoch(start, 1).await;
     proofs.insert(m.cluster_id, start, m.report(start, &[(lease, cap)]).await);
+    // Alice sells half her shares to bob before epoch 1 settles: its rent stays hers (she held
+    // when it ended); the index must attribute it exactly as the market does.
+    alice.transfer_shares(lease, bob.client().address(), 250_000).await.expect("transfer");
     m.devnet.advance(CHALLENGE_WINDOW).await;
     m.keeper.settle_due(&proofs, 10).await.expect("settle 1");
+    w.sync().await;
+    let epoch_one = dec(&w.rpc("ledger_lease", json!([lease.to_string()])).await["rentSettled"]);
+    assert_eq!(w.chain_claimable(alice.client().address(), lease).await, epoch_one / U256::from(2));
+    assert_eq!(
+        w.claimable(alice.client().address(), lease).await,
+        w.chain_claimable(alice.client().address(), lease).await,
+        "the index follows the balance each holder had when the epoch ended"
+    );
 
     m.advance_past_epoch(start + 1, 1).await;
     proofs.insert(m.cluster_id, start + 1, m.report(start + 1, &[(lease, cap)]).await);
@@ -43,8 +54,14 @@ async fn every_base_unit_is_accounted_for() {
     w.sync().await;
     let open = w.rpc("ledger_lease", json!([lease.to_string()])).await;
     assert_eq!(open["openChallenges"], json!([start + 1]), "the wallet sees the dispute");
+    let dispute = &open["disputes"][0];
+    assert_eq!(
+        (dispute["epoch"].as_u64(), dispute["status"].as_str()),
+        (Some(start + 1), Some("open"))
+    );
+    assert!(dispute["resolveBy"].as_u64().expect("deadline") > 0, "{dispute}");
     Arbiter::new(m.governance.clone())
-        .resolve(lease, start + 1, cap * 7 / 10)
+        .resolve(lease, start + 1, cap * 7 / 10, true)
         .await
         .expect("resolve");
     m.devnet.advance(CHALLENGE_WINDOW).await;
@@ -73,6 +90,16 @@ async fn every_base_unit_is_accounted_for() {
     assert_eq!(delivered, vec![cap, cap * 7 / 10, 0, cap * 9 / 10]);
     let rent: U256 = settlements.iter().map(|s| dec(&s["rent"])).sum();
     let credits: U256 = settlements.iter().map(|s| dec(&s["slaCredit"])).sum();
+    let compensation: U256 = settlements.iter().map(|s| dec(&s["compensation"])).sum();
+    let outcomes: Vec<&str> =
+        settlements.iter().map(|s| s["outcome"].as_str().expect("outcome")).collect();
+    assert_eq!(outcomes, ["proven", "arbitrated", "missed", "proven"]);
+    assert_eq!(dec(&row["compensation"]), compensation);
+    assert_eq!(
+        compensation,
+        dec(&settlements[0]["rent"]),
+        "a dark epoch pays holders a full epoch"
+    );
     assert_eq!(dec(&row["rentSettled"]), rent);
     assert!(!credits.is_zero(), "epochs 2, 3 and 4 were below the SLA");
 
@@ -84,15 +111,21 @@ async fn every_base_unit_is_accounted_for() {
     let paid = m.tenant.withdraw(lease).await.expect("withdraw");
     assert_eq!(paid.credits.base(), credits);
     assert_eq!(paid.remainder.base(), escrow - rent);
+    // The challenge was upheld: its bond comes back from the dispute desk.
+    let challenge_bond =
+        compute_ledger_sdk::withdraw_payout(m.tenant.client()).await.expect("bond");
+    assert!(!challenge_bond.base().is_zero());
 
-    // Every base unit: the tenant paid rent less credits; holders got the rent less dust; the
-    // bond paid the credits; the market keeps the bond and the dust.
+    // Every base unit: the tenant paid rent less credits; holders got the rent and the dark
+    // epoch's compensation less dust; the bond paid credits and compensation; the market keeps
+    // the bond and the dust; the desk keeps nothing.
     let tenant_after = w.balance(tenant).await;
     assert_eq!(tenant_before - tenant_after, rent - credits);
-    let dust = rent - claimed;
-    assert!(dust < U256::from(3), "at most a base unit per holder: {dust}");
+    let dust = rent + compensation - claimed;
+    assert!(dust < U256::from(3 * 4), "at most a base unit per holder and settlement: {dust}");
     let bond = m.owner.bond(m.cluster_id).await.expect("bond");
-    assert_eq!(bond.total.base(), dollars(5_000).base() - credits);
+    assert_eq!(bond.total.base(), dollars(5_000).base() - credits - compensation);
+    assert_eq!(w.balance(m.deployment.disputes).await, U256::ZERO);
     assert_eq!(w.balance(market).await, bond.total.base() + dust);
     assert_eq!(paid_for_shares, U256::from(2_000_000), "shares sold at 2 base units each");
 

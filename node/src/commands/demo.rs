@@ -3,8 +3,11 @@
 //! A fresh anvil with 1-second blocks; the ledger deployed; two simulated clusters (512 H100 on
 //! Nordic hydro, 256 H100 at a Texas gas site), each with its own oracle loop and encrypted
 //! attestor keystore; a tenant leasing on both; three investors buying shares; a keeper settling
-//! each epoch; the wallet JSON-RPC server. Scripted incidents: a GPU outage (SLA credit) and an
-//! oracle that goes dark for an epoch (settles as missed). A board is printed after every epoch.
+//! each epoch; the wallet JSON-RPC server. Scripted incidents: a GPU outage (SLA credit), an
+//! oracle that goes dark for an epoch (settles as missed), and an oracle whose lease config ends
+//! one epoch early, so its last report leaves the lease's leaf out (settles as unproven once the
+//! proof deadline passes: the lease still ends with everyone paid). A board is printed after
+//! every epoch.
 
 use std::{
     path::PathBuf,
@@ -65,6 +68,10 @@ const REPORT_WINDOW: u64 = 20;
 /// Shares per lease: few enough that a share's price has six significant digits.
 const SHARES: u128 = 1_000;
 const CHALLENGE_WINDOW: u64 = 10;
+/// Seconds the demo's arbiter has to rule on a challenge.
+const RESOLUTION_WINDOW: u64 = 20;
+/// Seconds after the challenge window before a leaf nobody proved settles as unproven.
+const PROOF_GRACE: u64 = 10;
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
@@ -157,6 +164,9 @@ pub async fn run(args: Args) -> Result<()> {
         arbiter: keys[0].address(),
         report_window: REPORT_WINDOW,
         challenge_window: CHALLENGE_WINDOW,
+        resolution_window: RESOLUTION_WINDOW,
+        proof_grace: PROOF_GRACE,
+        challenge_bond_bps: 1_000,
         metadata_uri: format!("{public_url}/metadata/{{id}}.json"),
     };
     let deployment = deploy(&wallet_provider(&rpc, keys[0].clone())?, &params).await?;
@@ -307,6 +317,9 @@ pub async fn run(args: Args) -> Result<()> {
     let epoch_s = u64::from(args.epoch_seconds);
     let outage_epoch = sites[0].start + 1;
     let dark_epoch = sites[1].start + 2.min(args.epochs.saturating_sub(1));
+    // The operator of the first cluster typed its lease's end one epoch early (an oracle config
+    // bug): the last epoch's report has no leaf for the lease.
+    let omitted_epoch = sites[0].start + args.epochs - 1;
     let mut configs = Vec::new();
     for (i, site) in sites.iter().enumerate() {
         let sim_outages = if i == 0 {
@@ -339,7 +352,11 @@ pub async fn run(args: Args) -> Result<()> {
                 lease_id: site.lease.to::<u64>(),
                 billing: OracleBilling::Reserved,
                 start_epoch: site.start,
-                end_epoch: site.start + args.epochs,
+                end_epoch: if i == 0 && args.epochs > 1 {
+                    omitted_epoch
+                } else {
+                    site.start + args.epochs
+                },
                 gpus: uuids[..site.leased as usize].to_vec(),
             }],
             signer: Some(attestor_keys[i].clone()),
@@ -403,6 +420,12 @@ pub async fn run(args: Args) -> Result<()> {
         "  incidents ahead: a GPU outage at {} in epoch {outage_epoch}; the {} oracle goes dark in epoch {dark_epoch}",
         sites[0].name, sites[1].name
     );
+    if args.epochs > 1 {
+        println!(
+            "  and the {} oracle's config ends lease {} one epoch early: its report of epoch {omitted_epoch} leaves the lease out",
+            sites[0].name, sites[0].lease
+        );
+    }
     println!(
         "  every epoch is {} s; a board follows each settlement. Ctrl-C stops everything.",
         args.epoch_seconds
@@ -683,7 +706,9 @@ impl Board<'_> {
         for site in self.sites {
             if let Some(last) = self.index.settlements(site.lease)?.last() {
                 let note = if last.missed {
-                    "  ← missed: no report by the deadline, full SLA credit from the bond"
+                    "  ← missed: no report by the deadline, full SLA credit and holders' rent from the bond"
+                } else if last.outcome == "unproven" {
+                    "  ← unproven: the report left the lease out, full SLA credit and holders' rent from the bond"
                 } else if !last.sla_credit.is_zero() {
                     "  ← below the SLA: credit from the bond"
                 } else {

@@ -29,9 +29,19 @@ pub struct Args {
     /// Seconds after an epoch during which its report is accepted.
     #[arg(long, default_value_t = 60)]
     pub report_window: u64,
-    /// Seconds after a report during which the tenant may challenge it.
+    /// Seconds after a report during which the tenant or a holder may challenge it.
     #[arg(long, default_value_t = 15)]
     pub challenge_window: u64,
+    /// Seconds after a challenge during which the arbiter may rule (then the report stands).
+    #[arg(long, default_value_t = 30)]
+    pub resolution_window: u64,
+    /// Seconds after the challenge window before an epoch whose leaf nobody proved may settle
+    /// as unproven.
+    #[arg(long, default_value_t = 15)]
+    pub proof_grace: u64,
+    /// Challenge bond in basis points of a lease's full-epoch rent.
+    #[arg(long, default_value_t = 1_000)]
+    pub challenge_bond_bps: u16,
     /// Dev accounts to write keystores for (account 0 is governance and arbiter).
     #[arg(long, default_value_t = 8)]
     pub accounts: usize,
@@ -73,6 +83,9 @@ pub async fn run(_overrides: &Overrides, args: Args, out: Output) -> Result<()> 
         arbiter: governance.address(),
         report_window: args.report_window,
         challenge_window: args.challenge_window,
+        resolution_window: args.resolution_window,
+        proof_grace: args.proof_grace,
+        challenge_bond_bps: args.challenge_bond_bps,
         metadata_uri: format!("{}/metadata/{{id}}.json", args.public_url.trim_end_matches('/')),
     };
     let deployment = deploy(&wallet_provider(&anvil.endpoint(), governance)?, &params).await?;

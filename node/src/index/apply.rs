@@ -9,6 +9,7 @@ use compute_ledger_sdk::{
     LedgerEvent, LedgerLog,
     bindings::{
         ClusterRegistry::{self, ClusterRegistryEvents as R},
+        DisputeDesk,
         LeaseMarket::{self, LeaseMarketEvents as M},
     },
 };
@@ -16,7 +17,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     model::{
-        ClusterRow, Efficiency, LeaseRow, LeaseState, OfferRow, PositionRow, ReportRow,
+        ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseState, OfferRow, PositionRow, ReportRow,
         SettlementRow,
     },
     store::{
@@ -188,7 +189,58 @@ pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {
     match &log.event {
         LedgerEvent::Registry(event) => apply_registry(ch, log, event),
         LedgerEvent::Market(event) => apply_market(ch, log, event),
+        LedgerEvent::Disputes(event) => apply_disputes(ch, event),
     }
+}
+
+fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) -> Result<()> {
+    use DisputeDesk::DisputeDeskEvents as D;
+    let (lease_id, epoch) = match event {
+        D::EpochChallengeOpened(e) => (e.leaseId, e.epoch),
+        D::EpochChallengeResolved(e) => (e.leaseId, e.epoch),
+        D::EpochChallengeExpired(e) => (e.leaseId, e.epoch),
+        D::ConflictingLeavesProven(e) => (e.leaseId, e.epoch),
+        _ => return Ok(()),
+    };
+    ch.update(lease_key(lease_id), |l: &mut LeaseRow| {
+        l.open_challenges.retain(|e| *e != epoch);
+        if let D::EpochChallengeOpened(e) = event {
+            l.open_challenges.push(epoch);
+            l.disputes.push(DisputeRow {
+                epoch,
+                status: "open".into(),
+                challenger: e.challenger,
+                bond: e.bond,
+                resolve_by: e.resolveBy,
+                ruled_gpu_seconds: None,
+            });
+            return;
+        }
+        let index = match l.disputes.iter().position(|d| d.epoch == epoch) {
+            Some(index) => index,
+            None => {
+                l.disputes.push(DisputeRow {
+                    epoch,
+                    status: String::new(),
+                    challenger: Address::ZERO,
+                    bond: U256::ZERO,
+                    resolve_by: 0,
+                    ruled_gpu_seconds: None,
+                });
+                l.disputes.len() - 1
+            }
+        };
+        let dispute = &mut l.disputes[index];
+        match event {
+            D::EpochChallengeResolved(e) => {
+                dispute.status = if e.upheld { "upheld" } else { "rejected" }.into();
+                dispute.ruled_gpu_seconds = Some(e.deliveredGpuSeconds);
+            }
+            D::EpochChallengeExpired(_) => dispute.status = "expired".into(),
+            _ => dispute.status = "conflict".into(),
+        }
+    })?;
+    Ok(())
 }
 
 fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()> {
@@ -284,9 +336,19 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         }
         M::LeaseCreated(e) => lease_created(ch, log, e)?,
         M::LeaseFunded(e) => {
+            let before: LeaseRow = ch.need(&lease_key(e.leaseId))?;
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
                 l.status = LeaseState::Active;
                 l.escrow_funded = e.escrow;
+                // Funded late: the lease starts later and the skipped epochs' lock is released.
+                l.start_epoch = e.startEpoch;
+                l.next_epoch = e.startEpoch;
+            })?;
+            let skipped = e.startEpoch.saturating_sub(before.start_epoch);
+            ch.update(cluster_key(before.cluster_id), |c: &mut ClusterRow| {
+                let bond = c.bonds.entry(before.stablecoin).or_default();
+                let released = before.credit_lock_per_epoch * U256::from(skipped);
+                bond.locked = bond.locked.saturating_sub(released);
             })?;
         }
         M::LeaseCancelled(e) => {
@@ -323,18 +385,18 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             ch.put_position(buyer);
         }
         M::EpochSettled(e) => epoch_settled(ch, log, e)?,
-        M::EpochChallengeOpened(e) => {
-            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.open_challenges.push(e.epoch))?;
-        }
-        M::EpochChallengeResolved(e) => {
+        M::HolderBalanceRecorded(e) => {
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
-                l.open_challenges.retain(|epoch| *epoch != e.epoch);
+                l.acc_at.entry(e.epoch).or_insert(U256::ZERO);
             })?;
+            let mut holder = ch.position(e.holder, e.leaseId)?;
+            holder.boundaries.push((e.epoch, e.balance));
+            ch.put_position(holder);
         }
         M::RentClaimed(e) => {
             let lease: LeaseRow = ch.need(&lease_key(e.leaseId))?;
             let mut holder = ch.position(e.account, e.leaseId)?;
-            holder.rent_per_share_paid = lease.rent_per_share;
+            holder.checkpoint(&lease);
             holder.accrued = U256::ZERO;
             holder.claimed += e.amount;
             ch.put_position(holder);
@@ -380,11 +442,15 @@ fn lease_created(
             credits: U256::ZERO,
             delivered_gpu_seconds: 0,
             missed_epochs: 0,
+            unproven_epochs: 0,
+            compensation: U256::ZERO,
             // The market starts every accumulator at 1 (see `createLease`).
             rent_per_share: U256::from(1),
             credit_lock_per_epoch: e.bondLocked / U256::from(epochs),
             open_challenges: Vec::new(),
+            disputes: Vec::new(),
             offer: None,
+            acc_at: BTreeMap::new(),
             created_block: log.block_number,
         },
     );
@@ -393,6 +459,10 @@ fn lease_created(
     })?;
     Ok(())
 }
+
+// The market's `Outcome` values.
+const OUTCOME_MISSED: u8 = 2;
+const OUTCOME_UNPROVEN: u8 = 3;
 
 fn epoch_settled(
     ch: &mut Changes<'_>,
@@ -404,16 +474,21 @@ fn epoch_settled(
         l.rent_settled += e.rent;
         l.credits += e.slaCredit;
         l.delivered_gpu_seconds += e.deliveredGpuSeconds;
-        l.missed_epochs += u64::from(e.missed);
+        l.missed_epochs += u64::from(e.outcome == OUTCOME_MISSED);
+        l.unproven_epochs += u64::from(e.outcome == OUTCOME_UNPROVEN);
+        l.compensation += e.compensation;
         l.rent_per_share = e.rentPerShare;
         l.open_challenges.retain(|epoch| *epoch != e.epoch);
+        if let Some(at) = l.acc_at.get_mut(&(e.epoch + 1)) {
+            *at = e.rentPerShare;
+        }
     })?;
     ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
         c.rent_settled += e.rent;
         c.credits_paid += e.slaCredit;
         let bond = c.bonds.entry(lease.stablecoin).or_default();
         bond.locked = bond.locked.saturating_sub(lease.credit_lock_per_epoch);
-        bond.total = bond.total.saturating_sub(e.slaCredit);
+        bond.total = bond.total.saturating_sub(e.slaCredit + e.compensation);
     })?;
     let row = SettlementRow {
         lease_id: e.leaseId,
@@ -422,7 +497,9 @@ fn epoch_settled(
         delivered_gpu_seconds: e.deliveredGpuSeconds,
         rent: e.rent,
         sla_credit: e.slaCredit,
-        missed: e.missed,
+        missed: e.outcome == OUTCOME_MISSED,
+        outcome: compute_ledger_sdk::Outcome::from_u8(e.outcome).as_str().into(),
+        compensation: e.compensation,
         block: log.block_number,
         tx_hash: log.tx_hash,
     };
@@ -433,16 +510,16 @@ fn epoch_settled(
 
 /// An ERC-1155 share movement: checkpoint both sides at the lease's accumulator, then move.
 fn transfer(ch: &mut Changes<'_>, from: Address, to: Address, id: U256, value: U256) -> Result<()> {
-    let acc = ch.need::<LeaseRow>(&lease_key(id))?.rent_per_share;
+    let lease = ch.need::<LeaseRow>(&lease_key(id))?;
     if from != Address::ZERO {
         let mut seller = ch.position(from, id)?;
-        seller.checkpoint(acc);
+        seller.checkpoint(&lease);
         seller.shares = seller.shares.saturating_sub(value);
         ch.put_position(seller);
     }
     if to != Address::ZERO {
         let mut buyer = ch.position(to, id)?;
-        buyer.checkpoint(acc);
+        buyer.checkpoint(&lease);
         buyer.shares += value;
         ch.put_position(buyer);
     }

@@ -201,6 +201,12 @@ pub struct LeaseRow {
     pub delivered_gpu_seconds: u64,
     /// Epochs settled as missed (no report by the deadline).
     pub missed_epochs: u64,
+    /// Epochs settled as unproven (reported, but the lease's leaf never proven).
+    #[serde(default)]
+    pub unproven_epochs: u64,
+    /// Rent paid to holders from the owner's bond for missed and unproven epochs.
+    #[serde(default, with = "dec")]
+    pub compensation: U256,
     /// Rent-per-share accumulator (scaled by 1e36).
     #[serde(with = "dec")]
     pub rent_per_share: U256,
@@ -209,8 +215,15 @@ pub struct LeaseRow {
     pub credit_lock_per_epoch: U256,
     /// Epochs under an open challenge.
     pub open_challenges: Vec<u64>,
+    /// Every dispute of the lease's epochs, oldest first.
+    #[serde(default)]
+    pub disputes: Vec<DisputeRow>,
     /// The current offer of shares.
     pub offer: Option<OfferRow>,
+    /// The accumulator once every epoch before the key had settled, kept for the epochs at
+    /// which a holder's balance was recorded (zero until that epoch's predecessor settles).
+    #[serde(default)]
+    pub acc_at: BTreeMap<u64, U256>,
     /// Block it was created in.
     pub created_block: u64,
 }
@@ -239,24 +252,63 @@ pub struct PositionRow {
     /// Paid for shares bought from offers, in total.
     #[serde(with = "dec")]
     pub cost: U256,
+    /// Balances recorded while ended epochs were unsettled, oldest first: `(epoch, balance)`
+    /// means the holder held `balance` when every epoch before `epoch` ended.
+    #[serde(default)]
+    pub boundaries: Vec<(u64, U256)>,
 }
 
 impl PositionRow {
-    /// Rent claimable now against the lease's accumulator `acc` (what `LeaseMarket.claimable`
-    /// returns, computed the same way).
-    pub fn claimable(&self, acc: U256) -> U256 {
-        let delta = acc.saturating_sub(self.rent_per_share_paid);
-        self.accrued + self.shares * delta / U256::from(ACC_SCALE)
+    /// Rent claimable now (what `LeaseMarket.claimable` returns, computed the same way).
+    pub fn claimable(&self, lease: &LeaseRow) -> U256 {
+        self.accrue(lease).0
     }
 
-    /// The market's `_checkpoint`: book what the balance earned since the last checkpoint.
-    pub fn checkpoint(&mut self, acc: U256) {
-        if self.rent_per_share_paid != acc {
-            let delta = acc.saturating_sub(self.rent_per_share_paid);
-            self.accrued += self.shares * delta / U256::from(ACC_SCALE);
-            self.rent_per_share_paid = acc;
-        }
+    /// The market's `_checkpoint`: book what the balance earned since the last checkpoint and
+    /// drop the boundaries whose epochs have all settled.
+    pub fn checkpoint(&mut self, lease: &LeaseRow) {
+        let (owed, resolved) = self.accrue(lease);
+        self.accrued = owed;
+        self.rent_per_share_paid = lease.rent_per_share;
+        self.boundaries.drain(..resolved);
     }
+
+    /// The market's `_accrue`: settled epochs before a recorded boundary earn at its balance,
+    /// later ones at the current balance. Returns what is owed and how many boundaries resolved.
+    fn accrue(&self, lease: &LeaseRow) -> (U256, usize) {
+        let scale = U256::from(ACC_SCALE);
+        let acc = lease.rent_per_share;
+        let (mut owed, mut paid) = (self.accrued, self.rent_per_share_paid);
+        for (resolved, (epoch, balance)) in self.boundaries.iter().enumerate() {
+            if *epoch > lease.next_epoch {
+                return (owed + *balance * acc.saturating_sub(paid) / scale, resolved);
+            }
+            let at = lease.acc_at.get(epoch).copied().unwrap_or(paid);
+            owed += *balance * at.saturating_sub(paid) / scale;
+            paid = at;
+        }
+        (owed + self.shares * acc.saturating_sub(paid) / scale, self.boundaries.len())
+    }
+}
+
+/// A challenge of one epoch, or conflicting leaves proven for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DisputeRow {
+    /// The disputed epoch.
+    pub epoch: u64,
+    /// `open`, `upheld`, `rejected`, `expired` (the arbiter did not rule in time: the report
+    /// stands) or `conflict` (two leaves proven: settles unproven).
+    pub status: String,
+    /// Who challenged (zero for a conflict proof).
+    pub challenger: Address,
+    /// The challenge bond.
+    #[serde(with = "dec")]
+    pub bond: U256,
+    /// Until when (unix seconds) the arbiter may rule.
+    pub resolve_by: u64,
+    /// The arbiter's ruling in GPU-seconds (upheld or rejected).
+    pub ruled_gpu_seconds: Option<u64>,
 }
 
 /// One settled (lease, epoch).
@@ -280,6 +332,11 @@ pub struct SettlementRow {
     pub sla_credit: U256,
     /// No report came by the deadline.
     pub missed: bool,
+    /// How the epoch was billed: `proven`, `arbitrated`, `missed` or `unproven`.
+    pub outcome: String,
+    /// Rent paid to holders from the owner's bond (missed or unproven epochs).
+    #[serde(with = "dec")]
+    pub compensation: U256,
     /// Block.
     pub block: u64,
     /// Transaction.

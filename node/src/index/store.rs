@@ -312,7 +312,7 @@ impl Index {
             reason: "a position refers to a lease the index does not have".into(),
         })?;
         Ok(PositionView {
-            claimable: position.claimable(lease.rent_per_share),
+            claimable: position.claimable(&lease),
             total_shares: lease.total_shares,
             lease_status: lease.status,
             position,

@@ -17,7 +17,10 @@ use super::{
     openrpc::{self, doc},
     params::{Args, invalid},
 };
-use crate::index::{LeaseFilter, Update, model::ClusterRow};
+use crate::index::{
+    LeaseFilter, Update,
+    model::{ClusterRow, LeaseState},
+};
 
 /// The "not found" error code.
 pub const NOT_FOUND_CODE: i32 = -32001;
@@ -97,8 +100,20 @@ fn reports(args: &Args, ledger: &Ledger) -> RpcResult {
 fn lease(args: &Args, ledger: &Ledger) -> RpcResult {
     let id = args.lease_id(0)?;
     let row = ledger.index.lease(id).map_err(|e| internal(&e))?;
-    let mut value = to_value(&row.ok_or_else(|| not_found(format!("no lease {id}")))?)?;
+    let row = row.ok_or_else(|| not_found(format!("no lease {id}")))?;
+    let cluster = ledger.index.cluster(row.cluster_id).map_err(|e| internal(&e))?;
+    let mut value = to_value(&row)?;
     value["settlements"] = to_value(&ledger.index.settlements(id).map_err(|e| internal(&e))?)?;
+    // Ended but unsettled epochs (by this node's clock): their rent belongs to whoever held
+    // when each ended, so a buyer now does not get it.
+    let unsettled = cluster.filter(|_| row.status == LeaseState::Active).map_or(0, |c| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let current = now.saturating_sub(c.genesis) / u64::from(c.epoch_length.max(1));
+        current.min(row.end_epoch).saturating_sub(row.next_epoch)
+    });
+    value["unsettledEpochs"] = json!(unsettled);
     Ok(value)
 }
 

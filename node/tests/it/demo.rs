@@ -1,5 +1,6 @@
 //! `make demo` does not rot: a short run of `compute-ledger demo` (10-second epochs, 3 per lease)
-//! shows both incidents, pays everyone and stops by itself with the books balanced.
+//! shows its incidents (outage, dark oracle, a report that leaves a lease out), pays everyone and
+//! stops by itself with the books balanced.
 
 use std::process::Command;
 
@@ -27,6 +28,7 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "ledger_positions",
         "below the SLA: credit from the bond",
         "missed: no report by the deadline",
+        "unproven: the report left the lease out",
         "both leases ended: everyone is paid",
         "stopped cleanly",
     ] {

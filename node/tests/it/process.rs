@@ -34,6 +34,17 @@ fn node(m: &compute_ledger_sdk::test_utils::Market, dir: &Path) -> Command {
 #[tokio::test]
 async fn kill_9_during_backfill_loses_nothing() {
     let (m, _) = market_with_history().await;
+    // A long tail of empty blocks after the history: with one block per atomic range the
+    // backfill then takes seconds, not milliseconds, so the kills below land at different
+    // points however fast or loaded the machine is.
+    use alloy::providers::Provider;
+    let mined: serde_json::Value = m
+        .governance
+        .provider()
+        .raw_request("anvil_mine".into(), (alloy::primitives::U256::from(3_000),))
+        .await
+        .expect("mine");
+    assert!(mined.is_null(), "{mined}");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cursors = Vec::new();
     // One block per atomic range: many commits, so the kills land between and inside them.

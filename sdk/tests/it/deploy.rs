@@ -15,6 +15,9 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
         arbiter,
         report_window: 60,
         challenge_window: 15,
+        resolution_window: 60,
+        proof_grace: 30,
+        challenge_bond_bps: 1_000,
         metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
     };
     let deployment = deploy(&provider, &params).await.expect("deploy");
@@ -33,7 +36,8 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
         .expect("connect");
     let market = client.market();
     assert_eq!(market.registry().call().await.expect("registry"), deployment.registry);
-    assert_eq!(market.arbiter().call().await.expect("arbiter"), arbiter);
+    assert_eq!(market.disputes().call().await.expect("desk"), deployment.disputes);
+    assert_eq!(client.disputes().arbiter().call().await.expect("arbiter"), arbiter);
     assert!(market.stablecoinAllowed(deployment.stablecoin).call().await.expect("allowlist"));
     assert_eq!(client.registry().market().call().await.expect("market"), deployment.market);
     assert_eq!(client.stablecoin().decimals().call().await.expect("decimals"), 6);
@@ -48,7 +52,7 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
         .expect_err("bad url");
     assert!(err.to_string().contains("bad RPC URL"), "{err}");
 
-    let deployment_market = deployment.market;
+    let deployment_disputes = deployment.disputes;
     let elsewhere = Deployment { chain_id: 1, ..deployment };
     match Client::connect(&anvil.endpoint(), elsewhere, governance).await {
         Err(SdkError::WrongChain { expected: 1, actual }) => assert_eq!(actual, anvil.chain_id()),
@@ -72,10 +76,10 @@ async fn deploys_links_and_refuses_the_wrong_chain() {
         other => panic!("expected a decoded contract error, got {other:?}"),
     }
     let stranger = devnet.provider_for(devnet.signer(1));
-    let market_as_stranger =
-        compute_ledger_sdk::bindings::LeaseMarket::new(deployment_market, stranger);
+    let desk_as_stranger =
+        compute_ledger_sdk::bindings::DisputeDesk::new(deployment_disputes, stranger);
     let err = SdkError::from(
-        market_as_stranger.setArbiter(arbiter).call().await.expect_err("not governance"),
+        desk_as_stranger.setArbiter(arbiter).call().await.expect_err("not governance"),
     );
     assert!(
         matches!(&err, SdkError::Contract(r) if r.name == "OwnableUnauthorizedAccount"),

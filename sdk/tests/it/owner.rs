@@ -15,6 +15,9 @@ async fn owner_registers_and_bonds_a_cluster() {
         arbiter: governance.address(),
         report_window: 60,
         challenge_window: 15,
+        resolution_window: 60,
+        proof_grace: 30,
+        challenge_bond_bps: 1_000,
         metadata_uri: String::new(),
     };
     let deployment =

@@ -116,11 +116,14 @@ async fn a_lease_from_offer_to_claimed_rent() {
     let run = m.keeper.settle_due(&proofs, 10).await.expect("keeper");
     let missed = run.settled[0];
     assert!(missed.missed && base(missed.rent).is_zero() && !base(missed.sla_credit).is_zero());
+    assert_eq!(missed.outcome, compute_ledger_sdk::Outcome::Missed);
+    assert_eq!(missed.compensation, first.rent, "holders get a full epoch's rent from the bond");
     let ended = m.keeper.client().lease(lease).await.expect("lease");
     assert_eq!(ended.status, LeaseStatus::Ended);
 
-    // Investors claim pro rata; a second claim has nothing due.
+    // Investors claim pro rata (rent and compensation); a second claim has nothing due.
     let rent = base(first.rent);
+    let paid_to_holders = rent + base(missed.compensation);
     let owner_as_holder = Investor::new(m.owner.client().clone());
     let mut claimed = U256::ZERO;
     for (holder, shares) in [(alice, 300_000u64), (bob, 200_000), (carol, 100_000)]
@@ -128,7 +131,9 @@ async fn a_lease_from_offer_to_claimed_rent() {
         .chain([(&owner_as_holder, 400_000)])
     {
         let due = holder.claimable(lease).await.expect("claimable");
-        assert_eq!(base(due), rent * U256::from(shares) / U256::from(1_000_000), "pro rata");
+        let share = |amount: U256| amount * U256::from(shares) / U256::from(1_000_000);
+        let expected = share(rent) + share(base(missed.compensation));
+        assert!(base(due) >= expected && base(due) <= expected + U256::from(1), "pro rata");
         assert_eq!(holder.claim(lease).await.expect("claim"), due);
         assert_eq!(error_kind(holder.claim(lease).await), ErrorKind::NothingToClaim);
         claimed += base(due);
@@ -150,11 +155,14 @@ async fn a_lease_from_offer_to_claimed_rent() {
     m.owner.cancel_lease(unfunded).await.expect("cancel");
     let bond = m.owner.bond(m.cluster_id).await.expect("bond");
     assert!(base(bond.locked).is_zero());
-    assert_eq!(base(bond.total), base(dollars(5_000)) - base(missed.sla_credit));
+    assert_eq!(
+        base(bond.total),
+        base(dollars(5_000)) - base(missed.sla_credit) - base(missed.compensation)
+    );
 
     // Every base unit: the market holds exactly the bond plus unclaimed rounding dust.
     let held = stablecoin.balanceOf(m.deployment.market).call().await.expect("balance");
-    let dust = rent - claimed;
+    let dust = paid_to_holders - claimed;
     assert_eq!(held, base(bond.total) + dust);
     assert!(dust < U256::from(4), "at most one base unit per holder");
 
@@ -203,8 +211,12 @@ async fn challenged_epoch_waits_for_the_arbiter() {
     assert!(m.keeper.due_epochs().await.expect("due").is_empty(), "open challenge blocks");
 
     let not_arbiter = Arbiter::new(m.keeper.client().clone());
-    assert_eq!(error_kind(not_arbiter.resolve(lease, start, 0).await), ErrorKind::NotArbiter);
-    Arbiter::new(m.governance.clone()).resolve(lease, start, capacity / 2).await.expect("resolve");
+    assert_eq!(error_kind(not_arbiter.resolve(lease, start, 0, true).await), ErrorKind::NotArbiter);
+    let arbiter = Arbiter::new(m.governance.clone());
+    arbiter.resolve(lease, start, capacity / 2, true).await.expect("resolve");
+    // Upheld: the tenant's bond comes back.
+    let bond = compute_ledger_sdk::withdraw_payout(m.tenant.client()).await.expect("payout");
+    assert!(!base(bond).is_zero());
     let due = m.keeper.due_epochs().await.expect("due");
     assert_eq!(due[0].kind, DueKind::Resolved);
     let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("keeper");
@@ -218,12 +230,39 @@ async fn owner_rotates_attestors_and_manages_the_bond() {
     let current = m.current_epoch().await;
     let new_set = vec![m.attestors[0].address(), m.attestors[1].address()];
     assert_eq!(
-        error_kind(m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current).await),
+        error_kind(
+            m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current, vec![]).await
+        ),
         ErrorKind::RotationNotInFuture
     );
-    m.owner.rotate_attestors(m.cluster_id, new_set, 2, current + 2).await.expect("rotate");
+    // No lease is open: the owner alone may rotate (say, after losing a key), but only from
+    // the next epoch, so no lease created later changes attestors mid-term.
+    assert_eq!(
+        error_kind(
+            m.owner.rotate_attestors(m.cluster_id, new_set.clone(), 2, current + 2, vec![]).await
+        ),
+        ErrorKind::UnconsentedRotationLater
+    );
 
     let lease = m.owner.create_lease(&m.lease_offer(64, current + 2, 4)).await.expect("lease");
+    // Now a lease relies on the set: a rotation needs the current set's threshold to consent.
+    let one = vec![m.attestors[0].address()];
+    assert_eq!(
+        error_kind(
+            m.owner.rotate_attestors(m.cluster_id, one.clone(), 1, current + 3, vec![]).await
+        ),
+        ErrorKind::InsufficientSignatures
+    );
+    let digest =
+        m.owner.rotation_digest(m.cluster_id, one.clone(), 1, current + 3).await.expect("digest");
+    let consent = m.attestors[..2]
+        .iter()
+        .map(|signer| {
+            use alloy::signers::SignerSync;
+            signer.sign_hash_sync(&digest).expect("sign").as_bytes().to_vec().into()
+        })
+        .collect();
+    m.owner.rotate_attestors(m.cluster_id, one, 1, current + 3, consent).await.expect("consented");
     let bond = m.owner.bond(m.cluster_id).await.expect("bond");
     let too_much = Amount::from_base(base(bond.free()) + U256::from(1), 6);
     assert_eq!(
@@ -251,4 +290,66 @@ async fn send<D: alloy::contract::CallDecoder>(
     call: alloy::contract::CallBuilder<&alloy::providers::DynProvider, D>,
 ) {
     call.send().await.expect("send").get_receipt().await.expect("mined");
+}
+
+/// Protocol v2 through the SDK: a report that leaves the lease out settles as unproven once its
+/// proof deadline passes (the lease still ends, holders are compensated from the bond); a holder
+/// challenges; the silent arbiter's deadline passes and the report stands; meanwhile the keeper
+/// sends the next epoch's proof ahead of order, and returns the challenger's bond.
+#[tokio::test]
+async fn an_omitted_leaf_and_a_holders_challenge_still_end_the_lease() {
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 3)).await;
+    let capacity = 8 * u64::from(test_utils::EPOCH);
+    let alice = &m.investors[0];
+    let owner_as_holder = Investor::new(m.owner.client().clone());
+    owner_as_holder.transfer_shares(lease, alice.client().address(), 250_000).await.expect("move");
+    assert_eq!(error_kind(m.tenant.challenge(lease, start).await), ErrorKind::NoReport);
+
+    // Epoch `start`: the oracle's tree has no leaf for the lease (another lease's only).
+    m.advance_past_epoch(start, 1).await;
+    m.report(start, &[(U256::from(999), capacity)]).await;
+    m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
+    let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("keeper");
+    assert_eq!((run.settled.len(), run.without_proof.len()), (0, 1), "proof grace first");
+    m.devnet.advance(test_utils::PROOF_GRACE + 1).await;
+    let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("keeper");
+    let unproven = run.settled[0];
+    assert_eq!(unproven.outcome, compute_ledger_sdk::Outcome::Unproven);
+    assert!(base(unproven.rent).is_zero(), "the tenant pays nothing for it");
+    assert!(!base(unproven.compensation).is_zero() && !base(unproven.sla_credit).is_zero());
+    let compensation = base(unproven.compensation);
+    assert_eq!(
+        base(alice.claimable(lease).await.expect("claimable")),
+        compensation / U256::from(4),
+        "holders get their share of a full epoch's rent from the bond"
+    );
+
+    // Epoch `start + 1`: reported in full; alice (a holder, not the tenant) challenges it.
+    let mut proofs = ProofBook::default();
+    m.advance_past_epoch(start + 1, 1).await;
+    proofs.insert(m.cluster_id, start + 1, m.report(start + 1, &[(lease, capacity)]).await);
+    let bond = alice.challenge(lease, start + 1).await.expect("holder challenges");
+    assert!(!base(bond).is_zero());
+    // Epoch `start + 2` is reported and its window closes while `start + 1` is challenged: the
+    // keeper sends its proof ahead, so it can never be pushed into unproven.
+    m.advance_past_epoch(start + 2, 1).await;
+    proofs.insert(m.cluster_id, start + 2, m.report(start + 2, &[(lease, capacity)]).await);
+    m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("keeper");
+    assert!(run.settled.is_empty(), "the challenge blocks settlement");
+    assert_eq!(run.proven_ahead.len(), 1);
+    assert_eq!(run.proven_ahead[0].epoch, start + 2);
+
+    // The arbiter stays silent: after its deadline the report stands, everything settles and the
+    // keeper closes the challenge, returning alice's bond.
+    m.devnet.advance(test_utils::RESOLUTION_WINDOW + test_utils::PROOF_GRACE + 1).await;
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("keeper");
+    let outcomes: Vec<_> = run.settled.iter().map(|s| (s.epoch, s.outcome, s.delivered)).collect();
+    let proven = compute_ledger_sdk::Outcome::Proven;
+    assert_eq!(outcomes, vec![(start + 1, proven, capacity), (start + 2, proven, capacity)]);
+    assert_eq!(run.expired_challenges, 1);
+    assert_eq!(m.keeper.client().lease(lease).await.expect("lease").status, LeaseStatus::Ended);
+    assert_eq!(alice.withdraw_payout().await.expect("bond back"), bond);
 }
