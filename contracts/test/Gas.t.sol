@@ -193,14 +193,16 @@ contract GasTest is BaseTest {
         vm.snapshotGasLastCall(GROUP, "settleMissed");
     }
 
-    /// A transfer while an ended epoch is unsettled also records the balance boundary.
-    function test_gas_transferShares_unsettledEpoch() public {
-        uint256 id = _reportedSecondEpoch();
+    /// A transfer while an ended epoch is unsettled also records both sides' balance boundary.
+    function test_gas_transferShares_duringBacklog() public {
+        uint256 id = _activeLease(4);
+        _reportAndSettle(id, 1, _full());
         vm.prank(owner);
-        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, ""); // no backlog yet
+        _reportSingle(id, 2, _full()); // epoch 2 ended, unsettled
         _coolAll();
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
-        vm.snapshotGasLastCall(GROUP, "transferShares_unsettledEpoch");
+        vm.snapshotGasLastCall(GROUP, "transferShares_duringBacklog");
     }
 }

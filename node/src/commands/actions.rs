@@ -350,7 +350,8 @@ pub struct SettleArgs {
     #[arg(long, default_value_t = 20)]
     batch_size: usize,
     /// A stopped node's index directory whose deliveries archive supplies proofs for reported
-    /// epochs (without it, only missed and resolved epochs settle).
+    /// epochs (without it, only missed, ruled and, after their proof deadline, unproven epochs
+    /// settle).
     #[arg(long)]
     proofs_from: Option<PathBuf>,
 }
@@ -367,12 +368,13 @@ pub async fn settle(overrides: &Overrides, args: SettleArgs, out: Output) -> Res
         .iter()
         .map(|s| {
             format!(
-                "lease {} epoch {}: rent {} USD, credit {} USD{}",
+                "lease {} epoch {} ({}): rent {} USD, holders' compensation {} USD, credit {} USD",
                 s.lease_id,
                 s.epoch,
+                s.outcome.as_str(),
                 s.rent,
-                s.sla_credit,
-                if s.missed { " (missed)" } else { "" }
+                s.compensation,
+                s.sla_credit
             )
         })
         .collect();

@@ -714,8 +714,13 @@ impl Board<'_> {
                 } else {
                     ""
                 };
+                let compensation = if last.compensation.is_zero() {
+                    String::new()
+                } else {
+                    format!(", holders' compensation {} USD", usd(last.compensation))
+                };
                 println!(
-                    "  lease {} epoch {}: {} GPU-seconds, rent {} USD, credit {} USD{note}",
+                    "  lease {} epoch {}: {} GPU-seconds, rent {} USD{compensation}, credit {} USD{note}",
                     last.lease_id,
                     last.epoch,
                     last.delivered_gpu_seconds,
