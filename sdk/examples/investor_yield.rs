@@ -1,6 +1,7 @@
 //! An investor earns GPU rent: buys 30 % of a lease's shares, watches three epochs settle against
-//! attested delivery (one of them missed: the oracle went dark, so it pays no rent), claims, and
-//! sees the realized return on what the shares cost.
+//! attested delivery (one of them missed: the oracle went dark, so the tenant pays no rent and
+//! the owner's bond compensates holders instead), claims, and sees the realized return on what
+//! the shares cost.
 //!
 //! Run: `cargo run -p compute-ledger-sdk --example investor_yield` (starts its own anvil).
 
@@ -39,8 +40,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("Epoch {epoch}: {capacity} GPU-seconds attested.");
         }
         for s in market.keeper.settle_due(&proofs, 10).await?.settled {
-            let kind = if s.missed { "missed" } else { "delivered" };
-            println!("  settled ({kind}): {} USD rent to holders.", s.rent);
+            if s.missed {
+                println!(
+                    "  settled (missed): no rent from the tenant; {} USD to holders from the owner's bond.",
+                    s.compensation
+                );
+            } else {
+                println!("  settled (delivered): {} USD rent to holders.", s.rent);
+            }
         }
         for position in investor.positions().await? {
             println!(
@@ -63,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (whole, hundredths) = (return_bps.abs() / 100, return_bps.abs() % 100);
     println!(
         "Claimed {total} USD in total on {cost} USD paid: {sign}{whole}.{hundredths:02} % over \
-         the lease's 3 epochs (the dark epoch cost a third of the rent)."
+         the lease's 3 epochs (the owner's bond paid for the dark epoch)."
     );
     Ok(())
 }
