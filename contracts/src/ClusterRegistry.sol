@@ -141,15 +141,17 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
             _verifySignatures(digest, consent, setId, setThreshold);
         }
         c.rotations += 1;
-        if (c.pendingSet != 0 && c.pendingFrom <= current) {
-            // The pending set has begun. Epochs before it may still be reported until their
-            // deadline, so the active set is needed until then; afterwards promote and go on.
+        if (c.pendingSet != 0) {
+            // Epochs before the pending set may still be reported until their deadline, so the
+            // active set is needed until then; afterwards promote and go on. With a lease open, a
+            // pending set that has not begun is what the lease's tenant saw: the outgoing set
+            // may not replace it on its own either (it can consent once the pending set began).
             uint256 lastOldDeadline =
                 uint256(c.genesis) + uint256(c.pendingFrom) * c.epochLength + reportWindow;
-            if (block.timestamp <= lastOldDeadline) {
+            if ((consented || c.pendingFrom <= current) && block.timestamp <= lastOldDeadline) {
                 revert RotationPending(c.pendingFrom, lastOldDeadline + 1);
             }
-            _promote(c);
+            if (c.pendingFrom <= current) _promote(c);
         }
         c.pendingSet = _createSet(clusterId, attestors, threshold, fromEpoch, consented);
         c.pendingThreshold = threshold;

@@ -77,7 +77,8 @@ event SharesOffered(uint256 indexed leaseId, address indexed seller, uint256 amo
 /// is paid on that balance (rent belongs to whoever held when the epoch ended).
 event HolderBalanceRecorded(uint256 indexed leaseId, address indexed holder, uint64 epoch, uint256 balance);
 /// @notice Emitted when an epoch's leaf is proven before the epoch's turn to settle; it settles
-/// with `deliveredGpuSeconds` when its turn comes, and can no longer become unproven.
+/// with `deliveredGpuSeconds` when its turn comes, and can no longer be settled as unproven for
+/// want of a proof (only conflicting leaves or an arbiter's ruling still change it).
 event DeliveryProven(uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds);
 /// @notice Emitted when shares are bought from the primary offer.
 event SharesBought(
