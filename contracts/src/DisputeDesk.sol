@@ -6,7 +6,6 @@ import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 
 import {IClusterRegistry} from "./interfaces/IClusterRegistry.sol";
 import {IDisputeDesk} from "./interfaces/IDisputeDesk.sol";
@@ -149,8 +148,8 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
         if (deliveredA == deliveredB) revert LeavesAgree(leaseId, epoch);
         (bytes32 root, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) revert NoReport(l.clusterId, epoch);
-        _requireLeaf(root, leaseId, epoch, deliveredA, proofA);
-        _requireLeaf(root, leaseId, epoch, deliveredB, proofB);
+        ReportLib.requireLeaf(root, leaseId, epoch, deliveredA, proofA);
+        ReportLib.requireLeaf(root, leaseId, epoch, deliveredB, proofB);
         // A challenger who spotted a bad report is not at fault: its bond comes back.
         if (status == DisputeStatus.Open) _release(l.stablecoin, c, c.challenger);
         c.status = DisputeStatus.Conflict;
@@ -205,17 +204,5 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
         c.bond = 0;
         payouts[token][to] += bond;
         emit PayoutCredited(token, to, bond);
-    }
-
-    function _requireLeaf(
-        bytes32 root,
-        uint256 leaseId,
-        uint64 epoch,
-        uint64 delivered,
-        bytes32[] calldata proof
-    ) internal pure {
-        if (!MerkleProof.verifyCalldata(proof, root, ReportLib.deliveryLeaf(leaseId, epoch, delivered))) {
-            revert InvalidProof(leaseId, epoch);
-        }
     }
 }

@@ -7,7 +7,6 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
-import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {DisputeDesk} from "./DisputeDesk.sol";
@@ -535,7 +534,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         if (proven != 0) return (proven - 1, Outcome.Proven);
         uint256 closesAt = uint256(submittedAt) + challengeWindow;
         if (block.timestamp < closesAt) revert ChallengeWindowOpen(leaseId, epoch, closesAt);
-        _requireLeaf(root, leaseId, epoch, delivered, proof);
+        ReportLib.requireLeaf(root, leaseId, epoch, delivered, proof);
         return (delivered, Outcome.Proven);
     }
 
@@ -547,18 +546,6 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     {
         if (!_disputed[leaseId][epoch]) return (DisputeStatus.None, 0, 0);
         return disputes.verdict(leaseId, epoch);
-    }
-
-    function _requireLeaf(
-        bytes32 root,
-        uint256 leaseId,
-        uint64 epoch,
-        uint64 delivered,
-        bytes32[] memory proof
-    ) internal pure {
-        if (!MerkleProof.verify(proof, root, ReportLib.deliveryLeaf(leaseId, epoch, delivered))) {
-            revert InvalidProof(leaseId, epoch);
-        }
     }
 
     /// @dev After the challenge window and any challenge's resolution deadline (open or expired:

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+
+import {InvalidProof} from "./Errors.sol";
 import {UsageReport} from "./Types.sol";
 
 /// @title ReportLib
@@ -52,6 +55,20 @@ library ReportLib {
         returns (bytes32)
     {
         return keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, deliveredGpuSeconds))));
+    }
+
+    /// @notice Reverts `InvalidProof` unless `proof` shows the leaf (leaseId, epoch, delivered)
+    /// under `root`.
+    function requireLeaf(
+        bytes32 root,
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 delivered,
+        bytes32[] memory proof
+    ) internal pure {
+        if (!MerkleProof.verify(proof, root, deliveryLeaf(leaseId, epoch, delivered))) {
+            revert InvalidProof(leaseId, epoch);
+        }
     }
 
     /// @notice Whether the metrics satisfy the protocol bounds for an epoch of `epochLength` seconds.
