@@ -1,14 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
-
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import "../src/libraries/Errors.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {Lease, LeaseStatus, LeaseTerms, UsageReport} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 /// @notice Attacks found by an independent review of the v2 contracts. Attacks 1-5 worked against
 /// the first v2 draft and are fixed (each test states the property that now holds); the rest
@@ -459,7 +457,7 @@ contract AttacksTest is BaseTest {
 
 /// @notice An ERC-1155 holder whose receive hook re-enters the market: claims, moves half of what
 /// it received on, and tries to buy shares (guarded).
-contract ReenteringHolder is IERC1155Receiver {
+contract ReenteringHolder is ShareReceiver {
     LeaseMarket internal immutable market;
     uint256 internal immutable leaseId;
     address internal immutable friend;
@@ -480,17 +478,5 @@ contract ReenteringHolder is IERC1155Receiver {
             busy = false;
         }
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
-        return interfaceId == type(IERC1155Receiver).interfaceId || interfaceId == type(IERC165).interfaceId;
     }
 }

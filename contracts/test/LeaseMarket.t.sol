@@ -2,7 +2,6 @@
 pragma solidity ^0.8.28;
 
 import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
@@ -12,6 +11,7 @@ import "../src/libraries/Events.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 contract LeaseMarketTest is BaseTest {
     // 8 GPUs x 3600 s x $2/h = $16.00 per epoch at full delivery.
@@ -714,7 +714,7 @@ contract LeaseMarketTest is BaseTest {
 }
 
 /// @notice A share buyer whose ERC-1155 receive hook tries to claim rent mid-purchase.
-contract Reenterer is IERC1155Receiver {
+contract Reenterer is ShareReceiver {
     LeaseMarket internal immutable market;
     uint256 internal immutable leaseId;
 
@@ -725,17 +725,5 @@ contract Reenterer is IERC1155Receiver {
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
         market.claim(leaseId);
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
-        return interfaceId == type(IERC1155Receiver).interfaceId;
     }
 }
