@@ -93,6 +93,22 @@ pub async fn oracle_loop(
 }
 
 /// Submits every written report file not yet on chain and still within its reporting window.
+/// The oracle's report files (`epoch-N.json`) in epoch order — numeric, so a backlog that crosses
+/// a power of ten (`epoch-9`, `epoch-10`) goes out oldest first. Other files are ignored.
+fn reports_in_epoch_order(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut files: Vec<(u64, std::path::PathBuf)> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?;
+            let epoch = name.strip_prefix("epoch-")?.strip_suffix(".json")?.parse().ok()?;
+            Some((epoch, path))
+        })
+        .collect();
+    files.sort();
+    files.into_iter().map(|(_, path)| path).collect()
+}
+
 async fn submit_pending(
     config: &OracleConfig,
     relayer: &Reports,
@@ -101,12 +117,10 @@ async fn submit_pending(
     done: &mut BTreeSet<u64>,
 ) -> Result<()> {
     let dir = config.data_dir.join("reports");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(()) };
-    let mut files: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    files.sort();
     let io =
         |path: &std::path::Path, e: String| NodeError::Io { path: path.to_path_buf(), reason: e };
-    for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+    for path in reports_in_epoch_order(&dir) {
+        let path = path.as_path();
         let text = std::fs::read_to_string(path).map_err(|e| io(path, e.to_string()))?;
         let file: ReportFile = serde_json::from_str(&text).map_err(|e| io(path, e.to_string()))?;
         let epoch = file.outcome.summary.epoch;
@@ -131,12 +145,12 @@ async fn submit_pending(
                 tracing::debug!(cluster = config.cluster_id, epoch, "epoch not ended on chain yet");
                 return Ok(());
             }
-            Err(SdkError::Contract(revert))
-                if matches!(
-                    revert.kind,
-                    ErrorKind::ReportDeadlinePassed | ErrorKind::EpochAlreadyReported
-                ) =>
-            {
+            // A co-signer relayed it first: it is on chain, nothing is lost.
+            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochAlreadyReported => {
+                tracing::info!(cluster = config.cluster_id, epoch, "report already on chain");
+                done.insert(epoch);
+            }
+            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::ReportDeadlinePassed => {
                 tracing::warn!(
                     cluster = config.cluster_id,
                     epoch,
@@ -148,4 +162,24 @@ async fn submit_pending(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reports_in_epoch_order;
+
+    #[test]
+    fn backlogged_reports_go_out_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["epoch-10.json", "epoch-9.json", "epoch-100.json", "epoch-2.json", "notes.txt"]
+        {
+            std::fs::write(dir.path().join(name), "{}").expect("write");
+        }
+        std::fs::write(dir.path().join("epoch-11.json.tmp"), "{}").expect("write");
+        let names: Vec<String> = reports_in_epoch_order(dir.path())
+            .iter()
+            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["epoch-2.json", "epoch-9.json", "epoch-10.json", "epoch-100.json"]);
+    }
 }
