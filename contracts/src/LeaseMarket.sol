@@ -22,9 +22,9 @@ import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from
 /// @title LeaseMarket
 /// @notice Leases of attested GPU capacity. Holds escrow, rent and bonds, and keeps
 /// `balance == Σ escrow + Σ rent pools + Σ SLA credits owed + Σ bonds` for each stablecoin
-/// (challenge bonds live in its DisputeDesk, which it deploys). Lease shares are ERC-1155 tokens (id = lease id); rent reaches
-/// holders through a rent-per-share accumulator, so settling and claiming cost the same for 1 or
-/// 10,000 holders. Every funded lease can be driven to `Ended` by anyone within
+/// (challenge bonds live in its DisputeDesk, which it deploys). Lease shares are ERC-1155 tokens
+/// (id = lease id); rent reaches holders through a rent-per-share accumulator, so settling and
+/// claiming cost the same for 1 or 10,000 holders. Every funded lease can be driven to `Ended` by anyone within
 /// `reportWindow + challengeWindow + resolutionWindow + proofGrace` after its last epoch.
 contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;

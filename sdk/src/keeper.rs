@@ -450,6 +450,7 @@ impl Keeper {
     }
 
     fn settlement(&self, e: &LeaseMarket::EpochSettled) -> Settlement {
+        let outcome = Outcome::from_u8(e.outcome);
         Settlement {
             lease_id: e.leaseId,
             epoch: e.epoch,
@@ -457,8 +458,8 @@ impl Keeper {
             rent: self.client.amount(e.rent),
             compensation: self.client.amount(e.compensation),
             sla_credit: self.client.amount(e.slaCredit),
-            outcome: Outcome::from_u8(e.outcome),
-            missed: e.outcome == 2,
+            outcome,
+            missed: outcome == Outcome::Missed,
         }
     }
 }

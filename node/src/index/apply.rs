@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use alloy::primitives::{Address, U256};
 use compute_ledger_sdk::{
-    LedgerEvent, LedgerLog,
+    LedgerEvent, LedgerLog, Outcome,
     bindings::{
         ClusterRegistry::{self, ClusterRegistryEvents as R},
         DisputeDesk,
@@ -460,22 +460,19 @@ fn lease_created(
     Ok(())
 }
 
-// The market's `Outcome` values.
-const OUTCOME_MISSED: u8 = 2;
-const OUTCOME_UNPROVEN: u8 = 3;
-
 fn epoch_settled(
     ch: &mut Changes<'_>,
     log: &LedgerLog,
     e: &LeaseMarket::EpochSettled,
 ) -> Result<()> {
+    let outcome = Outcome::from_u8(e.outcome);
     let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
         l.next_epoch = e.epoch + 1;
         l.rent_settled += e.rent;
         l.credits += e.slaCredit;
         l.delivered_gpu_seconds += e.deliveredGpuSeconds;
-        l.missed_epochs += u64::from(e.outcome == OUTCOME_MISSED);
-        l.unproven_epochs += u64::from(e.outcome == OUTCOME_UNPROVEN);
+        l.missed_epochs += u64::from(outcome == Outcome::Missed);
+        l.unproven_epochs += u64::from(outcome == Outcome::Unproven);
         l.compensation += e.compensation;
         l.rent_per_share = e.rentPerShare;
         l.open_challenges.retain(|epoch| *epoch != e.epoch);
@@ -497,8 +494,8 @@ fn epoch_settled(
         delivered_gpu_seconds: e.deliveredGpuSeconds,
         rent: e.rent,
         sla_credit: e.slaCredit,
-        missed: e.outcome == OUTCOME_MISSED,
-        outcome: compute_ledger_sdk::Outcome::from_u8(e.outcome).as_str().into(),
+        missed: outcome == Outcome::Missed,
+        outcome: outcome.as_str().into(),
         compensation: e.compensation,
         block: log.block_number,
         tx_hash: log.tx_hash,
