@@ -87,6 +87,10 @@ pub struct OracleEntry {
     /// Who pays to submit its reports (defaults to its attestor key).
     #[serde(default)]
     pub relayer: Option<KeyConfig>,
+    /// The JSON-RPC URLs of the other attestors' nodes (co-signers), asked for their signatures
+    /// when the attestor set's threshold is above one. This node serves its own on its server.
+    #[serde(default)]
+    pub peers: Vec<String>,
 }
 
 /// The whole file.
@@ -216,6 +220,18 @@ impl Settings {
                 "server.limits",
                 "page_size, max_batch and max_connections must be at least 1",
             ));
+        }
+        for (i, entry) in file.oracles.iter().enumerate() {
+            for peer in &entry.peers {
+                if !(peer.starts_with("http://") || peer.starts_with("https://")) {
+                    return Err(config_error(
+                        format!("oracles[{i}].peers"),
+                        format!(
+                            "{peer:?} is not an http(s) URL of a co-signer's node, e.g. http://10.0.0.7:8645"
+                        ),
+                    ));
+                }
+            }
         }
         if let Some(keeper) = &file.keeper
             && keeper.batch_size == 0

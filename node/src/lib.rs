@@ -3,11 +3,13 @@
 
 pub mod commands;
 pub mod config;
+pub mod cosign;
 mod error;
 pub mod index;
 mod indexer;
 pub mod loops;
 pub mod metrics;
+pub mod outbox;
 pub mod rpc;
 mod shutdown;
 

@@ -1,15 +1,22 @@
 //! The long-running loops a cluster owner's node runs beside the indexer: the oracle (sample,
 //! finalize, sign, submit, archive) and the keeper (settle due epochs).
 
-use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use compute_ledger_oracle::{Oracle, OracleConfig, ReportFile, TelemetrySource, run_live};
-use compute_ledger_sdk::{ErrorKind, Keeper, Reports, SdkError};
+use compute_ledger_oracle::{Oracle, OracleConfig, TelemetrySource, run_live_notifying};
+use compute_ledger_sdk::{Keeper, Reports};
+use tokio::sync::watch;
 
-use crate::{NodeError, Result, Shutdown, index::Index, metrics::Metrics};
+use crate::{
+    NodeError, Result, Shutdown,
+    cosign::{Cosigning, Peer},
+    index::Index,
+    metrics::Metrics,
+    outbox::Outbox,
+};
 
-/// How often the oracle looks for finalized epochs to submit (doubling up to 30 s after a
-/// failure, e.g. an unreachable RPC).
+/// How often the outbox asks the chain and the co-signers about pending epochs (doubling up to
+/// 30 s after a failure, e.g. an unreachable RPC).
 const SUBMIT_POLL: Duration = Duration::from_secs(2);
 
 /// Settles due epochs every `interval` until shutdown. Proofs come from the index's deliveries
@@ -23,7 +30,11 @@ pub async fn keeper_loop(
     shutdown: Shutdown,
 ) {
     loop {
-        match keeper.settle_due(&index, batch_size).await {
+        let due = tokio::select! {
+            due = keeper.settle_due(&index, batch_size) => due,
+            () = shutdown.wait() => break,
+        };
+        match due {
             Ok(run) => {
                 for s in &run.settled {
                     tracing::info!(
@@ -45,36 +56,47 @@ pub async fn keeper_loop(
     tracing::info!("keeper stopped");
 }
 
-/// Samples a cluster at 1 Hz and, for every finalized epoch, submits the signed report (once:
-/// the chain is asked first, so a restart never submits twice) and archives its deliveries tree
-/// for `ledger_deliveryProof` and the keeper.
+/// Most time between sampler restarts after a failure (doubling from 1 s).
+const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(60);
+
+/// Samples a cluster at 1 Hz and gets every finalized epoch's report on chain with its attestor
+/// set's threshold of signatures, collected from `peers` (see [`Outbox`]); archives each epoch's
+/// deliveries tree for `ledger_deliveryProof` and the keeper. A failing sampler is restarted with
+/// backoff (its state is in `/health`); only a failure to start at all stops the node.
+#[allow(clippy::too_many_arguments)]
 pub async fn oracle_loop(
     config: OracleConfig,
+    peers: Vec<Peer>,
     relayer: Reports,
     index: Index,
+    cosign: Arc<Cosigning>,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) -> Result<()> {
     let signer = config.signer.as_ref().map(compute_ledger_oracle::KeyConfig::load).transpose()?;
-    let source = TelemetrySource::from_config(&config.source)?;
-    let mut oracle = Oracle::open(config.clone(), source)?;
-    let sampling = async {
-        let result = run_live(&mut oracle, signer.as_ref(), shutdown.wait()).await;
-        shutdown.trigger_if_err(&result);
-        result.map_err(NodeError::from)
-    };
+    let cluster = config.cluster_id;
+    // Open once here so a bad source or store stops start-up with its reason.
+    let first = Oracle::open(config.clone(), TelemetrySource::from_config(&config.source)?)?;
+    let (published, mut newly_published) = watch::channel(0u64);
+    let sampling =
+        supervise_sampler(first, &config, signer.as_ref(), &cosign, &shutdown, published);
     let submitting = async {
-        let mut done = BTreeSet::new();
+        let own = signer.as_ref().map(alloy::signers::Signer::address);
+        let mut outbox = Outbox::new(&config, own, relayer, index, cosign.clone(), metrics, peers)?;
         let mut backoff = SUBMIT_POLL;
         loop {
-            let wait = match submit_pending(&config, &relayer, &index, &metrics, &mut done).await {
+            let round = tokio::select! {
+                round = outbox.round() => round,
+                () = shutdown.wait() => return Ok::<(), NodeError>(()),
+            };
+            let wait = match round {
                 Ok(()) => {
                     backoff = SUBMIT_POLL;
                     SUBMIT_POLL
                 }
                 Err(e) => {
                     tracing::warn!(
-                        cluster = config.cluster_id,
+                        cluster,
                         "oracle submit: {e}; retrying in {} s",
                         backoff.as_secs()
                     );
@@ -83,103 +105,74 @@ pub async fn oracle_loop(
                     wait
                 }
             };
-            if shutdown.sleep(wait).await {
-                return Ok::<(), NodeError>(());
+            // A new report wakes the outbox at once; otherwise it polls (co-signers' signatures
+            // and reorgs are only seen by asking).
+            tokio::select! {
+                changed = newly_published.changed() => {
+                    if changed.is_err() {
+                        return Ok(()); // the sampler stopped for good (shutdown)
+                    }
+                }
+                stop = shutdown.sleep(wait) => if stop { return Ok(()) },
             }
+            outbox.load_new()?;
         }
     };
     let (sampled, submitted) = tokio::join!(sampling, submitting);
+    tracing::info!(cluster, "oracle stopped");
     sampled.and(submitted)
 }
 
-/// Submits every written report file not yet on chain and still within its reporting window.
-/// The oracle's report files (`epoch-N.json`) in epoch order — numeric, so a backlog that crosses
-/// a power of ten (`epoch-9`, `epoch-10`) goes out oldest first. Other files are ignored.
-fn reports_in_epoch_order(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<(u64, std::path::PathBuf)> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter_map(|path| {
-            let name = path.file_name()?.to_str()?;
-            let epoch = name.strip_prefix("epoch-")?.strip_suffix(".json")?.parse().ok()?;
-            Some((epoch, path))
-        })
-        .collect();
-    files.sort();
-    files.into_iter().map(|(_, path)| path).collect()
-}
-
-async fn submit_pending(
+/// Runs the sampler until shutdown, reopening it with backoff after a failure (a store error, a
+/// full disk): the other clusters' oracles, the keeper and the wallet server keep running.
+async fn supervise_sampler(
+    first: Oracle,
     config: &OracleConfig,
-    relayer: &Reports,
-    index: &Index,
-    metrics: &Metrics,
-    done: &mut BTreeSet<u64>,
+    signer: Option<&alloy::signers::local::PrivateKeySigner>,
+    cosign: &Cosigning,
+    shutdown: &Shutdown,
+    published: watch::Sender<u64>,
 ) -> Result<()> {
-    let dir = config.data_dir.join("reports");
-    let io =
-        |path: &std::path::Path, e: String| NodeError::Io { path: path.to_path_buf(), reason: e };
-    for path in reports_in_epoch_order(&dir) {
-        let path = path.as_path();
-        let text = std::fs::read_to_string(path).map_err(|e| io(path, e.to_string()))?;
-        let file: ReportFile = serde_json::from_str(&text).map_err(|e| io(path, e.to_string()))?;
-        let epoch = file.outcome.summary.epoch;
-        if done.contains(&epoch) {
-            continue;
-        }
-        if let Some(tree) = file.outcome.tree()? {
-            index.archive_put(config.cluster_id, epoch, tree.leaves())?;
-        }
-        if relayer.report_of(config.cluster_id, epoch).await?.is_some() {
-            done.insert(epoch);
-            continue;
-        }
-        match relayer.submit(&file.signed.report, file.signed.ordered_signatures()).await {
+    let cluster = config.cluster_id;
+    let mut next = Some(first);
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let started = std::time::Instant::now();
+        let attempt = async {
+            let mut oracle = match next.take() {
+                Some(oracle) => oracle,
+                None => {
+                    Oracle::open(config.clone(), TelemetrySource::from_config(&config.source)?)?
+                }
+            };
+            cosign.update(cluster, |s| s.sampler = "running".into());
+            run_live_notifying(&mut oracle, signer, shutdown.wait(), |epoch| {
+                published.send_replace(epoch);
+            })
+            .await
+        };
+        match attempt.await {
             Ok(()) => {
-                metrics.reports_submitted.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(cluster = config.cluster_id, epoch, "report submitted");
-                done.insert(epoch);
-            }
-            // The chain's clock trails the wall clock by up to a block: try again next round.
-            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochNotEnded => {
-                tracing::debug!(cluster = config.cluster_id, epoch, "epoch not ended on chain yet");
+                cosign.update(cluster, |s| s.sampler = "stopped".into());
                 return Ok(());
             }
-            // A co-signer relayed it first: it is on chain, nothing is lost.
-            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochAlreadyReported => {
-                tracing::info!(cluster = config.cluster_id, epoch, "report already on chain");
-                done.insert(epoch);
-            }
-            Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::ReportDeadlinePassed => {
-                tracing::warn!(
-                    cluster = config.cluster_id,
-                    epoch,
-                    "report not accepted: {revert}; the epoch settles as missed"
+            Err(e) => {
+                if started.elapsed() > MAX_RESTART_BACKOFF {
+                    backoff = Duration::from_secs(1); // it ran fine for a while: a fresh failure
+                }
+                tracing::error!(
+                    cluster,
+                    "oracle sampler failed: {e}; restarting in {} s",
+                    backoff.as_secs()
                 );
-                done.insert(epoch);
+                cosign.update(cluster, |s| {
+                    s.sampler = format!("restarting in {} s after: {e}", backoff.as_secs());
+                });
+                if shutdown.sleep(backoff).await {
+                    return Ok(());
+                }
+                backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
             }
-            Err(e) => return Err(e.into()),
         }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reports_in_epoch_order;
-
-    #[test]
-    fn backlogged_reports_go_out_oldest_first() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for name in ["epoch-10.json", "epoch-9.json", "epoch-100.json", "epoch-2.json", "notes.txt"]
-        {
-            std::fs::write(dir.path().join(name), "{}").expect("write");
-        }
-        std::fs::write(dir.path().join("epoch-11.json.tmp"), "{}").expect("write");
-        let names: Vec<String> = reports_in_epoch_order(dir.path())
-            .iter()
-            .map(|p| p.file_name().expect("name").to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["epoch-2.json", "epoch-9.json", "epoch-10.json", "epoch-100.json"]);
     }
 }

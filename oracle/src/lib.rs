@@ -32,7 +32,9 @@ pub use epoch::{
 };
 pub use error::{OracleError, Result};
 pub use oracle::{EpochOutcome, Oracle, build_report};
-pub use runner::{ReportFile, publish, republish_missing, run_live, run_range, unix_now};
+pub use runner::{
+    ReportFile, publish, republish_missing, run_live, run_live_notifying, run_range, unix_now,
+};
 pub use sample::{GpuSample, SampleRecord};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{

@@ -92,7 +92,27 @@ pub async fn run_live(
     signer: Option<&PrivateKeySigner>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
-    republish_missing(oracle, signer)?;
+    run_live_notifying(oracle, signer, shutdown, |_| {}).await
+}
+
+/// [`run_live`], calling `published(epoch)` after each report file is written, so a submitter in
+/// the same process hears of it at once (the file stays the durable record).
+pub async fn run_live_notifying(
+    oracle: &mut Oracle,
+    signer: Option<&PrivateKeySigner>,
+    shutdown: impl Future<Output = ()>,
+    mut published: impl FnMut(u64),
+) -> Result<()> {
+    for path in republish_missing(oracle, signer)? {
+        tracing::info!(path = %path.display(), "report rewritten after a restart");
+        published(0);
+    }
+    let mut emit = |oracle: &Oracle, outcome: EpochOutcome| -> Result<PathBuf> {
+        let epoch = outcome.summary.epoch;
+        let path = publish(oracle, signer, outcome)?;
+        published(epoch);
+        Ok(path)
+    };
     let mut next = oracle.resume_at(unix_now())?;
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -105,11 +125,11 @@ pub async fn run_live(
         let now = unix_now();
         while next <= now {
             if let Some(outcome) = oracle.finalize_due(next)? {
-                publish(oracle, signer, outcome)?;
+                emit(oracle, outcome)?;
             }
             match oracle.tick(next).await {
                 Ok(Some(outcome)) => {
-                    let path = publish(oracle, signer, outcome)?;
+                    let path = emit(oracle, outcome)?;
                     tracing::info!(path = %path.display(), "report written");
                 }
                 Ok(None) => {}
@@ -122,7 +142,7 @@ pub async fn run_live(
         }
         // The source may be down across the boundary: close the epoch on the clock anyway.
         if let Some(outcome) = oracle.finalize_due(now)? {
-            publish(oracle, signer, outcome)?;
+            emit(oracle, outcome)?;
         }
     }
 }

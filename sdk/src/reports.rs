@@ -44,6 +44,28 @@ impl Reports {
         Ok(())
     }
 
+    /// Whether `account` is an attestor of the set that verifies (cluster, epoch), and that set's
+    /// threshold (signatures a report needs).
+    pub async fn attestor_of(
+        &self,
+        cluster_id: u64,
+        epoch: u64,
+        account: alloy::primitives::Address,
+    ) -> Result<(bool, u8)> {
+        let answer = self.client.registry().isAttestor(cluster_id, epoch, account).call().await?;
+        Ok((answer._0, answer._1))
+    }
+
+    /// Seconds after an epoch's end during which its report is accepted.
+    pub async fn report_window(&self) -> Result<u64> {
+        Ok(self.client.registry().reportWindow().call().await?)
+    }
+
+    /// The latest block's timestamp (deadlines are judged by it).
+    pub async fn chain_time(&self) -> Result<u64> {
+        self.client.chain_time().await
+    }
+
     /// The accepted report of (cluster, epoch), if any.
     pub async fn report_of(&self, cluster_id: u64, epoch: u64) -> Result<Option<AcceptedReport>> {
         let stored = self.client.registry().reportOf(cluster_id, epoch).call().await?;

@@ -120,8 +120,10 @@ fn spawn_oracle(
     });
     let task = tokio::spawn(oracle_loop(
         config.clone(),
+        Vec::new(),
         relayer.clone(),
         index.clone(),
+        Arc::default(),
         metrics.clone(),
         stop.clone(),
     ));

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 use crate::{
     Indexer, NodeError, Result, Shutdown,
     config::{Overrides, Settings},
+    cosign::Peer,
     index::Index,
     loops::{keeper_loop, oracle_loop},
     metrics::Metrics,
@@ -51,7 +52,11 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     shutdown.on_signals();
     let mut tasks: JoinSet<Result<()>> = JoinSet::new();
 
-    let server = if parts.server {
+    // Co-signers pull each other's signatures from the server: it runs whenever an oracle has
+    // peers, also under `compute-ledger oracle`.
+    let cosigning = parts.oracles && settings.file.oracles.iter().any(|o| !o.peers.is_empty());
+    let mut cosign = Arc::default();
+    let server = if parts.server || cosigning {
         let ledger = Ledger::new(
             index.clone(),
             &indexer,
@@ -59,6 +64,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             settings.file.server.limits.clone(),
             settings.public_url.clone(),
         );
+        cosign = ledger.cosign.clone();
         let server = serve(settings.listen, ledger).await?;
         tracing::info!("wallet JSON-RPC (HTTP and WebSocket) at http://{}", server.addr);
         Some(server)
@@ -106,9 +112,19 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             })?;
             let client =
                 Client::connect(&settings.rpc_url, deployment.clone(), relayer_key.load()?).await?;
-            tracing::info!(cluster = config.cluster_id, "oracle on");
+            let peers =
+                entry.peers.iter().cloned().map(Peer::new).collect::<Result<Vec<Peer>>>()?;
+            tracing::info!(cluster = config.cluster_id, co_signers = peers.len(), "oracle on");
             let (index, metrics, shutdown) = (index.clone(), metrics.clone(), shutdown.clone());
-            tasks.spawn(oracle_loop(config, Reports::new(client), index, metrics, shutdown));
+            tasks.spawn(oracle_loop(
+                config,
+                peers,
+                Reports::new(client),
+                index,
+                cosign.clone(),
+                metrics,
+                shutdown,
+            ));
         }
     }
 

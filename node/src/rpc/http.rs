@@ -96,15 +96,38 @@ fn route(ledger: &Ledger, path: &str) -> Option<HttpResponse> {
     match path {
         "/health" => {
             let status = ledger.status.borrow().clone();
+            let oracles = ledger.cosign.status();
+            let degraded = oracles.values().any(|o| o.sampler != "running");
+            let state = match (status.indexed_block, degraded) {
+                (None, _) => "starting",
+                (Some(_), true) => "degraded",
+                (Some(_), false) => "ok",
+            };
+            let oracles: serde_json::Map<String, serde_json::Value> = oracles
+                .iter()
+                .map(|(cluster, o)| {
+                    let summary = json!({
+                        "sampler": o.sampler,
+                        "pendingEpochs": o.pending.iter().map(|p| p.epoch).collect::<Vec<_>>(),
+                        "lastOnChain": o.last_on_chain,
+                    });
+                    (cluster.to_string(), summary)
+                })
+                .collect();
             let body = json!({
-                "status": if status.indexed_block.is_some() { "ok" } else { "starting" },
+                "status": state,
                 "indexedBlock": status.indexed_block,
                 "headBlock": status.head_block,
                 "lag": status.lag,
+                "oracles": oracles,
             });
+            // A degraded node still serves wallets: 200, with the reason in the body.
             Some(respond(200, "application/json", body.to_string()))
         }
-        "/metrics" => Some(respond(200, "text/plain; version=0.0.4", ledger.metrics.render())),
+        "/metrics" => {
+            let text = ledger.metrics.render() + &ledger.cosign.render_metrics();
+            Some(respond(200, "text/plain; version=0.0.4", text))
+        }
         _ => {
             let file = path.strip_prefix("/metadata/")?;
             let (id, extension) = file.rsplit_once('.')?;

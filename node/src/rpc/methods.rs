@@ -181,7 +181,9 @@ fn delivery_proof(args: &Args, ledger: &Ledger) -> RpcResult {
 }
 
 fn sync_status(_: &Args, ledger: &Ledger) -> RpcResult {
-    to_value(&*ledger.status.borrow())
+    let mut status = to_value(&*ledger.status.borrow())?;
+    status["oracles"] = ledger.cosign.status_json();
+    Ok(status)
 }
 
 fn ping(_: &Args, _: &Ledger) -> RpcResult {

@@ -66,6 +66,8 @@ pub struct Ledger {
     pub limits: Limits,
     /// Base URL wallets reach this server at (for metadata image links).
     pub public_url: String,
+    /// This node's oracles: reports offered to co-signers (`oracle_signedReport`) and their state.
+    pub cosign: Arc<crate::cosign::Cosigning>,
 }
 
 impl Ledger {
@@ -84,6 +86,7 @@ impl Ledger {
             metrics,
             limits,
             public_url,
+            cosign: Arc::default(),
         })
     }
 }
@@ -115,6 +118,10 @@ pub async fn serve(addr: SocketAddr, ledger: Arc<Ledger>) -> Result<RpcServer> {
         .await
         .map_err(|e| NodeError::Server(format!("cannot listen on {addr}: {e}")))?;
     let addr = server.local_addr().map_err(|e| NodeError::Server(e.to_string()))?;
-    let handle = server.start(methods::module(ledger));
+    let mut module = methods::module(ledger.clone());
+    let oracle =
+        crate::cosign::OracleApiServer::into_rpc(crate::cosign::OracleRpc(ledger.cosign.clone()));
+    module.merge(oracle).map_err(|e| NodeError::Server(format!("oracle_ methods: {e}")))?;
+    let handle = server.start(module);
     Ok(RpcServer { handle, addr })
 }

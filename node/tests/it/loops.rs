@@ -101,8 +101,10 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     let relayer = compute_ledger_sdk::Reports::new(m.reports_client().await);
     let oracle = tokio::spawn(loops::oracle_loop(
         config.clone(),
+        Vec::new(),
         relayer.clone(),
         index.clone(),
+        Arc::default(),
         metrics.clone(),
         shutdown.clone(),
     ));
@@ -148,8 +150,10 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     let shutdown = Shutdown::new();
     let restarted = tokio::spawn(loops::oracle_loop(
         config,
+        Vec::new(),
         relayer,
         index.clone(),
+        Arc::default(),
         again.clone(),
         shutdown.clone(),
     ));

@@ -1,6 +1,7 @@
 //! Integration tests of the node against a real anvil (the npm-installed binary).
 
 mod common;
+mod cosign;
 mod demo;
 mod index;
 mod loops;

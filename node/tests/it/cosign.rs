@@ -1,0 +1,320 @@
+//! M-of-N between nodes on one anvil: three attestor nodes (owner, tenant, auditor) of a 2-of-3
+//! set sample the same cluster, exchange signatures over `oracle_signedReport`, and get every
+//! epoch on chain while two are up; with two down the epoch goes missed with the reason in
+//! `ledger_syncStatus`; a node fed different telemetry is never combined.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use alloy::{primitives::Address, providers::Provider};
+use compute_ledger_node::{
+    Indexer, Shutdown,
+    cosign::{Cosigning, Peer},
+    index::Index,
+    loops,
+    metrics::Metrics,
+    rpc::{Ledger, Limits, RpcServer, serve},
+};
+use compute_ledger_oracle::{
+    KeyConfig, OracleConfig, ReportFile, SimulatorConfig, Site, SourceConfig, create_keystore,
+};
+use compute_ledger_sdk::{ClusterSpec, Reports, test_utils::Market};
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::common::call;
+
+const EPOCH: u32 = 10;
+/// Generous: the machine may be loaded; every wait ends as soon as the state is observed.
+const PATIENCE: Duration = Duration::from_secs(150);
+
+/// One attestor's node: its server (serving `oracle_` to the others) and its oracle loop.
+struct Node {
+    url: String,
+    server: RpcServer,
+    ledger: Arc<Ledger>,
+    stop: Shutdown,
+    task: Option<JoinHandle<compute_ledger_node::Result<()>>>,
+    data_dir: std::path::PathBuf,
+}
+
+impl Node {
+    async fn stop(&mut self) {
+        self.stop.trigger();
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("oracle loop");
+        }
+        let _ = self.server.handle.stop();
+        self.server.handle.clone().stopped().await;
+    }
+
+    fn report_file(&self, epoch: u64) -> Option<ReportFile> {
+        let path = self.data_dir.join("reports").join(format!("epoch-{epoch}.json"));
+        let text = std::fs::read_to_string(path).ok()?;
+        Some(serde_json::from_str(&text).expect("report file"))
+    }
+}
+
+struct Cluster {
+    id: u64,
+    genesis: u64,
+    keys: Vec<KeyConfig>,
+}
+
+/// Registers a 2-of-3 cluster whose attestor keys are keystores in `dir`.
+async fn register(m: &Market, dir: &Path) -> Cluster {
+    let password = dir.join("password");
+    std::fs::write(&password, "cosign-test").expect("password");
+    let mut keys = Vec::new();
+    let mut attestors: Vec<Address> = Vec::new();
+    for name in ["owner", "tenant", "auditor"] {
+        let (address, keystore) =
+            create_keystore(&dir.join("keys"), name, "cosign-test").expect("keystore");
+        attestors.push(address);
+        keys.push(KeyConfig {
+            keystore,
+            password_file: Some(password.clone()),
+            password_env: None,
+        });
+    }
+    let mut sorted = attestors.clone();
+    sorted.sort();
+    let spec = ClusterSpec {
+        metadata_uri: "ipfs://cosign".into(),
+        metadata_hash: Default::default(),
+        epoch_length: EPOCH,
+        attestors: sorted,
+        threshold: 2,
+    };
+    let id = m.owner.register_cluster(&spec).await.expect("register");
+    let genesis = m.governance.registry().clusterInfo(id).call().await.expect("info").genesis;
+    Cluster { id, genesis, keys }
+}
+
+fn oracle_config(cluster: &Cluster, key: usize, seed: u64, dir: &Path, m: &Market) -> OracleConfig {
+    let sim = SimulatorConfig {
+        seed,
+        gpus: 4,
+        site: Site::TexasGas,
+        origin: cluster.genesis,
+        outages: vec![],
+    };
+    OracleConfig {
+        cluster_id: cluster.id,
+        chain_id: m.deployment.chain_id,
+        registry: m.deployment.registry,
+        genesis: cluster.genesis,
+        epoch_length: EPOCH,
+        data_dir: dir.join(format!("oracle-{key}")),
+        inventory: compute_ledger_oracle::Simulator::new(sim.clone()).uuids().to_vec(),
+        source: SourceConfig::Simulator(sim),
+        facility: None,
+        leases: vec![],
+        signer: Some(cluster.keys[key].clone()),
+        max_backfill_s: 0,
+    }
+}
+
+/// Starts three nodes; node `i` samples with `seeds[i]` (equal seeds: identical telemetry).
+async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path) -> Vec<Node> {
+    let index = Index::open(&dir.join("index")).expect("index");
+    let metrics = Arc::new(Metrics::default());
+    let indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let ledger = Ledger::new(
+            index.clone(),
+            &indexer,
+            metrics.clone(),
+            Limits::default(),
+            "http://127.0.0.1:8645".into(),
+        );
+        let server =
+            serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
+        servers.push((format!("http://{}", server.addr), server, ledger));
+    }
+    let urls: Vec<String> = servers.iter().map(|(url, ..)| url.clone()).collect();
+    let mut nodes = Vec::new();
+    for (i, (url, server, ledger)) in servers.into_iter().enumerate() {
+        let config = oracle_config(cluster, i, seeds[i], dir, m);
+        let peers = urls
+            .iter()
+            .filter(|u| **u != url)
+            .map(|u| Peer::new(u.clone()).expect("peer"))
+            .collect();
+        // Each node relays with its own key, as separate operators would.
+        let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
+        let stop = Shutdown::new();
+        let task = tokio::spawn(loops::oracle_loop(
+            config.clone(),
+            peers,
+            relayer,
+            index.clone(),
+            ledger.cosign.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
+    }
+    nodes
+}
+
+/// Mines a block every second, as a live chain does (deadlines are judged by the latest block).
+fn produce_blocks(m: &Market) -> JoinHandle<()> {
+    let producer = m.governance.provider().clone();
+    tokio::spawn(async move {
+        loop {
+            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
+async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The first epoch that `node` finalized after `after` (a full epoch, sampled from its start).
+async fn next_report(node: &Node, after: u64) -> u64 {
+    wait_for("a finalized epoch", async || {
+        (after + 1..after + 100).find(|e| node.report_file(*e).is_some())
+    })
+    .await
+}
+
+/// The last epoch `node` has written a report for.
+fn latest_report(node: &Node) -> u64 {
+    compute_ledger_node::outbox::reports_in_epoch_order(&node.data_dir.join("reports"))
+        .last()
+        .map_or(0, |(epoch, _)| *epoch)
+}
+
+async fn accepted(
+    m: &Market,
+    cluster: u64,
+    epoch: u64,
+) -> Option<compute_ledger_sdk::AcceptedReport> {
+    m.reports.report_of(cluster, epoch).await.expect("reportOf")
+}
+
+fn status(node: &Node, cluster: u64) -> compute_ledger_node::cosign::OracleStatus {
+    Cosigning::status(&node.ledger.cosign).get(&cluster).cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_report_every_epoch_while_two_are_up_and_miss_with_the_reason_when_not() {
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path()).await;
+    let mining = produce_blocks(&m);
+    let mut nodes = three_nodes(&m, &cluster, [7, 7, 7], dir.path()).await;
+
+    // All up: the epoch goes on chain with the report every node built. (The first epoch is
+    // partial and each node started in its own second: take the first whole one.)
+    let partial = next_report(&nodes[0], 0).await;
+    let first = next_report(&nodes[0], partial).await;
+    let on_chain =
+        wait_for("all-up epoch on chain", async || accepted(&m, cluster.id, first).await).await;
+    let report = nodes[0].report_file(first).expect("file").signed.report;
+    assert_eq!(on_chain.deliveries_root, report.deliveriesRoot);
+    for node in &nodes[1..] {
+        let theirs = wait_for("every node's report", async || node.report_file(first)).await;
+        assert_eq!(theirs.signed.report, report, "same telemetry, same report");
+    }
+
+    // One down (the auditor): the other two still get the next epoch on chain.
+    nodes[2].stop().await;
+    let second = next_report(&nodes[0], latest_report(&nodes[0])).await;
+    wait_for("epoch on chain with one co-signer down", async || {
+        accepted(&m, cluster.id, second).await
+    })
+    .await;
+    let peer_down = status(&nodes[0], cluster.id).peers[&nodes[2].url].clone();
+    assert!(!peer_down.reachable && peer_down.last_error.is_some(), "{peer_down:?}");
+
+    // Two down: the survivor holds one signature of two and says so, then the window closes
+    // and the epoch is missed — visible in `ledger_syncStatus`.
+    nodes[1].stop().await;
+    let third = next_report(&nodes[0], latest_report(&nodes[0])).await;
+    let waiting = wait_for("the survivor to report why it waits", async || {
+        status(&nodes[0], cluster.id).pending.into_iter().find(|p| p.epoch == third)
+    })
+    .await;
+    assert_eq!((waiting.signatures, waiting.threshold), (1, 2), "{waiting:?}");
+    assert!(waiting.waiting_for.contains("0 of 2 co-signers reachable"), "{waiting:?}");
+    assert!(accepted(&m, cluster.id, third).await.is_none());
+    // Close the reporting window by the chain's clock rather than waiting a minute.
+    let window = m.reports.report_window().await.expect("window");
+    m.devnet.advance(window + u64::from(EPOCH)).await;
+    wait_for("the missed epoch in the status", async || {
+        status(&nodes[0], cluster.id).missed.contains(&third).then_some(())
+    })
+    .await;
+    let sync = call(&nodes[0].url, "ledger_syncStatus", json!([])).await;
+    let shown = &sync["result"]["oracles"][cluster.id.to_string()];
+    assert!(shown["missed"].as_array().expect("missed").contains(&json!(third)), "{sync}");
+    assert!(accepted(&m, cluster.id, third).await.is_none());
+
+    nodes[0].stop().await;
+    mining.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_co_signer_with_different_telemetry_is_never_combined() {
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path()).await;
+    let mining = produce_blocks(&m);
+    // The auditor's exporter reads another site: its report differs.
+    let mut nodes = three_nodes(&m, &cluster, [7, 7, 99], dir.path()).await;
+
+    let partial = next_report(&nodes[0], 0).await;
+    let epoch = next_report(&nodes[0], partial).await;
+    let on_chain =
+        wait_for("honest epoch on chain", async || accepted(&m, cluster.id, epoch).await).await;
+    let honest = nodes[0].report_file(epoch).expect("file").signed.report;
+    let odd = wait_for("the odd node's report", async || nodes[2].report_file(epoch)).await;
+    assert_ne!(odd.signed.report, honest);
+    assert_eq!(on_chain.deliveries_root, honest.deliveriesRoot);
+    let stored =
+        m.governance.registry().reportMetrics(cluster.id, epoch).call().await.expect("metrics");
+    let chain = (stored.gpuSecondsAvailable, stored.gpuSecondsBusy, stored.itEnergyWh);
+    let ours = (honest.gpuSecondsAvailable, honest.gpuSecondsBusy, honest.itEnergyWh);
+    assert_eq!(chain, ours, "the honest two's report is on chain");
+
+    // The honest nodes name the odd node and the fields it got wrong, in the status and metrics.
+    let mismatch = wait_for("the mismatch in the status", async || {
+        status(&nodes[0], cluster.id).last_mismatch.filter(|m| m.peer == nodes[2].url)
+    })
+    .await;
+    assert!(mismatch.fields.iter().any(|f| f.field == "telemetryRoot"), "{mismatch:?}");
+    let metrics = reqwest::get(format!("{}/metrics", nodes[0].url))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let line = format!("ledger_cosign_mismatches_total{{cluster=\"{}\"}}", cluster.id);
+    assert!(metrics.lines().any(|l| l.starts_with(&line) && !l.ends_with(" 0")), "{metrics}");
+    // The odd node never took an honest signature over its own report.
+    let odd_status = status(&nodes[2], cluster.id);
+    assert!(odd_status.peers.values().all(|p| p.signatures_taken == 0), "{odd_status:?}");
+
+    for node in &mut nodes {
+        node.stop().await;
+    }
+    mining.abort();
+}
