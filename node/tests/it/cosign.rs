@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 use crate::common::call;
 
 const EPOCH: u32 = 10;
+/// Owner, tenant and auditor: the three attestors of a 2-of-3 set.
+const TRIO: [&str; 3] = ["owner", "tenant", "auditor"];
 /// Generous: the machine may be loaded; every wait ends as soon as the state is observed.
 const PATIENCE: Duration = Duration::from_secs(150);
 
@@ -60,13 +62,13 @@ struct Cluster {
     keys: Vec<KeyConfig>,
 }
 
-/// Registers a 2-of-3 cluster whose attestor keys are keystores in `dir`.
-async fn register(m: &Market, dir: &Path) -> Cluster {
+/// Registers a cluster with `names.len()` attestors (keystores in `dir`) and `threshold`.
+async fn register(m: &Market, dir: &Path, names: &[&str], threshold: u8) -> Cluster {
     let password = dir.join("password");
     std::fs::write(&password, "cosign-test").expect("password");
     let mut keys = Vec::new();
     let mut attestors: Vec<Address> = Vec::new();
-    for name in ["owner", "tenant", "auditor"] {
+    for name in names {
         let (address, keystore) =
             create_keystore(&dir.join("keys"), name, "cosign-test").expect("keystore");
         attestors.push(address);
@@ -83,7 +85,7 @@ async fn register(m: &Market, dir: &Path) -> Cluster {
         metadata_hash: Default::default(),
         epoch_length: EPOCH,
         attestors: sorted,
-        threshold: 2,
+        threshold,
     };
     let id = m.owner.register_cluster(&spec).await.expect("register");
     let genesis = m.governance.registry().clusterInfo(id).call().await.expect("info").genesis;
@@ -218,7 +220,7 @@ fn status(node: &Node, cluster: u64) -> compute_ledger_node::cosign::OracleStatu
 async fn two_of_three_report_every_epoch_while_two_are_up_and_miss_with_the_reason_when_not() {
     let m = Market::start(1_000, 100).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = register(&m, dir.path()).await;
+    let cluster = register(&m, dir.path(), &TRIO, 2).await;
     let mining = produce_blocks(&m);
     let mut nodes = three_nodes(&m, &cluster, [7, 7, 7], dir.path()).await;
 
@@ -276,7 +278,7 @@ async fn two_of_three_report_every_epoch_while_two_are_up_and_miss_with_the_reas
 async fn a_co_signer_with_different_telemetry_is_never_combined() {
     let m = Market::start(1_000, 100).await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = register(&m, dir.path()).await;
+    let cluster = register(&m, dir.path(), &TRIO, 2).await;
     let mining = produce_blocks(&m);
     // The auditor's exporter reads another site: its report differs.
     let mut nodes = three_nodes(&m, &cluster, [7, 7, 99], dir.path()).await;
@@ -317,4 +319,58 @@ async fn a_co_signer_with_different_telemetry_is_never_combined() {
         node.stop().await;
     }
     mining.abort();
+}
+
+#[tokio::test]
+async fn a_report_reorged_out_is_sent_again_while_its_window_is_open() {
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path(), &["owner"], 1).await;
+    let config = oracle_config(&cluster, 0, 7, dir.path(), &m);
+    // Epoch 2, sampled after the fact (the simulator can read the past) once it ended on chain.
+    let epoch = 2;
+    let clock = compute_ledger_oracle::EpochClock { genesis: cluster.genesis, length: EPOCH };
+    let now = m.governance.chain_time().await.expect("time");
+    m.devnet.advance(clock.end(epoch).saturating_sub(now) + 1).await;
+    let signer = cluster.keys[0].load().expect("key");
+    let source = compute_ledger_oracle::TelemetrySource::from_config(&config.source).expect("src");
+    let mut oracle = compute_ledger_oracle::Oracle::open(config.clone(), source).expect("oracle");
+    compute_ledger_oracle::run_range(
+        &mut oracle,
+        Some(&signer),
+        clock.start(epoch),
+        clock.end(epoch),
+    )
+    .await
+    .expect("sampled");
+
+    let index = Index::open(&dir.path().join("index")).expect("index");
+    let relayer = Reports::new(m.devnet.client(&m.deployment, 7).await);
+    let mut outbox = compute_ledger_node::outbox::Outbox::new(
+        &config,
+        Some(signer.address()),
+        relayer,
+        index,
+        Arc::default(),
+        Arc::new(Metrics::default()),
+        Vec::new(),
+    )
+    .expect("outbox");
+    assert_eq!(outbox.pending().collect::<Vec<_>>(), [epoch]);
+
+    let provider = m.governance.provider();
+    let snapshot: alloy::primitives::U256 =
+        provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    outbox.round().await.expect("round");
+    assert!(accepted(&m, cluster.id, epoch).await.is_some(), "submitted");
+    assert_eq!(outbox.pending().count(), 0);
+
+    // A reorg takes the report out; the window is still open: the next round sends it again.
+    let reverted: bool =
+        provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
+    assert!(reverted);
+    assert!(accepted(&m, cluster.id, epoch).await.is_none(), "reorged out");
+    outbox.round().await.expect("round");
+    assert!(accepted(&m, cluster.id, epoch).await.is_some(), "sent again");
+    assert_eq!(outbox.pending().count(), 0);
 }
