@@ -6,24 +6,28 @@ use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Durati
 use compute_ledger_oracle::{Oracle, OracleConfig, ReportFile, TelemetrySource, run_live};
 use compute_ledger_sdk::{ErrorKind, Keeper, Reports, SdkError};
 
-use crate::{NodeError, Result, Shutdown, index::Index, metrics::Metrics};
+use crate::{
+    NodeError, Result, Shutdown,
+    index::{DeliveriesArchive, NodeProofs},
+    metrics::Metrics,
+};
 
 /// How often the oracle looks for finalized epochs to submit (doubling up to 30 s after a
 /// failure, e.g. an unreachable RPC).
 const SUBMIT_POLL: Duration = Duration::from_secs(2);
 
-/// Settles due epochs every `interval` until shutdown. Proofs come from the index's deliveries
+/// Settles due epochs every `interval` until shutdown. Proofs come from the node's deliveries
 /// archive; failures are logged and retried on the next round.
 pub async fn keeper_loop(
     keeper: Keeper,
-    index: Index,
+    proofs: NodeProofs,
     batch_size: usize,
     interval: Duration,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) {
     loop {
-        match keeper.settle_due(&index, batch_size).await {
+        match keeper.settle_due(&proofs, batch_size).await {
             Ok(run) => {
                 for s in &run.settled {
                     tracing::info!(
@@ -51,7 +55,7 @@ pub async fn keeper_loop(
 pub async fn oracle_loop(
     config: OracleConfig,
     relayer: Reports,
-    index: Index,
+    archive: DeliveriesArchive,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) -> Result<()> {
@@ -67,7 +71,8 @@ pub async fn oracle_loop(
         let mut done = BTreeSet::new();
         let mut backoff = SUBMIT_POLL;
         loop {
-            let wait = match submit_pending(&config, &relayer, &index, &metrics, &mut done).await {
+            let wait = match submit_pending(&config, &relayer, &archive, &metrics, &mut done).await
+            {
                 Ok(()) => {
                     backoff = SUBMIT_POLL;
                     SUBMIT_POLL
@@ -112,7 +117,7 @@ fn reports_in_epoch_order(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn submit_pending(
     config: &OracleConfig,
     relayer: &Reports,
-    index: &Index,
+    archive: &DeliveriesArchive,
     metrics: &Metrics,
     done: &mut BTreeSet<u64>,
 ) -> Result<()> {
@@ -128,7 +133,7 @@ async fn submit_pending(
             continue;
         }
         if let Some(tree) = file.outcome.tree()? {
-            index.archive_put(config.cluster_id, epoch, tree.leaves())?;
+            archive.put(config.cluster_id, epoch, tree.leaves())?;
         }
         if relayer.report_of(config.cluster_id, epoch).await?.is_some() {
             done.insert(epoch);

@@ -10,7 +10,7 @@ use tokio::task::JoinSet;
 use crate::{
     Indexer, NodeError, Result, Shutdown,
     config::{Overrides, Settings},
-    index::Index,
+    index::{DeliveriesArchive, Index, NodeProofs},
     loops::{keeper_loop, oracle_loop},
     metrics::Metrics,
     rpc::{Ledger, serve},
@@ -39,6 +39,11 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let deployment = settings.deployment()?;
     let provider = settings.provider(&deployment).await?;
     let index = Index::open(&settings.index_dir)?;
+    let archive = DeliveriesArchive::open(&settings.deliveries_dir)?;
+    let moved = archive.import_from_index(&index)?;
+    if moved > 0 {
+        tracing::info!(trees = moved, to = %archive.path().display(), "moved the deliveries archive out of the index");
+    }
     let metrics = Arc::new(Metrics::default());
     let indexer = Indexer::new(
         index.clone(),
@@ -54,6 +59,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let server = if parts.server {
         let ledger = Ledger::new(
             index.clone(),
+            archive.clone(),
             &indexer,
             metrics.clone(),
             settings.file.server.limits.clone(),
@@ -73,11 +79,12 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
                     Client::connect(&settings.rpc_url, deployment.clone(), keeper.key.load()?)
                         .await?;
                 tracing::info!(account = %client.address(), "keeper on");
-                let (index, metrics, shutdown) = (index.clone(), metrics.clone(), shutdown.clone());
+                let proofs = NodeProofs { index: index.clone(), archive: archive.clone() };
+                let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
                 let (batch, interval) =
                     (keeper.batch_size, Duration::from_millis(keeper.interval_ms));
                 tasks.spawn(async move {
-                    keeper_loop(Keeper::new(client), index, batch, interval, metrics, shutdown)
+                    keeper_loop(Keeper::new(client), proofs, batch, interval, metrics, shutdown)
                         .await;
                     Ok(())
                 });
@@ -107,8 +114,8 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             let client =
                 Client::connect(&settings.rpc_url, deployment.clone(), relayer_key.load()?).await?;
             tracing::info!(cluster = config.cluster_id, "oracle on");
-            let (index, metrics, shutdown) = (index.clone(), metrics.clone(), shutdown.clone());
-            tasks.spawn(oracle_loop(config, Reports::new(client), index, metrics, shutdown));
+            let (archive, metrics, shutdown) = (archive.clone(), metrics.clone(), shutdown.clone());
+            tasks.spawn(oracle_loop(config, Reports::new(client), archive, metrics, shutdown));
         }
     }
 
