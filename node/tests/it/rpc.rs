@@ -246,10 +246,66 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
     assert_eq!(position["claimed"], settlement["rent"]);
 }
 
+#[tokio::test]
+async fn every_subscriber_hears_of_a_rollback() {
+    use alloy::providers::Provider;
+    use compute_ledger_sdk::test_utils::{EPOCH, Market};
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut indexer, server, _ledger) = serve(&m, dir.path()).await;
+    let url = format!("http://{}", server.addr);
+    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
+    let subscribe = |method: &'static str, params: jsonrpsee::core::params::ArrayParams| {
+        let ws = &ws;
+        async move {
+            let unsubscribe = method.replace("subscribe", "unsubscribe");
+            ws.subscribe::<Value, _>(method, params, &unsubscribe).await.expect("subscribe")
+        }
+    };
+    let mut reports = subscribe("ledger_subscribeReports", rpc_params![]).await;
+    let mut settlements = subscribe("ledger_subscribeSettlements", rpc_params![]).await;
+    let owner = m.owner.client().address();
+    let mut positions = subscribe("ledger_subscribePositions", rpc_params![owner]).await;
+
+    // A report the index applies and the wallet hears of, then loses to a reorg.
+    let provider = m.governance.provider().clone();
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    m.advance_past_epoch(start, 1).await;
+    m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
+    indexer.catch_up().await.expect("index");
+    let report = next_value(&mut reports).await;
+    assert_eq!(report["epoch"], start);
+    let reported_block = report["block"].as_u64().expect("block");
+
+    let reverted: bool =
+        provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
+    assert!(reverted);
+    provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
+    assert!(matches!(
+        indexer.step().await.expect("step"),
+        compute_ledger_node::Step::RolledBack(_)
+    ));
+
+    // Every subscription, whatever it follows, gets the same notice, in order after what it
+    // was sent before.
+    for subscription in [&mut reports, &mut settlements, &mut positions] {
+        let notice = next_value(subscription).await;
+        let rolled_back = &notice["rolledBack"];
+        let (from, to) = (rolled_back["fromBlock"].as_u64(), rolled_back["toBlock"].as_u64());
+        let (from, to) = (from.expect("fromBlock"), to.expect("toBlock"));
+        assert!(from <= reported_block && reported_block <= to, "{notice}");
+    }
+    let listed = call(&url, "ledger_reports", json!([m.cluster_id])).await;
+    assert_eq!(listed["result"], json!([]), "the report is gone with the reorg");
+}
+
 async fn next_value(subscription: &mut Subscription<Value>) -> Value {
-    tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+    tokio::time::timeout(std::time::Duration::from_secs(60), subscription.next())
         .await
-        .expect("notified within 10 s")
+        .expect("notified within 60 s")
         .expect("subscription open")
         .expect("a JSON value")
 }
