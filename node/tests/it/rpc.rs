@@ -302,6 +302,47 @@ async fn every_subscriber_hears_of_a_rollback() {
     assert_eq!(listed["result"], json!([]), "the report is gone with the reorg");
 }
 
+#[tokio::test]
+async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
+    use compute_ledger_node::index::NodeProofs;
+    use compute_ledger_sdk::{
+        DeliveryProofs, Outcome, SdkError,
+        test_utils::{CHALLENGE_WINDOW, EPOCH, Market, PROOF_GRACE},
+    };
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    m.advance_past_epoch(start, 1).await;
+    let tree = m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let url = format!("http://{}", server.addr);
+    // A stored record that no longer makes a tree (an empty leaf list).
+    ledger.archive.put(m.cluster_id, start, &[]).expect("put");
+
+    let proof = call(&url, "ledger_deliveryProof", json!([lease.to_string(), start])).await;
+    assert_eq!(proof["error"]["code"], -32603, "{proof}");
+    let message = proof["error"]["message"].as_str().expect("message");
+    assert!(message.contains("deliveries archive"), "{message}");
+
+    // Past the proof deadline an epoch without a proof settles as unproven (the owner pays):
+    // a keeper that cannot read its archive must stop instead.
+    m.devnet.advance(CHALLENGE_WINDOW + PROOF_GRACE + 2).await;
+    let proofs = NodeProofs { index: ledger.index.clone(), archive: ledger.archive.clone() };
+    let err = proofs.delivery(m.cluster_id, start, lease).expect_err("unreadable");
+    assert!(matches!(err, SdkError::ProofStore(_)), "{err:?}");
+    let err = m.keeper.settle_due(&proofs, 10).await.expect_err("storage error");
+    assert!(matches!(err, SdkError::ProofStore(_)), "{err:?}");
+    assert_eq!(m.governance.lease(lease).await.expect("lease").next_epoch, start, "not settled");
+
+    // Repaired, the same keeper settles the epoch with its proof: nothing was lost.
+    ledger.archive.put(m.cluster_id, start, tree.leaves()).expect("put");
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("settle");
+    assert_eq!(run.settled.len(), 1, "{run:?}");
+    assert_eq!(run.settled[0].outcome, Outcome::Proven);
+}
+
 async fn next_value(subscription: &mut Subscription<Value>) -> Value {
     tokio::time::timeout(std::time::Duration::from_secs(60), subscription.next())
         .await
