@@ -47,7 +47,7 @@ impl DeliveriesArchive {
         NodeError::Deliveries { path: self.path.clone(), reason: e.to_string() }
     }
 
-    fn corrupt(&self, key: &str, reason: String) -> NodeError {
+    fn corrupt(&self, key: &str, reason: &dyn std::fmt::Display) -> NodeError {
         NodeError::Deliveries {
             path: self.path.clone(),
             reason: format!(
@@ -72,8 +72,8 @@ impl DeliveriesArchive {
             return Ok(None);
         };
         let leaves: Vec<DeliveryLeaf> =
-            serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, e.to_string()))?;
-        DeliveriesTree::new(leaves).map(Some).map_err(|e| self.corrupt(&key, e.to_string()))
+            serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, &e))?;
+        DeliveriesTree::new(leaves).map(Some).map_err(|e| self.corrupt(&key, &e))
     }
 
     /// Forgets (cluster, epoch)'s tree (for retention); returns whether it was kept.
