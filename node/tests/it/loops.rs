@@ -135,7 +135,11 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    tokio::time::sleep(Duration::from_millis(600)).await; // let the indexer see the last block
+    // The indexer has seen the settlement (observed, not waited for).
+    while index.settlements(lease).expect("settlements").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the index never saw the settlement");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     shutdown.trigger();
     indexing.await.expect("join").expect("indexer");
     oracle.await.expect("join").expect("oracle");
@@ -151,7 +155,10 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     assert_eq!(delivered, settled[0].delivered_gpu_seconds);
     assert!(!proof.is_empty() || archive.tree(cluster, start).expect("tree").is_some());
 
-    // Restart the oracle on the same data: it resumes and submits nothing twice.
+    // Restart the oracle on the same data: it resumes and submits nothing twice. Its first pass
+    // re-archives every tree before asking the chain whether to submit; seeing the removed tree
+    // back means that pass reached the epoch, and shutdown lets a started pass finish.
+    assert!(archive.remove(cluster, start).expect("remove"));
     let again = Arc::new(Metrics::default());
     let shutdown = Shutdown::new();
     let restarted = tokio::spawn(loops::oracle_loop(
@@ -161,7 +168,11 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         again.clone(),
         shutdown.clone(),
     ));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    while archive.tree(cluster, start).expect("tree").is_none() {
+        assert!(std::time::Instant::now() < deadline, "the restarted oracle never got to epoch");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     shutdown.trigger();
     restarted.await.expect("join").expect("oracle");
     let reported: Vec<u64> = m
