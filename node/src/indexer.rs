@@ -148,14 +148,18 @@ impl Indexer {
         let to_block = newest.to;
         let mut oldest_orphan: RangeRecord = newest;
         let mut orphaned = 1;
-        while let Some(range) = self.index.range_before(oldest_orphan.from)? {
-            if self.on_chain(range.to, range.hash).await? {
-                break;
+        // Walk back, reading only, to the newest kept range the chain still has.
+        let ancestor_kept = loop {
+            match self.index.range_before(oldest_orphan.from)? {
+                Some(range) if self.on_chain(range.to, range.hash).await? => break true,
+                Some(range) => {
+                    oldest_orphan = range;
+                    orphaned += 1;
+                }
+                None => break false,
             }
-            oldest_orphan = range;
-            orphaned += 1;
-        }
-        if self.index.range_before(oldest_orphan.from)?.is_none() {
+        };
+        if !ancestor_kept {
             // Every kept range is orphaned: what lies below them must still be on the chain.
             let rooted = match self.index.floor()? {
                 Some(floor) => self.on_chain(floor.to, floor.hash).await?,
@@ -169,6 +173,8 @@ impl Indexer {
                 });
             }
         }
+        // One atomic batch per range: a crash in between leaves a consistent, shorter index
+        // whose remaining orphans the next poll finds again.
         for _ in 0..orphaned {
             self.blocking(|index| index.rollback_last()).await?;
         }
