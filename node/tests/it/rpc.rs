@@ -303,6 +303,47 @@ async fn every_subscriber_hears_of_a_rollback() {
 }
 
 #[tokio::test]
+async fn a_subscriber_that_fell_behind_is_closed_not_left_unaware() {
+    use compute_ledger_node::index::Update;
+
+    let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
+    let mut reports = ws
+        .subscribe::<Value, _>(
+            "ledger_subscribeReports",
+            rpc_params![],
+            "ledger_unsubscribeReports",
+        )
+        .await
+        .expect("subscribe");
+    // More updates than the server buffers, sent before its forwarding task can run (this test's
+    // runtime has one thread): the subscriber misses some, maybe a rollback among them.
+    for block in 0..2_000 {
+        let _ = ledger.updates.send(Update::RolledBack { from_block: block, to_block: block });
+    }
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match reports.next().await {
+                Some(Ok(notice)) => assert!(notice["rolledBack"].is_object(), "{notice}"),
+                Some(Err(e)) => break Some(e.to_string()),
+                None => break None,
+            }
+        }
+    })
+    .await
+    .expect("closed within 60 s");
+    // The client sees the subscription end (its error notification, where the client passes it
+    // on, says what to do); the connection itself stays usable for resubscribing.
+    if let Some(reason) = closed {
+        assert!(reason.contains("subscribe again"), "{reason}");
+    }
+    let pong: String = ClientT::request(&ws, "ledger_ping", rpc_params![]).await.expect("ping");
+    assert_eq!(pong, "pong");
+}
+
+#[tokio::test]
 async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     use compute_ledger_node::index::NodeProofs;
     use compute_ledger_sdk::{
