@@ -102,8 +102,12 @@ async fn main() {
     )
     .expect("indexer");
     indexer.catch_up().await.expect("catch up");
+    let archive_dir = tempfile::tempdir().expect("tempdir");
+    let archive = compute_ledger_node::index::DeliveriesArchive::open(archive_dir.path())
+        .expect("deliveries archive");
     let ledger = rpc::Ledger::new(
         index,
+        archive,
         &indexer,
         Arc::new(Metrics::default()),
         rpc::Limits::default(),

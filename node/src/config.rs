@@ -20,6 +20,8 @@ pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
 pub const DEFAULT_DEPLOYMENT: &str = ".devnet/deployment.json";
 /// Default index directory.
 pub const DEFAULT_INDEX_DIR: &str = ".devnet/index";
+/// Default deliveries archive directory (apart from the index: deleting the index keeps it).
+pub const DEFAULT_DELIVERIES_DIR: &str = ".devnet/deliveries";
 /// Default listen address of the wallet server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8645";
 
@@ -103,6 +105,8 @@ pub struct NodeConfig {
     pub deployment: Option<PathBuf>,
     /// The sled index directory.
     pub index_dir: Option<PathBuf>,
+    /// The deliveries archive directory (Merkle proofs of this node's oracle reports).
+    pub deliveries_dir: Option<PathBuf>,
     /// Indexer settings.
     #[serde(default)]
     pub indexer: IndexerConfig,
@@ -132,6 +136,10 @@ pub struct Overrides {
     /// Index directory [env: COMPUTE_LEDGER_INDEX_DIR] [default: .devnet/index].
     #[arg(long, global = true)]
     pub index_dir: Option<PathBuf>,
+    /// Deliveries archive directory [env: COMPUTE_LEDGER_DELIVERIES_DIR]
+    /// [default: .devnet/deliveries].
+    #[arg(long, global = true)]
+    pub deliveries_dir: Option<PathBuf>,
     /// Wallet server listen address [env: COMPUTE_LEDGER_LISTEN] [default: 127.0.0.1:8645].
     #[arg(long, global = true)]
     pub listen: Option<String>,
@@ -148,6 +156,8 @@ pub struct Settings {
     pub deployment_path: PathBuf,
     /// Index directory.
     pub index_dir: PathBuf,
+    /// Deliveries archive directory.
+    pub deliveries_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
     /// Public base URL of the server.
@@ -204,6 +214,21 @@ impl Settings {
             .or_else(|| env("COMPUTE_LEDGER_INDEX_DIR").map(PathBuf::from))
             .or_else(|| file.index_dir.clone())
             .unwrap_or_else(|| DEFAULT_INDEX_DIR.into());
+        let deliveries_dir = overrides
+            .deliveries_dir
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_DELIVERIES_DIR").map(PathBuf::from))
+            .or_else(|| file.deliveries_dir.clone())
+            .unwrap_or_else(|| DEFAULT_DELIVERIES_DIR.into());
+        if deliveries_dir == index_dir {
+            return Err(config_error(
+                "deliveries_dir",
+                format!(
+                    "{} is also the index directory: the archive needs its own directory",
+                    deliveries_dir.display()
+                ),
+            ));
+        }
         let listen_text = overrides
             .listen
             .clone()
@@ -238,7 +263,7 @@ impl Settings {
         {
             return Err(config_error("keeper.batch_size", "must be at least 1"));
         }
-        Ok(Self { file, rpc_url, deployment_path, index_dir, listen, public_url })
+        Ok(Self { file, rpc_url, deployment_path, index_dir, deliveries_dir, listen, public_url })
     }
 
     /// Reads the deployment JSON.
@@ -314,7 +339,8 @@ mod tests {
         let file = tempfile::NamedTempFile::new().expect("temp");
         std::fs::write(
             file.path(),
-            "rpc_url = \"http://10.0.0.1:8545\"\nindex_dir = \"/tmp/a\"\n[indexer]\nconfirmations = 3\n",
+            "rpc_url = \"http://10.0.0.1:8545\"\nindex_dir = \"/tmp/a\"\ndeliveries_dir = \"/tmp/d\"\n\
+             [indexer]\nconfirmations = 3\n",
         )
         .expect("write");
         let overrides = Overrides {
@@ -325,6 +351,12 @@ mod tests {
         let settings = Settings::resolve(&overrides).expect("valid");
         assert_eq!(settings.index_dir, PathBuf::from("/tmp/b"));
         assert_eq!(settings.file.indexer.confirmations, 3);
+        assert_eq!(settings.deliveries_dir, PathBuf::from("/tmp/d"));
         assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
+
+        // The archive must not share the index's directory (deleting one would delete both).
+        let same = Overrides { deliveries_dir: Some("/tmp/b".into()), ..overrides };
+        let err = Settings::resolve(&same).expect_err("shared directory");
+        assert!(err.to_string().contains("deliveries_dir"), "{err}");
     }
 }

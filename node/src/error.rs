@@ -21,24 +21,42 @@ pub enum NodeError {
         /// What went wrong.
         reason: String,
     },
+    /// The deliveries archive could not be opened, read or written. It is not rebuilt from the
+    /// chain: never delete it to get past an error.
+    #[error("deliveries archive at {path}: {reason}")]
+    Deliveries {
+        /// The archive directory.
+        path: PathBuf,
+        /// What went wrong, and what to do.
+        reason: String,
+    },
     /// A stored index record is not what this version of the node wrote.
-    #[error("index record {key} is corrupt: {reason}; delete the index directory to re-index")]
+    #[error(
+        "index record {key} is corrupt: {reason}; re-index: stop the node, delete the index \
+         directory and start it again (the deliveries archive lives in its own directory and is \
+         kept)"
+    )]
     Corrupt {
         /// The record's key.
         key: String,
         /// Why it does not decode.
         reason: String,
     },
-    /// The chain reorganised deeper than the index keeps undo records for.
+    /// The chain reorganised deeper than the index keeps undo records for. Nothing was rolled
+    /// back: the index is left as it was.
     #[error(
-        "reorg deeper than the {window}-range undo window at block {block}: stop the node, delete \
-         the index directory and re-index"
+        "the chain reorganised below block {block}, deeper than the last {window} ranges this \
+         index can undo; nothing was rolled back. Re-index: stop the node, delete the index \
+         directory {index} and start the node again (it re-indexes from the deployment block; \
+         the deliveries archive lives in its own directory and is kept)"
     )]
     ReorgTooDeep {
-        /// First block found to differ.
+        /// Oldest block the kept undo records reach; the chain no longer has the blocks below.
         block: u64,
         /// Ranges of undo records kept.
         window: usize,
+        /// The index directory to delete.
+        index: PathBuf,
     },
     /// The chain or a contract call failed.
     #[error(transparent)]

@@ -13,9 +13,14 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     NodeError, Result, Shutdown,
-    index::{Index, UNDO_WINDOW, Update, model::SyncStatus},
+    index::{Index, RangeRecord, Update, model::SyncStatus},
     metrics::Metrics,
 };
+
+/// Test-only fault injection: with `COMPUTE_LEDGER_FAULT_ABORT_AFTER_COMMITS=N` set, the process
+/// aborts (no unwinding, no flush on exit, like a kill -9) right after the indexer's N-th
+/// committed range, so crash tests stop it at exact points. Inert when unset.
+pub const FAULT_ABORT_AFTER_COMMITS: &str = "COMPUTE_LEDGER_FAULT_ABORT_AFTER_COMMITS";
 
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +50,9 @@ pub struct Indexer {
     updates: broadcast::Sender<Update>,
     status: watch::Sender<SyncStatus>,
     metrics: Arc<Metrics>,
+    /// Ranges committed by this indexer, and after how many to abort ([`FAULT_ABORT_AFTER_COMMITS`]).
+    commits: u64,
+    abort_after_commits: Option<u64>,
 }
 
 impl Indexer {
@@ -65,6 +73,13 @@ impl Indexer {
             ..SyncStatus::default()
         });
         let events = LedgerEvents::new(provider.clone(), deployment.clone());
+        let abort_after_commits = match std::env::var(FAULT_ABORT_AFTER_COMMITS) {
+            Ok(n) => Some(n.parse().map_err(|e| NodeError::Config {
+                origin: FAULT_ABORT_AFTER_COMMITS.into(),
+                reason: format!("{n:?} is not a number of commits ({e}); unset it (test-only)"),
+            })?),
+            Err(_) => None,
+        };
         Ok(Self {
             index,
             provider,
@@ -75,6 +90,8 @@ impl Indexer {
             updates,
             status,
             metrics,
+            commits: 0,
+            abort_after_commits,
         })
     }
 
@@ -103,25 +120,75 @@ impl Indexer {
         Ok(block.map(|b| b.header.hash))
     }
 
-    /// Rolls back every applied range whose end block's hash the chain no longer has.
+    /// Whether the chain still has block `number` with `hash`.
+    async fn on_chain(&self, number: u64, hash: B256) -> Result<bool> {
+        Ok(self.block_hash(number).await? == Some(hash))
+    }
+
+    /// Runs `work` on the index in a blocking thread: sled's fsyncs never stall the runtime.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(Index) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let index = self.index.clone();
+        tokio::task::spawn_blocking(move || work(index)).await.map_err(|e| NodeError::Index {
+            path: self.index.path().to_path_buf(),
+            reason: format!("the index writer thread failed: {e}"),
+        })?
+    }
+
+    /// Rolls back every applied range whose end block's hash the chain no longer has, after
+    /// finding the common ancestor among the kept undo records; if it is older than all of them,
+    /// rolls back nothing and fails with [`NodeError::ReorgTooDeep`].
     async fn unwind_reorg(&mut self) -> Result<usize> {
-        let mut undone = 0;
-        while let Some(range) = self.index.last_range()? {
-            if self.block_hash(range.to).await? == Some(range.hash) {
-                break;
-            }
-            if undone == UNDO_WINDOW {
-                return Err(NodeError::ReorgTooDeep { block: range.to, window: UNDO_WINDOW });
-            }
-            self.index.rollback_last()?;
-            undone += 1;
+        let Some(newest) = self.index.last_range()? else { return Ok(0) };
+        if self.on_chain(newest.to, newest.hash).await? {
+            return Ok(0);
         }
-        if undone > 0 {
-            self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
-            self.status.send_modify(|s| s.reorgs += 1);
-            tracing::warn!(ranges = undone, "reorg: rolled back to the common ancestor");
+        let to_block = newest.to;
+        let mut oldest_orphan: RangeRecord = newest;
+        let mut orphaned = 1;
+        // Walk back, reading only, to the newest kept range the chain still has.
+        let ancestor_kept = loop {
+            match self.index.range_before(oldest_orphan.from)? {
+                Some(range) if self.on_chain(range.to, range.hash).await? => break true,
+                Some(range) => {
+                    oldest_orphan = range;
+                    orphaned += 1;
+                }
+                None => break false,
+            }
+        };
+        if !ancestor_kept {
+            // Every kept range is orphaned: what lies below them must still be on the chain.
+            let rooted = match self.index.floor()? {
+                Some(floor) => self.on_chain(floor.to, floor.hash).await?,
+                None => oldest_orphan.from <= self.deployment.deploy_block,
+            };
+            if !rooted {
+                return Err(NodeError::ReorgTooDeep {
+                    block: oldest_orphan.from,
+                    window: self.index.undo_window(),
+                    index: self.index.path().to_path_buf(),
+                });
+            }
         }
-        Ok(undone)
+        // One atomic batch per range: a crash in between leaves a consistent, shorter index
+        // whose remaining orphans the next poll finds again.
+        for _ in 0..orphaned {
+            self.blocking(|index| index.rollback_last()).await?;
+        }
+        let from_block = oldest_orphan.from;
+        self.metrics.reorgs.fetch_add(1, Ordering::Relaxed);
+        self.status.send_modify(|s| s.reorgs += 1);
+        tracing::warn!(
+            ranges = orphaned,
+            from_block,
+            to_block,
+            "reorg: rolled back to the common ancestor"
+        );
+        let _ = self.updates.send(Update::RolledBack { from_block, to_block });
+        Ok(orphaned)
     }
 
     /// One poll: undo a reorg if the chain changed, else apply the next confirmed range.
@@ -146,14 +213,22 @@ impl Indexer {
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
             return Ok(Step::Idle); // the chain moved under us; retry
         }
-        let updates = self.index.apply_range(from, to, hash, &logs)?;
+        let updates = self.blocking(move |index| index.apply_range(from, to, hash, &logs)).await?;
+        self.commits += 1;
+        if self.abort_after_commits == Some(self.commits) {
+            eprintln!(
+                "{FAULT_ABORT_AFTER_COMMITS}: aborting after {} committed ranges",
+                self.commits
+            );
+            std::process::abort();
+        }
         for update in updates {
             match &update {
                 Update::Report(_) => self.metrics.reports_indexed.fetch_add(1, Ordering::Relaxed),
                 Update::Settlement(_) => {
                     self.metrics.settlements_indexed.fetch_add(1, Ordering::Relaxed)
                 }
-                Update::Position { .. } => 0,
+                Update::Position { .. } | Update::RolledBack { .. } => 0,
             };
             let _ = self.updates.send(update); // no subscriber is fine
         }

@@ -14,5 +14,5 @@ pub mod rpc;
 mod shutdown;
 
 pub use error::{NodeError, Result};
-pub use indexer::{Indexer, Step};
+pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, Step};
 pub use shutdown::Shutdown;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use crate::{
     NodeError, Result, Shutdown,
     cosign::{Cosigning, Peer},
-    index::Index,
+    index::{DeliveriesArchive, NodeProofs},
     metrics::Metrics,
     outbox::Outbox,
 };
@@ -19,11 +19,11 @@ use crate::{
 /// 30 s after a failure, e.g. an unreachable RPC).
 const SUBMIT_POLL: Duration = Duration::from_secs(2);
 
-/// Settles due epochs every `interval` until shutdown. Proofs come from the index's deliveries
+/// Settles due epochs every `interval` until shutdown. Proofs come from the node's deliveries
 /// archive; failures are logged and retried on the next round.
 pub async fn keeper_loop(
     keeper: Keeper,
-    index: Index,
+    proofs: NodeProofs,
     batch_size: usize,
     interval: Duration,
     metrics: Arc<Metrics>,
@@ -31,7 +31,7 @@ pub async fn keeper_loop(
 ) {
     loop {
         let due = tokio::select! {
-            due = keeper.settle_due(&index, batch_size) => due,
+            due = keeper.settle_due(&proofs, batch_size) => due,
             () = shutdown.wait() => break,
         };
         match due {
@@ -68,7 +68,7 @@ pub async fn oracle_loop(
     config: OracleConfig,
     peers: Vec<Peer>,
     relayer: Reports,
-    index: Index,
+    archive: DeliveriesArchive,
     cosign: Arc<Cosigning>,
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
@@ -82,7 +82,8 @@ pub async fn oracle_loop(
         supervise_sampler(first, &config, signer.as_ref(), &cosign, &shutdown, published);
     let submitting = async {
         let own = signer.as_ref().map(alloy::signers::Signer::address);
-        let mut outbox = Outbox::new(&config, own, relayer, index, cosign.clone(), metrics, peers)?;
+        let mut outbox =
+            Outbox::new(&config, own, relayer, archive, cosign.clone(), metrics, peers)?;
         let mut backoff = SUBMIT_POLL;
         loop {
             let round = tokio::select! {

@@ -48,7 +48,8 @@ enum Command {
     Shares(commands::actions::SharesCommand),
     /// Claim settled rent.
     Claim(commands::actions::ClaimArgs),
-    /// Settle due epochs (missed and resolved ones; reported ones with proofs from an index).
+    /// Settle due epochs (missed and resolved ones; reported ones with proofs from a deliveries
+    /// archive).
     Settle(commands::actions::SettleArgs),
 }
 

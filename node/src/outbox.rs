@@ -23,7 +23,7 @@ use compute_ledger_sdk::{ErrorKind, Reports, SdkError};
 use crate::{
     NodeError, Result,
     cosign::{AttestorCache, Checked, Cosigning, Mismatch, Peer, PendingEpoch, check_answer},
-    index::Index,
+    index::DeliveriesArchive,
     metrics::Metrics,
 };
 
@@ -56,7 +56,7 @@ pub struct Outbox {
     own: Option<Address>,
     relayer: Reports,
     domain: Eip712Domain,
-    index: Index,
+    archive: DeliveriesArchive,
     cosign: Arc<Cosigning>,
     metrics: Arc<Metrics>,
     peers: Vec<Peer>,
@@ -80,7 +80,7 @@ impl Outbox {
         config: &OracleConfig,
         own: Option<Address>,
         relayer: Reports,
-        index: Index,
+        archive: DeliveriesArchive,
         cosign: Arc<Cosigning>,
         metrics: Arc<Metrics>,
         peers: Vec<Peer>,
@@ -92,7 +92,7 @@ impl Outbox {
             own,
             domain: relayer.domain(),
             relayer,
-            index,
+            archive,
             cosign,
             metrics,
             peers,
@@ -146,7 +146,7 @@ impl Outbox {
             // Keep the deliveries tree for the keeper and `ledger_deliveryProof` first: it is
             // needed whoever relays the report.
             if let Some(tree) = file.outcome.tree()? {
-                self.index.archive_put(self.cluster_id, epoch, tree.leaves())?;
+                self.archive.put(self.cluster_id, epoch, tree.leaves())?;
             }
             self.cosign.offer(file.signed.clone());
             self.pending.insert(epoch, file.signed);

@@ -57,6 +57,10 @@ pub enum SdkError {
     /// built (e.g. no delivery proof for a reported epoch).
     #[error("{0}")]
     Invalid(String),
+    /// A store of delivery proofs (e.g. a node's deliveries archive) could not be read: the
+    /// keeper stops rather than treat the epoch as one it has no proof for.
+    #[error("delivery proofs unreadable: {0}")]
+    ProofStore(String),
     /// A log could not be decoded as the ledger event its topic names.
     #[error("undecodable log in block {block:?}: {reason}")]
     Log {

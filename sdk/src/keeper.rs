@@ -33,8 +33,14 @@ const MAX_EPOCHS_PER_SCAN: u64 = 256;
 /// Where the keeper gets the (delivered, proof) of a lease in a reported epoch: the oracle's
 /// archive of deliveries trees, or the node's `ledger_deliveryProof`.
 pub trait DeliveryProofs {
-    /// The lease's delivered GPU-seconds in (cluster, epoch) and its proof, if known.
-    fn delivery(&self, cluster_id: u64, epoch: u64, lease_id: U256) -> Option<(u64, Vec<B256>)>;
+    /// The lease's delivered GPU-seconds in (cluster, epoch) and its proof; `Ok(None)` when this
+    /// store has none, an error (e.g. [`SdkError::ProofStore`]) when it cannot tell.
+    fn delivery(
+        &self,
+        cluster_id: u64,
+        epoch: u64,
+        lease_id: U256,
+    ) -> Result<Option<(u64, Vec<B256>)>>;
 }
 
 /// Deliveries trees kept in memory, by (cluster, epoch).
@@ -51,9 +57,15 @@ impl ProofBook {
 }
 
 impl DeliveryProofs for ProofBook {
-    fn delivery(&self, cluster_id: u64, epoch: u64, lease_id: U256) -> Option<(u64, Vec<B256>)> {
-        let tree = self.trees.get(&(cluster_id, epoch))?;
-        Some((tree.leaf(lease_id)?.delivered, tree.proof(lease_id).ok()?))
+    fn delivery(
+        &self,
+        cluster_id: u64,
+        epoch: u64,
+        lease_id: U256,
+    ) -> Result<Option<(u64, Vec<B256>)>> {
+        let Some(tree) = self.trees.get(&(cluster_id, epoch)) else { return Ok(None) };
+        let Some(leaf) = tree.leaf(lease_id) else { return Ok(None) };
+        Ok(tree.proof(lease_id).ok().map(|proof| (leaf.delivered, proof)))
     }
 }
 
@@ -273,6 +285,8 @@ impl Keeper {
     /// Settles every due epoch in batches of at most `batch_size` items per transaction;
     /// epochs past their proof deadline without a proof settle as unproven (one transaction
     /// each, in order), and challenges past their deadline are closed so their bonds go back.
+    /// An error from `proofs` stops the run (epochs batched so far are not sent; the next run
+    /// retries them).
     pub async fn settle_due(
         &self,
         proofs: &impl DeliveryProofs,
@@ -290,14 +304,16 @@ impl Keeper {
             let (delivered, proof) = match due.kind {
                 DueKind::Ahead => {
                     if let Some((delivered, proof)) =
-                        proofs.delivery(due.cluster_id, due.epoch, due.lease_id)
+                        proofs.delivery(due.cluster_id, due.epoch, due.lease_id)?
                     {
                         self.prove_ahead(&due, delivered, proof, &mut run).await?;
                     }
                     continue;
                 }
                 DueKind::Reported { unproven_after } => {
-                    match proofs.delivery(due.cluster_id, due.epoch, due.lease_id) {
+                    // An unreadable store stops the run: settling such an epoch as unproven
+                    // would bill the owner for a proof that exists.
+                    match proofs.delivery(due.cluster_id, due.epoch, due.lease_id)? {
                         Some(found) => found,
                         None if now > unproven_after => {
                             self.flush(&mut items, batch_size, &mut run).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use alloy::primitives::{Address, U256};
 use compute_ledger_node::{
     Indexer,
-    index::Index,
+    index::{DeliveriesArchive, Index},
     metrics::Metrics,
     rpc::{Ledger, Limits, RpcServer, serve},
 };
@@ -31,7 +31,7 @@ impl World {
     pub async fn start(funds: u64, bond: u64) -> Self {
         let m = Market::start(funds, bond).await;
         let dir = tempfile::tempdir().expect("tempdir");
-        let index = Index::open(dir.path()).expect("index");
+        let index = Index::open(&dir.path().join("index")).expect("index");
         let metrics = Arc::new(Metrics::default());
         let indexer = Indexer::new(
             index.clone(),
@@ -41,8 +41,15 @@ impl World {
             metrics.clone(),
         )
         .expect("indexer");
-        let ledger =
-            Ledger::new(index, &indexer, metrics, Limits::default(), "http://127.0.0.1".into());
+        let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
+        let ledger = Ledger::new(
+            index,
+            archive,
+            &indexer,
+            metrics,
+            Limits::default(),
+            "http://127.0.0.1".into(),
+        );
         let server = serve("127.0.0.1:0".parse().expect("addr"), ledger).await.expect("serve");
         let url = format!("http://{}", server.addr);
         Self { m, indexer: tokio::sync::Mutex::new(indexer), server, url, _dir: dir }

@@ -15,7 +15,7 @@ use super::{Output, keys::KeyArgs};
 use crate::{
     NodeError, Result,
     config::{Overrides, Settings},
-    index::Index,
+    index::{DeliveriesArchive, Index, NodeProofs},
 };
 
 async fn client(overrides: &Overrides, key: &KeyArgs) -> Result<Client> {
@@ -349,9 +349,9 @@ pub struct SettleArgs {
     /// Settlements per transaction.
     #[arg(long, default_value_t = 20)]
     batch_size: usize,
-    /// A stopped node's index directory whose deliveries archive supplies proofs for reported
-    /// epochs (without it, only missed, ruled and, after their proof deadline, unproven epochs
-    /// settle).
+    /// A stopped node's deliveries archive directory that supplies proofs for reported epochs,
+    /// checked against the reports in the configured index (without it, only missed, ruled and,
+    /// after their proof deadline, unproven epochs settle).
     #[arg(long)]
     proofs_from: Option<PathBuf>,
 }
@@ -360,7 +360,11 @@ pub struct SettleArgs {
 pub async fn settle(overrides: &Overrides, args: SettleArgs, out: Output) -> Result<()> {
     let keeper = Keeper::new(client(overrides, &args.key).await?);
     let run = match &args.proofs_from {
-        Some(dir) => keeper.settle_due(&Index::open(dir)?, args.batch_size).await?,
+        Some(dir) => {
+            let index = Index::open(&Settings::resolve(overrides)?.index_dir)?;
+            let proofs = NodeProofs { index, archive: DeliveriesArchive::open(dir)? };
+            keeper.settle_due(&proofs, args.batch_size).await?
+        }
         None => keeper.settle_due(&ProofBook::default(), args.batch_size).await?,
     };
     let lines: Vec<String> = run

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     Indexer, NodeError, Result, Shutdown,
-    index::{Index, model::ClusterRow},
+    index::{DeliveriesArchive, Index, NodeProofs, model::ClusterRow},
     loops::{keeper_loop, oracle_loop},
     metrics::Metrics,
     rpc::{Ledger, Limits, serve},
@@ -108,7 +108,7 @@ struct OracleTask {
 fn spawn_oracle(
     config: &OracleConfig,
     relayer: &Reports,
-    index: &Index,
+    archive: &DeliveriesArchive,
     metrics: &Arc<Metrics>,
     all: &Shutdown,
 ) -> OracleTask {
@@ -122,7 +122,7 @@ fn spawn_oracle(
         config.clone(),
         Vec::new(),
         relayer.clone(),
-        index.clone(),
+        archive.clone(),
         Arc::default(),
         metrics.clone(),
         stop.clone(),
@@ -294,11 +294,13 @@ pub async fn run(args: Args) -> Result<()> {
     }
     // The node: index, wallet server, keeper, one oracle per cluster.
     let index = Index::open(&dir.join("index"))?;
+    let archive = DeliveriesArchive::open(&dir.join("deliveries"))?;
     let metrics = Arc::new(Metrics::default());
     let provider = compute_ledger_sdk::read_provider(&rpc, &deployment).await?;
     let indexer = Indexer::new(index.clone(), provider, deployment.clone(), 0, metrics.clone())?;
     let ledger = Ledger::new(
         index.clone(),
+        archive.clone(),
         &indexer,
         metrics.clone(),
         Limits::default(),
@@ -309,7 +311,7 @@ pub async fn run(args: Args) -> Result<()> {
     let indexing = tokio::spawn(indexer.run(Duration::from_millis(500), shutdown.clone()));
     let keeping = tokio::spawn(keeper_loop(
         keeper,
-        index.clone(),
+        NodeProofs { index: index.clone(), archive: archive.clone() },
         20,
         Duration::from_secs(2),
         metrics.clone(),
@@ -370,7 +372,7 @@ pub async fn run(args: Args) -> Result<()> {
     let mut oracles: Vec<OracleTask> = configs
         .iter()
         .zip(&relayers)
-        .map(|(c, r)| spawn_oracle(c, r, &index, &metrics, &shutdown))
+        .map(|(c, r)| spawn_oracle(c, r, &archive, &metrics, &shutdown))
         .collect();
 
     // The oracles sample from here on; now the tenant funds and the investors buy.
@@ -468,7 +470,7 @@ pub async fn run(args: Args) -> Result<()> {
                 let _ = task.task.await;
                 oracles.insert(
                     1,
-                    spawn_oracle(&configs[1], &relayers[1], &index, &metrics, &shutdown),
+                    spawn_oracle(&configs[1], &relayers[1], &archive, &metrics, &shutdown),
                 );
                 println!(
                     "\n  ✓ the {} oracle is back; epoch {dark_epoch} is past its deadline and settles as missed",

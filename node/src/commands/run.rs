@@ -11,7 +11,7 @@ use crate::{
     Indexer, NodeError, Result, Shutdown,
     config::{Overrides, Settings},
     cosign::Peer,
-    index::Index,
+    index::{DeliveriesArchive, Index, NodeProofs},
     loops::{keeper_loop, oracle_loop},
     metrics::Metrics,
     rpc::{Ledger, serve},
@@ -40,6 +40,11 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let deployment = settings.deployment()?;
     let provider = settings.provider(&deployment).await?;
     let index = Index::open(&settings.index_dir)?;
+    let archive = DeliveriesArchive::open(&settings.deliveries_dir)?;
+    let moved = archive.import_from_index(&index)?;
+    if moved > 0 {
+        tracing::info!(trees = moved, to = %archive.path().display(), "moved the deliveries archive out of the index");
+    }
     let metrics = Arc::new(Metrics::default());
     let indexer = Indexer::new(
         index.clone(),
@@ -59,6 +64,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let server = if parts.server || cosigning {
         let ledger = Ledger::new(
             index.clone(),
+            archive.clone(),
             &indexer,
             metrics.clone(),
             settings.file.server.limits.clone(),
@@ -79,11 +85,12 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
                     Client::connect(&settings.rpc_url, deployment.clone(), keeper.key.load()?)
                         .await?;
                 tracing::info!(account = %client.address(), "keeper on");
-                let (index, metrics, shutdown) = (index.clone(), metrics.clone(), shutdown.clone());
+                let proofs = NodeProofs { index: index.clone(), archive: archive.clone() };
+                let (metrics, shutdown) = (metrics.clone(), shutdown.clone());
                 let (batch, interval) =
                     (keeper.batch_size, Duration::from_millis(keeper.interval_ms));
                 tasks.spawn(async move {
-                    keeper_loop(Keeper::new(client), index, batch, interval, metrics, shutdown)
+                    keeper_loop(Keeper::new(client), proofs, batch, interval, metrics, shutdown)
                         .await;
                     Ok(())
                 });
@@ -115,12 +122,12 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             let peers =
                 entry.peers.iter().cloned().map(Peer::new).collect::<Result<Vec<Peer>>>()?;
             tracing::info!(cluster = config.cluster_id, co_signers = peers.len(), "oracle on");
-            let (index, metrics, shutdown) = (index.clone(), metrics.clone(), shutdown.clone());
+            let (archive, metrics, shutdown) = (archive.clone(), metrics.clone(), shutdown.clone());
             tasks.spawn(oracle_loop(
                 config,
                 peers,
                 Reports::new(client),
-                index,
+                archive,
                 cosign.clone(),
                 metrics,
                 shutdown,

@@ -41,6 +41,14 @@ pub enum Update {
         /// The lease.
         lease_id: U256,
     },
+    /// A reorg removed blocks `[from_block, to_block]` from the index: whatever came from them
+    /// (reports, settlements, position changes) is gone until the new chain re-applies it.
+    RolledBack {
+        /// First block rolled back.
+        from_block: u64,
+        /// Last block rolled back.
+        to_block: u64,
+    },
 }
 
 /// A record type of the index, with its slot in the per-range cache.

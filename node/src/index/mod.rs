@@ -5,7 +5,11 @@
 //! at any point leaves either all of a range or none of it, and re-indexing resumes from the
 //! cursor without counting anything twice. Each applied range keeps its block hash and undo
 //! record (the last [`UNDO_WINDOW`] ranges), so a reorg rolls back range by range to the common
-//! ancestor and re-applies the new chain.
+//! ancestor and re-applies the new chain; a reorg below the kept records stops the indexer with
+//! [`crate::NodeError::ReorgTooDeep`] and rolls back nothing.
+//!
+//! The [`DeliveriesArchive`] (Merkle proofs of this node's oracle reports) is a separate sled
+//! database in its own directory: deleting the index to re-index never touches it.
 
 mod apply;
 mod archive;
@@ -13,4 +17,5 @@ pub mod model;
 mod store;
 
 pub use apply::Update;
-pub use store::{Index, LeaseFilter, RangeRecord, UNDO_WINDOW};
+pub use archive::{DeliveriesArchive, NodeProofs};
+pub use store::{Floor, Index, LeaseFilter, RangeRecord, UNDO_WINDOW};

@@ -17,11 +17,14 @@ use super::{
 };
 use crate::{NodeError, Result};
 
-/// Applied ranges whose undo records are kept (deeper reorgs need a re-index).
+/// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
 pub const UNDO_WINDOW: usize = 256;
 
 const CURSOR: &str = "meta/cursor";
 const DEPLOYMENT: &str = "meta/deployment";
+/// The end block and hash of the newest range whose undo record was pruned: the deepest point a
+/// reorg can be rolled back to.
+const FLOOR: &str = "meta/floor";
 const RANGE_PREFIX: &str = "range/";
 
 pub(crate) fn cluster_key(id: u64) -> String {
@@ -72,11 +75,22 @@ pub struct LeaseFilter {
     pub status: Option<LeaseState>,
 }
 
+/// The end of the applied history that can no longer be undone: the newest range whose undo
+/// record was pruned. A reorg whose common ancestor is older than `to` needs a re-index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Floor {
+    /// Last block of the pruned range.
+    pub to: u64,
+    /// Its hash when it was applied.
+    pub hash: B256,
+}
+
 /// The index: a sled database on disk. Cheap to clone; clones share the database.
 #[derive(Debug, Clone)]
 pub struct Index {
     db: sled::Db,
     path: PathBuf,
+    undo_window: usize,
 }
 
 impl Index {
@@ -86,7 +100,19 @@ impl Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;
-        Ok(Self { db, path: path.to_path_buf() })
+        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW })
+    }
+
+    /// Keeps the undo records of the last `ranges` applied ranges instead of [`UNDO_WINDOW`]
+    /// (at least 1); tests use a small window to reach its end.
+    pub fn with_undo_window(mut self, ranges: usize) -> Self {
+        self.undo_window = ranges.max(1);
+        self
+    }
+
+    /// Ranges whose undo records are kept.
+    pub fn undo_window(&self) -> usize {
+        self.undo_window
     }
 
     /// Where the index lives.
@@ -144,7 +170,8 @@ impl Index {
     }
 
     /// Applies the events of blocks `[from, to]` (whose last block has `hash`) in one atomic
-    /// batch with their undo record and the new cursor; returns what changed, for subscribers.
+    /// batch with their undo record and the new cursor, and flushes it to disk; returns what
+    /// changed, for subscribers. Blocks on disk I/O: async callers run it in `spawn_blocking`.
     pub fn apply_range(
         &self,
         from: u64,
@@ -167,9 +194,24 @@ impl Index {
         let record = RangeRecord { from, to, hash, undo };
         batch.insert(range_key(to).as_bytes(), encode(&record));
         batch.insert(CURSOR, encode(&(to + 1)));
-        let ranges: Vec<_> = self.db.scan_prefix(RANGE_PREFIX).keys().collect();
-        for old in ranges.iter().rev().skip(UNDO_WINDOW - 1) {
-            batch.remove(old.as_ref().map_err(|e| self.err(e))?.clone());
+        let ranges = self
+            .db
+            .scan_prefix(RANGE_PREFIX)
+            .keys()
+            .collect::<std::result::Result<Vec<sled::IVec>, _>>();
+        let ranges = ranges.map_err(|e| self.err(&e))?;
+        let pruned = ranges.len().saturating_sub(self.undo_window - 1);
+        if let Some(newest_pruned) = pruned.checked_sub(1).map(|i| &ranges[i]) {
+            // Remember where undoing stops, so a reorg below it is detected, not half undone.
+            let key = String::from_utf8_lossy(newest_pruned).into_owned();
+            let record: RangeRecord = self.get(&key)?.ok_or_else(|| NodeError::Corrupt {
+                key: key.clone(),
+                reason: "a range record vanished while the index was being written".into(),
+            })?;
+            batch.insert(FLOOR, encode(&Floor { to: record.to, hash: record.hash }));
+        }
+        for old in &ranges[..pruned] {
+            batch.remove(old.clone());
         }
         self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
         self.flush()?;
@@ -187,8 +229,26 @@ impl Index {
         }
     }
 
-    /// Undoes the most recently applied range in one atomic batch; the cursor goes back to its
-    /// first block. Returns the range undone (`None` when no undo record is left).
+    /// The newest applied range ending before block `to`.
+    pub fn range_before(&self, to: u64) -> Result<Option<RangeRecord>> {
+        let (start, end) = (range_key(0), range_key(to));
+        match self.db.range(start.as_bytes()..end.as_bytes()).next_back() {
+            Some(entry) => {
+                let (key, value) = entry.map_err(|e| self.err(&e))?;
+                Ok(Some(decode(&String::from_utf8_lossy(&key), &value)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The newest range whose undo record was pruned (`None` while every range is kept).
+    pub fn floor(&self) -> Result<Option<Floor>> {
+        self.get(FLOOR)
+    }
+
+    /// Undoes the most recently applied range in one atomic batch and flushes it; the cursor goes
+    /// back to its first block. Returns the range undone (`None` when no undo record is left).
+    /// Blocks on disk I/O: async callers run it in `spawn_blocking`.
     pub fn rollback_last(&self) -> Result<Option<RangeRecord>> {
         let Some(range) = self.last_range()? else { return Ok(None) };
         let mut batch = sled::Batch::default();

@@ -34,7 +34,7 @@ fn not_found(what: String) -> ErrorObjectOwned {
 
 fn internal(e: &crate::NodeError) -> ErrorObjectOwned {
     tracing::error!("rpc: {e}");
-    ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, format!("index error: {e}"), None::<()>)
+    ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, format!("storage error: {e}"), None::<()>)
 }
 
 fn to_value<T: Serialize>(value: &T) -> RpcResult {
@@ -156,7 +156,8 @@ fn delivery_proof(args: &Args, ledger: &Ledger) -> RpcResult {
             lease.start_epoch, lease.end_epoch
         )));
     }
-    let tree = ledger.index.archive_tree(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
+    // An unreadable archive is an internal error, never "no proof here".
+    let tree = ledger.archive.tree(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
     let tree = tree.ok_or_else(|| {
         not_found(format!(
             "this node's oracle archive has no deliveries tree for cluster {} epoch {epoch}",
@@ -200,7 +201,14 @@ fn method(module: &mut RpcModule<Ledger>, name: &'static str, handler: Handler) 
         .expect("method names are unique");
 }
 
-/// Forwards the updates `select` picks to a subscriber until it leaves.
+/// The notice every subscription gets when a reorg rolls blocks back.
+fn rolled_back(from_block: u64, to_block: u64) -> Value {
+    json!({ "rolledBack": { "fromBlock": from_block, "toBlock": to_block } })
+}
+
+/// Forwards the updates `select` picks, and every rollback notice, to a subscriber until it
+/// leaves. A subscriber that lags so far behind that updates were dropped is closed with an
+/// error: it may have missed a rollback, so it must resubscribe and re-query.
 async fn forward(
     pending: PendingSubscriptionSink,
     ledger: Arc<Ledger>,
@@ -213,12 +221,25 @@ async fn forward(
             () = sink.closed() => break,
             update = updates.recv() => match update {
                 Ok(update) => {
-                    if let Some(value) = select(&update, &ledger) {
+                    let value = match &update {
+                        Update::RolledBack { from_block, to_block } => {
+                            Some(rolled_back(*from_block, *to_block))
+                        }
+                        _ => select(&update, &ledger),
+                    };
+                    if let Some(value) = value {
                         let message = SubscriptionMessage::from(to_json_raw_value(&value)?);
                         sink.send(message).await?;
                     }
                 }
-                Err(RecvError::Lagged(missed)) => tracing::warn!("a subscriber lagged by {missed} updates"),
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!("a subscriber lagged by {missed} updates; closing it");
+                    return Err(format!(
+                        "this subscription fell {missed} updates behind and was closed (it may \
+                         have missed a rollback): subscribe again and re-query"
+                    )
+                    .into());
+                }
                 Err(RecvError::Closed) => break,
             },
         }

@@ -16,7 +16,7 @@ pub use methods::NOT_FOUND_CODE;
 
 use crate::{
     NodeError, Result,
-    index::{Index, Update, model::SyncStatus},
+    index::{DeliveriesArchive, Index, Update, model::SyncStatus},
     metrics::Metrics,
 };
 
@@ -51,11 +51,14 @@ impl Default for Limits {
     }
 }
 
-/// What the server reads: the index, the sync status, live updates and metrics.
+/// What the server reads: the index, the deliveries archive, the sync status, live updates and
+/// metrics.
 #[derive(Debug)]
 pub struct Ledger {
     /// The index.
     pub index: Index,
+    /// The deliveries archive (for `ledger_deliveryProof`).
+    pub archive: DeliveriesArchive,
     /// The indexer's status.
     pub status: watch::Receiver<SyncStatus>,
     /// Live updates from the indexer.
@@ -74,6 +77,7 @@ impl Ledger {
     /// What the server reads, fed by `indexer` (its status and live updates).
     pub fn new(
         index: Index,
+        archive: DeliveriesArchive,
         indexer: &crate::Indexer,
         metrics: Arc<Metrics>,
         limits: Limits,
@@ -81,6 +85,7 @@ impl Ledger {
     ) -> Arc<Self> {
         Arc::new(Self {
             index,
+            archive,
             status: indexer.status(),
             updates: indexer.updates(),
             metrics,

@@ -121,7 +121,7 @@ pub const METHODS: &[MethodDoc] = &[
     },
     MethodDoc {
         name: "ledger_deliveryProof",
-        summary: "The Merkle proof of a lease's attested delivery in an epoch, from this node's oracle archive.",
+        summary: "The Merkle proof of a lease's attested delivery in an epoch, from this node's deliveries archive (an unreadable archive is -32603, not a missing proof).",
         params: &[LEASE_ID, param("epoch", r#"{"type":"integer","minimum":0}"#, true, "Epoch.")],
         result: "DeliveryProof",
     },
@@ -139,7 +139,7 @@ pub const METHODS: &[MethodDoc] = &[
     },
     MethodDoc {
         name: "ledger_subscribeReports",
-        summary: "Subscription: each newly indexed report (notification ledger_report).",
+        summary: "Subscription: each newly indexed report (notification ledger_report). Every subscription also receives {\"rolledBack\":{\"fromBlock\",\"toBlock\"}} when a reorg removes indexed blocks; it is closed with an error if it falls too far behind.",
         params: &[],
         result: "subscription id",
     },
@@ -151,7 +151,7 @@ pub const METHODS: &[MethodDoc] = &[
     },
     MethodDoc {
         name: "ledger_subscribeSettlements",
-        summary: "Subscription: each newly indexed settlement (notification ledger_settlement).",
+        summary: "Subscription: each newly indexed settlement (notification ledger_settlement). Every subscription also receives {\"rolledBack\":{\"fromBlock\",\"toBlock\"}} when a reorg removes indexed blocks; it is closed with an error if it falls too far behind.",
         params: &[],
         result: "subscription id",
     },
@@ -163,7 +163,7 @@ pub const METHODS: &[MethodDoc] = &[
     },
     MethodDoc {
         name: "ledger_subscribePositions",
-        summary: "Subscription: an account's position whenever it changes (notification ledger_position).",
+        summary: "Subscription: an account's position whenever it changes (notification ledger_position). Every subscription also receives {\"rolledBack\":{\"fromBlock\",\"toBlock\"}} when a reorg removes indexed blocks; it is closed with an error if it falls too far behind.",
         params: &[ADDRESS],
         result: "subscription id",
     },

@@ -4,7 +4,11 @@
 use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
-use compute_ledger_node::{Indexer, index::Index, metrics::Metrics};
+use compute_ledger_node::{
+    Indexer,
+    index::{DeliveriesArchive, Index},
+    metrics::Metrics,
+};
 use compute_ledger_sdk::{
     Amount, Arbiter, ProofBook,
     test_utils::{CHALLENGE_WINDOW, EPOCH, Market, REPORT_WINDOW},
@@ -100,7 +104,8 @@ pub(crate) async fn serve_behind(
     m: &Market,
     dir: &std::path::Path,
 ) -> (Indexer, compute_ledger_node::rpc::RpcServer, Arc<compute_ledger_node::rpc::Ledger>) {
-    let index = Index::open(dir).expect("open");
+    let index = Index::open(&dir.join("index")).expect("open");
+    let archive = DeliveriesArchive::open(&dir.join("deliveries")).expect("archive");
     let metrics = Arc::new(Metrics::default());
     let indexer = Indexer::new(
         index.clone(),
@@ -113,6 +118,7 @@ pub(crate) async fn serve_behind(
     .with_max_range(1);
     let ledger = compute_ledger_node::rpc::Ledger::new(
         index,
+        archive,
         &indexer,
         metrics,
         compute_ledger_node::rpc::Limits::default(),

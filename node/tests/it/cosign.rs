@@ -9,7 +9,7 @@ use alloy::{primitives::Address, providers::Provider};
 use compute_ledger_node::{
     Indexer, Shutdown,
     cosign::{Cosigning, Peer},
-    index::Index,
+    index::{DeliveriesArchive, Index},
     loops,
     metrics::Metrics,
     rpc::{Ledger, Limits, RpcServer, serve},
@@ -119,6 +119,7 @@ fn oracle_config(cluster: &Cluster, key: usize, seed: u64, dir: &Path, m: &Marke
 /// Starts three nodes; node `i` samples with `seeds[i]` (equal seeds: identical telemetry).
 async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path) -> Vec<Node> {
     let index = Index::open(&dir.join("index")).expect("index");
+    let archive = DeliveriesArchive::open(&dir.join("deliveries")).expect("archive");
     let metrics = Arc::new(Metrics::default());
     let indexer = Indexer::new(
         index.clone(),
@@ -132,6 +133,7 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
     for _ in 0..3 {
         let ledger = Ledger::new(
             index.clone(),
+            archive.clone(),
             &indexer,
             metrics.clone(),
             Limits::default(),
@@ -157,7 +159,7 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
             config.clone(),
             peers,
             relayer,
-            index.clone(),
+            archive.clone(),
             ledger.cosign.clone(),
             metrics.clone(),
             stop.clone(),
@@ -344,13 +346,13 @@ async fn a_report_reorged_out_is_sent_again_while_its_window_is_open() {
     .await
     .expect("sampled");
 
-    let index = Index::open(&dir.path().join("index")).expect("index");
+    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
     let relayer = Reports::new(m.devnet.client(&m.deployment, 7).await);
     let mut outbox = compute_ledger_node::outbox::Outbox::new(
         &config,
         Some(signer.address()),
         relayer,
-        index,
+        archive,
         Arc::default(),
         Arc::new(Metrics::default()),
         Vec::new(),

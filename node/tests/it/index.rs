@@ -102,3 +102,72 @@ async fn a_reorg_is_rolled_back_and_the_new_chain_applied() {
     assert!(claimable > U256::ZERO, "bob's claim is gone with the reorg");
     assert_eq!(claimable, chain_claimable(&m, a, bob_address).await);
 }
+
+/// Mines `blocks` empty blocks, an hour later than the chain's clock: after a revert they differ
+/// from the blocks they replace.
+async fn mine_new_history(provider: &alloy::providers::DynProvider, blocks: u64) {
+    use alloy::providers::Provider;
+    let _: i64 = provider.raw_request("evm_increaseTime".into(), (3_600,)).await.expect("time");
+    let mined: serde_json::Value =
+        provider.raw_request("anvil_mine".into(), (U256::from(blocks),)).await.expect("mine");
+    assert!(mined.is_null(), "{mined}");
+}
+
+#[tokio::test]
+async fn a_reorg_below_the_undo_window_stops_the_indexer_and_rolls_back_nothing() {
+    use alloy::providers::Provider;
+    use compute_ledger_node::{Indexer, NodeError, Step, index::Index, metrics::Metrics};
+
+    let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
+    let provider = m.governance.provider().clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Three kept undo records, one block per range: a reorg four blocks deep is out of reach.
+    let index = Index::open(dir.path()).expect("open").with_undo_window(3);
+    let mut indexer = Indexer::new(
+        index.clone(),
+        provider.clone(),
+        m.deployment.clone(),
+        0,
+        std::sync::Arc::new(Metrics::default()),
+    )
+    .expect("indexer")
+    .with_max_range(1);
+    indexer.catch_up().await.expect("catch up");
+    let deep: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
+    let shallow: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    mine_new_history(&provider, 3).await;
+    indexer.catch_up().await.expect("catch up");
+
+    // Every kept range is orphaned, but the block below them (the floor) is still on the chain:
+    // rolled back to it, not refused.
+    let reverted: bool = provider.raw_request("evm_revert".into(), (shallow,)).await.expect("rev");
+    assert!(reverted);
+    mine_new_history(&provider, 4).await;
+    assert_eq!(indexer.step().await.expect("step"), Step::RolledBack(3));
+    indexer.catch_up().await.expect("catch up");
+    let fresh_dir = tempfile::tempdir().expect("tempdir");
+    let fresh = crate::common::index_fresh(&m, fresh_dir.path(), 50_000).await;
+    assert_eq!(index.contents().expect("contents"), fresh.contents().expect("contents"));
+
+    // Now the floor itself is orphaned: the indexer stops, says what to do, and leaves the
+    // index exactly as it was.
+    let (cursor, newest) = (index.cursor().expect("cursor"), index.last_range().expect("range"));
+    let contents = index.contents().expect("contents");
+    let reverted: bool = provider.raw_request("evm_revert".into(), (deep,)).await.expect("rev");
+    assert!(reverted);
+    mine_new_history(&provider, 8).await;
+    let err = indexer.step().await.expect_err("too deep");
+    assert!(matches!(err, NodeError::ReorgTooDeep { window: 3, .. }), "{err:?}");
+    let message = err.to_string();
+    for advice in ["nothing was rolled back", "delete the index directory", "archive", "is kept"] {
+        assert!(message.contains(advice), "{message:?} lacks {advice:?}");
+    }
+    assert!(message.contains(&dir.path().display().to_string()), "{message}");
+    assert_eq!(index.cursor().expect("cursor"), cursor);
+    assert_eq!(index.last_range().expect("range"), newest);
+    assert_eq!(index.contents().expect("contents"), contents);
+    // The loop stops on it too (it is not a transport error to retry).
+    let stopped = indexer.run(std::time::Duration::from_millis(10), Default::default()).await;
+    assert!(matches!(stopped, Err(NodeError::ReorgTooDeep { .. })), "{stopped:?}");
+}

@@ -1,6 +1,7 @@
-//! The `compute-ledger` binary as an operator runs it: kill -9 at many points of a backfill
-//! loses nothing and counts nothing twice; SIGTERM stops every loop cleanly; readers see a
-//! consistent index while it is being written.
+//! The `compute-ledger` binary as an operator runs it: a crash after any commit of a backfill
+//! loses nothing and counts nothing twice; SIGTERM stops every loop cleanly; an older node's
+//! deliveries archive moves out of its index on first start; readers see a consistent index
+//! while it is being written.
 
 use std::{
     path::Path,
@@ -25,6 +26,8 @@ fn node(m: &compute_ledger_sdk::test_utils::Market, dir: &Path) -> Command {
         .arg(&deployment)
         .arg("--index-dir")
         .arg(dir.join("index"))
+        .arg("--deliveries-dir")
+        .arg(dir.join("deliveries"))
         .env_remove("COMPUTE_LEDGER_RPC_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -32,52 +35,62 @@ fn node(m: &compute_ledger_sdk::test_utils::Market, dir: &Path) -> Command {
 }
 
 #[tokio::test]
-async fn kill_9_during_backfill_loses_nothing() {
-    let (m, _) = market_with_history().await;
-    // A long tail of empty blocks after the history: with one block per atomic range the
-    // backfill then takes seconds, not milliseconds, so the kills below land at different
-    // points however fast or loaded the machine is.
-    use alloy::providers::Provider;
-    let mined: serde_json::Value = m
-        .governance
-        .provider()
-        .raw_request("anvil_mine".into(), (alloy::primitives::U256::from(3_000),))
-        .await
-        .expect("mine");
-    assert!(mined.is_null(), "{mined}");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut cursors = Vec::new();
-    // One block per atomic range: many commits, so the kills land between and inside them.
-    for delay_ms in [40, 80, 120, 160, 200, 260, 320, 400] {
-        let mut child = node(&m, dir.path())
-            .args(["index", "--once", "--max-range", "1"])
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        let _ = child.kill(); // SIGKILL
-        child.wait().expect("reaped");
-        let index =
-            compute_ledger_node::index::Index::open(&dir.path().join("index")).expect("open");
-        cursors.push(index.cursor().expect("cursor"));
-    }
-    // The kills landed at different points of the backfill, and never moved the cursor back.
-    assert!(cursors.windows(2).all(|w| w[0] <= w[1]), "{cursors:?}");
-    let distinct: std::collections::BTreeSet<_> = cursors.iter().collect();
-    assert!(distinct.len() >= 3, "kills should interrupt at several points: {cursors:?}");
-    let finished = node(&m, dir.path()).args(["index", "--once"]).output().expect("run");
-    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
-    assert!(String::from_utf8_lossy(&finished.stdout).contains("caught up"));
+async fn a_crash_after_any_commit_of_a_backfill_loses_nothing() {
+    use std::os::unix::process::ExitStatusExt;
 
-    let killed = compute_ledger_node::index::Index::open(&dir.path().join("index")).expect("open");
+    use compute_ledger_node::{FAULT_ABORT_AFTER_COMMITS, index::Index};
+
+    let (m, _) = market_with_history().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deploy_block = m.deployment.deploy_block;
+    // One block per atomic range; every run aborts (as a kill -9 would stop it: no unwinding,
+    // nothing flushed on exit) right after its COMMITS-th committed range. So the crashes land
+    // at exact, known points however fast or loaded the machine is.
+    const COMMITS: u64 = 4;
+    let mut cursor = None;
+    let mut crashes = 0;
+    loop {
+        let run = node(&m, dir.path())
+            .args(["index", "--once", "--max-range", "1"])
+            .env(FAULT_ABORT_AFTER_COMMITS, COMMITS.to_string())
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let resumed_from = cursor.unwrap_or(deploy_block);
+        cursor = Index::open(&dir.path().join("index")).expect("open").cursor().expect("cursor");
+        if run.status.success() {
+            break; // caught up before its COMMITS-th commit
+        }
+        assert_eq!(run.status.signal(), Some(6), "aborted by the fault hook: {stderr}");
+        assert!(stderr.contains(FAULT_ABORT_AFTER_COMMITS), "{stderr}");
+        // Every committed range survived the crash, and nothing beyond it was applied.
+        assert_eq!(cursor, Some(resumed_from + COMMITS), "{stderr}");
+        crashes += 1;
+    }
+    assert!(crashes >= 5, "the history spans several crashes ({crashes})");
+
+    let killed = Index::open(&dir.path().join("index")).expect("open");
     let clean_dir = tempfile::tempdir().expect("tempdir");
     let clean = index_fresh(&m, clean_dir.path(), 50_000).await;
     assert_eq!(killed.contents().expect("contents"), clean.contents().expect("contents"));
 }
 
 #[tokio::test]
-async fn sigterm_stops_the_node_cleanly() {
-    let (m, _) = market_with_history().await;
+async fn sigterm_stops_the_node_cleanly_and_the_archive_moves_out_of_the_index() {
+    use compute_ledger_node::index::{DeliveriesArchive, Index};
+    use compute_ledger_types::DeliveryLeaf;
+
+    let (m, leases) = market_with_history().await;
     let dir = tempfile::tempdir().expect("tempdir");
+    // An older node kept its deliveries trees in an `archive` tree inside the index.
+    let leaves = vec![DeliveryLeaf { lease_id: leases[0], epoch: 7, delivered: 480 }];
+    {
+        let legacy = sled::open(dir.path().join("index")).expect("legacy index");
+        let archive = legacy.open_tree("archive").expect("tree");
+        let key = format!("{:016x}/{:016x}", m.cluster_id, 7);
+        archive.insert(key, serde_json::to_vec(&leaves).expect("json")).expect("insert");
+        legacy.flush().expect("flush");
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .expect("port")
         .local_addr()
@@ -94,7 +107,7 @@ async fn sigterm_stops_the_node_cleanly() {
         {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "node did not come up");
+        assert!(started.elapsed() < Duration::from_secs(120), "node did not come up in 120 s");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let claimable = call(&url, "ledger_claimable", json!([m.owner.client().address()])).await;
@@ -104,7 +117,7 @@ async fn sigterm_stops_the_node_cleanly() {
         Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
     let output = tokio::task::spawn_blocking(move || {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = child.try_wait().expect("wait") {
                 let mut stderr = String::new();
@@ -115,7 +128,7 @@ async fn sigterm_stops_the_node_cleanly() {
                 .expect("read");
                 return (status, stderr);
             }
-            assert!(Instant::now() < deadline, "node ignored SIGTERM");
+            assert!(Instant::now() < deadline, "node ignored SIGTERM for 60 s");
             std::thread::sleep(Duration::from_millis(50));
         }
     })
@@ -123,8 +136,15 @@ async fn sigterm_stops_the_node_cleanly() {
     .expect("join");
     assert!(output.0.success(), "{}", output.1);
     assert!(output.1.contains("stopped cleanly"), "{}", output.1);
-    // The sled lock is released: the index opens again.
-    compute_ledger_node::index::Index::open(&dir.path().join("index")).expect("reopen");
+    // The sled lock is released: the index opens again. The archive moved to its own
+    // directory, and the index no longer holds a copy (deleting it deletes no proof).
+    let index = Index::open(&dir.path().join("index")).expect("reopen");
+    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
+    let tree = archive.tree(m.cluster_id, 7).expect("readable").expect("moved");
+    assert_eq!(tree.leaves(), leaves.as_slice());
+    drop(index);
+    let raw = sled::open(dir.path().join("index")).expect("raw index");
+    assert!(!raw.tree_names().iter().any(|name| name.as_ref() == b"archive"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -246,10 +246,148 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
     assert_eq!(position["claimed"], settlement["rent"]);
 }
 
-async fn next_value(subscription: &mut Subscription<Value>) -> Value {
-    tokio::time::timeout(std::time::Duration::from_secs(10), subscription.next())
+#[tokio::test]
+async fn every_subscriber_hears_of_a_rollback() {
+    use alloy::providers::Provider;
+    use compute_ledger_sdk::test_utils::{EPOCH, Market};
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut indexer, server, _ledger) = serve(&m, dir.path()).await;
+    let url = format!("http://{}", server.addr);
+    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
+    let subscribe = |method: &'static str, params: jsonrpsee::core::params::ArrayParams| {
+        let ws = &ws;
+        async move {
+            let unsubscribe = method.replace("subscribe", "unsubscribe");
+            ws.subscribe::<Value, _>(method, params, &unsubscribe).await.expect("subscribe")
+        }
+    };
+    let mut reports = subscribe("ledger_subscribeReports", rpc_params![]).await;
+    let mut settlements = subscribe("ledger_subscribeSettlements", rpc_params![]).await;
+    let owner = m.owner.client().address();
+    let mut positions = subscribe("ledger_subscribePositions", rpc_params![owner]).await;
+
+    // A report the index applies and the wallet hears of, then loses to a reorg.
+    let provider = m.governance.provider().clone();
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    m.advance_past_epoch(start, 1).await;
+    m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
+    indexer.catch_up().await.expect("index");
+    let report = next_value(&mut reports).await;
+    assert_eq!(report["epoch"], start);
+    let reported_block = report["block"].as_u64().expect("block");
+
+    let reverted: bool =
+        provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
+    assert!(reverted);
+    provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
+    assert!(matches!(
+        indexer.step().await.expect("step"),
+        compute_ledger_node::Step::RolledBack(_)
+    ));
+
+    // Every subscription, whatever it follows, gets the same notice, in order after what it
+    // was sent before.
+    for subscription in [&mut reports, &mut settlements, &mut positions] {
+        let notice = next_value(subscription).await;
+        let rolled_back = &notice["rolledBack"];
+        let (from, to) = (rolled_back["fromBlock"].as_u64(), rolled_back["toBlock"].as_u64());
+        let (from, to) = (from.expect("fromBlock"), to.expect("toBlock"));
+        assert!(from <= reported_block && reported_block <= to, "{notice}");
+    }
+    let listed = call(&url, "ledger_reports", json!([m.cluster_id])).await;
+    assert_eq!(listed["result"], json!([]), "the report is gone with the reorg");
+}
+
+#[tokio::test]
+async fn a_subscriber_that_fell_behind_is_closed_not_left_unaware() {
+    use compute_ledger_node::index::Update;
+
+    let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
+    let mut reports = ws
+        .subscribe::<Value, _>(
+            "ledger_subscribeReports",
+            rpc_params![],
+            "ledger_unsubscribeReports",
+        )
         .await
-        .expect("notified within 10 s")
+        .expect("subscribe");
+    // More updates than the server buffers, sent before its forwarding task can run (this test's
+    // runtime has one thread): the subscriber misses some, maybe a rollback among them.
+    for block in 0..2_000 {
+        let _ = ledger.updates.send(Update::RolledBack { from_block: block, to_block: block });
+    }
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match reports.next().await {
+                Some(Ok(notice)) => assert!(notice["rolledBack"].is_object(), "{notice}"),
+                Some(Err(e)) => break Some(e.to_string()),
+                None => break None,
+            }
+        }
+    })
+    .await
+    .expect("closed within 60 s");
+    // The client sees the subscription end (its error notification, where the client passes it
+    // on, says what to do); the connection itself stays usable for resubscribing.
+    if let Some(reason) = closed {
+        assert!(reason.contains("subscribe again"), "{reason}");
+    }
+    let pong: String = ClientT::request(&ws, "ledger_ping", rpc_params![]).await.expect("ping");
+    assert_eq!(pong, "pong");
+}
+
+#[tokio::test]
+async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
+    use compute_ledger_node::index::NodeProofs;
+    use compute_ledger_sdk::{
+        DeliveryProofs, Outcome, SdkError,
+        test_utils::{CHALLENGE_WINDOW, EPOCH, Market, PROOF_GRACE},
+    };
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    m.advance_past_epoch(start, 1).await;
+    let tree = m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let url = format!("http://{}", server.addr);
+    // A stored record that no longer makes a tree (an empty leaf list).
+    ledger.archive.put(m.cluster_id, start, &[]).expect("put");
+
+    let proof = call(&url, "ledger_deliveryProof", json!([lease.to_string(), start])).await;
+    assert_eq!(proof["error"]["code"], -32603, "{proof}");
+    let message = proof["error"]["message"].as_str().expect("message");
+    assert!(message.contains("deliveries archive"), "{message}");
+
+    // Past the proof deadline an epoch without a proof settles as unproven (the owner pays):
+    // a keeper that cannot read its archive must stop instead.
+    m.devnet.advance(CHALLENGE_WINDOW + PROOF_GRACE + 2).await;
+    let proofs = NodeProofs { index: ledger.index.clone(), archive: ledger.archive.clone() };
+    let err = proofs.delivery(m.cluster_id, start, lease).expect_err("unreadable");
+    assert!(matches!(err, SdkError::ProofStore(_)), "{err:?}");
+    let err = m.keeper.settle_due(&proofs, 10).await.expect_err("storage error");
+    assert!(matches!(err, SdkError::ProofStore(_)), "{err:?}");
+    assert_eq!(m.governance.lease(lease).await.expect("lease").next_epoch, start, "not settled");
+
+    // Repaired, the same keeper settles the epoch with its proof: nothing was lost.
+    ledger.archive.put(m.cluster_id, start, tree.leaves()).expect("put");
+    let run = m.keeper.settle_due(&proofs, 10).await.expect("settle");
+    assert_eq!(run.settled.len(), 1, "{run:?}");
+    assert_eq!(run.settled[0].outcome, Outcome::Proven);
+}
+
+async fn next_value(subscription: &mut Subscription<Value>) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(60), subscription.next())
+        .await
+        .expect("notified within 60 s")
         .expect("subscription open")
         .expect("a JSON value")
 }
