@@ -3,6 +3,7 @@
 
 mod common;
 mod dcgm;
+mod live;
 mod nvml;
 mod onchain;
 mod prometheus;
