@@ -188,7 +188,8 @@ async fn an_exporter_refreshing_every_30_s_loses_no_energy_even_across_a_restart
     let dir = tempfile::tempdir().expect("tempdir");
     let config = exporter.config(dir.path());
     let mut restarted = Vec::new();
-    for seconds in [GENESIS..GENESIS + 75, GENESIS + 75..GENESIS + 150, GENESIS + 150..GENESIS + 181]
+    for seconds in
+        [GENESIS..GENESIS + 75, GENESIS + 75..GENESIS + 150, GENESIS + 150..GENESIS + 181]
     {
         let mut oracle = open(&config);
         let end = seconds.end;
@@ -205,7 +206,8 @@ async fn a_frozen_counter_makes_its_gpus_unavailable_after_the_staleness_limit()
     let dir = tempfile::tempdir().expect("tempdir");
     let mut oracle = open(&exporter.config(dir.path()));
     // The last refresh is at +90; with a 65 s limit the GPUs are fresh through +155.
-    let mut outcomes = drive(&mut oracle, &mut exporter, GENESIS..GENESIS + 241, GENESIS + 91).await;
+    let mut outcomes =
+        drive(&mut oracle, &mut exporter, GENESIS..GENESIS + 241, GENESIS + 91).await;
     outcomes.extend(oracle.finalize_due(GENESIS + 241).expect("finalize"));
     let available: Vec<u64> = outcomes.iter().map(|o| o.summary.gpu_seconds_available).collect();
     assert_eq!(available, vec![8 * 60, 8 * 60, 8 * 36, 0], "stale from +156 on");
