@@ -393,3 +393,28 @@ pub(crate) fn write_atomically_with(
     };
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| OracleError::io(dir, e))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_leave_the_whole_file_or_the_old_one_and_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("epoch-1.json");
+        write_atomically(&path, b"first").expect("write");
+        write_atomically_with(&path, |out| {
+            out.write_all(b"half of a new body")?;
+            Err(OracleError::Config("the producer failed".into()).into())
+        })
+        .expect_err("failing body");
+        assert_eq!(std::fs::read(&path).expect("read"), b"first", "the old file stays whole");
+        write_atomically(&path, b"second").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("epoch-1.json")], "no temporary file");
+    }
+}

@@ -9,3 +9,4 @@ mod onchain;
 mod prometheus;
 mod replay;
 mod restart;
+mod retention;
