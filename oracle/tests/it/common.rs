@@ -99,7 +99,8 @@ pub(crate) fn exported_gpus(hostname: &str, count: usize, power_w: u32) -> Vec<E
 pub(crate) fn exposition(gpus: &[ExportedGpu], timestamp_ms: Option<u64>) -> String {
     let ts = timestamp_ms.map(|ms| format!(" {ms}")).unwrap_or_default();
     let mut text = String::new();
-    let metrics: [(&str, &str, fn(&ExportedGpu) -> String); 5] = [
+    type Value = fn(&ExportedGpu) -> String;
+    let metrics: [(&str, &str, Value); 5] = [
         ("DCGM_FI_DEV_GPU_UTIL", "gauge", |g| g.util_pct.to_string()),
         ("DCGM_FI_DEV_POWER_USAGE", "gauge", |g| g.power_w.to_string()),
         ("DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "counter", |g| g.energy_mj.to_string()),

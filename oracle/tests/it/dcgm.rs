@@ -130,7 +130,7 @@ impl RefreshingExporter {
     /// At second `t` the exporter refreshes (every 30 s, while `t < frozen_from`): counters show
     /// the energy drawn since genesis, on top of what the GPUs drew before.
     fn at(&mut self, t: u64, frozen_from: u64) {
-        if (t - GENESIS) % 30 == 0 && t < frozen_from {
+        if (t - GENESIS).is_multiple_of(30) && t < frozen_from {
             for g in &mut self.gpus {
                 g.energy_mj = 7_000_000_000 + (t - GENESIS) * u64::from(WATTS) * 1_000;
             }
