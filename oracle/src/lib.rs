@@ -8,7 +8,8 @@
 //!   ([`LeaseAllocation`]). Missing seconds count as unavailable.
 //! - Durability ([`SampleStore`], sled): every second is flushed before the next (off the async
 //!   threads), and the epoch is rebuilt from disk on restart, so a kill -9 never changes a report.
-//!   Settled epochs are deleted by [`Oracle::prune_epoch`], which the node calls.
+//!   Settled epochs are deleted through [`Retention`] ([`Oracle::retention`]), which the node
+//!   calls.
 //! - Output ([`Oracle`] → [`EpochOutcome`]): the [`UsageReport`](compute_ledger_types::UsageReport),
 //!   its deliveries tree, and the telemetry archive whose hash chain is `telemetryRoot`.
 //! - Keys ([`KeyConfig`], [`SignedReport`]): encrypted keystores, M-of-N co-signing.
@@ -18,6 +19,7 @@ mod config;
 mod epoch;
 mod error;
 mod oracle;
+mod retention;
 mod runner;
 mod sample;
 mod signing;
@@ -33,6 +35,7 @@ pub use epoch::{
 };
 pub use error::{OracleError, Result};
 pub use oracle::{EpochOutcome, LIVE_SAMPLE_TIMEOUT, Oracle, build_report};
+pub use retention::Retention;
 pub use runner::{
     MAX_LIVE_LAG_S, ReportFile, publish, republish_missing, run_live, run_range, unix_now,
 };

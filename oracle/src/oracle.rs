@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Carry, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter, OracleConfig, OracleError,
-    Result, SampleRecord, SampleStore, TelemetryHasher, TelemetrySource,
+    Result, Retention, SampleRecord, SampleStore, TelemetryHasher, TelemetrySource, retention,
 };
 
 /// What the oracle produces for one epoch.
@@ -111,9 +111,7 @@ impl Oracle {
             last_finalized,
             sample_timeout: LIVE_SAMPLE_TIMEOUT,
         };
-        for epoch in oracle.store.pending_prunes()? {
-            oracle.remove_epoch_files(epoch)?; // a prune a crash interrupted
-        }
+        oracle.retention().finish_pending()?; // prunes a crash interrupted
         oracle.rebuild()?;
         Ok(oracle)
     }
@@ -279,15 +277,17 @@ impl Oracle {
 
     /// Where `epoch`'s telemetry archive is written.
     pub fn archive_path(&self, epoch: u64) -> PathBuf {
-        self.config
-            .data_dir
-            .join("archive")
-            .join(format!("cluster-{}-epoch-{epoch}.jsonl", self.config.cluster_id))
+        retention::archive_path(&self.config, epoch)
     }
 
     /// Where `epoch`'s signed report file is written.
     pub fn report_path(&self, epoch: u64) -> PathBuf {
-        self.config.data_dir.join("reports").join(format!("epoch-{epoch}.json"))
+        retention::report_path(&self.config, epoch)
+    }
+
+    /// A handle that prunes settled epochs while this oracle runs (see [`Retention`]).
+    pub fn retention(&self) -> Retention {
+        Retention::new(self.config.clone(), self.store.clone())
     }
 
     /// Finalized epochs whose outcome, report file and archive are still kept, ascending.
@@ -295,33 +295,11 @@ impl Oracle {
         self.store.epochs()
     }
 
-    /// Deletes a finalized epoch's report file, archive and stored outcome; for the node to call
-    /// once the epoch is settled on chain and its deliveries tree is archived elsewhere.
-    ///
-    /// Idempotent and crash-safe: the epoch is first marked pruned in the store (atomically with
-    /// forgetting its outcome, so it is never republished or accumulated again), then its files
-    /// are removed; a crash in between is completed at the next [`open`](Self::open). Fails with
-    /// [`OracleError::NotFinalized`] for an epoch not finalized yet.
-    pub fn prune_epoch(&mut self, epoch: u64) -> Result<()> {
-        let open = self.current_epoch() == Some(epoch);
-        if open || self.last_finalized.is_none_or(|last| epoch > last) {
-            return Err(OracleError::NotFinalized { epoch, last_finalized: self.last_finalized });
-        }
-        self.store.mark_pruned(epoch)?;
-        self.remove_epoch_files(epoch)?;
-        tracing::info!(epoch, "epoch pruned");
-        Ok(())
-    }
-
-    fn remove_epoch_files(&self, epoch: u64) -> Result<()> {
-        for path in [self.report_path(epoch), self.archive_path(epoch)] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(OracleError::io(path, e)),
-            }
-        }
-        self.store.mark_prune_done(epoch)
+    /// Deletes a finalized epoch's report file, archive and stored outcome (see
+    /// [`Retention::prune_epoch`]); for the node to call once the epoch is settled on chain and
+    /// its deliveries tree is archived elsewhere.
+    pub fn prune_epoch(&self, epoch: u64) -> Result<()> {
+        self.retention().prune_epoch(epoch)
     }
 
     /// A finalized epoch's outcome.

@@ -62,11 +62,14 @@ async fn a_pruned_epoch_is_gone_for_good() {
     let archive_1 = oracle.archive_path(1);
     assert!(archive_1.exists() && oracle.report_path(1).exists());
 
-    oracle.prune_epoch(1).expect("prune");
+    // The node prunes through a handle while the live loop holds the oracle.
+    let retention = oracle.retention();
+    retention.prune_epoch(1).expect("prune");
     assert!(!archive_1.exists() && !oracle.report_path(1).exists(), "files deleted");
     assert_eq!(oracle.outcome(1).expect("store"), None, "outcome deleted");
     assert_eq!(oracle.finalized_epochs().expect("list"), vec![0, 2]);
     oracle.prune_epoch(1).expect("pruning twice is fine");
+    assert_eq!(retention.finalized_epochs().expect("list"), vec![0, 2]);
     let err = oracle.prune_epoch(3).expect_err("epoch 3 is not finalized");
     assert!(matches!(err, OracleError::NotFinalized { epoch: 3, last_finalized: Some(2) }));
     assert!(err.to_string().contains("not finalized"), "{err}");
@@ -74,7 +77,7 @@ async fn a_pruned_epoch_is_gone_for_good() {
     // A crash between marking epoch 2 pruned and deleting its files: the next open finishes.
     oracle.store().mark_pruned(2).expect("mark");
     assert!(oracle.archive_path(2).exists(), "files outlive the crash");
-    drop(oracle);
+    drop((oracle, retention)); // a handle keeps the store open, like the oracle
     let mut oracle = open(&config);
     assert!(!oracle.archive_path(2).exists() && !oracle.report_path(2).exists());
     assert_eq!(
