@@ -241,15 +241,19 @@ impl Oracle {
     }
 
     fn finalize_current(&mut self) -> Result<EpochOutcome> {
-        let acc = self.acc.take().expect("called with an accumulator");
+        // The accumulator is dropped only once the epoch is stored: a failed write (disk full)
+        // is retried at the next call instead of losing the epoch.
+        let acc = self.acc.as_ref().expect("called with an accumulator");
         let epoch = acc.epoch;
         let start = self.clock.start(epoch);
         let summary = acc.summarize(&self.config.inventory, &self.config.leases);
+        let carry = acc.carry();
         let (archive, telemetry_root) = self.write_archive(epoch)?;
         let report = build_report(self.config.cluster_id, &summary, telemetry_root)?;
         let outcome = EpochOutcome { summary, report, archive };
-        self.carry = acc.carry();
-        self.store.put_finalized(epoch, &outcome, &self.carry)?;
+        self.store.put_finalized(epoch, &outcome, &carry)?;
+        self.acc = None;
+        self.carry = carry;
         self.last_finalized = Some(epoch);
         self.store.prune_before(start)?;
         tracing::info!(epoch, seconds = outcome.summary.seconds_sampled, "epoch finalized");
