@@ -201,17 +201,14 @@ impl Oracle {
             Some(acc) if acc.epoch < epoch => Some(self.finalize_current()?),
             _ => None,
         };
-        let mut record = if self.source.can_backfill() {
-            self.source.sample(t).await?
-        } else {
-            // A live source stamps *now* onto `t`: a hung one must not hold the loop.
-            let source_name = self.source.name();
-            tokio::time::timeout(self.sample_timeout, self.source.sample(t)).await.map_err(
-                |_| OracleError::SampleTimeout {
-                    source_name,
-                    after_ms: millis(self.sample_timeout),
-                },
-            )??
+        let mut record = match self.sample_source(t).await {
+            Ok(record) => record,
+            Err(e) if outcome.is_some() => {
+                // The finalized epoch must reach the caller; this second is just unavailable.
+                tracing::warn!(error = %e, t, "sample failed; second counts as unavailable");
+                return Ok(outcome);
+            }
+            Err(e) => return Err(e),
         };
         if let Some(meter) = &self.facility {
             match tokio::time::timeout(self.sample_timeout, meter.read(&self.client, t)).await {
@@ -229,6 +226,17 @@ impl Oracle {
             self.acc.get_or_insert_with(|| EpochAccumulator::new(epoch, self.clock, carry.clone()));
         acc.ingest(&record)?;
         Ok(outcome)
+    }
+
+    async fn sample_source(&mut self, t: u64) -> Result<SampleRecord> {
+        if self.source.can_backfill() {
+            return self.source.sample(t).await;
+        }
+        // A live source stamps *now* onto `t`: a hung one must not hold the loop.
+        let (source_name, after_ms) = (self.source.name(), millis(self.sample_timeout));
+        tokio::time::timeout(self.sample_timeout, self.source.sample(t))
+            .await
+            .map_err(|_| OracleError::SampleTimeout { source_name, after_ms })?
     }
 
     /// Finalizes the accumulated epoch if the wall clock (`now`) has passed its end, even when

@@ -110,7 +110,12 @@ pub async fn run_live(
             () = &mut shutdown => return Ok(()),
             _ = interval.tick() => {}
         }
-        loop {
+        while next <= unix_now() {
+            if let Some(outcome) = oracle.finalize_due(next)? {
+                publish(oracle, signer, outcome)?;
+            }
+            // Checked right before sampling: a live reading is never stamped on a second more
+            // than MAX_LIVE_LAG_S old.
             let now = unix_now();
             if live && now > next + MAX_LIVE_LAG_S {
                 tracing::warn!(
@@ -119,12 +124,7 @@ pub async fn run_live(
                     "live source fell behind; skipped seconds count as unavailable"
                 );
                 next = now;
-            }
-            if next > now {
-                break;
-            }
-            if let Some(outcome) = oracle.finalize_due(next)? {
-                publish(oracle, signer, outcome)?;
+                continue; // close an epoch the jump crossed before sampling
             }
             match oracle.tick(next).await {
                 Ok(Some(outcome)) => {

@@ -232,3 +232,25 @@ async fn a_hung_exporter_is_bounded_by_the_sample_timeout() {
     assert!(err.to_string().contains("300 ms"), "{err}");
     assert_eq!(oracle.store().last_t().expect("store"), None, "nothing stored for the second");
 }
+
+#[tokio::test]
+async fn an_epoch_closed_by_a_failing_second_still_reaches_the_caller() {
+    let hung = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gpus = exported_gpus("gpu-node-7", 1, WATTS);
+    let respond = {
+        let (hung, gpus) = (hung.clone(), gpus.clone());
+        Arc::new(move || {
+            (!hung.load(std::sync::atomic::Ordering::SeqCst)).then(|| exposition(&gpus, None))
+        })
+    };
+    let url = serve_with(respond, 200).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = SourceConfig::Dcgm { url, stale_after_s: 65 };
+    let config = source_config(dir.path(), source, GENESIS, 60, &gpus);
+    let mut oracle = open(&config).with_sample_timeout(std::time::Duration::from_millis(300));
+    assert_eq!(oracle.tick(GENESIS + 59).await.expect("tick"), None);
+    hung.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = oracle.tick(GENESIS + 60).await.expect("the epoch, not the sample's error");
+    assert_eq!(outcome.map(|o| (o.summary.epoch, o.summary.seconds_sampled)), Some((0, 1)));
+    assert_eq!(oracle.store().last_t().expect("store"), Some(GENESIS + 59), "nothing for +60");
+}
