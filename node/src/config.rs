@@ -93,6 +93,15 @@ pub struct OracleEntry {
     /// when the attestor set's threshold is above one. This node serves its own on its server.
     #[serde(default)]
     pub peers: Vec<String>,
+    /// Days an epoch's report file, telemetry archive and stored outcome are kept after the epoch
+    /// ended; they are deleted only once every lease in it is settled on chain and its deliveries
+    /// tree is in the deliveries archive (which is kept).
+    #[serde(default = "default_retention_days")]
+    pub retention_days: u64,
+}
+
+fn default_retention_days() -> u64 {
+    30
 }
 
 /// The whole file.

@@ -3,16 +3,16 @@
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use compute_ledger_oracle::{Oracle, OracleConfig, TelemetrySource, run_live_notifying};
+use compute_ledger_oracle::{Oracle, OracleConfig, Retention, TelemetrySource, run_live_notifying};
 use compute_ledger_sdk::{Keeper, Reports};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     NodeError, Result, Shutdown,
     cosign::{Cosigning, Peer},
     index::{DeliveriesArchive, NodeProofs},
     metrics::Metrics,
-    outbox::Outbox,
+    outbox::{Outbox, RetentionPolicy},
 };
 
 /// How often the outbox asks the chain and the co-signers about pending epochs (doubling up to
@@ -56,6 +56,15 @@ pub async fn keeper_loop(
     tracing::info!("keeper stopped");
 }
 
+/// How a cluster's oracle shares and keeps its reports.
+#[derive(Debug, Clone, Default)]
+pub struct OracleOptions {
+    /// Co-signers' nodes, asked for their signatures.
+    pub peers: Vec<Peer>,
+    /// How long after an epoch's end its files are kept (once settled); `None`: forever.
+    pub keep_files: Option<Duration>,
+}
+
 /// Most time between sampler restarts after a failure (doubling from 1 s).
 const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -66,7 +75,7 @@ const MAX_RESTART_BACKOFF: Duration = Duration::from_secs(60);
 #[allow(clippy::too_many_arguments)]
 pub async fn oracle_loop(
     config: OracleConfig,
-    peers: Vec<Peer>,
+    options: OracleOptions,
     relayer: Reports,
     archive: DeliveriesArchive,
     cosign: Arc<Cosigning>,
@@ -78,12 +87,24 @@ pub async fn oracle_loop(
     // Open once here so a bad source or store stops start-up with its reason.
     let first = Oracle::open(config.clone(), TelemetrySource::from_config(&config.source)?)?;
     let (published, mut newly_published) = watch::channel(0u64);
-    let sampling =
-        supervise_sampler(first, &config, signer.as_ref(), &cosign, &shutdown, published);
+    let (to_prune, prunable) = mpsc::channel(PRUNE_QUEUE);
+    let sampler = Sampler { config: &config, signer: signer.as_ref(), cosign: &cosign, published };
+    let sampling = sampler.supervise(first, prunable, &shutdown);
     let submitting = async {
         let own = signer.as_ref().map(alloy::signers::Signer::address);
-        let mut outbox =
-            Outbox::new(&config, own, relayer, archive, cosign.clone(), metrics, peers)?;
+        let retention = options
+            .keep_files
+            .map(|keep| RetentionPolicy { keep_s: keep.as_secs(), to_prune: to_prune.clone() });
+        let mut outbox = Outbox::new(
+            &config,
+            own,
+            relayer,
+            archive,
+            cosign.clone(),
+            metrics,
+            options.peers,
+            retention,
+        )?;
         let mut backoff = SUBMIT_POLL;
         loop {
             let round = tokio::select! {
@@ -119,61 +140,98 @@ pub async fn oracle_loop(
             outbox.load_new()?;
         }
     };
-    let (sampled, submitted) = tokio::join!(sampling, submitting);
+    // An outbox that cannot work (its archive unwritable) stops the node rather than sampling
+    // reports nobody sends.
+    let stopped = tokio::try_join!(sampling, submitting).map(drop);
     tracing::info!(cluster, "oracle stopped");
-    sampled.and(submitted)
+    stopped
 }
 
-/// Runs the sampler until shutdown, reopening it with backoff after a failure (a store error, a
-/// full disk): the other clusters' oracles, the keeper and the wallet server keep running.
-async fn supervise_sampler(
-    first: Oracle,
-    config: &OracleConfig,
-    signer: Option<&alloy::signers::local::PrivateKeySigner>,
-    cosign: &Cosigning,
-    shutdown: &Shutdown,
+/// Epochs waiting to be pruned (the outbox sends at most a round's worth at a time).
+const PRUNE_QUEUE: usize = 64;
+
+/// What the supervised sampler needs on every (re)start.
+struct Sampler<'a> {
+    config: &'a OracleConfig,
+    signer: Option<&'a alloy::signers::local::PrivateKeySigner>,
+    cosign: &'a Cosigning,
     published: watch::Sender<u64>,
-) -> Result<()> {
-    let cluster = config.cluster_id;
-    let mut next = Some(first);
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let started = std::time::Instant::now();
-        let attempt = async {
-            let mut oracle = match next.take() {
-                Some(oracle) => oracle,
-                None => {
-                    Oracle::open(config.clone(), TelemetrySource::from_config(&config.source)?)?
+}
+
+impl Sampler<'_> {
+    /// Runs the sampler until shutdown, reopening it with backoff after a failure (a store error,
+    /// a full disk): the other clusters' oracles, the keeper and the wallet server keep running.
+    /// Prunes the epochs the outbox hands over (the sampler owns the oracle's store).
+    async fn supervise(
+        self,
+        first: Oracle,
+        mut prunable: mpsc::Receiver<u64>,
+        shutdown: &Shutdown,
+    ) -> Result<()> {
+        let cluster = self.config.cluster_id;
+        let mut next = Some(first);
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let started = std::time::Instant::now();
+            let attempt = async {
+                let mut oracle = match next.take() {
+                    Some(oracle) => oracle,
+                    None => Oracle::open(
+                        self.config.clone(),
+                        TelemetrySource::from_config(&self.config.source)?,
+                    )?,
+                };
+                self.cosign.update(cluster, |s| s.sampler = "running".into());
+                let retention = oracle.retention();
+                let pruning = prune(&retention, &mut prunable);
+                let sampling = run_live_notifying(&mut oracle, self.signer, shutdown.wait(), |e| {
+                    self.published.send_replace(e);
+                });
+                tokio::select! {
+                    sampled = sampling => sampled,
+                    pruned = pruning => pruned,
                 }
             };
-            cosign.update(cluster, |s| s.sampler = "running".into());
-            run_live_notifying(&mut oracle, signer, shutdown.wait(), |epoch| {
-                published.send_replace(epoch);
-            })
-            .await
-        };
-        match attempt.await {
-            Ok(()) => {
-                cosign.update(cluster, |s| s.sampler = "stopped".into());
-                return Ok(());
-            }
-            Err(e) => {
-                if started.elapsed() > MAX_RESTART_BACKOFF {
-                    backoff = Duration::from_secs(1); // it ran fine for a while: a fresh failure
-                }
-                tracing::error!(
-                    cluster,
-                    "oracle sampler failed: {e}; restarting in {} s",
-                    backoff.as_secs()
-                );
-                cosign.update(cluster, |s| {
-                    s.sampler = format!("restarting in {} s after: {e}", backoff.as_secs());
-                });
-                if shutdown.sleep(backoff).await {
+            match attempt.await {
+                Ok(()) => {
+                    self.cosign.update(cluster, |s| s.sampler = "stopped".into());
                     return Ok(());
                 }
-                backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+                Err(e) => {
+                    if started.elapsed() > MAX_RESTART_BACKOFF {
+                        backoff = Duration::from_secs(1); // it ran fine a while: a fresh failure
+                    }
+                    tracing::error!(
+                        cluster,
+                        "oracle sampler failed: {e}; restarting in {} s",
+                        backoff.as_secs()
+                    );
+                    self.cosign.update(cluster, |s| {
+                        s.sampler = format!("restarting in {} s after: {e}", backoff.as_secs());
+                    });
+                    if shutdown.sleep(backoff).await {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
+                }
             }
         }
     }
+}
+
+/// Deletes each epoch handed over, off the async threads (it fsyncs). Never returns `Ok` while
+/// the outbox is there to send more.
+async fn prune(
+    retention: &Retention,
+    prunable: &mut mpsc::Receiver<u64>,
+) -> compute_ledger_oracle::Result<()> {
+    while let Some(epoch) = prunable.recv().await {
+        let handle = retention.clone();
+        match tokio::task::spawn_blocking(move || handle.prune_epoch(epoch)).await {
+            Ok(Ok(())) => tracing::info!(epoch, "settled epoch's files pruned"),
+            Ok(Err(e)) => tracing::warn!(epoch, "pruning: {e}; kept"),
+            Err(e) => tracing::warn!(epoch, "pruning task: {e}; kept"),
+        }
+    }
+    std::future::pending().await
 }

@@ -14,11 +14,12 @@ use std::{
 };
 
 use alloy::{
-    primitives::{Address, Bytes},
+    primitives::{Address, Bytes, U256},
     sol_types::Eip712Domain,
 };
 use compute_ledger_oracle::{EpochClock, OracleConfig, ReportFile, SignedReport};
 use compute_ledger_sdk::{ErrorKind, Reports, SdkError};
+use tokio::sync::mpsc;
 
 use crate::{
     NodeError, Result,
@@ -29,6 +30,18 @@ use crate::{
 
 /// Most pending epochs advanced in one round (a long backlog drains over several rounds).
 const EPOCHS_PER_ROUND: usize = 16;
+/// Most retired epochs checked for pruning in one round.
+const PRUNES_PER_ROUND: usize = 16;
+
+/// When an epoch's files may go: `keep_s` after its end, once its leases are settled. Epochs to
+/// prune are sent on `to_prune` (the sampler, which owns the oracle's store, deletes them).
+#[derive(Debug)]
+pub struct RetentionPolicy {
+    /// Seconds to keep an epoch's files after its end.
+    pub keep_s: u64,
+    /// Where prunable epochs are sent.
+    pub to_prune: mpsc::Sender<u64>,
+}
 
 /// The oracle's report files (`epoch-N.json`) with their epochs, in epoch order — numeric, so a
 /// backlog that crosses a power of ten (`epoch-9`, `epoch-10`) goes out oldest first. Other files
@@ -67,6 +80,11 @@ pub struct Outbox {
     on_chain: BTreeMap<u64, SignedReport>,
     /// Highest epoch read from a report file.
     loaded_through: Option<u64>,
+    /// Leases with a leaf in each loaded epoch (retention waits for them to settle).
+    leases: BTreeMap<u64, Vec<U256>>,
+    /// Epochs whose window closed, oldest first, waiting to be pruned.
+    retired: BTreeSet<u64>,
+    retention: Option<RetentionPolicy>,
     attestors: AttestorCache,
     /// (epoch, peer) pairs already counted as a mismatch (counted once, not every round).
     mismatched: BTreeSet<(u64, String)>,
@@ -75,7 +93,9 @@ pub struct Outbox {
 
 impl Outbox {
     /// The outbox of `config`'s cluster, relaying with `relayer` and asking `peers` for their
-    /// signatures. Reads every report file already written.
+    /// signatures. Reads every report file already written. With a `retention` policy, epochs
+    /// past it are handed over for pruning.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: &OracleConfig,
         own: Option<Address>,
@@ -84,6 +104,7 @@ impl Outbox {
         cosign: Arc<Cosigning>,
         metrics: Arc<Metrics>,
         peers: Vec<Peer>,
+        retention: Option<RetentionPolicy>,
     ) -> Result<Self> {
         let mut outbox = Self {
             cluster_id: config.cluster_id,
@@ -100,6 +121,9 @@ impl Outbox {
             pending: BTreeMap::new(),
             on_chain: BTreeMap::new(),
             loaded_through: None,
+            leases: BTreeMap::new(),
+            retired: BTreeSet::new(),
+            retention,
             attestors: AttestorCache::default(),
             mismatched: BTreeSet::new(),
             warned_not_attestor: false,
@@ -148,6 +172,8 @@ impl Outbox {
             if let Some(tree) = file.outcome.tree()? {
                 self.archive.put(self.cluster_id, epoch, tree.leaves())?;
             }
+            let leases = file.outcome.summary.deliveries.iter().map(|l| l.lease_id).collect();
+            self.leases.insert(epoch, leases);
             self.cosign.offer(file.signed.clone());
             self.pending.insert(epoch, file.signed);
         }
@@ -179,9 +205,36 @@ impl Outbox {
         let pending_after: BTreeSet<u64> = self.pending.keys().copied().collect();
         waiting.retain(|w| pending_after.contains(&w.epoch));
         self.cosign.update(self.cluster_id, |status| status.pending = waiting);
+        self.prune_settled(now).await?;
         if let Some(first) = self.pending.keys().chain(self.on_chain.keys()).min() {
             self.attestors.forget_before(*first);
             self.mismatched.retain(|(epoch, _)| epoch >= first);
+        }
+        Ok(())
+    }
+
+    /// Hands retired epochs past the retention time whose leases all settled to the sampler for
+    /// pruning, oldest first (leases settle in epoch order: the first unsettled one stops it).
+    async fn prune_settled(&mut self, now: u64) -> Result<()> {
+        let Some(policy) = &self.retention else { return Ok(()) };
+        let candidates: Vec<u64> = self.retired.iter().copied().take(PRUNES_PER_ROUND).collect();
+        for epoch in candidates {
+            if now < self.clock.end(epoch).saturating_add(policy.keep_s) {
+                break;
+            }
+            for lease in self.leases.get(&epoch).into_iter().flatten() {
+                let info = self.relayer.client().lease(*lease).await?;
+                let settled = info.next_epoch > epoch
+                    || info.status == compute_ledger_sdk::LeaseStatus::Cancelled;
+                if !settled {
+                    return Ok(());
+                }
+            }
+            if policy.to_prune.try_send(epoch).is_err() {
+                return Ok(()); // the sampler is busy or restarting: next round
+            }
+            self.retired.remove(&epoch);
+            self.leases.remove(&epoch);
         }
         Ok(())
     }
@@ -194,6 +247,7 @@ impl Outbox {
             if still && closed {
                 self.on_chain.remove(&epoch);
                 self.cosign.forget(self.cluster_id, epoch);
+                self.retired.insert(epoch);
             } else if !still {
                 let signed = self.on_chain.remove(&epoch).expect("listed above");
                 tracing::warn!(
@@ -231,6 +285,7 @@ impl Outbox {
             self.pending.remove(&epoch);
             self.cosign.forget(self.cluster_id, epoch);
             self.cosign.record_missed(self.cluster_id, epoch);
+            self.retired.insert(epoch);
             return Ok(Progress::Done);
         }
         // The chain's clock may trail the wall clock: later epochs can't be ahead of this one.
@@ -287,6 +342,7 @@ impl Outbox {
                 self.pending.remove(&epoch);
                 self.cosign.forget(self.cluster_id, epoch);
                 self.cosign.record_missed(self.cluster_id, epoch);
+                self.retired.insert(epoch);
                 Ok(Progress::Done)
             }
             Err(e) => Err(e.into()),

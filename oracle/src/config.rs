@@ -19,14 +19,24 @@ pub enum SourceConfig {
     Dcgm {
         /// e.g. `http://127.0.0.1:9400/metrics`.
         url: String,
+        /// A GPU whose energy counter has not changed for longer than this (seconds) is
+        /// unavailable: the exposition carries no timestamps, and a powered GPU's counter moves
+        /// at every exporter refresh.
+        #[serde(default = "default_dcgm_stale_after_s")]
+        stale_after_s: u64,
     },
     /// A Prometheus server that scrapes dcgm-exporter.
     Prometheus {
         /// Server base URL, e.g. `http://prometheus:9090`.
         url: String,
-        /// Label selector appended to each series, e.g. `{Hostname=~"gpu-.*"}`.
+        /// Label selector picking this cluster's series, e.g. `Hostname=~"gpu-node-0[1-8]"`
+        /// (braces optional). Required: a shared Prometheus holds other clusters' GPUs.
         #[serde(default)]
         selector: String,
+        /// A value whose Prometheus sample is older than this (seconds) is unavailable, instead of
+        /// Prometheus's 5-minute lookback keeping a dead host healthy.
+        #[serde(default = "default_prometheus_stale_after_s")]
+        stale_after_s: u64,
     },
     /// A JSON-lines recording in the audit-log format.
     Replay {
@@ -37,6 +47,51 @@ pub enum SourceConfig {
 
 fn default_backfill() -> u64 {
     3_600
+}
+
+/// dcgm-exporter refreshes its values every collect interval (30 s by default): two missed
+/// refreshes plus 5 s for the scrape itself mean the GPU (or DCGM) stopped reporting.
+pub(crate) const DEFAULT_DCGM_STALE_AFTER_S: u64 = 2 * 30 + 5;
+
+/// Prometheus scrape intervals run 15-60 s: two missed scrapes at the slowest plus 10 s for the
+/// scrape itself mean the host stopped reporting. Set it to 2x your scrape interval + a margin.
+pub(crate) const DEFAULT_PROMETHEUS_STALE_AFTER_S: u64 = 2 * 60 + 10;
+
+fn default_dcgm_stale_after_s() -> u64 {
+    DEFAULT_DCGM_STALE_AFTER_S
+}
+
+fn default_prometheus_stale_after_s() -> u64 {
+    DEFAULT_PROMETHEUS_STALE_AFTER_S
+}
+
+impl SourceConfig {
+    /// Checks what the types cannot: a Prometheus selector is present, staleness limits are sane.
+    pub fn validate(&self) -> Result<()> {
+        let stale_after_s = match self {
+            Self::Dcgm { stale_after_s, .. } => *stale_after_s,
+            Self::Prometheus { selector, stale_after_s, .. } => {
+                if crate::source::normalize_selector(selector).is_none() {
+                    return Err(OracleError::Config(
+                        "source.selector is required for a Prometheus source: a label selector \
+                         picking only this cluster's GPUs, e.g. selector = 'Hostname=\"gpu-node-7\"' \
+                         or '{Hostname=~\"gpu-node-0[1-8]\"}' (a shared Prometheus holds other \
+                         clusters' GPUs)"
+                            .into(),
+                    ));
+                }
+                *stale_after_s
+            }
+            _ => return Ok(()),
+        };
+        if !(1..=3_600).contains(&stale_after_s) {
+            return Err(OracleError::Config(format!(
+                "source.stale_after_s = {stale_after_s} must be 1..=3600 seconds (about twice the \
+                 exporter's refresh or scrape interval)"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Everything one cluster's oracle needs.
@@ -92,6 +147,7 @@ impl OracleConfig {
     /// Checks what the types cannot: ranges, and that no GPU serves two leases.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(OracleError::Config(msg));
+        self.source.validate()?;
         if !(10..=604_800).contains(&self.epoch_length) {
             return bad(format!(
                 "epoch_length {} must be 10..=604800 seconds, as registered",
@@ -186,6 +242,33 @@ gpus = ["GPU-a"]
             OracleConfig::from_toml(&GOOD.replace("epoch_length = 30", "epoch_length = 5"), "t")
                 .expect_err("short epoch");
         assert!(err.to_string().contains("epoch_length"), "{err}");
+    }
+
+    #[test]
+    fn prometheus_needs_a_selector_and_staleness_defaults_apply() {
+        let (from, to) =
+            (GOOD.find("[source]").expect("source"), GOOD.find("[[leases]]").expect("leases"));
+        let simulator = GOOD[from..to].to_string();
+        let with = |source: &str| GOOD.replace(&simulator, &format!("[source]\n{source}\n"));
+        for empty in ["", "selector = \"\"", "selector = \" {} \""] {
+            let toml = with(&format!("kind = \"prometheus\"\nurl = \"http://p:9090\"\n{empty}"));
+            let err = OracleConfig::from_toml(&toml, "t").expect_err("no selector");
+            assert!(
+                err.to_string().contains("source.selector")
+                    && err.to_string().contains("Hostname="),
+                "{err}"
+            );
+        }
+        let toml =
+            with("kind = \"prometheus\"\nurl = \"http://p:9090\"\nselector = 'job=\"dcgm\"'");
+        let c = OracleConfig::from_toml(&toml, "t").expect("selector given");
+        assert!(matches!(c.source, SourceConfig::Prometheus { stale_after_s: 130, .. }));
+        let c = OracleConfig::from_toml(&with("kind = \"dcgm\"\nurl = \"http://d/metrics\""), "t")
+            .expect("dcgm");
+        assert!(matches!(c.source, SourceConfig::Dcgm { stale_after_s: 65, .. }));
+        let toml = with("kind = \"dcgm\"\nurl = \"http://d/metrics\"\nstale_after_s = 0");
+        let err = OracleConfig::from_toml(&toml, "t").expect_err("zero");
+        assert!(err.to_string().contains("stale_after_s"), "{err}");
     }
 
     #[test]

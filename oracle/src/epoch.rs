@@ -4,7 +4,7 @@
 //! Conservative toward the tenant: a second without a sample for a GPU counts as unavailable; a
 //! GPU is busy only while healthy; every total stays within what the contract accepts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy::primitives::U256;
 use compute_ledger_types::{DeliveryLeaf, Efficiency};
@@ -53,7 +53,9 @@ pub struct GpuTally {
     pub busy_pct_s: u64,
     /// Energy attributed to this epoch, millijoules.
     pub energy_mj: u64,
-    /// Last counter reading and its time (carried across epochs for exact attribution).
+    /// `(second the counter last changed, its value)`, carried across epochs: exporters refresh
+    /// their counters every few tens of seconds, so a change is judged over the time since the
+    /// previous change, not since the previous reading.
     pub last_counter: Option<(u64, u64)>,
 }
 
@@ -68,12 +70,24 @@ impl GpuTally {
             self.healthy_s += 1;
             self.busy_pct_s += u64::from(s.util_pct.min(100));
         }
-        self.energy_mj += counter_delta(self.last_counter, (t, s.energy_mj), MAX_GPU_WATTS);
-        self.last_counter = Some((t, s.energy_mj));
+        self.energy_mj += advance_counter(&mut self.last_counter, (t, s.energy_mj), MAX_GPU_WATTS);
     }
 }
 
-/// Energy between two counter readings. A counter that went backwards was reset (driver reload)
+/// Attributes a counter reading at the second it changed: an unchanged reading (the exporter or
+/// the scrape has not refreshed yet) adds nothing and keeps the time of the last change, so the
+/// next change is judged over the whole time it covers.
+fn advance_counter(last: &mut Option<(u64, u64)>, reading: (u64, u64), max_watts: u64) -> u64 {
+    if last.is_some_and(|(_, value)| value == reading.1) {
+        return 0;
+    }
+    let delta = counter_delta(*last, reading, max_watts);
+    *last = Some(reading);
+    delta
+}
+
+/// Energy between two counter readings (`(second, value)`; `previous` is the last *change*). A
+/// counter that went backwards was reset (driver reload)
 /// or wrapped: it counted up from zero, so the new reading is the delta. A jump above
 /// `max_watts` over the elapsed time is a glitch and counts as nothing.
 pub fn counter_delta(previous: Option<(u64, u64)>, current: (u64, u64), max_watts: u64) -> u64 {
@@ -84,7 +98,7 @@ pub fn counter_delta(previous: Option<(u64, u64)>, current: (u64, u64), max_watt
     if delta > ceiling { 0 } else { delta }
 }
 
-/// Counter readings carried from one epoch into the next.
+/// Counter readings carried from one epoch into the next: `(second it last changed, value)`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Carry {
     /// Last GPU counters by UUID.
@@ -146,8 +160,8 @@ impl EpochAccumulator {
         }
         if let Some(counter) = record.facility_mj {
             self.facility_seen = true;
-            self.facility_mj += counter_delta(self.facility_last, (t, counter), MAX_FACILITY_WATTS);
-            self.facility_last = Some((t, counter));
+            self.facility_mj +=
+                advance_counter(&mut self.facility_last, (t, counter), MAX_FACILITY_WATTS);
         }
         Ok(())
     }
@@ -174,16 +188,24 @@ impl EpochAccumulator {
         &self.gpus
     }
 
-    /// Closes the epoch: cluster totals over `inventory` (plus any GPU seen) and each lease's
-    /// delivery for the leases active in this epoch.
+    /// Closes the epoch: cluster totals and each lease's delivery for the leases active in this
+    /// epoch. With an `inventory`, exactly its GPUs count (a GPU never seen is installed but
+    /// unavailable; a GPU outside it, say another cluster's on a shared Prometheus, is ignored);
+    /// without one, every GPU seen counts.
     pub fn summarize(&self, inventory: &[String], leases: &[LeaseAllocation]) -> EpochSummary {
-        // GPUs never seen contribute nothing but still count as installed.
-        let unseen = inventory.iter().filter(|uuid| !self.gpus.contains_key(*uuid)).count();
+        let inventory: HashSet<&str> = inventory.iter().map(String::as_str).collect();
+        let counted: Vec<&GpuTally> = self
+            .gpus
+            .iter()
+            .filter(|(uuid, _)| inventory.is_empty() || inventory.contains(uuid.as_str()))
+            .map(|(_, tally)| tally)
+            .collect();
+        let installed = if inventory.is_empty() { counted.len() } else { inventory.len() };
         let half_epoch = u64::from(self.clock.length).div_ceil(2);
         let empty = GpuTally::default();
         let tally = |uuid: &str| self.gpus.get(uuid).unwrap_or(&empty);
         let (mut available, mut busy, mut it_mj, mut healthy_gpus) = (0u64, 0u64, 0u64, 0u32);
-        for g in self.gpus.values() {
+        for g in counted {
             available += g.healthy_s;
             busy += g.busy_s();
             it_mj += g.energy_mj;
@@ -208,7 +230,7 @@ impl EpochAccumulator {
         EpochSummary {
             epoch: self.epoch,
             seconds_sampled: self.seconds,
-            gpus_installed: u32::try_from(self.gpus.len() + unseen).unwrap_or(u32::MAX),
+            gpus_installed: u32::try_from(installed).unwrap_or(u32::MAX),
             gpus_healthy: healthy_gpus,
             gpu_seconds_available: available,
             gpu_seconds_busy: busy,
@@ -227,7 +249,7 @@ pub struct EpochSummary {
     pub epoch: u64,
     /// Seconds with a record (of the epoch's length).
     pub seconds_sampled: u64,
-    /// GPUs in the inventory or seen.
+    /// GPUs in the inventory (without one: GPUs seen).
     pub gpus_installed: u32,
     /// GPUs healthy for at least half the epoch.
     pub gpus_healthy: u32,
@@ -399,6 +421,44 @@ mod tests {
             2_000_000,
             "the boundary interval belongs to epoch 1"
         );
+    }
+
+    #[test]
+    fn a_counter_refreshed_every_30_s_keeps_all_its_energy() {
+        // dcgm-exporter refreshes every 30 s: 550 W shows up as a 16.5 kJ jump every 30th second,
+        // above 3 kW x 1 s but exactly 550 W over the 30 s since the counter last changed.
+        let clock = EpochClock { genesis: 0, length: 60 };
+        let reading = |t: u64| gpu("a", true, 90, (t / 30) * 30 * 550_000);
+        let mut acc = EpochAccumulator::new(0, clock, Carry::default());
+        for t in 0..60 {
+            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
+                .expect("ingest");
+        }
+        assert_eq!(acc.gpus()["a"].energy_mj, 30 * 550_000, "the first reading only starts it");
+        assert_eq!(acc.carry().gpus["a"], (30, 30 * 550_000), "carry keeps when it changed");
+        let mut next = EpochAccumulator::new(1, clock, acc.carry());
+        for t in 60..120 {
+            next.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
+                .expect("ingest");
+        }
+        assert_eq!(next.gpus()["a"].energy_mj, 60 * 550_000, "a full epoch of 550 W");
+    }
+
+    #[test]
+    fn with_an_inventory_foreign_gpus_are_ignored() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        for t in 1_000..1_010 {
+            let gpus = vec![
+                gpu("a", true, 100, (t - 1_000) * 1_000_000),
+                gpu("other-cluster", true, 100, (t - 1_000) * 2_000_000),
+            ];
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+        }
+        let s = acc.summarize(&["a".to_string(), "b".to_string()], &[]);
+        assert_eq!(s.gpus_installed, 2, "a and b (never seen), not the foreign GPU");
+        assert_eq!((s.gpu_seconds_available, s.gpu_seconds_busy, s.gpus_healthy), (10, 10, 1));
+        assert_eq!(s.it_energy_wh, 2, "a's 9 kJ only (the foreign GPU drew 18 kJ)");
+        assert_eq!(acc.summarize(&[], &[]).gpus_installed, 2, "no inventory: every GPU seen");
     }
 
     #[test]

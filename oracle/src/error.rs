@@ -43,6 +43,28 @@ pub enum OracleError {
         /// Its maximum.
         max: u64,
     },
+    /// A live source did not answer within the per-second bound; the second counts as unavailable.
+    #[error(
+        "telemetry source {source_name} did not answer within {after_ms} ms; the second counts as \
+         unavailable (is the exporter hung?)"
+    )]
+    SampleTimeout {
+        /// The source.
+        source_name: &'static str,
+        /// The bound, milliseconds.
+        after_ms: u64,
+    },
+    /// Pruning was asked for an epoch this oracle has not finalized yet.
+    #[error(
+        "epoch {epoch} is not finalized yet (last finalized: {last_finalized:?}); prune an epoch \
+         only after it is reported and settled"
+    )]
+    NotFinalized {
+        /// The epoch asked.
+        epoch: u64,
+        /// The latest finalized epoch.
+        last_finalized: Option<u64>,
+    },
     /// A sample was offered for a second already ingested or outside the epoch.
     #[error("sample at t={t} is outside epoch {epoch} or not after the last sample")]
     SampleOutOfOrder {
@@ -65,6 +87,9 @@ pub enum OracleError {
     /// The local sample store failed.
     #[error("sample store: {0}")]
     Store(#[from] sled::Error),
+    /// A blocking store task (flush) could not complete.
+    #[error("sample store task failed: {0}")]
+    StoreTask(String),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -4,10 +4,12 @@
 //!   dcgm-exporter scrapes ([`DcgmExporterSource`]), a Prometheus server holding DCGM series
 //!   ([`PrometheusSource`]) and JSON-lines [`ReplaySource`]; plus a [`FacilityMeter`] for PUE.
 //! - Aggregation ([`EpochAccumulator`]): 1 Hz samples into healthy and busy GPU-seconds and
-//!   counter-based energy per GPU, then cluster totals and per-lease deliveries by billing mode
+//!   counter-based energy per GPU (attributed by when each counter changed), then cluster totals and per-lease deliveries by billing mode
 //!   ([`LeaseAllocation`]). Missing seconds count as unavailable.
-//! - Durability ([`SampleStore`], sled): every second is flushed before the next, and the epoch is
-//!   rebuilt from disk on restart, so a kill -9 never changes a report.
+//! - Durability ([`SampleStore`], sled): every second is flushed before the next (off the async
+//!   threads), and the epoch is rebuilt from disk on restart, so a kill -9 never changes a report.
+//!   Settled epochs are deleted through [`Retention`] ([`Oracle::retention`]), which the node
+//!   calls.
 //! - Output ([`Oracle`] → [`EpochOutcome`]): the [`UsageReport`](compute_ledger_types::UsageReport),
 //!   its deliveries tree, and the telemetry archive whose hash chain is `telemetryRoot`.
 //! - Keys ([`KeyConfig`], [`SignedReport`]): encrypted keystores, M-of-N co-signing.
@@ -17,6 +19,7 @@ mod config;
 mod epoch;
 mod error;
 mod oracle;
+mod retention;
 mod runner;
 mod sample;
 mod signing;
@@ -31,9 +34,11 @@ pub use epoch::{
     counter_delta,
 };
 pub use error::{OracleError, Result};
-pub use oracle::{EpochOutcome, Oracle, build_report};
+pub use oracle::{EpochOutcome, LIVE_SAMPLE_TIMEOUT, Oracle, build_report};
+pub use retention::Retention;
 pub use runner::{
-    ReportFile, publish, republish_missing, run_live, run_live_notifying, run_range, unix_now,
+    MAX_LIVE_LAG_S, ReportFile, publish, republish_missing, run_live, run_live_notifying,
+    run_range, unix_now,
 };
 pub use sample::{GpuSample, SampleRecord};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};

@@ -1,7 +1,12 @@
 //! The oracle engine: sample each second, persist it, aggregate the epoch, and at each epoch's end
 //! build the report, the deliveries tree and the telemetry archive.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fs::File,
+    io::{BufWriter, Write},
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy::primitives::{B256, aliases::U40};
 use compute_ledger_types::{DeliveriesTree, DeliveryLeaf, MAX_U40, UsageReport};
@@ -9,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Carry, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter, OracleConfig, OracleError,
-    Result, SampleRecord, SampleStore, TelemetryHasher, TelemetrySource,
+    Result, Retention, SampleRecord, SampleStore, TelemetryHasher, TelemetrySource, retention,
 };
 
 /// What the oracle produces for one epoch.
@@ -62,6 +67,10 @@ pub fn build_report(
     })
 }
 
+/// Default bound on one live sample (and one facility-meter read): the loop runs at 1 Hz, so a
+/// source slower than this is treated as down for the second rather than holding the loop.
+pub const LIVE_SAMPLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// One cluster's oracle.
 #[derive(Debug)]
 pub struct Oracle {
@@ -74,6 +83,7 @@ pub struct Oracle {
     acc: Option<EpochAccumulator>,
     carry: Carry,
     last_finalized: Option<u64>,
+    sample_timeout: Duration,
 }
 
 impl Oracle {
@@ -84,7 +94,8 @@ impl Oracle {
             .map_err(|e| OracleError::io(&config.data_dir, e))?;
         let store = SampleStore::open(&config.data_dir.join("samples.sled"))?;
         let clock = EpochClock { genesis: config.genesis, length: config.epoch_length };
-        let last_finalized = store.last_epoch()?;
+        // A pruned epoch stays closed: its late seconds are never accumulated again.
+        let last_finalized = store.last_epoch()?.max(store.last_pruned()?);
         let mut oracle = Self {
             facility: config.facility.clone(),
             client: reqwest::Client::builder()
@@ -98,24 +109,43 @@ impl Oracle {
             acc: None,
             carry: Carry::default(),
             last_finalized,
+            sample_timeout: LIVE_SAMPLE_TIMEOUT,
         };
+        oracle.retention().finish_pending()?; // prunes a crash interrupted
         oracle.rebuild()?;
         Ok(oracle)
+    }
+
+    /// Bounds each live sample (sources that cannot backfill) and each facility-meter read;
+    /// default [`LIVE_SAMPLE_TIMEOUT`]. A sample that takes longer counts as unavailable.
+    pub fn with_sample_timeout(mut self, timeout: Duration) -> Self {
+        self.sample_timeout = timeout;
+        self
     }
 
     fn rebuild(&mut self) -> Result<()> {
         let Some(last_t) = self.store.last_t()? else { return Ok(()) };
         let Some(epoch) = self.clock.epoch_of(last_t) else { return Ok(()) };
+        // Counters continue from where the last finalized epoch left them (the second each last
+        // changed); a store from before that was kept falls back to the last stored second.
+        let stored = self.store.carry()?;
         if self.last_finalized.is_some_and(|f| f >= epoch) {
-            // The last stored second's epoch is closed: continue counters from that second.
-            self.carry = carry_of(&self.store.last_before(last_t + 1)?.expect("last_t is stored"));
+            self.carry = match stored {
+                Some(carry) => carry,
+                None => {
+                    self.store.last_before(last_t + 1)?.map(|r| carry_of(&r)).unwrap_or_default()
+                }
+            };
             return Ok(());
         }
         let start = self.clock.start(epoch);
-        self.carry = self.store.last_before(start)?.map(|r| carry_of(&r)).unwrap_or_default();
+        self.carry = match stored {
+            Some(carry) => carry,
+            None => self.store.last_before(start)?.map(|r| carry_of(&r)).unwrap_or_default(),
+        };
         let mut acc = EpochAccumulator::new(epoch, self.clock, self.carry.clone());
-        for record in self.store.records(start, last_t + 1)? {
-            acc.ingest(&record)?;
+        for record in self.store.records(start, last_t + 1) {
+            acc.ingest(&record?)?;
         }
         self.acc = Some(acc);
         Ok(())
@@ -134,6 +164,11 @@ impl Oracle {
     /// The sample store (finalized outcomes, stored seconds).
     pub fn store(&self) -> &SampleStore {
         &self.store
+    }
+
+    /// Whether the source can read past seconds again (see [`TelemetrySource::can_backfill`]).
+    pub fn can_backfill(&self) -> bool {
+        self.source.can_backfill()
     }
 
     /// The epoch being accumulated.
@@ -166,19 +201,42 @@ impl Oracle {
             Some(acc) if acc.epoch < epoch => Some(self.finalize_current()?),
             _ => None,
         };
-        let mut record = self.source.sample(t).await?;
+        let mut record = match self.sample_source(t).await {
+            Ok(record) => record,
+            Err(e) if outcome.is_some() => {
+                // The finalized epoch must reach the caller; this second is just unavailable.
+                tracing::warn!(error = %e, t, "sample failed; second counts as unavailable");
+                return Ok(outcome);
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(meter) = &self.facility {
-            match meter.read(&self.client, t).await {
-                Ok(mj) => record.facility_mj = Some(mj),
-                Err(e) => tracing::warn!(error = %e, t, "facility meter unreadable this second"),
+            match tokio::time::timeout(self.sample_timeout, meter.read(&self.client, t)).await {
+                Ok(Ok(mj)) => record.facility_mj = Some(mj),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, t, "facility meter unreadable this second")
+                }
+                Err(_) => tracing::warn!(t, "facility meter timed out this second"),
             }
         }
         self.store.put_sample(&record)?;
+        self.store.flush().await?;
         let carry = &self.carry;
         let acc =
             self.acc.get_or_insert_with(|| EpochAccumulator::new(epoch, self.clock, carry.clone()));
         acc.ingest(&record)?;
         Ok(outcome)
+    }
+
+    async fn sample_source(&mut self, t: u64) -> Result<SampleRecord> {
+        if self.source.can_backfill() {
+            return self.source.sample(t).await;
+        }
+        // A live source stamps *now* onto `t`: a hung one must not hold the loop.
+        let (source_name, after_ms) = (self.source.name(), millis(self.sample_timeout));
+        tokio::time::timeout(self.sample_timeout, self.source.sample(t))
+            .await
+            .map_err(|_| OracleError::SampleTimeout { source_name, after_ms })?
     }
 
     /// Finalizes the accumulated epoch if the wall clock (`now`) has passed its end, even when
@@ -191,35 +249,69 @@ impl Oracle {
     }
 
     fn finalize_current(&mut self) -> Result<EpochOutcome> {
-        let acc = self.acc.take().expect("called with an accumulator");
+        // The accumulator is dropped only once the epoch is stored: a failed write (disk full)
+        // is retried at the next call instead of losing the epoch.
+        let acc = self.acc.as_ref().expect("called with an accumulator");
         let epoch = acc.epoch;
-        let (start, end) = (self.clock.start(epoch), self.clock.end(epoch));
+        let start = self.clock.start(epoch);
         let summary = acc.summarize(&self.config.inventory, &self.config.leases);
-        let lines = self.store.lines(start, end)?;
-        let mut hasher = TelemetryHasher::new(self.config.cluster_id, epoch);
-        lines.iter().for_each(|(_, line)| hasher.push(line));
-        let archive = self.write_archive(epoch, &lines)?;
-        let report = build_report(self.config.cluster_id, &summary, hasher.root())?;
+        let carry = acc.carry();
+        let (archive, telemetry_root) = self.write_archive(epoch)?;
+        let report = build_report(self.config.cluster_id, &summary, telemetry_root)?;
         let outcome = EpochOutcome { summary, report, archive };
-        self.store.put_epoch(epoch, &outcome)?;
+        self.store.put_finalized(epoch, &outcome, &carry)?;
+        self.acc = None;
+        self.carry = carry;
         self.last_finalized = Some(epoch);
-        self.carry = acc.carry();
         self.store.prune_before(start)?;
         tracing::info!(epoch, seconds = outcome.summary.seconds_sampled, "epoch finalized");
         Ok(outcome)
     }
 
-    fn write_archive(&self, epoch: u64, lines: &[(u64, Vec<u8>)]) -> Result<PathBuf> {
-        let dir = self.config.data_dir.join("archive");
-        std::fs::create_dir_all(&dir).map_err(|e| OracleError::io(&dir, e))?;
-        let path = dir.join(format!("cluster-{}-epoch-{epoch}.jsonl", self.config.cluster_id));
-        let mut body = Vec::with_capacity(lines.iter().map(|(_, l)| l.len() + 1).sum());
-        for (_, line) in lines {
-            body.extend_from_slice(line);
-            body.push(b'\n');
-        }
-        write_atomically(&path, &body)?;
-        Ok(path)
+    /// Streams the epoch's stored lines into the archive file and the telemetry hash chain at
+    /// once, one line in memory at a time; returns the file and `telemetryRoot`.
+    fn write_archive(&self, epoch: u64) -> Result<(PathBuf, B256)> {
+        let path = self.archive_path(epoch);
+        let dir = path.parent().expect("archive files live in a directory");
+        std::fs::create_dir_all(dir).map_err(|e| OracleError::io(dir, e))?;
+        let mut hasher = TelemetryHasher::new(self.config.cluster_id, epoch);
+        write_atomically_with(&path, |out| {
+            for line in self.store.lines(self.clock.start(epoch), self.clock.end(epoch)) {
+                let (_, line) = line?;
+                hasher.push(&line);
+                out.write_all(&line)?;
+                out.write_all(b"\n")?;
+            }
+            Ok(())
+        })?;
+        Ok((path, hasher.root()))
+    }
+
+    /// Where `epoch`'s telemetry archive is written.
+    pub fn archive_path(&self, epoch: u64) -> PathBuf {
+        retention::archive_path(&self.config, epoch)
+    }
+
+    /// Where `epoch`'s signed report file is written.
+    pub fn report_path(&self, epoch: u64) -> PathBuf {
+        retention::report_path(&self.config, epoch)
+    }
+
+    /// A handle that prunes settled epochs while this oracle runs (see [`Retention`]).
+    pub fn retention(&self) -> Retention {
+        Retention::new(self.config.clone(), self.store.clone())
+    }
+
+    /// Finalized epochs whose outcome, report file and archive are still kept, ascending.
+    pub fn finalized_epochs(&self) -> Result<Vec<u64>> {
+        self.store.epochs()
+    }
+
+    /// Deletes a finalized epoch's report file, archive and stored outcome (see
+    /// [`Retention::prune_epoch`]); for the node to call once the epoch is settled on chain and
+    /// its deliveries tree is archived elsewhere.
+    pub fn prune_epoch(&self, epoch: u64) -> Result<()> {
+        self.retention().prune_epoch(epoch)
     }
 
     /// A finalized epoch's outcome.
@@ -235,9 +327,84 @@ fn carry_of(record: &SampleRecord) -> Carry {
     }
 }
 
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Writes `path` via a temporary file and a rename, so a crash never leaves half a file.
 pub(crate) fn write_atomically(path: &Path, body: &[u8]) -> Result<()> {
+    write_atomically_with(path, |out| Ok(out.write_all(body)?))
+}
+
+/// Something that went wrong while writing a file's body: an I/O error, or the producer's own.
+pub(crate) enum WriteError {
+    Io(std::io::Error),
+    Oracle(OracleError),
+}
+
+impl From<std::io::Error> for WriteError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+impl From<OracleError> for WriteError {
+    fn from(e: OracleError) -> Self {
+        Self::Oracle(e)
+    }
+}
+
+/// Writes `path` through a buffered temporary file filled by `body`, fsyncs it, renames it over
+/// `path` and fsyncs the directory: after a crash the file is either the old one or the whole new
+/// one, and once this returns it survives a power cut. On failure the temporary file is removed.
+pub(crate) fn write_atomically_with(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<File>) -> std::result::Result<(), WriteError>,
+) -> Result<()> {
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, body).map_err(|e| OracleError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| OracleError::io(path, e))
+    let written = (|| {
+        let mut out = BufWriter::new(File::create(&tmp)?);
+        body(&mut out)?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok::<(), WriteError>(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(match e {
+            WriteError::Io(e) => OracleError::io(&tmp, e),
+            WriteError::Oracle(e) => e,
+        });
+    }
+    std::fs::rename(&tmp, path).map_err(|e| OracleError::io(path, e))?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| OracleError::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_writes_leave_the_whole_file_or_the_old_one_and_no_temporary_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("epoch-1.json");
+        write_atomically(&path, b"first").expect("write");
+        write_atomically_with(&path, |out| {
+            out.write_all(b"half of a new body")?;
+            Err(OracleError::Config("the producer failed".into()).into())
+        })
+        .expect_err("failing body");
+        assert_eq!(std::fs::read(&path).expect("read"), b"first", "the old file stays whole");
+        write_atomically(&path, b"second").expect("write");
+        assert_eq!(std::fs::read(&path).expect("read"), b"second");
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("epoch-1.json")], "no temporary file");
+    }
 }

@@ -35,24 +35,23 @@ pub fn publish(
     if let Some(signer) = signer {
         signed.sign(signer, &report_domain(config.chain_id, config.registry))?;
     }
-    let dir = config.data_dir.join("reports");
-    std::fs::create_dir_all(&dir).map_err(|e| OracleError::io(&dir, e))?;
-    let path = dir.join(format!("epoch-{}.json", outcome.summary.epoch));
+    let path = oracle.report_path(outcome.summary.epoch);
+    let dir = path.parent().expect("report files live in a directory");
+    std::fs::create_dir_all(dir).map_err(|e| OracleError::io(dir, e))?;
     let body = serde_json::to_vec_pretty(&ReportFile { signed, outcome })?;
     write_atomically(&path, &body)?;
     Ok(path)
 }
 
 /// Publishes finalized epochs whose report file is missing (a crash between finalizing an epoch
-/// and writing its file). Called before sampling resumes.
+/// and writing its file). Called before sampling resumes. Pruned epochs are not listed.
 pub fn republish_missing(
     oracle: &Oracle,
     signer: Option<&PrivateKeySigner>,
 ) -> Result<Vec<PathBuf>> {
-    let dir = oracle.config().data_dir.join("reports");
     let mut written = Vec::new();
-    for epoch in oracle.store().epochs()? {
-        if !dir.join(format!("epoch-{epoch}.json")).exists() {
+    for epoch in oracle.finalized_epochs()? {
+        if !oracle.report_path(epoch).exists() {
             let outcome = oracle.outcome(epoch)?.expect("listed epochs are stored");
             written.push(publish(oracle, signer, outcome)?);
         }
@@ -85,8 +84,16 @@ pub async fn run_range(
     Ok(written)
 }
 
+/// How far (seconds) the live loop may fall behind a live source before it jumps to now.
+pub const MAX_LIVE_LAG_S: u64 = 2;
+
 /// Samples at 1 Hz until `shutdown` resolves. A failed second is logged and counts as missing;
 /// the loop never stops for a bad sample.
+///
+/// A live source (NVML, dcgm-exporter) only knows *now*: each sample is bounded by the oracle's
+/// sample timeout, and when the loop falls more than [`MAX_LIVE_LAG_S`] behind (a hung exporter)
+/// it jumps to now and the skipped seconds count as unavailable, never stamped with later
+/// readings. A finished epoch closes on the clock either way.
 pub async fn run_live(
     oracle: &mut Oracle,
     signer: Option<&PrivateKeySigner>,
@@ -113,6 +120,7 @@ pub async fn run_live_notifying(
         published(epoch);
         Ok(path)
     };
+    let live = !oracle.can_backfill();
     let mut next = oracle.resume_at(unix_now())?;
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -122,10 +130,21 @@ pub async fn run_live_notifying(
             () = &mut shutdown => return Ok(()),
             _ = interval.tick() => {}
         }
-        let now = unix_now();
-        while next <= now {
+        while next <= unix_now() {
             if let Some(outcome) = oracle.finalize_due(next)? {
                 emit(oracle, outcome)?;
+            }
+            // Checked right before sampling: a live reading is never stamped on a second more
+            // than MAX_LIVE_LAG_S old.
+            let now = unix_now();
+            if live && now > next + MAX_LIVE_LAG_S {
+                tracing::warn!(
+                    from = next,
+                    to = now,
+                    "live source fell behind; skipped seconds count as unavailable"
+                );
+                next = now;
+                continue; // close an epoch the jump crossed before sampling
             }
             match oracle.tick(next).await {
                 Ok(Some(outcome)) => {
@@ -133,7 +152,7 @@ pub async fn run_live_notifying(
                     tracing::info!(path = %path.display(), "report written");
                 }
                 Ok(None) => {}
-                Err(OracleError::Store(e)) => return Err(OracleError::Store(e)),
+                Err(e @ (OracleError::Store(_) | OracleError::StoreTask(_))) => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, t = next, "sample failed; second counts as unavailable")
                 }
@@ -141,7 +160,7 @@ pub async fn run_live_notifying(
             next += 1;
         }
         // The source may be down across the boundary: close the epoch on the clock anyway.
-        if let Some(outcome) = oracle.finalize_due(now)? {
+        if let Some(outcome) = oracle.finalize_due(unix_now())? {
             emit(oracle, outcome)?;
         }
     }

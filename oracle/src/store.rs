@@ -1,15 +1,25 @@
-//! Durable local state in sled: every sampled second, and every finalized epoch.
+//! Durable local state in sled: every sampled second, every finalized epoch with the energy
+//! counters carried out of it, and the epochs pruned after settlement.
 //!
-//! Each second is one key (`t`, big-endian) holding its canonical JSON line, flushed before the
-//! next second is taken. A kill -9 therefore loses at most the second being written, and the
-//! epoch's accumulator is rebuilt from the stored lines on restart, so a restarted oracle reports
-//! exactly what an uninterrupted one would have.
+//! Each second is one key (`t`, big-endian) holding its canonical JSON line. The oracle flushes
+//! it (on tokio's blocking pool, off the async threads) before the next second is taken, so a
+//! kill -9 loses at most the second being written, and the epoch's accumulator is rebuilt from
+//! the stored lines on restart: a restarted oracle reports exactly what an uninterrupted one would
+//! have.
 
 use std::path::Path;
 
 use serde::{Serialize, de::DeserializeOwned};
+use sled::{Transactional, transaction::TransactionError};
 
-use crate::{Result, SampleRecord};
+use crate::{Carry, OracleError, Result, SampleRecord};
+
+/// `meta` key of the counters carried out of the last finalized epoch.
+const CARRY_KEY: &[u8] = b"carry";
+/// `pruned` value while an epoch's files may still exist (a prune interrupted by a crash).
+const PRUNE_PENDING: &[u8] = b"pending";
+/// `pruned` value once an epoch's files are gone.
+const PRUNE_DONE: &[u8] = b"done";
 
 /// The oracle's sled database.
 #[derive(Debug, Clone)]
@@ -17,48 +27,66 @@ pub struct SampleStore {
     db: sled::Db,
     samples: sled::Tree,
     epochs: sled::Tree,
+    meta: sled::Tree,
+    pruned: sled::Tree,
+}
+
+fn key_u64(key: &[u8]) -> u64 {
+    u64::from_be_bytes(key.try_into().expect("keys are 8-byte big-endian numbers"))
+}
+
+fn transaction_error(e: TransactionError<()>) -> OracleError {
+    match e {
+        TransactionError::Storage(e) => OracleError::Store(e),
+        TransactionError::Abort(()) => OracleError::StoreTask("store transaction aborted".into()),
+    }
 }
 
 impl SampleStore {
     /// Opens (or creates) the store in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
         let db = sled::open(dir)?;
-        Ok(Self { samples: db.open_tree("samples")?, epochs: db.open_tree("epochs")?, db })
+        Ok(Self {
+            samples: db.open_tree("samples")?,
+            epochs: db.open_tree("epochs")?,
+            meta: db.open_tree("meta")?,
+            pruned: db.open_tree("pruned")?,
+            db,
+        })
     }
 
-    /// Persists one second durably.
+    /// Stores one second; durable after the next [`flush`](Self::flush).
     pub fn put_sample(&self, record: &SampleRecord) -> Result<()> {
         self.samples.insert(record.t.to_be_bytes(), record.to_line())?;
-        self.db.flush()?;
         Ok(())
     }
 
-    /// The stored lines for seconds in `[from, to)`, in order.
-    pub fn lines(&self, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>> {
-        self.samples
-            .range(from.to_be_bytes()..to.to_be_bytes())
-            .map(|kv| {
-                let (k, v) = kv?;
-                let t = u64::from_be_bytes(k.as_ref().try_into().expect("keys are 8 bytes"));
-                Ok((t, v.to_vec()))
-            })
-            .collect()
+    /// Makes everything stored so far durable. The fsync runs on tokio's blocking pool, so the
+    /// async threads keep serving while the disk works.
+    pub async fn flush(&self) -> Result<()> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| OracleError::StoreTask(e.to_string()))??;
+        Ok(())
     }
 
-    /// The stored records for seconds in `[from, to)`, in order.
-    pub fn records(&self, from: u64, to: u64) -> Result<Vec<SampleRecord>> {
-        self.lines(from, to)?
-            .into_iter()
-            .map(|(_, line)| Ok(serde_json::from_slice(&line)?))
-            .collect()
+    /// The stored lines for seconds in `[from, to)`, in order, read one at a time from disk.
+    pub fn lines(&self, from: u64, to: u64) -> impl Iterator<Item = Result<(u64, sled::IVec)>> {
+        self.samples.range(from.to_be_bytes()..to.to_be_bytes()).map(|kv| {
+            let (k, v) = kv?;
+            Ok((key_u64(&k), v))
+        })
+    }
+
+    /// The stored records for seconds in `[from, to)`, in order, parsed one at a time.
+    pub fn records(&self, from: u64, to: u64) -> impl Iterator<Item = Result<SampleRecord>> {
+        self.lines(from, to).map(|line| Ok(serde_json::from_slice(&line?.1)?))
     }
 
     /// The latest stored second.
     pub fn last_t(&self) -> Result<Option<u64>> {
-        Ok(self
-            .samples
-            .last()?
-            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
+        Ok(self.samples.last()?.map(|(k, _)| key_u64(&k)))
     }
 
     /// The latest stored second before `t`.
@@ -79,32 +107,80 @@ impl SampleStore {
         Ok(())
     }
 
-    /// Records a finalized epoch's outcome durably.
-    pub fn put_epoch<T: Serialize>(&self, epoch: u64, value: &T) -> Result<()> {
-        self.epochs.insert(epoch.to_be_bytes(), serde_json::to_vec(value)?)?;
+    /// Records a finalized epoch's outcome and the counters carried out of it, atomically and
+    /// durably (a restart continues exactly where the epoch left its counters).
+    pub fn put_finalized<T: Serialize>(&self, epoch: u64, value: &T, carry: &Carry) -> Result<()> {
+        let (value, carry) = (serde_json::to_vec(value)?, serde_json::to_vec(carry)?);
+        (&self.epochs, &self.meta)
+            .transaction(|(epochs, meta)| {
+                epochs.insert(&epoch.to_be_bytes(), value.as_slice())?;
+                meta.insert(CARRY_KEY, carry.as_slice())?;
+                Ok(())
+            })
+            .map_err(transaction_error)?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// A finalized epoch's outcome.
+    /// The counters carried out of the last finalized epoch (`None` before the first, or in a
+    /// store written by an older version).
+    pub fn carry(&self) -> Result<Option<Carry>> {
+        self.meta.get(CARRY_KEY)?.map(|v| Ok(serde_json::from_slice(&v)?)).transpose()
+    }
+
+    /// A finalized epoch's outcome (`None` if never finalized, or pruned).
     pub fn epoch<T: DeserializeOwned>(&self, epoch: u64) -> Result<Option<T>> {
         self.epochs.get(epoch.to_be_bytes())?.map(|v| Ok(serde_json::from_slice(&v)?)).transpose()
     }
 
-    /// Every finalized epoch, ascending.
+    /// Every finalized epoch whose outcome is kept (not pruned), ascending.
     pub fn epochs(&self) -> Result<Vec<u64>> {
-        self.epochs
+        self.epochs.iter().keys().map(|k| Ok(key_u64(&k?))).collect()
+    }
+
+    /// The latest finalized epoch whose outcome is kept.
+    pub fn last_epoch(&self) -> Result<Option<u64>> {
+        Ok(self.epochs.last()?.map(|(k, _)| key_u64(&k)))
+    }
+
+    /// Forgets an epoch's outcome and marks it pruned, pending its files' removal, atomically and
+    /// durably: from here on it is never republished, even if the files outlive a crash.
+    pub fn mark_pruned(&self, epoch: u64) -> Result<()> {
+        (&self.epochs, &self.pruned)
+            .transaction(|(epochs, pruned)| {
+                epochs.remove(&epoch.to_be_bytes())?;
+                pruned.insert(&epoch.to_be_bytes(), PRUNE_PENDING)?;
+                Ok(())
+            })
+            .map_err(transaction_error)?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Records that a pruned epoch's files are gone.
+    pub fn mark_prune_done(&self, epoch: u64) -> Result<()> {
+        self.pruned.insert(epoch.to_be_bytes(), PRUNE_DONE)?;
+        Ok(())
+    }
+
+    /// Pruned epochs whose files may still exist (a prune interrupted by a crash), ascending.
+    pub fn pending_prunes(&self) -> Result<Vec<u64>> {
+        self.pruned
             .iter()
-            .keys()
-            .map(|k| Ok(u64::from_be_bytes(k?.as_ref().try_into().expect("keys are 8 bytes"))))
+            .filter_map(|kv| match kv {
+                Ok((k, v)) => (v.as_ref() == PRUNE_PENDING).then(|| Ok(key_u64(&k))),
+                Err(e) => Some(Err(e.into())),
+            })
             .collect()
     }
 
-    /// The latest finalized epoch.
-    pub fn last_epoch(&self) -> Result<Option<u64>> {
-        Ok(self
-            .epochs
-            .last()?
-            .map(|(k, _)| u64::from_be_bytes(k.as_ref().try_into().expect("8 bytes"))))
+    /// The latest pruned epoch.
+    pub fn last_pruned(&self) -> Result<Option<u64>> {
+        Ok(self.pruned.last()?.map(|(k, _)| key_u64(&k)))
+    }
+
+    /// Whether `epoch` was pruned.
+    pub fn is_pruned(&self, epoch: u64) -> Result<bool> {
+        Ok(self.pruned.contains_key(epoch.to_be_bytes())?)
     }
 }

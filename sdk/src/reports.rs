@@ -30,6 +30,11 @@ impl Reports {
         Self { client }
     }
 
+    /// The client that relays (and reads the chain).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The EIP-712 domain attestors sign reports under for this deployment.
     pub fn domain(&self) -> Eip712Domain {
         let deployment = self.client.deployment();

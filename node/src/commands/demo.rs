@@ -120,7 +120,7 @@ fn spawn_oracle(
     });
     let task = tokio::spawn(oracle_loop(
         config.clone(),
-        Vec::new(),
+        Default::default(),
         relayer.clone(),
         archive.clone(),
         Arc::default(),

@@ -12,7 +12,7 @@ use crate::{
     config::{Overrides, Settings},
     cosign::Peer,
     index::{DeliveriesArchive, Index, NodeProofs},
-    loops::{keeper_loop, oracle_loop},
+    loops::{OracleOptions, keeper_loop, oracle_loop},
     metrics::Metrics,
     rpc::{Ledger, serve},
 };
@@ -123,9 +123,13 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
                 entry.peers.iter().cloned().map(Peer::new).collect::<Result<Vec<Peer>>>()?;
             tracing::info!(cluster = config.cluster_id, co_signers = peers.len(), "oracle on");
             let (archive, metrics, shutdown) = (archive.clone(), metrics.clone(), shutdown.clone());
+            let options = OracleOptions {
+                peers,
+                keep_files: Some(Duration::from_secs(entry.retention_days * 86_400)),
+            };
             tasks.spawn(oracle_loop(
                 config,
-                peers,
+                options,
                 Reports::new(client),
                 archive,
                 cosign.clone(),

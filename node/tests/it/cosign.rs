@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::common::call;
 
-const EPOCH: u32 = 10;
+pub(crate) const EPOCH: u32 = 10;
 /// Owner, tenant and auditor: the three attestors of a 2-of-3 set.
 const TRIO: [&str; 3] = ["owner", "tenant", "auditor"];
 /// Generous: the machine may be loaded; every wait ends as soon as the state is observed.
@@ -56,14 +56,14 @@ impl Node {
     }
 }
 
-struct Cluster {
-    id: u64,
-    genesis: u64,
-    keys: Vec<KeyConfig>,
+pub(crate) struct Cluster {
+    pub(crate) id: u64,
+    pub(crate) genesis: u64,
+    pub(crate) keys: Vec<KeyConfig>,
 }
 
 /// Registers a cluster with `names.len()` attestors (keystores in `dir`) and `threshold`.
-async fn register(m: &Market, dir: &Path, names: &[&str], threshold: u8) -> Cluster {
+pub(crate) async fn register(m: &Market, dir: &Path, names: &[&str], threshold: u8) -> Cluster {
     let password = dir.join("password");
     std::fs::write(&password, "cosign-test").expect("password");
     let mut keys = Vec::new();
@@ -92,7 +92,13 @@ async fn register(m: &Market, dir: &Path, names: &[&str], threshold: u8) -> Clus
     Cluster { id, genesis, keys }
 }
 
-fn oracle_config(cluster: &Cluster, key: usize, seed: u64, dir: &Path, m: &Market) -> OracleConfig {
+pub(crate) fn oracle_config(
+    cluster: &Cluster,
+    key: usize,
+    seed: u64,
+    dir: &Path,
+    m: &Market,
+) -> OracleConfig {
     let sim = SimulatorConfig {
         seed,
         gpus: 4,
@@ -157,7 +163,7 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
         let stop = Shutdown::new();
         let task = tokio::spawn(loops::oracle_loop(
             config.clone(),
-            peers,
+            loops::OracleOptions { peers, keep_files: None },
             relayer,
             archive.clone(),
             ledger.cosign.clone(),
@@ -206,7 +212,7 @@ fn latest_report(node: &Node) -> u64 {
         .map_or(0, |(epoch, _)| *epoch)
 }
 
-async fn accepted(
+pub(crate) async fn accepted(
     m: &Market,
     cluster: u64,
     epoch: u64,
@@ -321,58 +327,4 @@ async fn a_co_signer_with_different_telemetry_is_never_combined() {
         node.stop().await;
     }
     mining.abort();
-}
-
-#[tokio::test]
-async fn a_report_reorged_out_is_sent_again_while_its_window_is_open() {
-    let m = Market::start(1_000, 100).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let cluster = register(&m, dir.path(), &["owner"], 1).await;
-    let config = oracle_config(&cluster, 0, 7, dir.path(), &m);
-    // Epoch 2, sampled after the fact (the simulator can read the past) once it ended on chain.
-    let epoch = 2;
-    let clock = compute_ledger_oracle::EpochClock { genesis: cluster.genesis, length: EPOCH };
-    let now = m.governance.chain_time().await.expect("time");
-    m.devnet.advance(clock.end(epoch).saturating_sub(now) + 1).await;
-    let signer = cluster.keys[0].load().expect("key");
-    let source = compute_ledger_oracle::TelemetrySource::from_config(&config.source).expect("src");
-    let mut oracle = compute_ledger_oracle::Oracle::open(config.clone(), source).expect("oracle");
-    compute_ledger_oracle::run_range(
-        &mut oracle,
-        Some(&signer),
-        clock.start(epoch),
-        clock.end(epoch),
-    )
-    .await
-    .expect("sampled");
-
-    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
-    let relayer = Reports::new(m.devnet.client(&m.deployment, 7).await);
-    let mut outbox = compute_ledger_node::outbox::Outbox::new(
-        &config,
-        Some(signer.address()),
-        relayer,
-        archive,
-        Arc::default(),
-        Arc::new(Metrics::default()),
-        Vec::new(),
-    )
-    .expect("outbox");
-    assert_eq!(outbox.pending().collect::<Vec<_>>(), [epoch]);
-
-    let provider = m.governance.provider();
-    let snapshot: alloy::primitives::U256 =
-        provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
-    outbox.round().await.expect("round");
-    assert!(accepted(&m, cluster.id, epoch).await.is_some(), "submitted");
-    assert_eq!(outbox.pending().count(), 0);
-
-    // A reorg takes the report out; the window is still open: the next round sends it again.
-    let reverted: bool =
-        provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
-    assert!(reverted);
-    assert!(accepted(&m, cluster.id, epoch).await.is_none(), "reorged out");
-    outbox.round().await.expect("round");
-    assert!(accepted(&m, cluster.id, epoch).await.is_some(), "sent again");
-    assert_eq!(outbox.pending().count(), 0);
 }

@@ -108,7 +108,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     let relayer = compute_ledger_sdk::Reports::new(m.reports_client().await);
     let oracle = tokio::spawn(loops::oracle_loop(
         config.clone(),
-        Vec::new(),
+        Default::default(),
         relayer.clone(),
         archive.clone(),
         Arc::default(),
@@ -165,7 +165,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     let shutdown = Shutdown::new();
     let restarted = tokio::spawn(loops::oracle_loop(
         config,
-        Vec::new(),
+        Default::default(),
         relayer,
         archive.clone(),
         Arc::default(),

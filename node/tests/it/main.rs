@@ -5,5 +5,6 @@ mod cosign;
 mod demo;
 mod index;
 mod loops;
+mod outbox;
 mod process;
 mod rpc;

@@ -5,7 +5,7 @@
 //! `DCGM_FI_DEV_FB_USED` (MiB), `DCGM_FI_DEV_XID_ERRORS` (last XID), and
 //! `DCGM_FI_DEV_ECC_DBE_VOL_TOTAL` (uncorrectable ECC). The first three are required.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::{GpuSample, OracleError, Result};
 
@@ -99,21 +99,63 @@ pub fn parse_exposition(text: &str, source_name: &str) -> Result<Vec<GpuSample>>
 }
 
 /// Scrapes a dcgm-exporter `/metrics` endpoint.
+///
+/// The exposition carries no timestamps, so a GPU's age is judged by when its energy counter last
+/// changed: a powered GPU's counter moves at every exporter refresh, and a counter frozen for
+/// longer than the staleness limit means the GPU (or DCGM) stopped reporting.
 #[derive(Debug, Clone)]
 pub struct DcgmExporterSource {
     url: String,
     client: reqwest::Client,
+    stale_after_s: u64,
+    /// Per GPU: the last energy counter value and the second it was first seen.
+    changed: HashMap<String, (u64, u64)>,
 }
 
 impl DcgmExporterSource {
-    /// A source for `url` (e.g. `http://gpu-node-1:9400/metrics`).
+    /// A source for `url` (e.g. `http://gpu-node-1:9400/metrics`), with the default staleness
+    /// limit (two 30 s exporter refreshes and a margin).
     pub fn new(url: impl Into<String>, client: reqwest::Client) -> Self {
-        Self { url: url.into(), client }
+        Self {
+            url: url.into(),
+            client,
+            stale_after_s: crate::config::DEFAULT_DCGM_STALE_AFTER_S,
+            changed: HashMap::new(),
+        }
     }
 
-    /// One scrape.
+    /// Sets the staleness limit: a GPU whose counter has not changed for longer is unavailable.
+    pub fn with_stale_after(mut self, seconds: u64) -> Self {
+        self.stale_after_s = seconds;
+        self
+    }
+
+    /// One scrape, every GPU as the exporter shows it (stale or not).
     pub async fn sample(&self) -> Result<Vec<GpuSample>> {
         let text = super::http_get_text(&self.client, &self.url).await?;
         parse_exposition(&text, &self.url)
+    }
+
+    /// One scrape for second `t`: GPUs whose energy counter has not changed for longer than the
+    /// staleness limit are left out (unavailable this second). A GPU first seen counts as fresh.
+    pub async fn sample_at(&mut self, t: u64) -> Result<Vec<GpuSample>> {
+        let mut gpus = self.sample().await?;
+        gpus.retain(|gpu| {
+            let (value, since) = self
+                .changed
+                .entry(gpu.uuid.clone())
+                .and_modify(|(value, since)| {
+                    if *value != gpu.energy_mj {
+                        (*value, *since) = (gpu.energy_mj, t);
+                    }
+                })
+                .or_insert((gpu.energy_mj, t));
+            let fresh = t.saturating_sub(*since) <= self.stale_after_s;
+            if !fresh {
+                tracing::debug!(uuid = %gpu.uuid, value, since, t, "energy counter frozen: stale");
+            }
+            fresh
+        });
+        Ok(gpus)
     }
 }

@@ -62,7 +62,7 @@ impl TelemetrySource {
                 });
             }
             Self::Nvml(nvml) => nvml.sample()?,
-            Self::Dcgm(dcgm) => dcgm.sample().await?,
+            Self::Dcgm(dcgm) => dcgm.sample_at(t).await?,
         };
         Ok(SampleRecord { t, gpus, facility_mj: None })
     }
@@ -83,6 +83,7 @@ impl TelemetrySource {
     /// Opens the configured source (NVML is loaded here and fails clearly without a driver).
     pub fn from_config(config: &crate::SourceConfig) -> Result<Self> {
         use crate::SourceConfig;
+        config.validate()?;
         let client = || {
             reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
@@ -92,13 +93,25 @@ impl TelemetrySource {
         Ok(match config {
             SourceConfig::Simulator(sim) => Self::Simulator(Simulator::new(sim.clone())),
             SourceConfig::Nvml => Self::Nvml(Box::new(NvmlSource::init()?)),
-            SourceConfig::Dcgm { url } => {
-                Self::Dcgm(DcgmExporterSource::new(url.clone(), client()?))
-            }
-            SourceConfig::Prometheus { url, selector } => {
-                Self::Prometheus(PrometheusSource::new(url.clone(), selector.clone(), client()?))
-            }
+            SourceConfig::Dcgm { url, stale_after_s } => Self::Dcgm(
+                DcgmExporterSource::new(url.clone(), client()?).with_stale_after(*stale_after_s),
+            ),
+            SourceConfig::Prometheus { url, selector, stale_after_s } => Self::Prometheus(
+                PrometheusSource::new(url.clone(), selector.clone(), client()?)
+                    .with_stale_after(*stale_after_s),
+            ),
             SourceConfig::Replay { path } => Self::Replay(ReplaySource::load(path)?),
         })
     }
+}
+
+/// A PromQL label selector in braces (`job="dcgm"` becomes `{job="dcgm"}`); `None` when it
+/// selects nothing in particular (empty, or `{}`).
+pub(crate) fn normalize_selector(selector: &str) -> Option<String> {
+    let trimmed = selector.trim();
+    let inner = trimmed.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(trimmed);
+    if inner.trim().is_empty() {
+        return None;
+    }
+    Some(if trimmed.starts_with('{') { trimmed.to_string() } else { format!("{{{trimmed}}}") })
 }

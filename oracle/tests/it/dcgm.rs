@@ -1,12 +1,16 @@
-//! dcgm-exporter: the real exposition format served over HTTP, and every way it can be wrong.
+//! dcgm-exporter: the real exposition format served over HTTP, every way it can be wrong, and its
+//! 30 s refresh (energy attributed by when counters change, staleness, a hung exporter).
 
 use std::sync::{Arc, Mutex};
 
 use compute_ledger_oracle::{
-    DcgmExporterSource, EnergyUnit, FacilityMeter, OracleError, parse_exposition,
+    DcgmExporterSource, EnergyUnit, EpochOutcome, FacilityMeter, Oracle, OracleConfig, OracleError,
+    SourceConfig, TelemetrySource, parse_exposition,
 };
 
-use crate::common::{dcgm_fixture, serve};
+use crate::common::{
+    ExportedGpu, dcgm_fixture, exported_gpus, exposition, serve, serve_with, source_config,
+};
 
 #[test]
 fn parses_the_exporter_format() {
@@ -102,4 +106,151 @@ async fn facility_meter_scrape_converts_units() {
     let wrong = FacilityMeter::Scrape { url, metric: "nope".into(), unit: EnergyUnit::Wh };
     let err = wrong.read(&reqwest::Client::new(), 0).await.expect_err("missing");
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+/// An 8-GPU dcgm-exporter drawing 550 W per GPU that refreshes its values every 30 s, read by an
+/// oracle whose seconds are driven explicitly (no wall time).
+struct RefreshingExporter {
+    body: Arc<Mutex<String>>,
+    gpus: Vec<ExportedGpu>,
+    url: String,
+}
+
+const GENESIS: u64 = 1_760_000_000;
+/// Each GPU's draw (W); 8 of them over a 60 s epoch are 73.33 Wh.
+const WATTS: u32 = 550;
+
+impl RefreshingExporter {
+    async fn start() -> Self {
+        let body = Arc::new(Mutex::new(String::new()));
+        let url = serve(body.clone(), 200).await;
+        Self { body, gpus: exported_gpus("gpu-node-7", 8, WATTS), url }
+    }
+
+    /// At second `t` the exporter refreshes (every 30 s, while `t < frozen_from`): counters show
+    /// the energy drawn since genesis, on top of what the GPUs drew before.
+    fn at(&mut self, t: u64, frozen_from: u64) {
+        if (t - GENESIS).is_multiple_of(30) && t < frozen_from {
+            for g in &mut self.gpus {
+                g.energy_mj = 7_000_000_000 + (t - GENESIS) * u64::from(WATTS) * 1_000;
+            }
+            *self.body.lock().expect("lock") = exposition(&self.gpus, None);
+        }
+    }
+
+    fn config(&self, dir: &std::path::Path) -> OracleConfig {
+        let source = SourceConfig::Dcgm { url: self.url.clone(), stale_after_s: 65 };
+        source_config(dir, source, GENESIS, 60, &self.gpus)
+    }
+}
+
+fn open(config: &OracleConfig) -> Oracle {
+    Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
+        .expect("open")
+}
+
+/// Ticks `[from, to)` (the exporter refreshing on its own schedule) and returns the outcomes.
+async fn drive(
+    oracle: &mut Oracle,
+    exporter: &mut RefreshingExporter,
+    seconds: std::ops::Range<u64>,
+    frozen_from: u64,
+) -> Vec<EpochOutcome> {
+    let mut outcomes = Vec::new();
+    for t in seconds {
+        exporter.at(t, frozen_from);
+        outcomes.extend(oracle.tick(t).await.expect("tick"));
+    }
+    outcomes
+}
+
+#[tokio::test]
+async fn an_exporter_refreshing_every_30_s_loses_no_energy_even_across_a_restart() {
+    let mut exporter = RefreshingExporter::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = exporter.config(dir.path());
+    let mut oracle = open(&config);
+    let mut outcomes = drive(&mut oracle, &mut exporter, GENESIS..GENESIS + 181, u64::MAX).await;
+    outcomes.extend(oracle.finalize_due(GENESIS + 181).expect("finalize"));
+    let energy: Vec<u64> = outcomes.iter().map(|o| o.summary.it_energy_wh).collect();
+    // Epoch 0 starts counting at its first reading (one 30 s refresh inside it); every later
+    // epoch holds two refreshes: 8 x 550 W x 60 s = 73.33 Wh.
+    assert_eq!(energy.len(), 3);
+    let truth_wh = 8.0 * f64::from(WATTS) * 60.0 / 3_600.0;
+    for wh in &energy[1..] {
+        assert!((*wh as f64 - truth_wh).abs() / truth_wh < 0.01, "{energy:?} vs {truth_wh}");
+    }
+    assert_eq!(outcomes[1].summary.gpu_seconds_available, 8 * 60, "never stale");
+
+    // The same run, restarted mid-epoch twice: the counters carried out of a finalized epoch
+    // (when each last changed) come back from the store.
+    let mut exporter = RefreshingExporter::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = exporter.config(dir.path());
+    let mut restarted = Vec::new();
+    for seconds in
+        [GENESIS..GENESIS + 75, GENESIS + 75..GENESIS + 150, GENESIS + 150..GENESIS + 181]
+    {
+        let mut oracle = open(&config);
+        let end = seconds.end;
+        restarted.extend(drive(&mut oracle, &mut exporter, seconds, u64::MAX).await);
+        restarted.extend(oracle.finalize_due(end).expect("finalize"));
+    }
+    let reports = |o: &[EpochOutcome]| o.iter().map(|o| o.report.clone()).collect::<Vec<_>>();
+    assert_eq!(reports(&restarted), reports(&outcomes), "restarts change no report");
+}
+
+#[tokio::test]
+async fn a_frozen_counter_makes_its_gpus_unavailable_after_the_staleness_limit() {
+    let mut exporter = RefreshingExporter::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut oracle = open(&exporter.config(dir.path()));
+    // The last refresh is at +90; with a 65 s limit the GPUs are fresh through +155.
+    let mut outcomes =
+        drive(&mut oracle, &mut exporter, GENESIS..GENESIS + 241, GENESIS + 91).await;
+    outcomes.extend(oracle.finalize_due(GENESIS + 241).expect("finalize"));
+    let available: Vec<u64> = outcomes.iter().map(|o| o.summary.gpu_seconds_available).collect();
+    assert_eq!(available, vec![8 * 60, 8 * 60, 8 * 36, 0], "stale from +156 on");
+    assert_eq!(outcomes[3].summary.seconds_sampled, 60, "the exporter still answered");
+}
+
+#[tokio::test]
+async fn a_hung_exporter_is_bounded_by_the_sample_timeout() {
+    let url = serve_with(Arc::new(|| None), 200).await;
+    let gpus = exported_gpus("gpu-node-7", 1, WATTS);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = source_config(
+        dir.path(),
+        SourceConfig::Dcgm { url, stale_after_s: 65 },
+        GENESIS,
+        60,
+        &gpus,
+    );
+    let mut oracle = open(&config).with_sample_timeout(std::time::Duration::from_millis(300));
+    let err = oracle.tick(GENESIS).await.expect_err("hung");
+    assert!(matches!(err, OracleError::SampleTimeout { after_ms: 300, .. }), "{err}");
+    assert!(err.to_string().contains("300 ms"), "{err}");
+    assert_eq!(oracle.store().last_t().expect("store"), None, "nothing stored for the second");
+}
+
+#[tokio::test]
+async fn an_epoch_closed_by_a_failing_second_still_reaches_the_caller() {
+    let hung = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let gpus = exported_gpus("gpu-node-7", 1, WATTS);
+    let respond = {
+        let (hung, gpus) = (hung.clone(), gpus.clone());
+        Arc::new(move || {
+            (!hung.load(std::sync::atomic::Ordering::SeqCst)).then(|| exposition(&gpus, None))
+        })
+    };
+    let url = serve_with(respond, 200).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = SourceConfig::Dcgm { url, stale_after_s: 65 };
+    let config = source_config(dir.path(), source, GENESIS, 60, &gpus);
+    let mut oracle = open(&config).with_sample_timeout(std::time::Duration::from_millis(300));
+    assert_eq!(oracle.tick(GENESIS + 59).await.expect("tick"), None);
+    hung.store(true, std::sync::atomic::Ordering::SeqCst);
+    let outcome = oracle.tick(GENESIS + 60).await.expect("the epoch, not the sample's error");
+    assert_eq!(outcome.map(|o| (o.summary.epoch, o.summary.seconds_sampled)), Some((0, 1)));
+    assert_eq!(oracle.store().last_t().expect("store"), Some(GENESIS + 59), "nothing for +60");
 }

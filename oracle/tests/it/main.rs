@@ -3,8 +3,10 @@
 
 mod common;
 mod dcgm;
+mod live;
 mod nvml;
 mod onchain;
 mod prometheus;
 mod replay;
 mod restart;
+mod retention;
