@@ -252,8 +252,15 @@ async fn two_of_three_report_every_epoch_while_two_are_up_and_miss_with_the_reas
         accepted(&m, cluster.id, second).await
     })
     .await;
-    let peer_down = status(&nodes[0], cluster.id).peers[&nodes[2].url].clone();
-    assert!(!peer_down.reachable && peer_down.last_error.is_some(), "{peer_down:?}");
+    // Whoever submitted asked every peer first (it held one signature): it saw the auditor down.
+    let auditor = nodes[2].url.clone();
+    let peer_down = wait_for("the auditor shown unreachable", async || {
+        nodes[..2].iter().find_map(|n| {
+            status(n, cluster.id).peers.get(&auditor).filter(|p| !p.reachable).cloned()
+        })
+    })
+    .await;
+    assert!(peer_down.last_error.is_some(), "{peer_down:?}");
 
     // Two down: the survivor holds one signature of two and says so, then the window closes
     // and the epoch is missed — visible in `ledger_syncStatus`.
@@ -305,13 +312,18 @@ async fn a_co_signer_with_different_telemetry_is_never_combined() {
     let ours = (honest.gpuSecondsAvailable, honest.gpuSecondsBusy, honest.itEnergyWh);
     assert_eq!(chain, ours, "the honest two's report is on chain");
 
-    // The honest nodes name the odd node and the fields it got wrong, in the status and metrics.
-    let mismatch = wait_for("the mismatch in the status", async || {
-        status(&nodes[0], cluster.id).last_mismatch.filter(|m| m.peer == nodes[2].url)
+    // The honest node that submitted asked the odd node first (it held one signature): it names
+    // the odd node and the fields it got wrong, in its status and metrics.
+    let odd_url = nodes[2].url.clone();
+    let (seen_by, mismatch) = wait_for("the mismatch in the status", async || {
+        nodes[..2].iter().find_map(|n| {
+            let found = status(n, cluster.id).last_mismatch.filter(|m| m.peer == odd_url)?;
+            Some((n.url.clone(), found))
+        })
     })
     .await;
     assert!(mismatch.fields.iter().any(|f| f.field == "telemetryRoot"), "{mismatch:?}");
-    let metrics = reqwest::get(format!("{}/metrics", nodes[0].url))
+    let metrics = reqwest::get(format!("{seen_by}/metrics"))
         .await
         .expect("metrics")
         .text()
