@@ -34,16 +34,21 @@ mod investor;
 mod issuer;
 mod keeper;
 mod lease;
+mod nonce;
 mod owner;
 mod reports;
 mod revert;
+mod rpc;
 mod tenant;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 mod tx;
 
 pub use amount::Amount;
-pub use client::{Client, STABLECOIN_DECIMALS, read_provider, wallet_provider};
+pub use client::{
+    Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, wallet_provider,
+    wallet_provider_with,
+};
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
@@ -56,5 +61,6 @@ pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};
 pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{ErrorKind, Revert, decode_revert};
+pub use rpc::RpcOptions;
 pub use tenant::{Arbiter, Tenant, Withdrawal, challenge, withdraw_payout};
 pub use tx::RECEIPT_TIMEOUT;
