@@ -153,9 +153,10 @@ async fn a_failed_send_leaves_no_nonce_gap() {
     let one = client.amount(U256::from(1u8));
 
     // Every attempt of the send is cut: it fails after its retry.
-    proxy.drop_requests("eth_sendRawTransaction", 2);
+    proxy.drop_requests("eth_sendRawTransaction", usize::MAX);
     issuer.mint(to, one).await.expect_err("every attempt was cut");
-    assert_eq!(proxy.dropped_requests(), 2);
+    assert!(proxy.dropped_requests() > 0);
+    proxy.drop_requests("eth_sendRawTransaction", 0);
     // The next one reuses the nonce instead of queueing behind a gap until its receipt times out.
     tokio::time::timeout(DEADLINE, issuer.mint(to, one)).await.expect("hung").expect("mined");
 
