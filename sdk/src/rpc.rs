@@ -9,7 +9,11 @@ use std::{
 };
 
 use alloy::{
-    rpc::{client::RpcClient, json_rpc::RequestPacket},
+    primitives::{B256, Bytes, keccak256},
+    rpc::{
+        client::RpcClient,
+        json_rpc::{Id, Request, RequestPacket, Response, ResponsePacket, ResponsePayload},
+    },
     transports::{
         TransportError, TransportErrorKind, TransportFut,
         http::{
@@ -153,13 +157,13 @@ impl<S> Service<RequestPacket> for Classify<S>
 where
     S: Service<
             RequestPacket,
-            Response = alloy::rpc::json_rpc::ResponsePacket,
+            Response = ResponsePacket,
             Error = TransportError,
             Future = TransportFut<'static>,
         > + Send
         + 'static,
 {
-    type Response = alloy::rpc::json_rpc::ResponsePacket;
+    type Response = ResponsePacket;
     type Error = TransportError;
     type Future = TransportFut<'static>;
 
@@ -223,7 +227,10 @@ impl RetryPolicy for InTransitPolicy {
     }
 }
 
-/// Re-syncs the shared nonce sequence when a request that spends a reserved nonce fails.
+/// Watches requests that spend a reserved nonce. A send the node reports failed although it
+/// knows the transaction (an earlier attempt got through and only its answer was lost, so the
+/// retry is refused as "already imported" or "nonce too low") is answered with the transaction's
+/// hash: the send did happen. Any other failure re-syncs the shared nonce sequence.
 #[derive(Debug, Clone)]
 struct NonceWatchLayer {
     nonces: Option<SharedNonceManager>,
@@ -251,13 +258,14 @@ impl<S> Service<RequestPacket> for NonceWatch<S>
 where
     S: Service<
             RequestPacket,
-            Response = alloy::rpc::json_rpc::ResponsePacket,
+            Response = ResponsePacket,
             Error = TransportError,
             Future = TransportFut<'static>,
-        > + Send
+        > + Clone
+        + Send
         + 'static,
 {
-    type Response = alloy::rpc::json_rpc::ResponsePacket;
+    type Response = ResponsePacket;
     type Error = TransportError;
     type Future = TransportFut<'static>;
 
@@ -268,6 +276,8 @@ where
     fn call(&mut self, request: RequestPacket) -> Self::Future {
         let watched = request.method_names().any(|method| SPENDS_NONCE.contains(&method));
         let nonces = self.nonces.clone().filter(|_| watched);
+        let sent = sent_transaction(&request);
+        let mut lookup = self.inner.clone();
         let call = self.inner.call(request);
         Box::pin(async move {
             let result = call.await;
@@ -275,10 +285,50 @@ where
                 Ok(response) => response.is_error(),
                 Err(_) => true,
             };
-            if let (true, Some(nonces)) = (failed, nonces) {
+            if !failed {
+                return result;
+            }
+            if let Some((id, hash)) = sent
+                && node_knows(&mut lookup, hash).await
+            {
+                return Ok(sent_response(id, hash));
+            }
+            if let Some(nonces) = nonces {
                 nonces.resync();
             }
             result
         })
     }
+}
+
+/// The request id and transaction hash of a single `eth_sendRawTransaction` (the hash of a
+/// signed transaction is the keccak of its raw bytes).
+fn sent_transaction(request: &RequestPacket) -> Option<(Id, B256)> {
+    let request = request.as_single().filter(|r| r.method() == "eth_sendRawTransaction")?;
+    let (raw,): (Bytes,) = serde_json::from_str(request.params()?.get()).ok()?;
+    Some((request.id().clone(), keccak256(&raw)))
+}
+
+/// Whether the node has transaction `hash` (pending or mined).
+async fn node_knows<S>(inner: &mut S, hash: B256) -> bool
+where
+    S: Service<RequestPacket, Response = ResponsePacket, Error = TransportError>,
+{
+    let Ok(request) = Request::new("eth_getTransactionByHash", Id::Number(0), (hash,)).serialize()
+    else {
+        return false;
+    };
+    match inner.call(RequestPacket::Single(request)).await {
+        Ok(ResponsePacket::Single(Response { payload: ResponsePayload::Success(tx), .. })) => {
+            tx.get() != "null"
+        }
+        _ => false,
+    }
+}
+
+/// The answer a successful `eth_sendRawTransaction` with id `id` would have had.
+fn sent_response(id: Id, hash: B256) -> ResponsePacket {
+    let payload =
+        serde_json::value::to_raw_value(&hash).expect("a hash serializes as a JSON string");
+    ResponsePacket::Single(Response { id, payload: ResponsePayload::Success(payload) })
 }

@@ -7,7 +7,7 @@ use std::{
     net::SocketAddr,
     sync::{
         Arc, Mutex, PoisonError,
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::{Duration, Instant},
 };
@@ -289,7 +289,8 @@ pub async fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -
 
 /// A TCP proxy on 127.0.0.1 in front of an RPC (anvil) that tests can make misbehave: hold every
 /// request ([`Proxy::stall`]), close every open connection ([`Proxy::drop_connections`]), or cut
-/// the connection of the next requests that contain some text ([`Proxy::drop_requests`]).
+/// the connection of the next requests that contain some text, before forwarding them
+/// ([`Proxy::drop_requests`]) or after, losing only the answer ([`Proxy::drop_responses`]).
 /// Stops, closing every connection, when dropped.
 #[derive(Debug)]
 pub struct Proxy {
@@ -309,8 +310,17 @@ struct ProxyState {
     held: AtomicUsize,
     /// Requests whose connection was cut, in all.
     dropped: AtomicUsize,
-    /// Cut the connection of the next `.1` requests containing `.0`.
-    drop_rule: Mutex<(Vec<u8>, usize)>,
+    /// Which requests to cut next.
+    drop_rule: Mutex<DropRule>,
+}
+
+/// Cut the connection of the next `count` requests containing `text`, before forwarding them or
+/// (`forward`) after.
+#[derive(Debug, Default)]
+struct DropRule {
+    text: Vec<u8>,
+    count: usize,
+    forward: bool,
 }
 
 impl Proxy {
@@ -324,7 +334,7 @@ impl Proxy {
             generation: watch::Sender::new(0),
             held: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
-            drop_rule: Mutex::new((Vec::new(), 0)),
+            drop_rule: Mutex::new(DropRule::default()),
         });
         let accepting = Arc::clone(&state);
         let accept = tokio::spawn(async move {
@@ -369,11 +379,21 @@ impl Proxy {
     /// Cuts the connection of each of the next `count` requests whose bytes contain `text` (e.g.
     /// a JSON-RPC method name) instead of forwarding it; `count` 0 ends the rule.
     pub fn drop_requests(&self, text: &str, count: usize) {
-        *self.state.drop_rule.lock().unwrap_or_else(PoisonError::into_inner) =
-            (text.as_bytes().to_vec(), count);
+        self.set_drop_rule(DropRule { text: text.as_bytes().to_vec(), count, forward: false });
     }
 
-    /// Requests cut by [`Proxy::drop_requests`] so far.
+    /// Forwards each of the next `count` requests whose bytes contain `text`, then cuts its
+    /// connection instead of relaying the answer (the RPC acted, the caller never hears).
+    pub fn drop_responses(&self, text: &str, count: usize) {
+        self.set_drop_rule(DropRule { text: text.as_bytes().to_vec(), count, forward: true });
+    }
+
+    fn set_drop_rule(&self, rule: DropRule) {
+        *self.state.drop_rule.lock().unwrap_or_else(PoisonError::into_inner) = rule;
+    }
+
+    /// Requests (or their answers) cut by [`Proxy::drop_requests`] and [`Proxy::drop_responses`]
+    /// so far.
     pub fn dropped_requests(&self) -> usize {
         self.state.dropped.load(Ordering::SeqCst)
     }
@@ -392,17 +412,46 @@ impl ProxyState {
         let mut generation = self.generation.subscribe();
         generation.mark_unchanged();
         let Ok(upstream) = TcpStream::connect(self.upstream).await else { return };
-        let (client_read, mut client_write) = client.into_split();
-        let (mut upstream_read, upstream_write) = upstream.into_split();
+        let (client_read, client_write) = client.into_split();
+        let (upstream_read, upstream_write) = upstream.into_split();
+        let lose_answer = AtomicBool::new(false);
         tokio::select! {
-            _ = self.requests(client_read, upstream_write) => {}
-            _ = tokio::io::copy(&mut upstream_read, &mut client_write) => {}
+            _ = self.requests(client_read, upstream_write, &lose_answer) => {}
+            _ = self.responses(upstream_read, client_write, &lose_answer) => {}
             _ = generation.changed() => {}
         }
     }
 
+    /// Upstream to client, unless the request's answer is to be lost.
+    async fn responses(
+        &self,
+        mut from: OwnedReadHalf,
+        mut to: OwnedWriteHalf,
+        lose_answer: &AtomicBool,
+    ) {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let read = match from.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(read) => read,
+            };
+            if lose_answer.load(Ordering::SeqCst) {
+                self.dropped.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            if to.write_all(&buffer[..read]).await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// Client to upstream: applies the drop rule and the stall to each chunk of request bytes.
-    async fn requests(&self, mut from: OwnedReadHalf, mut to: OwnedWriteHalf) {
+    async fn requests(
+        &self,
+        mut from: OwnedReadHalf,
+        mut to: OwnedWriteHalf,
+        lose_answer: &AtomicBool,
+    ) {
         let mut buffer = vec![0u8; 64 * 1024];
         loop {
             let read = match from.read(&mut buffer).await {
@@ -410,9 +459,13 @@ impl ProxyState {
                 Ok(read) => read,
             };
             let chunk = &buffer[..read];
-            if self.should_drop(chunk) {
-                self.dropped.fetch_add(1, Ordering::SeqCst);
-                return;
+            match self.drop_rule_matches(chunk) {
+                Some(true) => lose_answer.store(true, Ordering::SeqCst),
+                Some(false) => {
+                    self.dropped.fetch_add(1, Ordering::SeqCst);
+                    return;
+                }
+                None => {}
             }
             let mut stalled = self.stalled.subscribe();
             if *stalled.borrow_and_update() {
@@ -429,15 +482,16 @@ impl ProxyState {
         }
     }
 
-    fn should_drop(&self, chunk: &[u8]) -> bool {
+    /// Whether the drop rule takes `chunk`: `Some(forward)` if so (and counts it), else `None`.
+    fn drop_rule_matches(&self, chunk: &[u8]) -> Option<bool> {
         let mut rule = self.drop_rule.lock().unwrap_or_else(PoisonError::into_inner);
-        let (text, count) = &mut *rule;
-        let matches = *count > 0
-            && !text.is_empty()
-            && chunk.windows(text.len()).any(|window| window == text.as_slice());
-        if matches {
-            *count -= 1;
+        let matches = rule.count > 0
+            && !rule.text.is_empty()
+            && chunk.windows(rule.text.len()).any(|window| window == rule.text.as_slice());
+        if !matches {
+            return None;
         }
-        matches
+        rule.count -= 1;
+        Some(rule.forward)
     }
 }

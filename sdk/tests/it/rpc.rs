@@ -115,6 +115,15 @@ async fn dropped_connections_are_retried_for_reads_and_sends() {
     proxy.drop_connections();
     issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("mint after a drop");
     assert_eq!(balance(&governance, to).await, U256::from(6u8));
+
+    // The node took the transaction but its answer was lost: the retry is refused as already
+    // known, yet the send did happen, so it is reported as sent, and mined once.
+    proxy.drop_responses("eth_sendRawTransaction", 1);
+    issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("mint with a lost answer");
+    assert_eq!(proxy.dropped_requests(), 5);
+    assert_eq!(balance(&governance, to).await, U256::from(7u8));
+    issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("the next nonce is right");
+    assert_eq!(balance(&governance, to).await, U256::from(8u8));
 }
 
 #[tokio::test]
