@@ -11,7 +11,7 @@
 use std::{
     collections::HashMap,
     sync::{
-        Arc, LazyLock, Mutex, PoisonError,
+        Arc, LazyLock, Mutex, PoisonError, Weak,
         atomic::{AtomicBool, Ordering},
     },
 };
@@ -35,12 +35,20 @@ struct NonceSlot {
 /// Which account's sequence: (RPC endpoint, chain id, address).
 type SlotKey = (String, u64, Address);
 
-/// Every account's sequence in this process.
-static SLOTS: LazyLock<Mutex<HashMap<SlotKey, Arc<NonceSlot>>>> = LazyLock::new(Default::default);
+/// Every account's sequence in this process, held by the providers that use it: once they are
+/// all dropped the sequence goes, and the next provider reads the nonce from the chain again (a
+/// later devnet on the same port is another chain).
+static SLOTS: LazyLock<Mutex<HashMap<SlotKey, Weak<NonceSlot>>>> = LazyLock::new(Default::default);
 
 fn slot(key: SlotKey) -> Arc<NonceSlot> {
     let mut slots = SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
-    Arc::clone(slots.entry(key).or_default())
+    if let Some(slot) = slots.get(&key).and_then(Weak::upgrade) {
+        return slot;
+    }
+    slots.retain(|_, slot| slot.strong_count() > 0);
+    let slot = Arc::new(NonceSlot::default());
+    slots.insert(key, Arc::downgrade(&slot));
+    slot
 }
 
 /// A [`NonceManager`] drawing from the process-wide sequence of each (endpoint, chain id,
