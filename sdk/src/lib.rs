@@ -7,7 +7,9 @@
 //!   `"12.50"`, never a float.
 //! - [`deploy`] and [`Deployment`]: deploy every contract plus `DevStablecoin`, and the deployment
 //!   JSON (chain id, addresses, deploy block) the node, the CLI and the demo read.
-//! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
+//! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain and
+//!   reads the stablecoin's decimals. Every provider the SDK builds has request timeouts and
+//!   retries ([`RpcOptions`]) and shares one nonce sequence per account in the process.
 //! - Roles, each a thin wrapper over a [`Client`]: [`Owner`] (clusters, attestors, bonds, leases,
 //!   share offers), [`Tenant`] (escrow by approval or permit, challenges, withdrawals),
 //!   [`Investor`] (buy and transfer shares, positions, claims), [`Keeper`] (find and settle due

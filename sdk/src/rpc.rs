@@ -185,12 +185,13 @@ fn classify(error: TransportError, timeout: Duration) -> TransportError {
     let Some(http) = custom.downcast_ref::<reqwest::Error>() else {
         return TransportError::Transport(TransportErrorKind::Custom(custom));
     };
-    let in_transit = if http.is_timeout() {
+    // A connect timeout is both: report it as the connect failure it is.
+    let in_transit = if http.is_connect() {
+        InTransit::Connect(into_reqwest(custom))
+    } else if http.is_timeout() {
         InTransit::TimedOut(timeout)
-    } else if http.is_connect() {
-        InTransit::Connect(clone_reqwest(custom))
     } else if http.is_request() || http.is_body() || http.is_decode() {
-        InTransit::Broken(clone_reqwest(custom))
+        InTransit::Broken(into_reqwest(custom))
     } else {
         return TransportError::Transport(TransportErrorKind::Custom(custom));
     };
@@ -198,7 +199,7 @@ fn classify(error: TransportError, timeout: Duration) -> TransportError {
 }
 
 /// Takes the reqwest error out of its box (checked by the caller's downcast).
-fn clone_reqwest(custom: Box<dyn std::error::Error + Send + Sync>) -> reqwest::Error {
+fn into_reqwest(custom: Box<dyn std::error::Error + Send + Sync>) -> reqwest::Error {
     *custom.downcast::<reqwest::Error>().expect("the caller checked it is a reqwest error")
 }
 
