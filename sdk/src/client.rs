@@ -197,8 +197,9 @@ impl Client {
     }
 }
 
-/// `token.decimals()`, with an error that says what to check when the address is no ERC-20.
-async fn token_decimals(provider: &DynProvider, token: Address) -> Result<u8> {
+/// `token.decimals()` of an ERC-20 (read it once, e.g. for a read-only provider that formats
+/// amounts), with an error that says what to check when the address is no ERC-20.
+pub async fn token_decimals(provider: &DynProvider, token: Address) -> Result<u8> {
     DevStablecoin::new(token, provider).decimals().call().await.map_err(|e| match e {
         alloy::contract::Error::TransportError(t) if t.as_error_resp().is_none() => {
             SdkError::Transport(t.to_string())

@@ -48,8 +48,8 @@ mod tx;
 
 pub use amount::Amount;
 pub use client::{
-    Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, wallet_provider,
-    wallet_provider_with,
+    Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, token_decimals,
+    wallet_provider, wallet_provider_with,
 };
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};

@@ -333,3 +333,63 @@ fn sent_response(id: Id, hash: B256) -> ResponsePacket {
         serde_json::value::to_raw_value(&hash).expect("a hash serializes as a JSON string");
     ResponsePacket::Single(Response { id, payload: ResponsePayload::Success(payload) })
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        rpc::json_rpc::ErrorPayload,
+        transports::{HttpError, RpcError},
+    };
+
+    use super::*;
+
+    #[test]
+    fn retries_failures_in_transit_never_answers() {
+        let policy = InTransitPolicy;
+        let timed_out = TransportErrorKind::custom(InTransit::TimedOut(Duration::from_secs(10)));
+        assert!(policy.should_retry(&timed_out));
+        assert!(timed_out.to_string().contains("did not answer within 10 s"), "{timed_out}");
+        for status in [429, 502, 503, 504] {
+            let http = TransportError::Transport(TransportErrorKind::HttpError(HttpError {
+                status,
+                body: String::new(),
+            }));
+            assert!(policy.should_retry(&http), "HTTP {status}");
+        }
+        let bad_request = TransportError::Transport(TransportErrorKind::HttpError(HttpError {
+            status: 400,
+            body: String::new(),
+        }));
+        assert!(!policy.should_retry(&bad_request));
+        let revert: TransportError = RpcError::ErrorResp(ErrorPayload {
+            code: 3,
+            message: "execution reverted".into(),
+            data: None,
+        });
+        assert!(!policy.should_retry(&revert), "a revert is an answer");
+        let rejected: TransportError = RpcError::ErrorResp(ErrorPayload {
+            code: -32003,
+            message: "nonce too low".into(),
+            data: None,
+        });
+        assert!(!policy.should_retry(&rejected), "a rejected transaction is an answer");
+    }
+
+    #[test]
+    fn a_send_is_known_by_the_hash_of_its_raw_bytes() {
+        let raw = Bytes::from_static(&[0x02, 0xf8, 0x6f, 0x01]);
+        let request = Request::new("eth_sendRawTransaction", Id::Number(7), (raw.clone(),))
+            .serialize()
+            .expect("serialize");
+        let (id, hash) = sent_transaction(&RequestPacket::Single(request)).expect("a send");
+        assert_eq!((id, hash), (Id::Number(7), keccak256(&raw)));
+        let call = Request::new("eth_call", Id::Number(8), (raw,)).serialize().expect("serialize");
+        assert_eq!(sent_transaction(&RequestPacket::Single(call)), None);
+
+        let response = sent_response(Id::Number(7), hash);
+        let answer = response.as_single().expect("single");
+        assert_eq!(answer.id, Id::Number(7));
+        let ResponsePayload::Success(payload) = &answer.payload else { panic!("a success") };
+        assert_eq!(payload.get(), format!("\"{hash}\""));
+    }
+}
