@@ -176,7 +176,9 @@ async fn a_failed_send_leaves_no_nonce_gap() {
         .raw_request::<_, ()>("anvil_setNonce".into(), (client.address(), U256::from(nonce + 3)))
         .await
         .expect("set nonce");
-    issuer.mint(to, one).await.expect_err("nonce too low");
+    let err = issuer.mint(to, one).await.expect_err("nonce too low");
+    assert!(matches!(err, SdkError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("nonce too low"), "{err}");
     tokio::time::timeout(DEADLINE, issuer.mint(to, one)).await.expect("hung").expect("mined");
     assert_eq!(balance(&client, to).await, U256::from(2u8));
 }
