@@ -27,6 +27,10 @@ pub enum SdkError {
     /// A call reverted without data the SDK can decode.
     #[error("transaction reverted: {0}")]
     Revert(String),
+    /// The node refused a transaction that passed simulation (nonce, fee or pool limits): it was
+    /// not sent, and the next send reads the nonce from the chain again.
+    #[error("the node refused the transaction: {0}")]
+    Rejected(String),
     /// A transaction was mined but failed (it passed simulation, so the chain changed between
     /// the two: retry after re-reading the state).
     #[error("transaction {tx} was mined but reverted; the state changed since it was simulated")]

@@ -2,7 +2,7 @@
 
 use alloy::primitives::{Address, U256};
 
-use crate::{Amount, Client, Result, SdkError, bindings::LeaseMarket, client::STABLECOIN_DECIMALS};
+use crate::{Amount, Client, Result, SdkError, bindings::LeaseMarket};
 
 /// How a lease's delivered GPU-seconds are counted by the oracle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +161,9 @@ impl Client {
 
 async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
     let l = client.market().getLease(id).call().await?;
-    let money = |base: u128| Amount::from_base(U256::from(base), STABLECOIN_DECIMALS);
+    // A lease may be paid in any allowed stablecoin, each with its own decimals.
+    let decimals = client.decimals_of(l.stablecoin).await?;
+    let money = |base: u128| Amount::from_base(U256::from(base), decimals);
     Ok(LeaseInfo {
         id,
         cluster_id: l.clusterId,

@@ -7,7 +7,9 @@
 //!   `"12.50"`, never a float.
 //! - [`deploy`] and [`Deployment`]: deploy every contract plus `DevStablecoin`, and the deployment
 //!   JSON (chain id, addresses, deploy block) the node, the CLI and the demo read.
-//! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain.
+//! - [`Client`]: a provider with a signer for one deployment; refuses an RPC on another chain and
+//!   reads the stablecoin's decimals. Every provider the SDK builds has request timeouts and
+//!   retries ([`RpcOptions`]) and shares one nonce sequence per account in the process.
 //! - Roles, each a thin wrapper over a [`Client`]: [`Owner`] (clusters, attestors, bonds, leases,
 //!   share offers), [`Tenant`] (escrow by approval or permit, challenges, withdrawals),
 //!   [`Investor`] (buy and transfer shares, positions, claims), [`Keeper`] (find and settle due
@@ -34,16 +36,21 @@ mod investor;
 mod issuer;
 mod keeper;
 mod lease;
+mod nonce;
 mod owner;
 mod reports;
 mod revert;
+mod rpc;
 mod tenant;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
 mod tx;
 
 pub use amount::Amount;
-pub use client::{Client, STABLECOIN_DECIMALS, read_provider, wallet_provider};
+pub use client::{
+    Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, token_decimals,
+    wallet_provider, wallet_provider_with,
+};
 pub use deploy::{DeployParams, Deployment, deploy};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
@@ -56,5 +63,6 @@ pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};
 pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{ErrorKind, Revert, decode_revert};
+pub use rpc::RpcOptions;
 pub use tenant::{Arbiter, Tenant, Withdrawal, challenge, withdraw_payout};
 pub use tx::RECEIPT_TIMEOUT;

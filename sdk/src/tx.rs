@@ -20,7 +20,7 @@ pub(crate) async fn transact<D: CallDecoder>(
     call: CallBuilder<&DynProvider, D>,
 ) -> Result<TransactionReceipt> {
     call.call_raw().await?;
-    let pending = call.send().await?;
+    let pending = call.send().await.map_err(refused)?;
     let tx = *pending.tx_hash();
     let receipt =
         pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(|e| match e {
@@ -33,6 +33,15 @@ pub(crate) async fn transact<D: CallDecoder>(
         return Err(SdkError::RevertedOnChain { tx });
     }
     Ok(receipt)
+}
+
+/// A send's error: an answer from the node that is no decodable revert is a refusal (a send
+/// executes nothing, and the simulation passed), not a revert.
+fn refused(e: alloy::contract::Error) -> SdkError {
+    match SdkError::from(e) {
+        SdkError::Revert(reason) => SdkError::Rejected(reason),
+        other => other,
+    }
 }
 
 /// The first `E` event in a receipt.

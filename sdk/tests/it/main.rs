@@ -4,3 +4,4 @@ mod amount;
 mod deploy;
 mod owner;
 mod roles;
+mod rpc;

@@ -1,0 +1,217 @@
+//! The chain client under a misbehaving RPC (a proxy in front of anvil that stalls or cuts
+//! connections), nonces shared by clients of one key, and the stablecoin's decimals read from the
+//! token.
+
+use std::time::{Duration, Instant};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use compute_ledger_sdk::{
+    Amount, Client, DeployParams, Deployment, Issuer, RpcOptions, SdkError, deploy,
+    test_utils::{Devnet, Proxy, wait_until},
+};
+
+/// Generous bound on anything a test waits for: reached only when the code under test hangs.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+async fn deployed() -> (Devnet, Deployment) {
+    let devnet = Devnet::spawn();
+    let governance = devnet.signer(0);
+    let params = DeployParams {
+        governance: governance.address(),
+        arbiter: governance.address(),
+        report_window: 60,
+        challenge_window: 15,
+        resolution_window: 60,
+        proof_grace: 30,
+        challenge_bond_bps: 1_000,
+        metadata_uri: "http://127.0.0.1:8645/metadata/{id}.json".into(),
+    };
+    let deployment = deploy(&devnet.provider_for(governance), &params).await.expect("deploy");
+    (devnet, deployment)
+}
+
+async fn connect(
+    url: &str,
+    deployment: &Deployment,
+    key: PrivateKeySigner,
+    options: &RpcOptions,
+) -> Client {
+    Client::connect_with(url, deployment.clone(), key, options).await.expect("connect")
+}
+
+fn quick_retries(request_timeout: Duration, max_retries: u32) -> RpcOptions {
+    RpcOptions {
+        request_timeout,
+        max_retries,
+        backoff: Duration::from_millis(50),
+        ..RpcOptions::default()
+    }
+}
+
+async fn balance(client: &Client, of: Address) -> U256 {
+    client.stablecoin().balanceOf(of).call().await.expect("balance")
+}
+
+#[tokio::test]
+async fn a_stalled_rpc_gives_a_timeout_error_instead_of_hanging() {
+    let (devnet, deployment) = deployed().await;
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let timeout = Duration::from_secs(1);
+    let client =
+        connect(&proxy.url(), &deployment, devnet.signer(0), &quick_retries(timeout, 1)).await;
+
+    proxy.stall();
+    let started = Instant::now();
+    let result = tokio::time::timeout(DEADLINE, client.chain_time()).await.expect("the call hung");
+    let err = result.expect_err("nothing was forwarded");
+    assert!(matches!(err, SdkError::Transport(_)), "{err:?}");
+    assert!(err.to_string().contains("timed out"), "the error says why: {err}");
+    // Two attempts, each waited out in full.
+    assert!(started.elapsed() >= 2 * timeout, "failed early: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_call_made_during_a_stall_succeeds_once_the_rpc_resumes() {
+    let (devnet, deployment) = deployed().await;
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let client = connect(
+        &proxy.url(),
+        &deployment,
+        devnet.signer(0),
+        &quick_retries(Duration::from_secs(20), 5),
+    )
+    .await;
+
+    proxy.stall();
+    let call = tokio::spawn(async move { client.chain_time().await });
+    wait_until("the proxy holds the request", DEADLINE, || proxy.held_requests() > 0).await;
+    proxy.resume();
+    let time = tokio::time::timeout(DEADLINE, call).await.expect("hung").expect("task");
+    assert!(time.expect("answered after the resume") > 0);
+}
+
+#[tokio::test]
+async fn dropped_connections_are_retried_for_reads_and_sends() {
+    let (devnet, deployment) = deployed().await;
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let options = quick_retries(Duration::from_secs(20), 3);
+    let governance = connect(&proxy.url(), &deployment, devnet.signer(0), &options).await;
+    let to = devnet.signer(1).address();
+
+    proxy.drop_requests("eth_chainId", 2);
+    assert_eq!(governance.provider().get_chain_id().await.expect("read"), devnet.anvil.chain_id());
+    assert_eq!(proxy.dropped_requests(), 2, "both cut attempts were retried");
+
+    proxy.drop_requests("eth_sendRawTransaction", 2);
+    let issuer = Issuer::new(governance.clone());
+    issuer.mint(to, governance.amount(U256::from(5u8))).await.expect("mint despite two cuts");
+    assert_eq!(proxy.dropped_requests(), 4);
+    assert_eq!(balance(&governance, to).await, U256::from(5u8), "minted exactly once");
+
+    proxy.drop_connections();
+    issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("mint after a drop");
+    assert_eq!(balance(&governance, to).await, U256::from(6u8));
+
+    // The node took the transaction but its answer was lost: the retry is refused as already
+    // known, yet the send did happen, so it is reported as sent, and mined once.
+    proxy.drop_responses("eth_sendRawTransaction", 1);
+    issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("mint with a lost answer");
+    assert_eq!(proxy.dropped_requests(), 5);
+    assert_eq!(balance(&governance, to).await, U256::from(7u8));
+    issuer.mint(to, governance.amount(U256::from(1u8))).await.expect("the next nonce is right");
+    assert_eq!(balance(&governance, to).await, U256::from(8u8));
+}
+
+#[tokio::test]
+async fn two_clients_of_one_key_send_concurrently_without_nonce_clashes() {
+    let (devnet, deployment) = deployed().await;
+    let endpoint = devnet.anvil.endpoint();
+    let options = RpcOptions::default();
+    let first = Issuer::new(connect(&endpoint, &deployment, devnet.signer(0), &options).await);
+    let second_client = connect(&endpoint, &deployment, devnet.signer(0), &options).await;
+    let second = Issuer::new(second_client.clone());
+    let to = devnet.signer(1).address();
+    let one = Amount::from_base(U256::from(1u8), 6);
+
+    let sends = (0..20).flat_map(|_| [first.mint(to, one), second.mint(to, one)]);
+    let results =
+        tokio::time::timeout(DEADLINE, futures::future::join_all(sends)).await.expect("sends hung");
+    for (i, result) in results.into_iter().enumerate() {
+        result.unwrap_or_else(|e| panic!("send {i} failed: {e}"));
+    }
+    assert_eq!(balance(&second_client, to).await, U256::from(40u8));
+}
+
+#[tokio::test]
+async fn a_failed_send_leaves_no_nonce_gap() {
+    let (devnet, deployment) = deployed().await;
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let client = connect(
+        &proxy.url(),
+        &deployment,
+        devnet.signer(0),
+        &quick_retries(Duration::from_secs(20), 1),
+    )
+    .await;
+    let issuer = Issuer::new(client.clone());
+    let to = devnet.signer(1).address();
+    let one = client.amount(U256::from(1u8));
+
+    // Every attempt of the send is cut: it fails after its retry.
+    proxy.drop_requests("eth_sendRawTransaction", usize::MAX);
+    issuer.mint(to, one).await.expect_err("every attempt was cut");
+    assert!(proxy.dropped_requests() > 0);
+    proxy.drop_requests("eth_sendRawTransaction", 0);
+    // The next one reuses the nonce instead of queueing behind a gap until its receipt times out.
+    tokio::time::timeout(DEADLINE, issuer.mint(to, one)).await.expect("hung").expect("mined");
+
+    // Another process sends with the key: the node rejects our stale nonce once, then we re-sync.
+    let nonce = client.provider().get_transaction_count(client.address()).await.expect("nonce");
+    devnet
+        .provider_for(devnet.signer(0))
+        .raw_request::<_, ()>("anvil_setNonce".into(), (client.address(), U256::from(nonce + 3)))
+        .await
+        .expect("set nonce");
+    let err = issuer.mint(to, one).await.expect_err("nonce too low");
+    assert!(matches!(err, SdkError::Rejected(_)), "{err:?}");
+    assert!(err.to_string().contains("nonce too low"), "{err}");
+    tokio::time::timeout(DEADLINE, issuer.mint(to, one)).await.expect("hung").expect("mined");
+    assert_eq!(balance(&client, to).await, U256::from(2u8));
+}
+
+#[tokio::test]
+async fn amounts_use_the_decimals_the_token_reports() {
+    let (devnet, deployment) = deployed().await;
+    let endpoint = devnet.anvil.endpoint();
+    let options = RpcOptions::default();
+    let client = connect(&endpoint, &deployment, devnet.signer(0), &options).await;
+    assert_eq!(client.decimals(), 6, "DevStablecoin has 6");
+    assert_eq!(client.amount(U256::from(1_500_000u64)).to_string(), "1.50");
+
+    // A token with 18 decimals: runtime code that answers 18 to any call.
+    let token = Address::repeat_byte(0x18);
+    let answers_18 = "0x601260005260206000f3";
+    devnet
+        .provider_for(devnet.signer(0))
+        .raw_request::<_, ()>("anvil_setCode".into(), (token, answers_18))
+        .await
+        .expect("set code");
+    let wad = Deployment { stablecoin: token, ..deployment.clone() };
+    let client = connect(&endpoint, &wad, devnet.signer(0), &options).await;
+    assert_eq!(client.decimals(), 18);
+    let one = U256::from(10u8).pow(U256::from(18u8));
+    assert_eq!(client.amount(one).to_string(), "1.00");
+    assert_eq!(client.parse_amount("1").expect("parse").base(), one);
+
+    // No code at the address: a clear error, not a wrong amount later.
+    let nothing = Deployment { stablecoin: Address::repeat_byte(0x77), ..deployment };
+    let err = Client::connect_with(&endpoint, nothing, devnet.signer(0), &options)
+        .await
+        .expect_err("no token there");
+    assert!(matches!(err, SdkError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("decimals()"), "{err}");
+}
