@@ -290,8 +290,13 @@ impl Settings {
     pub async fn provider(&self, deployment: &Deployment) -> Result<alloy::providers::DynProvider> {
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=5 {
-            match compute_ledger_sdk::read_provider(&self.rpc_url, deployment).await {
-                Ok(provider) => return Ok(provider),
+            // This loop is the retry (with its own messages): one try per attempt below it.
+            let once = compute_ledger_sdk::RpcOptions { max_retries: 0, ..Default::default() };
+            match compute_ledger_sdk::read_provider_with(&self.rpc_url, deployment, &once).await {
+                // Reachable: from here on every call gets the SDK's timeouts and retries.
+                Ok(_) => {
+                    return Ok(compute_ledger_sdk::read_provider(&self.rpc_url, deployment).await?);
+                }
                 Err(SdkError::Transport(reason)) if attempt < 5 => {
                     tracing::warn!(
                         "RPC {} unreachable (attempt {attempt} of 5): {reason}; retrying in {:.1} s",

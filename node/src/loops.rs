@@ -47,7 +47,13 @@ pub async fn keeper_loop(
                     tracing::debug!(lease = %waiting.lease_id, epoch = waiting.epoch, "no delivery proof here; left for a keeper that has it");
                 }
             }
-            Err(e) => tracing::warn!("keeper: {e}; retrying next round"),
+            Err(e) => {
+                if matches!(e, compute_ledger_sdk::SdkError::Timeout { .. }) {
+                    // Never mined: it may wait behind a nonce a reorg freed.
+                    keeper.client().resync_nonce();
+                }
+                tracing::warn!("keeper: {e}; retrying next round");
+            }
         }
         if shutdown.sleep(interval).await {
             break;

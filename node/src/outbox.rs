@@ -255,6 +255,8 @@ impl Outbox {
                     epoch,
                     "the report was reorged out of the chain; sending it again"
                 );
+                // The reorg dropped our transaction too: its nonce is free again.
+                self.relayer.client().resync_nonce();
                 self.pending.insert(epoch, signed);
             }
         }
@@ -345,7 +347,13 @@ impl Outbox {
                 self.retired.insert(epoch);
                 Ok(Progress::Done)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                if matches!(e, SdkError::Timeout { .. }) {
+                    // Never mined: it may wait behind a nonce a reorg freed.
+                    self.relayer.client().resync_nonce();
+                }
+                Err(e.into())
+            }
         }
     }
 

@@ -127,6 +127,12 @@ impl Client {
         &self.deployment
     }
 
+    /// Makes this account's next nonce be read from the chain again (in every client of the
+    /// process): after a reorg dropped its transactions, or a receipt that never came.
+    pub fn resync_nonce(&self) {
+        crate::nonce::resync_account(self.address());
+    }
+
     /// The signing account's address.
     pub fn address(&self) -> Address {
         self.signer.address()

@@ -51,6 +51,16 @@ fn slot(key: SlotKey) -> Arc<NonceSlot> {
     slot
 }
 
+/// Makes the next nonce of `address` be read from the chain again on every endpoint: after a
+/// reorg dropped its transactions, or a receipt never came (the transaction may sit behind a gap).
+pub(crate) fn resync_account(address: Address) {
+    let slots = SLOTS.lock().unwrap_or_else(PoisonError::into_inner);
+    for slot in slots.iter().filter(|((_, _, a), _)| *a == address).filter_map(|(_, s)| s.upgrade())
+    {
+        slot.stale.store(true, Ordering::SeqCst);
+    }
+}
+
 /// A [`NonceManager`] drawing from the process-wide sequence of each (endpoint, chain id,
 /// address), so providers that sign for the same account never hand out the same nonce. One per
 /// provider: it remembers the chain id and the sequences it used, for

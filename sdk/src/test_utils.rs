@@ -124,12 +124,18 @@ pub struct Market {
 impl Market {
     /// Deploys, funds everyone with `funds` each (whole dollars), registers and bonds a cluster.
     pub async fn start(funds: u64, bond: u64) -> Self {
+        Self::start_with_report_window(funds, bond, REPORT_WINDOW).await
+    }
+
+    /// As [`Market::start`], with reports accepted for `report_window` seconds after each epoch
+    /// (fault drills outlast the default window).
+    pub async fn start_with_report_window(funds: u64, bond: u64, report_window: u64) -> Self {
         let devnet = Devnet::spawn();
         let governance_key = devnet.signer(0);
         let params = DeployParams {
             governance: governance_key.address(),
             arbiter: governance_key.address(),
-            report_window: REPORT_WINDOW,
+            report_window,
             challenge_window: CHALLENGE_WINDOW,
             resolution_window: RESOLUTION_WINDOW,
             proof_grace: PROOF_GRACE,

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use alloy::primitives::{Address, U256, keccak256};
 use compute_ledger_sdk::{
-    Amount, Billing, Client, ClusterSpec, Investor, Keeper, LeaseOffer, Owner, ProofBook,
-    STABLECOIN_DECIMALS, Tenant,
+    Amount, Billing, Client, ClusterSpec, Investor, Keeper, LeaseOffer, Owner, ProofBook, Tenant,
 };
 use serde_json::json;
 
@@ -24,8 +23,10 @@ async fn client(overrides: &Overrides, key: &KeyArgs) -> Result<Client> {
     Ok(Client::connect(&settings.rpc_url, deployment, key.load()?).await?)
 }
 
-fn amount(text: &str, what: &str) -> Result<Amount> {
-    Amount::parse(text, STABLECOIN_DECIMALS)
+/// An amount of the deployment's stablecoin, in the token's own decimals.
+fn amount(client: &Client, text: &str, what: &str) -> Result<Amount> {
+    client
+        .parse_amount(text)
         .map_err(|e| NodeError::Config { origin: format!("--{what}"), reason: e.to_string() })
 }
 
@@ -95,7 +96,7 @@ pub async fn cluster(overrides: &Overrides, command: ClusterCommand, out: Output
         }
         ClusterCommand::Bond { key, cluster, amount: text } => {
             let owner = Owner::new(client(overrides, &key).await?);
-            owner.deposit_bond(cluster, amount(&text, "amount")?).await?;
+            owner.deposit_bond(cluster, amount(owner.client(), &text, "amount")?).await?;
             let bond = owner.bond(cluster).await?;
             out.print(
                 &format!("cluster {cluster} bond: {} USD ({} locked)", bond.total, bond.locked),
@@ -195,7 +196,7 @@ pub async fn lease(overrides: &Overrides, command: LeaseCommand, out: Output) ->
                 gpus,
                 start_epoch: start,
                 end_epoch: start + epochs,
-                price_per_gpu_hour: amount(&price, "price")?,
+                price_per_gpu_hour: amount(owner.client(), &price, "price")?,
                 billing: if metered { Billing::Metered } else { Billing::Reserved },
                 sla_bps,
                 credit_bps,
@@ -281,7 +282,7 @@ pub async fn shares(overrides: &Overrides, command: SharesCommand, out: Output) 
     match command {
         SharesCommand::Offer { key, lease, amount: shares, price } => {
             let owner = Owner::new(client(overrides, &key).await?);
-            owner.offer_shares(lease, shares, amount(&price, "price")?).await?;
+            owner.offer_shares(lease, shares, amount(owner.client(), &price, "price")?).await?;
             out.print(
                 &format!("offered {shares} shares of lease {lease} at {price} USD"),
                 &json!({ "leaseId": lease.to_string(), "amount": shares.to_string() }),
@@ -289,7 +290,9 @@ pub async fn shares(overrides: &Overrides, command: SharesCommand, out: Output) 
         }
         SharesCommand::Buy { key, lease, amount: shares, max_price } => {
             let investor = Investor::new(client(overrides, &key).await?);
-            let cost = investor.buy_shares(lease, shares, amount(&max_price, "max-price")?).await?;
+            let cost = investor
+                .buy_shares(lease, shares, amount(investor.client(), &max_price, "max-price")?)
+                .await?;
             out.print(&format!("bought {shares} shares of lease {lease} for {cost} USD"), &json!({ "leaseId": lease.to_string(), "amount": shares.to_string(), "cost": cost.base().to_string() }));
         }
         SharesCommand::Transfer { key, lease, to, amount: shares } => {
@@ -326,11 +329,7 @@ pub async fn claim(overrides: &Overrides, args: ClaimArgs, out: Output) -> Resul
     let text = if paid.is_empty() {
         "nothing to claim".to_string()
     } else {
-        format!(
-            "claimed {} USD from {} lease(s)",
-            Amount::from_base(total, STABLECOIN_DECIMALS),
-            paid.len()
-        )
+        format!("claimed {} USD from {} lease(s)", investor.client().amount(total), paid.len())
     };
     let items: Vec<_> = paid
         .iter()

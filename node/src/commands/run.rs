@@ -39,6 +39,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let settings = Settings::resolve(overrides)?;
     let deployment = settings.deployment()?;
     let provider = settings.provider(&deployment).await?;
+    let decimals = compute_ledger_sdk::token_decimals(&provider, deployment.stablecoin).await?;
     let index = Index::open(&settings.index_dir)?;
     let archive = DeliveriesArchive::open(&settings.deliveries_dir)?;
     let moved = archive.import_from_index(&index)?;
@@ -71,6 +72,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             settings.public_url.clone(),
         );
         cosign = ledger.cosign.clone();
+        ledger.decimals.store(decimals, std::sync::atomic::Ordering::Relaxed);
         let server = serve(settings.listen, ledger).await?;
         tracing::info!("wallet JSON-RPC (HTTP and WebSocket) at http://{}", server.addr);
         Some(server)

@@ -168,7 +168,7 @@ fn metadata(ledger: &Ledger, id: &str, extension: &str) -> HttpResponse {
         "json" => {
             respond(200, "application/json", metadata_json(ledger, &lease, &stats).to_string())
         }
-        "svg" => respond(200, "image/svg+xml", svg(&lease, &stats)),
+        "svg" => respond(200, "image/svg+xml", svg(ledger, &lease, &stats)),
         _ => not_found("use .json or .svg"),
     }
 }
@@ -203,8 +203,9 @@ fn pue(milli: Option<u64>) -> String {
     milli.map_or_else(|| "n/a".into(), |m| format!("{}.{:03}", m / 1000, m % 1000))
 }
 
-fn dollars(base: U256) -> String {
-    compute_ledger_sdk::Amount::from_base(base, compute_ledger_sdk::STABLECOIN_DECIMALS).to_string()
+fn dollars(ledger: &Ledger, base: U256) -> String {
+    let decimals = ledger.decimals.load(std::sync::atomic::Ordering::Relaxed);
+    compute_ledger_sdk::Amount::from_base(base, decimals).to_string()
 }
 
 fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json::Value {
@@ -215,7 +216,7 @@ fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json
             "A share of the rent of compute-ledger lease {id}: {} GPUs on cluster {} for epochs {}–{}, \
              at {} per GPU-hour ({} billing), settled each epoch against attested delivery.",
             lease.gpus, lease.cluster_id, lease.start_epoch, lease.end_epoch - 1,
-            dollars(lease.price_per_gpu_hour), lease.billing
+            dollars(ledger, lease.price_per_gpu_hour), lease.billing
         ),
         "image": format!("{}/metadata/{id}.svg", ledger.public_url.trim_end_matches('/')),
         "decimals": 0,
@@ -224,11 +225,11 @@ fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json
             "gpus": lease.gpus,
             "startEpoch": lease.start_epoch,
             "endEpoch": lease.end_epoch,
-            "pricePerGpuHour": dollars(lease.price_per_gpu_hour),
+            "pricePerGpuHour": dollars(ledger, lease.price_per_gpu_hour),
             "billing": lease.billing,
             "status": lease.status,
             "totalShares": lease.total_shares.to_string(),
-            "rentSettled": dollars(lease.rent_settled),
+            "rentSettled": dollars(ledger, lease.rent_settled),
             "epochsReported": stats.epochs_reported,
             "utilizationToDate": percent(stats.utilization_bps),
             "pueToDate": pue(stats.pue_milli),
@@ -236,7 +237,7 @@ fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json
     })
 }
 
-fn svg(lease: &LeaseRow, stats: &Stats) -> String {
+fn svg(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> String {
     let utilization = stats.utilization_bps.unwrap_or(0).min(10_000);
     let bar = utilization * 260 / 10_000;
     format!(
@@ -255,10 +256,10 @@ fn svg(lease: &LeaseRow, stats: &Stats) -> String {
         gpus = lease.gpus,
         start = lease.start_epoch,
         end = lease.end_epoch - 1,
-        price = dollars(lease.price_per_gpu_hour),
+        price = dollars(ledger, lease.price_per_gpu_hour),
         billing = lease.billing,
         util = percent(stats.utilization_bps),
         pue = pue(stats.pue_milli),
-        rent = dollars(lease.rent_settled),
+        rent = dollars(ledger, lease.rent_settled),
     )
 }

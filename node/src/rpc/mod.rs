@@ -69,6 +69,8 @@ pub struct Ledger {
     pub limits: Limits,
     /// Base URL wallets reach this server at (for metadata image links).
     pub public_url: String,
+    /// Decimals of the deployment's stablecoin (read from the token at start; for display).
+    pub decimals: std::sync::atomic::AtomicU8,
     /// This node's oracles: reports offered to co-signers (`oracle_signedReport`) and their state.
     pub cosign: Arc<crate::cosign::Cosigning>,
 }
@@ -92,6 +94,7 @@ impl Ledger {
             limits,
             public_url,
             cosign: Arc::default(),
+            decimals: std::sync::atomic::AtomicU8::new(compute_ledger_sdk::STABLECOIN_DECIMALS),
         })
     }
 }

@@ -3,6 +3,7 @@
 mod common;
 mod cosign;
 mod demo;
+mod drill;
 mod index;
 mod loops;
 mod outbox;
