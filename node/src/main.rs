@@ -64,6 +64,8 @@ async fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: log files (the demo's node log, journald) stay plain.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let out = commands::Output { json: cli.json };
     let result = match cli.command {

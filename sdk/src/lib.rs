@@ -30,6 +30,7 @@ mod amount;
 pub mod bindings;
 mod client;
 mod deploy;
+pub mod drill;
 mod error;
 mod events;
 mod investor;

@@ -5,13 +5,13 @@
 
 use std::{
     net::SocketAddr,
-    sync::{
-        Arc, Mutex, PoisonError,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
-    },
     time::{Duration, Instant},
 };
 
+use crate::{
+    Amount, Billing, Client, ClusterSpec, DeployParams, Deployment, Investor, Keeper, LeaseOffer,
+    Owner, Reports, STABLECOIN_DECIMALS, Tenant, deploy, tx::transact,
+};
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
     primitives::{Address, B256, U256, aliases::U40, keccak256},
@@ -19,20 +19,6 @@ use alloy::{
     signers::{SignerSync, local::PrivateKeySigner},
 };
 use compute_ledger_types::{DeliveriesTree, DeliveryLeaf, UsageReport, encode_signature};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::{
-        TcpListener, TcpStream,
-        tcp::{OwnedReadHalf, OwnedWriteHalf},
-    },
-    sync::watch,
-    task::JoinHandle,
-};
-
-use crate::{
-    Amount, Billing, Client, ClusterSpec, DeployParams, Deployment, Investor, Keeper, LeaseOffer,
-    Owner, Reports, STABLECOIN_DECIMALS, Tenant, deploy, tx::transact,
-};
 
 /// A running anvil; stopped when dropped.
 #[derive(Debug)]
@@ -293,211 +279,16 @@ pub async fn wait_until(what: &str, deadline: Duration, mut done: impl FnMut() -
     }
 }
 
-/// A TCP proxy on 127.0.0.1 in front of an RPC (anvil) that tests can make misbehave: hold every
-/// request ([`Proxy::stall`]), close every open connection ([`Proxy::drop_connections`]), or cut
-/// the connection of the next requests that contain some text, before forwarding them
-/// ([`Proxy::drop_requests`]) or after, losing only the answer ([`Proxy::drop_responses`]).
-/// Stops, closing every connection, when dropped.
-#[derive(Debug)]
-pub struct Proxy {
-    addr: SocketAddr,
-    state: Arc<ProxyState>,
-    accept: JoinHandle<()>,
-}
-
-#[derive(Debug)]
-struct ProxyState {
-    upstream: SocketAddr,
-    /// Whether requests are held instead of forwarded.
-    stalled: watch::Sender<bool>,
-    /// Bumped to close every open connection.
-    generation: watch::Sender<u64>,
-    /// Requests held right now by a stall.
-    held: AtomicUsize,
-    /// Requests whose connection was cut, in all.
-    dropped: AtomicUsize,
-    /// Which requests to cut next.
-    drop_rule: Mutex<DropRule>,
-}
-
-/// Cut the connection of the next `count` requests containing `text`, before forwarding them or
-/// (`forward`) after.
-#[derive(Debug, Default)]
-struct DropRule {
-    text: Vec<u8>,
-    count: usize,
-    forward: bool,
-}
+pub use crate::drill::Proxy;
 
 impl Proxy {
     /// Listens on 127.0.0.1 (a free port) and forwards every connection to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
-        let addr = listener.local_addr().expect("proxy address");
-        let state = Arc::new(ProxyState {
-            upstream,
-            stalled: watch::Sender::new(false),
-            generation: watch::Sender::new(0),
-            held: AtomicUsize::new(0),
-            dropped: AtomicUsize::new(0),
-            drop_rule: Mutex::new(DropRule::default()),
-        });
-        let accepting = Arc::clone(&state);
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(Arc::clone(&accepting).serve(client));
-            }
-        });
-        Self { addr, state, accept }
+        Self::bind(upstream).await.expect("bind the proxy")
     }
 
     /// A proxy in front of `devnet`'s anvil.
     pub async fn for_devnet(devnet: &Devnet) -> Self {
         Self::start(SocketAddr::from(([127, 0, 0, 1], devnet.anvil.port()))).await
-    }
-
-    /// The proxy's RPC URL.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Holds every request from now on (connections stay open, nothing is forwarded) until
-    /// [`Proxy::resume`].
-    pub fn stall(&self) {
-        self.state.stalled.send_replace(true);
-    }
-
-    /// Forwards again, held requests first.
-    pub fn resume(&self) {
-        self.state.stalled.send_replace(false);
-    }
-
-    /// Requests held by a stall right now.
-    pub fn held_requests(&self) -> usize {
-        self.state.held.load(Ordering::SeqCst)
-    }
-
-    /// Closes every open connection (held requests included) at once.
-    pub fn drop_connections(&self) {
-        self.state.generation.send_modify(|generation| *generation += 1);
-    }
-
-    /// Cuts the connection of each of the next `count` requests whose bytes contain `text` (e.g.
-    /// a JSON-RPC method name) instead of forwarding it; `count` 0 ends the rule.
-    pub fn drop_requests(&self, text: &str, count: usize) {
-        self.set_drop_rule(DropRule { text: text.as_bytes().to_vec(), count, forward: false });
-    }
-
-    /// Forwards each of the next `count` requests whose bytes contain `text`, then cuts its
-    /// connection instead of relaying the answer (the RPC acted, the caller never hears).
-    pub fn drop_responses(&self, text: &str, count: usize) {
-        self.set_drop_rule(DropRule { text: text.as_bytes().to_vec(), count, forward: true });
-    }
-
-    fn set_drop_rule(&self, rule: DropRule) {
-        *self.state.drop_rule.lock().unwrap_or_else(PoisonError::into_inner) = rule;
-    }
-
-    /// Requests (or their answers) cut by [`Proxy::drop_requests`] and [`Proxy::drop_responses`]
-    /// so far.
-    pub fn dropped_requests(&self) -> usize {
-        self.state.dropped.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.drop_connections();
-    }
-}
-
-impl ProxyState {
-    /// Forwards one client connection until either side closes it or the proxy drops it.
-    async fn serve(self: Arc<Self>, client: TcpStream) {
-        let mut generation = self.generation.subscribe();
-        generation.mark_unchanged();
-        let Ok(upstream) = TcpStream::connect(self.upstream).await else { return };
-        let (client_read, client_write) = client.into_split();
-        let (upstream_read, upstream_write) = upstream.into_split();
-        let lose_answer = AtomicBool::new(false);
-        tokio::select! {
-            _ = self.requests(client_read, upstream_write, &lose_answer) => {}
-            _ = self.responses(upstream_read, client_write, &lose_answer) => {}
-            _ = generation.changed() => {}
-        }
-    }
-
-    /// Upstream to client, unless the request's answer is to be lost.
-    async fn responses(
-        &self,
-        mut from: OwnedReadHalf,
-        mut to: OwnedWriteHalf,
-        lose_answer: &AtomicBool,
-    ) {
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = match from.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => read,
-            };
-            if lose_answer.load(Ordering::SeqCst) {
-                self.dropped.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
-            if to.write_all(&buffer[..read]).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Client to upstream: applies the drop rule and the stall to each chunk of request bytes.
-    async fn requests(
-        &self,
-        mut from: OwnedReadHalf,
-        mut to: OwnedWriteHalf,
-        lose_answer: &AtomicBool,
-    ) {
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            let read = match from.read(&mut buffer).await {
-                Ok(0) | Err(_) => return,
-                Ok(read) => read,
-            };
-            let chunk = &buffer[..read];
-            match self.drop_rule_matches(chunk) {
-                Some(true) => lose_answer.store(true, Ordering::SeqCst),
-                Some(false) => {
-                    self.dropped.fetch_add(1, Ordering::SeqCst);
-                    return;
-                }
-                None => {}
-            }
-            let mut stalled = self.stalled.subscribe();
-            if *stalled.borrow_and_update() {
-                self.held.fetch_add(1, Ordering::SeqCst);
-                let resumed = stalled.wait_for(|stalled| !stalled).await.is_ok();
-                self.held.fetch_sub(1, Ordering::SeqCst);
-                if !resumed {
-                    return;
-                }
-            }
-            if to.write_all(chunk).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    /// Whether the drop rule takes `chunk`: `Some(forward)` if so (and counts it), else `None`.
-    fn drop_rule_matches(&self, chunk: &[u8]) -> Option<bool> {
-        let mut rule = self.drop_rule.lock().unwrap_or_else(PoisonError::into_inner);
-        let matches = rule.count > 0
-            && !rule.text.is_empty()
-            && chunk.windows(rule.text.len()).any(|window| window == rule.text.as_slice());
-        if !matches {
-            return None;
-        }
-        rule.count -= 1;
-        Some(rule.forward)
     }
 }

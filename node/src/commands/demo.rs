@@ -4,10 +4,12 @@
 //! Nordic hydro, 256 H100 at a Texas gas site), each with its own oracle loop and encrypted
 //! attestor keystore; a tenant leasing on both; three investors buying shares; a keeper settling
 //! each epoch; the wallet JSON-RPC server. Scripted incidents: a GPU outage (SLA credit), an
-//! oracle that goes dark for an epoch (settles as missed), and an oracle whose lease config ends
+//! oracle that goes dark for an epoch (settles as missed), an oracle whose lease config ends
 //! one epoch early, so its last report leaves the lease's leaf out (settles as unproven once the
-//! proof deadline passes: the lease still ends with everyone paid). A board is printed after
-//! every epoch.
+//! proof deadline passes: the lease still ends with everyone paid), and a faults drill: the first
+//! cluster's node runs as its own process, is killed with SIGKILL in the middle of an epoch,
+//! restarted, and then cut off from the chain by a stalled RPC for `--stall-seconds` — that epoch
+//! still settles in full. A board is printed after every epoch.
 
 use std::{
     path::PathBuf,
@@ -21,8 +23,8 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use compute_ledger_oracle::{
-    Billing as OracleBilling, KeyConfig, LeaseAllocation, OracleConfig, Simulator, SimulatorConfig,
-    Site, SourceConfig, create_keystore,
+    Billing as OracleBilling, KeyConfig, LeaseAllocation, OracleConfig, ReportFile, Simulator,
+    SimulatorConfig, Site, SourceConfig, create_keystore,
 };
 use compute_ledger_sdk::{
     Amount, Billing, Client, ClusterSpec, DeployParams, Investor, Issuer, Keeper, LeaseOffer,
@@ -37,6 +39,8 @@ use crate::{
     metrics::Metrics,
     rpc::{Ledger, Limits, serve},
 };
+
+use super::demo_node::ChildNode;
 
 /// Options of `demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -62,6 +66,9 @@ pub struct Args {
     /// Stop once both leases ended and everyone was paid (otherwise: serve until Ctrl-C).
     #[arg(long)]
     pub exit_when_done: bool,
+    /// Seconds the first cluster's node is cut off from the chain (its RPC stalls).
+    #[arg(long, default_value_t = 60)]
+    pub stall_seconds: u64,
 }
 
 const REPORT_WINDOW: u64 = 20;
@@ -83,6 +90,17 @@ fn usd(base: U256) -> String {
 
 fn io(path: &std::path::Path, e: &std::io::Error) -> NodeError {
     NodeError::Io { path: path.to_path_buf(), reason: e.to_string() }
+}
+
+/// Where a scripted fault stands.
+#[derive(Debug, Clone, Copy)]
+enum Drill {
+    /// Not yet.
+    Ahead,
+    /// Under way since this second.
+    Since(u64),
+    /// Over.
+    Done,
 }
 
 /// One simulated cluster of the demo.
@@ -161,13 +179,18 @@ pub async fn run(args: Args) -> Result<()> {
         .parse()
         .map_err(|e| NodeError::Config { origin: "--listen".into(), reason: format!("{e}") })?;
     let public_url = format!("http://{listen}");
+    // The stalled node must still report and prove in time once its RPC is back: the windows
+    // outlast the stall (real ones are hours long).
+    let epoch_s = u64::from(args.epoch_seconds);
+    let report_window = REPORT_WINDOW.max(args.stall_seconds + epoch_s + 10);
+    let proof_grace = PROOF_GRACE.max(args.stall_seconds + 10);
     let params = DeployParams {
         governance: keys[0].address(),
         arbiter: keys[0].address(),
-        report_window: REPORT_WINDOW,
+        report_window,
         challenge_window: CHALLENGE_WINDOW,
         resolution_window: RESOLUTION_WINDOW,
-        proof_grace: PROOF_GRACE,
+        proof_grace,
         challenge_bond_bps: 1_000,
         metadata_uri: format!("{public_url}/metadata/{{id}}.json"),
     };
@@ -318,7 +341,6 @@ pub async fn run(args: Args) -> Result<()> {
         shutdown.clone(),
     ));
 
-    let epoch_s = u64::from(args.epoch_seconds);
     let outage_epoch = sites[0].start + 1;
     let dark_epoch = sites[1].start + 2.min(args.epochs.saturating_sub(1));
     // The operator of the first cluster typed its lease's end one epoch early (an oracle config
@@ -367,13 +389,47 @@ pub async fn run(args: Args) -> Result<()> {
             max_backfill_s: 3_600,
         });
     }
-    let relayers =
-        [Reports::new(owners[0].client().clone()), Reports::new(owners[1].client().clone())];
-    let mut oracles: Vec<OracleTask> = configs
-        .iter()
-        .zip(&relayers)
-        .map(|(c, r)| spawn_oracle(c, r, &archive, &metrics, &shutdown))
-        .collect();
+    // The first cluster's oracle runs in its own node process (with its own keeper and archive),
+    // so the demo can kill it with SIGKILL and cut it off from the chain.
+    let node_dir = dir.join("nordic-node");
+    let keeper_key = {
+        let name = "nordic-keeper.json";
+        PrivateKeySigner::encrypt_keystore(
+            dir.join("keys"),
+            &mut rand::thread_rng(),
+            anvil.keys()[8].to_bytes(),
+            &password,
+            Some(name),
+        )
+        .map_err(|e| NodeError::Config { origin: "demo keys".into(), reason: e.to_string() })?;
+        KeyConfig {
+            keystore: dir.join("keys").join(name),
+            password_file: Some(password_file.clone()),
+            password_env: None,
+        }
+    };
+    {
+        // Gas for the node's attestor, which relays its own reports.
+        use alloy::providers::Provider;
+        let attestor = attestor_keys[0].load()?.address();
+        let funder = wallet_provider(&rpc, keys[0].clone())?;
+        let _: serde_json::Value = funder
+            .raw_request("anvil_setBalance".into(), (attestor, U256::from(10u128.pow(20))))
+            .await
+            .map_err(compute_ledger_sdk::SdkError::from)?;
+    }
+    let anvil_addr = std::net::SocketAddr::from(([127, 0, 0, 1], anvil.port()));
+    let mut nordic_node = ChildNode::start(
+        &node_dir,
+        anvil_addr,
+        &dir.join("deployment.json"),
+        &configs[0],
+        &keeper_key,
+    )
+    .await?;
+    let texas_relayer = Reports::new(owners[1].client().clone());
+    let mut oracles: Vec<OracleTask> =
+        vec![spawn_oracle(&configs[1], &texas_relayer, &archive, &metrics, &shutdown)];
 
     // The oracles sample from here on; now the tenant funds and the investors buy.
     let escrow_a = {
@@ -424,6 +480,10 @@ pub async fn run(args: Args) -> Result<()> {
         "  incidents ahead: a GPU outage at {} in epoch {outage_epoch}; the {} oracle goes dark in epoch {dark_epoch}",
         sites[0].name, sites[1].name
     );
+    println!(
+        "  the {} node (its own process) is killed with SIGKILL mid-epoch {} and restarted, then its chain RPC stalls for {} s",
+        sites[0].name, sites[0].start, args.stall_seconds
+    );
     if args.epochs > 1 {
         println!(
             "  and the {} oracle's config ends lease {} one epoch early: its report of epoch {omitted_epoch} leaves the lease out",
@@ -446,9 +506,17 @@ pub async fn run(args: Args) -> Result<()> {
     // after the dark epoch's reporting deadline. Checked on every poll, so it happens on time
     // however long a settlement takes.
     let dark_from = sites[1].genesis + dark_epoch * epoch_s;
-    let dark_until = sites[1].genesis + (dark_epoch + 1) * epoch_s + REPORT_WINDOW + 2;
+    let dark_until = sites[1].genesis + (dark_epoch + 1) * epoch_s + report_window + 2;
     let mut dark: Option<OracleTask> = None;
     let mut went_dark = false;
+    // The crash: SIGKILL in the middle of the first lease epoch, back a few seconds later. The
+    // stall: the node's RPC hangs from a third into the next epoch, for `stall_seconds`.
+    let crash_epoch = sites[0].start;
+    let crash_at = sites[0].genesis + crash_epoch * epoch_s + epoch_s / 2;
+    let stall_from = sites[0].genesis + (crash_epoch + 1) * epoch_s + epoch_s / 3;
+    let mut crash = Drill::Ahead;
+    let mut stall = Drill::Ahead;
+    let mut crash_epoch_told = false;
     let chain = compute_ledger_sdk::read_provider(&rpc, &deployment).await?;
     for offset in 0..args.epochs {
         let mut settled = false;
@@ -457,7 +525,7 @@ pub async fn run(args: Args) -> Result<()> {
                 && now() >= dark_from
                 && index.report(sites[1].id, dark_epoch - 1).is_ok_and(|r| r.is_some())
             {
-                let task = oracles.remove(1);
+                let task = oracles.remove(0);
                 task.stop.trigger();
                 println!(
                     "\n  ⚠ the {} oracle went dark (epoch {dark_epoch} will not be reported)",
@@ -466,12 +534,78 @@ pub async fn run(args: Args) -> Result<()> {
                 dark = Some(task);
                 went_dark = true;
             }
+            match crash {
+                Drill::Ahead if now() >= crash_at => {
+                    nordic_node.kill_9()?;
+                    println!(
+                        "\n  ⚠ the {} node was killed with SIGKILL in the middle of epoch {crash_epoch} (log: {})",
+                        sites[0].name,
+                        nordic_node.log().display()
+                    );
+                    crash = Drill::Since(now());
+                }
+                Drill::Since(at) if now() >= at + 3 => {
+                    nordic_node.restart()?;
+                    println!(
+                        "\n  ✓ the {} node is back: it reads the seconds it missed back from its store and the source",
+                        sites[0].name
+                    );
+                    crash = Drill::Done;
+                }
+                _ => {}
+            }
+            match stall {
+                Drill::Ahead if now() >= stall_from => {
+                    nordic_node.proxy.stall();
+                    println!(
+                        "\n  ⚠ the {} node's chain RPC stalls for {} s: its calls time out and are retried",
+                        sites[0].name, args.stall_seconds
+                    );
+                    stall = Drill::Since(now());
+                }
+                Drill::Since(at) if now() >= at + args.stall_seconds => {
+                    nordic_node.proxy.resume();
+                    println!(
+                        "\n  ✓ the {} node's RPC answers again: it reports and proves what waited",
+                        sites[0].name
+                    );
+                    stall = Drill::Done;
+                }
+                _ => {}
+            }
+            if !crash_epoch_told
+                && let Ok(rows) = index.settlements(sites[0].lease)
+                && let Some(row) = rows.iter().find(|r| r.epoch == crash_epoch)
+            {
+                let capacity = u64::from(sites[0].leased) * epoch_s;
+                let delivered = row.delivered_gpu_seconds;
+                let report =
+                    configs[0].data_dir.join("reports").join(format!("epoch-{crash_epoch}.json"));
+                let sampled = std::fs::read_to_string(&report)
+                    .ok()
+                    .and_then(|text| serde_json::from_str::<ReportFile>(&text).ok())
+                    .map(|file| file.outcome.summary.seconds_sampled);
+                let seconds = match sampled {
+                    Some(n) if n == epoch_s => {
+                        format!("all {n} seconds sampled: not one lost to the crash")
+                    }
+                    Some(n) => format!("{n} of {epoch_s} seconds sampled"),
+                    None => "its report file is gone".into(),
+                };
+                println!(
+                    "\n  ✓ epoch {crash_epoch}, cut through by the SIGKILL, settled with {delivered} of {capacity} GPU-seconds; {seconds}"
+                );
+                crash_epoch_told = true;
+            }
             if let Some(task) = dark.take_if(|_| now() > dark_until) {
                 let _ = task.task.await;
-                oracles.insert(
-                    1,
-                    spawn_oracle(&configs[1], &relayers[1], &archive, &metrics, &shutdown),
-                );
+                oracles.push(spawn_oracle(
+                    &configs[1],
+                    &texas_relayer,
+                    &archive,
+                    &metrics,
+                    &shutdown,
+                ));
                 println!(
                     "\n  ✓ the {} oracle is back; epoch {dark_epoch} is past its deadline and settles as missed",
                     sites[1].name
@@ -561,6 +695,7 @@ pub async fn run(args: Args) -> Result<()> {
         }
     }
     shutdown.wait().await;
+    nordic_node.stop()?;
     for task in oracles.into_iter().chain(dark) {
         let _ = task.task.await;
     }

@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod demo;
+mod demo_node;
 pub mod devnet;
 pub mod index;
 pub mod keys;

@@ -1,6 +1,7 @@
 //! `make demo` does not rot: a short run of `compute-ledger demo` (10-second epochs, 3 per lease)
-//! shows its incidents (outage, dark oracle, a report that leaves a lease out), pays everyone and
-//! stops by itself with the books balanced.
+//! shows its incidents (outage, dark oracle, a report that leaves a lease out, a node killed with
+//! SIGKILL mid-epoch and then cut off from the chain), pays everyone and stops by itself with the
+//! books balanced.
 
 use std::process::Command;
 
@@ -12,6 +13,7 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
     };
     let output = Command::new(env!("CARGO_BIN_EXE_compute-ledger"))
         .args(["demo", "--epoch-seconds", "10", "--epochs", "3", "--exit-when-done"])
+        .args(["--stall-seconds", "15"])
         .args(["--port", &free_port().to_string()])
         .args(["--listen", &format!("127.0.0.1:{}", free_port())])
         .arg("--dir")
@@ -29,6 +31,10 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "below the SLA: credit from the bond",
         "missed: no report by the deadline",
         "unproven: the report left the lease out",
+        "killed with SIGKILL in the middle of epoch",
+        "seconds sampled: not one lost to the crash",
+        "chain RPC stalls for 15 s",
+        "answers again",
         "both leases ended: everyone is paid",
         "stopped cleanly",
     ] {
