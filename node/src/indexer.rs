@@ -257,7 +257,13 @@ impl Indexer {
     pub async fn run(mut self, interval: Duration, shutdown: Shutdown) -> Result<()> {
         let mut backoff = interval;
         while !shutdown.is_triggered() {
-            match self.step().await {
+            // Shutdown interrupts a step in flight (a hung RPC call): a range is one atomic batch
+            // written on a blocking thread, so an interrupted step leaves all of it or none.
+            let step = tokio::select! {
+                step = self.step() => step,
+                () = shutdown.wait() => break,
+            };
+            match step {
                 Ok(Step::Idle) => {
                     backoff = interval;
                     if shutdown.sleep(interval).await {

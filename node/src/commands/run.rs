@@ -127,7 +127,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             let (archive, metrics, shutdown) = (archive.clone(), metrics.clone(), shutdown.clone());
             let options = OracleOptions {
                 peers,
-                keep_files: Some(Duration::from_secs(entry.retention_days * 86_400)),
+                keep_files: Some(Duration::from_secs(entry.retention_days.saturating_mul(86_400))),
             };
             tasks.spawn(oracle_loop(
                 config,
