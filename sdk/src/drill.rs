@@ -29,7 +29,8 @@ use tokio::{
 pub struct Proxy {
     addr: SocketAddr,
     state: Arc<ProxyState>,
-    accept: JoinHandle<()>,
+    /// The accepting task; `None` while the proxy is down ([`Proxy::go_down`]).
+    accept: Mutex<Option<JoinHandle<()>>>,
 }
 
 #[derive(Debug)]
@@ -69,12 +70,7 @@ impl Proxy {
             dropped: AtomicUsize::new(0),
             drop_rule: Mutex::new(DropRule::default()),
         });
-        let accepting = Arc::clone(&state);
-        let accept = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                tokio::spawn(Arc::clone(&accepting).serve(client));
-            }
-        });
+        let accept = Mutex::new(Some(accept_on(listener, Arc::clone(&state))));
         Ok(Self { addr, state, accept })
     }
 
@@ -87,6 +83,23 @@ impl Proxy {
     /// [`Proxy::resume`].
     pub fn stall(&self) {
         self.state.stalled.send_replace(true);
+    }
+
+    /// Goes down as a restarting RPC does: stops listening (new connections are refused) and
+    /// closes every open one, until [`Proxy::come_back`].
+    pub fn go_down(&self) {
+        if let Some(accept) = self.accept.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            accept.abort();
+        }
+        self.drop_connections();
+    }
+
+    /// Listens again on the same address after [`Proxy::go_down`].
+    pub async fn come_back(&self) -> std::io::Result<()> {
+        let listener = TcpListener::bind(self.addr).await?;
+        let accept = accept_on(listener, Arc::clone(&self.state));
+        *self.accept.lock().unwrap_or_else(PoisonError::into_inner) = Some(accept);
+        Ok(())
     }
 
     /// Forwards again, held requests first.
@@ -129,9 +142,20 @@ impl Proxy {
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        self.accept.abort();
+        if let Some(accept) = self.accept.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            accept.abort();
+        }
         self.drop_connections();
     }
+}
+
+/// Accepts connections on `listener` and serves each one.
+fn accept_on(listener: TcpListener, state: Arc<ProxyState>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(Arc::clone(&state).serve(client));
+        }
+    })
 }
 
 impl ProxyState {

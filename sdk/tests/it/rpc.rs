@@ -215,3 +215,28 @@ async fn amounts_use_the_decimals_the_token_reports() {
     assert!(matches!(err, SdkError::Invalid(_)), "{err:?}");
     assert!(err.to_string().contains("decimals()"), "{err}");
 }
+
+#[tokio::test]
+async fn a_client_rides_out_its_rpc_restarting() {
+    let (devnet, deployment) = deployed().await;
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let options = quick_retries(Duration::from_secs(2), 2);
+    let client = connect(&proxy.url(), &deployment, devnet.signer(0), &options).await;
+    let holder = devnet.signer(1).address();
+    let before = balance(&client, holder).await;
+
+    // Down: a call fails within the retry budget with a transport error, never hangs.
+    proxy.go_down();
+    let started = Instant::now();
+    let refused = client.stablecoin().balanceOf(holder).call().await;
+    assert!(refused.is_err(), "nothing listens: {refused:?}");
+    assert!(started.elapsed() < DEADLINE, "the call gave up instead of hanging");
+
+    // Back on the same address: the same client reads and sends again (its pooled connections
+    // died with the old listener; the nonce sequence is intact).
+    proxy.come_back().await.expect("listen again");
+    assert_eq!(balance(&client, holder).await, before);
+    let paid = Amount::from_base(U256::from(5), 6);
+    Issuer::new(client.clone()).mint(holder, paid).await.expect("mint after the restart");
+    assert_eq!(balance(&client, holder).await, before + U256::from(5));
+}
