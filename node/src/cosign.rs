@@ -21,15 +21,20 @@ use alloy::{
     sol_types::Eip712Domain,
 };
 use compute_ledger_oracle::SignedReport;
-use compute_ledger_types::{UsageReport, recover_signer};
+use compute_ledger_types::{UsageReport, encode_signature, recover_signer};
 use jsonrpsee::{core::RpcResult, proc_macros::rpc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
 /// How long a peer may take to answer.
 const PEER_TIMEOUT: Duration = Duration::from_secs(5);
-/// Largest answer read from a peer (a report with a few dozen signatures is ~10 KiB).
-const MAX_PEER_ANSWER: usize = 256 * 1024;
+/// Largest answer read from a peer (a report with 16 signatures is about 3 KiB).
+const MAX_PEER_ANSWER: usize = 64 * 1024;
+/// Most attestors a set has (the registry's limit): an answer with more signers is refused
+/// before any is recovered or asked about on chain.
+pub const MAX_ATTESTORS: usize = 16;
+/// Longest error text kept in the status per peer.
+const MAX_ERROR_TEXT: usize = 200;
 
 /// The `oracle_` namespace that co-signers call on each other.
 #[rpc(server, namespace = "oracle")]
@@ -107,6 +112,35 @@ pub struct PeerStatus {
     pub mismatches: u64,
 }
 
+/// `url` without credentials (`user:pass@`), for logs, labels and status.
+pub fn display_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            if path.is_empty() && !rest.contains('/') {
+                format!("{scheme}://{host}")
+            } else {
+                format!("{scheme}://{host}/{path}")
+            }
+        }
+        None => url.to_string(),
+    }
+}
+
+/// A Prometheus label value: backslash, quote and newline escaped.
+fn label(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// An error text cut to a length fit for a status page.
+pub fn short_error(text: &str) -> String {
+    match text.char_indices().nth(MAX_ERROR_TEXT) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
 /// The state of one cluster's oracle on this node: its sampler and its co-signing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -121,10 +155,12 @@ pub struct OracleStatus {
     pub missed: Vec<u64>,
     /// Peers by URL.
     pub peers: BTreeMap<String, PeerStatus>,
-    /// Peer reports that differed from ours since start.
+    /// Peer (or on-chain) reports that differed from ours since start.
     pub mismatches: u64,
-    /// The most recent of them.
+    /// The most recent of them (peer `chain`: the report accepted on chain is not ours).
     pub last_mismatch: Option<Mismatch>,
+    /// The last round's error (an unreachable RPC, a refused submission), if it failed.
+    pub last_error: Option<String>,
 }
 
 /// An epoch waiting for signatures or for its submission.
@@ -241,7 +277,7 @@ impl Cosigning {
             .iter()
             .flat_map(|(c, s)| {
                 s.peers.iter().map(move |(url, p)| {
-                    (format!("cluster=\"{c}\",peer=\"{url}\""), u64::from(p.reachable))
+                    (format!("cluster=\"{c}\",peer=\"{}\"", label(url)), u64::from(p.reachable))
                 })
             })
             .collect();
@@ -255,7 +291,7 @@ impl Cosigning {
     }
 }
 
-/// Serves [`OracleApi`] from a [`Cosigning`] book.
+/// Serves the `oracle_` namespace ([`OracleApiServer`]) from a [`Cosigning`] book.
 #[derive(Debug)]
 pub struct OracleRpc(pub std::sync::Arc<Cosigning>);
 
@@ -269,22 +305,25 @@ impl OracleApiServer for OracleRpc {
 #[derive(Debug, Clone)]
 pub struct Peer {
     url: String,
+    shown: String,
     http: reqwest::Client,
 }
 
 impl Peer {
     /// A peer at `url` (its wallet/oracle JSON-RPC endpoint).
     pub fn new(url: String) -> crate::Result<Self> {
+        // No redirects: a peer must not point our requests at other hosts.
         let http = reqwest::Client::builder()
             .timeout(PEER_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| crate::NodeError::Server(format!("HTTP client: {e}")))?;
-        Ok(Self { url, http })
+        Ok(Self { shown: display_url(&url), url, http })
     }
 
-    /// The URL.
-    pub fn url(&self) -> &str {
-        &self.url
+    /// The URL as shown in logs, status and metrics (without credentials).
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// The peer's signed report for (cluster, epoch); `Ok(None)` when it has none.
@@ -296,18 +335,31 @@ impl Peer {
         let request = json!({
             "jsonrpc": "2.0", "id": 1, "method": "oracle_signedReport", "params": [cluster_id, epoch]
         });
-        let response =
-            self.http.post(&self.url).json(&request).send().await.map_err(|e| e.to_string())?;
+        let mut response = self
+            .http
+            .post(&self.url)
+            .json(&request)
+            .send()
+            .await
+            .map_err(|e| short_error(&e.without_url().to_string()))?;
         if !response.status().is_success() {
             return Err(format!("HTTP {}", response.status()));
         }
-        let body = response.bytes().await.map_err(|e| e.to_string())?;
-        if body.len() > MAX_PEER_ANSWER {
-            return Err(format!("answer of {} bytes is too large", body.len()));
+        let too_large = || format!("answer larger than {MAX_PEER_ANSWER} bytes");
+        if response.content_length().is_some_and(|n| n > MAX_PEER_ANSWER as u64) {
+            return Err(too_large());
+        }
+        // Read in chunks and stop at the limit: a peer cannot make us hold more.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| short_error(&e.to_string()))? {
+            if body.len() + chunk.len() > MAX_PEER_ANSWER {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
         let mut answer: Value = serde_json::from_slice(&body).map_err(|e| e.to_string())?;
         if let Some(error) = answer.get("error") {
-            return Err(format!("JSON-RPC error {error}"));
+            return Err(short_error(&format!("JSON-RPC error {error}")));
         }
         serde_json::from_value(answer["result"].take()).map_err(|e| format!("bad answer: {e}"))
     }
@@ -321,20 +373,44 @@ pub enum Checked {
     Signatures(Vec<(Address, Bytes)>),
     /// The peer built a different report.
     Differs(Vec<FieldDifference>),
+    /// The answer is refused as a whole (more signers than a set can have).
+    Refused(String),
 }
 
-/// Checks a peer's answer: the same report as ours, and which of its signatures are genuine
-/// (recover, over our digest, to the address they are filed under). Forged or misfiled signatures
-/// are dropped with a warning.
+/// The one form of a signature the registry takes (OpenZeppelin ECDSA: low `s`, `v` 27 or 28).
+/// A high-`s` or `v` 0/1 encoding of the same signature recovers off chain but reverts the whole
+/// `submitReport`: every signature is re-encoded before it is kept.
+pub fn canonical_signature(signature: &[u8]) -> Option<Bytes> {
+    let parsed = alloy::primitives::Signature::try_from(signature).ok()?;
+    Some(encode_signature(&parsed.normalized_s()))
+}
+
+/// Checks a peer's answer: the same report as ours, at most [`MAX_ATTESTORS`] signers, and which
+/// of its signatures are genuine (recover, over our digest, to the address they are filed under),
+/// each re-encoded in the registry's canonical form. Forged or misfiled signatures are dropped
+/// with a warning.
 pub fn check_answer(ours: &SignedReport, theirs: SignedReport, domain: &Eip712Domain) -> Checked {
     if theirs.report != ours.report {
         return Checked::Differs(report_differences(&ours.report, &theirs.report));
+    }
+    if theirs.signatures.len() > MAX_ATTESTORS {
+        return Checked::Refused(format!(
+            "{} signatures, more than a set of {MAX_ATTESTORS} attestors can give",
+            theirs.signatures.len()
+        ));
     }
     let digest = ours.report.signing_hash(domain);
     let genuine = theirs
         .signatures
         .into_iter()
         .filter(|(signer, _)| !ours.signatures.contains_key(signer))
+        .filter_map(|(claimed, signature)| {
+            let canonical = canonical_signature(&signature);
+            if canonical.is_none() {
+                tracing::warn!(%claimed, "co-signer sent an unreadable signature; dropped");
+            }
+            Some((claimed, canonical?))
+        })
         .filter(|(claimed, signature)| match recover_signer(digest, signature) {
             Ok(recovered) if recovered == *claimed => true,
             Ok(recovered) => {
@@ -423,6 +499,113 @@ mod tests {
         assert_eq!(
             fields,
             vec![FieldDifference { field: "gpusHealthy", ours: "8".into(), theirs: "7".into() }]
+        );
+    }
+
+    /// The registry (OpenZeppelin ECDSA) takes only low-s signatures with v = 27 or 28; alloy's
+    /// recovery takes high-s and v = 0/1 too. A co-signer's genuine signature sent in such a form
+    /// must never be combined as-is: one such entry makes `submitReport` revert for the whole set.
+    #[test]
+    fn a_malleable_form_of_a_genuine_signature_is_never_combined_as_is() {
+        use alloy::primitives::{Signature, U256};
+        let domain = report_domain(31_337, address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"));
+        let (owner, tenant) = (PrivateKeySigner::random(), PrivateKeySigner::random());
+        let mut ours = SignedReport::new(report());
+        ours.sign(&owner, &domain).expect("sign");
+        let mut honest = SignedReport::new(report());
+        honest.sign(&tenant, &domain).expect("sign");
+        let genuine = honest.signatures[&tenant.address()].clone();
+        let parsed = Signature::try_from(genuine.as_ref()).expect("65 bytes");
+        let order = U256::from_str_radix(
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+            16,
+        )
+        .expect("n");
+        let high_s = Signature::new(parsed.r(), order - parsed.s(), !parsed.v());
+        let mut v_zero_one = genuine.to_vec();
+        v_zero_one[64] -= 27;
+        let canonical_high_s_v = Bytes::copy_from_slice(&high_s.as_bytes());
+        for (form, bytes) in [("high-s", canonical_high_s_v), ("v = 0/1", Bytes::from(v_zero_one))]
+        {
+            let mut lying = SignedReport::new(report());
+            lying.signatures.insert(tenant.address(), bytes.clone());
+            let Checked::Signatures(kept) = check_answer(&ours, lying, &domain) else {
+                panic!("same report")
+            };
+            for (_, signature) in &kept {
+                let s = U256::from_be_slice(&signature[32..64]);
+                assert!(
+                    s <= order / U256::from(2) && (signature[64] == 27 || signature[64] == 28),
+                    "{form}: kept a signature the registry rejects (ECDSAInvalidSignature[S]); \
+                     submitReport reverts with it for every epoch"
+                );
+            }
+        }
+    }
+
+    /// The registry's sets have at most 16 members: an answer can't hold more attestor
+    /// signatures. Every extra signer costs an `isAttestor` call to the chain RPC and a cache
+    /// entry, every round, for every pending epoch.
+    #[test]
+    fn an_answer_with_more_signers_than_a_set_is_refused() {
+        let domain = report_domain(31_337, address!("0x5FbDB2315678afecb367f032d93F642f64180aa3"));
+        let owner = PrivateKeySigner::random();
+        let mut ours = SignedReport::new(report());
+        ours.sign(&owner, &domain).expect("sign");
+        let mut flood = SignedReport::new(report());
+        for _ in 0..200 {
+            flood.sign(&PrivateKeySigner::random(), &domain).expect("sign");
+        }
+        // ~200 * 200 bytes of JSON: within MAX_PEER_ANSWER.
+        assert!(serde_json::to_vec(&flood).expect("json").len() < MAX_PEER_ANSWER);
+        // Refused whole, before any signer is recovered or asked about on chain.
+        let checked = check_answer(&ours, flood, &domain);
+        assert!(matches!(checked, Checked::Refused(_)), "{checked:?}");
+    }
+
+    /// Peer URLs go into Prometheus labels unescaped; the config only checks the `http` prefix.
+    #[test]
+    fn peer_urls_are_escaped_in_metric_labels() {
+        let book = Cosigning::default();
+        let url = "http://peer/\"} 1\nledger_fake 1\n#";
+        book.update(4, |s| s.peers.entry(url.into()).or_default().reachable = true);
+        let text = book.render_metrics();
+        assert!(!text.lines().any(|l| l.starts_with("ledger_fake")), "{text}");
+    }
+
+    /// A peer's answer must be cut off at MAX_PEER_ANSWER while it is read, not after the whole
+    /// body is in memory: here the peer offers 64 MiB and the node reads every byte of it.
+    #[tokio::test]
+    async fn a_huge_answer_is_not_read_into_memory() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        const HUGE: usize = 64 * 1024 * 1024;
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.expect("accept");
+            let mut request = vec![0u8; 4096];
+            let _ = socket.read(&mut request).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {HUGE}\r\n\r\n"
+            );
+            socket.write_all(head.as_bytes()).await.expect("head");
+            let chunk = vec![b' '; 1024 * 1024];
+            let mut written = 0;
+            while written < HUGE {
+                if socket.write_all(&chunk).await.is_err() {
+                    break; // the node hung up: it stopped reading
+                }
+                written += chunk.len();
+            }
+            written
+        });
+        let peer = Peer::new(format!("http://{addr}")).expect("peer");
+        let answer = peer.signed_report(1, 9).await;
+        assert!(answer.is_err(), "{answer:?}");
+        let written = server.await.expect("server");
+        assert!(
+            written < HUGE,
+            "the node read all {written} bytes of an answer limited to {MAX_PEER_ANSWER}"
         );
     }
 

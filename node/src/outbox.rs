@@ -23,10 +23,16 @@ use tokio::sync::mpsc;
 
 use crate::{
     NodeError, Result,
-    cosign::{AttestorCache, Checked, Cosigning, Mismatch, Peer, PendingEpoch, check_answer},
+    cosign::{
+        AttestorCache, Checked, Cosigning, FieldDifference, Mismatch, Peer, PendingEpoch,
+        check_answer, short_error,
+    },
     index::DeliveriesArchive,
     metrics::Metrics,
 };
+
+/// The "peer" named when the report on chain differs from ours.
+const CHAIN: &str = "chain";
 
 /// Most pending epochs advanced in one round (a long backlog drains over several rounds).
 const EPOCHS_PER_ROUND: usize = 16;
@@ -185,8 +191,15 @@ impl Outbox {
     }
 
     /// One round: re-check reports on chain (a reorg may have removed one), then advance up to
-    /// [`EPOCHS_PER_ROUND`] pending epochs oldest first.
+    /// 16 pending epochs oldest first (a backlog drains over several rounds).
     pub async fn round(&mut self) -> Result<()> {
+        let result = self.try_round().await;
+        let error = result.as_ref().err().map(|e| short_error(&e.to_string()));
+        self.cosign.update(self.cluster_id, |status| status.last_error = error);
+        result
+    }
+
+    async fn try_round(&mut self) -> Result<()> {
         let window = match self.report_window {
             Some(window) => window,
             None => *self.report_window.insert(self.relayer.report_window().await?),
@@ -263,19 +276,80 @@ impl Outbox {
         Ok(())
     }
 
-    fn mark_on_chain(&mut self, epoch: u64) {
+    /// Moves `epoch` on chain. When someone else relayed it, checks that what the chain holds is
+    /// the report this node built: a different one (a colluding threshold) is flagged loudly,
+    /// while the tenant or a holder can still challenge it.
+    async fn mark_on_chain(&mut self, epoch: u64, relayed_by_us: bool) -> Result<()> {
+        if !relayed_by_us && let Some(ours) = self.pending.get(&epoch).map(|s| s.report.clone()) {
+            let registry = self.relayer.client().registry();
+            let stored = registry
+                .reportMetrics(self.cluster_id, epoch)
+                .call()
+                .await
+                .map_err(compute_ledger_sdk::SdkError::from)?;
+            let mut fields = Vec::new();
+            let mut compare = |field: &'static str, on_chain: String, built: String| {
+                if on_chain != built {
+                    fields.push(FieldDifference { field, ours: built, theirs: on_chain });
+                }
+            };
+            compare(
+                "deliveriesRoot",
+                stored.deliveriesRoot.to_string(),
+                ours.deliveriesRoot.to_string(),
+            );
+            compare(
+                "gpusInstalled",
+                stored.gpusInstalled.to_string(),
+                ours.gpusInstalled.to_string(),
+            );
+            compare("gpusHealthy", stored.gpusHealthy.to_string(), ours.gpusHealthy.to_string());
+            compare(
+                "gpuSecondsAvailable",
+                stored.gpuSecondsAvailable.to_string(),
+                ours.gpuSecondsAvailable.to_string(),
+            );
+            compare(
+                "gpuSecondsBusy",
+                stored.gpuSecondsBusy.to_string(),
+                ours.gpuSecondsBusy.to_string(),
+            );
+            compare("itEnergyWh", stored.itEnergyWh.to_string(), ours.itEnergyWh.to_string());
+            compare(
+                "facilityEnergyWh",
+                stored.facilityEnergyWh.to_string(),
+                ours.facilityEnergyWh.to_string(),
+            );
+            if !fields.is_empty() && self.mismatched.insert((epoch, CHAIN.to_string())) {
+                let listed: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{} ours {} on chain {}", f.field, f.ours, f.theirs))
+                    .collect();
+                tracing::error!(
+                    cluster = self.cluster_id,
+                    epoch,
+                    "the report accepted on chain is not the one this node built ({}): challenge it within the challenge window if it bills wrongly",
+                    listed.join(", ")
+                );
+                self.cosign.record_mismatch(
+                    self.cluster_id,
+                    Mismatch { epoch, peer: CHAIN.into(), fields },
+                );
+            }
+        }
         if let Some(signed) = self.pending.remove(&epoch) {
             self.on_chain.insert(epoch, signed);
         }
         self.cosign.update(self.cluster_id, |status| {
             status.last_on_chain = status.last_on_chain.max(Some(epoch));
         });
+        Ok(())
     }
 
     async fn advance(&mut self, epoch: u64, now: u64, window: u64) -> Result<Progress> {
         let on_chain = self.relayer.report_of(self.cluster_id, epoch).await?.is_some();
         if on_chain {
-            self.mark_on_chain(epoch);
+            self.mark_on_chain(epoch, false).await?;
             return Ok(Progress::Done);
         }
         if now > self.deadline(epoch, window) {
@@ -323,7 +397,7 @@ impl Outbox {
             Ok(()) => {
                 self.metrics.reports_submitted.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(cluster = self.cluster_id, epoch, "report submitted");
-                self.mark_on_chain(epoch);
+                self.mark_on_chain(epoch, true).await?;
                 Ok(Progress::Done)
             }
             Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochNotEnded => {
@@ -332,7 +406,7 @@ impl Outbox {
             // A co-signer relayed it first: it is on chain, nothing is lost.
             Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::EpochAlreadyReported => {
                 tracing::info!(cluster = self.cluster_id, epoch, "report already on chain");
-                self.mark_on_chain(epoch);
+                self.mark_on_chain(epoch, false).await?;
                 Ok(Progress::Done)
             }
             Err(SdkError::Contract(revert)) if revert.kind == ErrorKind::ReportDeadlinePassed => {
@@ -346,6 +420,29 @@ impl Outbox {
                 self.cosign.record_missed(self.cluster_id, epoch);
                 self.retired.insert(epoch);
                 Ok(Progress::Done)
+            }
+            // The chain answered no (an unmapped revert, a refused or failed transaction): this
+            // epoch waits with the reason shown, its collected signatures are asked for afresh,
+            // and the later epochs go on.
+            Err(
+                e @ (SdkError::Contract(_)
+                | SdkError::Revert(_)
+                | SdkError::Rejected(_)
+                | SdkError::RevertedOnChain { .. }),
+            ) => {
+                tracing::warn!(cluster = self.cluster_id, epoch, "submission refused: {e}");
+                let own = self.own;
+                let mut kept = 0;
+                if let Some(held) = self.pending.get_mut(&epoch) {
+                    held.signatures.retain(|signer, _| Some(*signer) == own);
+                    kept = held.signatures.len();
+                }
+                Ok(Progress::Waiting(PendingEpoch {
+                    epoch,
+                    signatures: kept,
+                    threshold,
+                    waiting_for: short_error(&format!("submission refused: {e}")),
+                }))
             }
             Err(e) => {
                 if matches!(e, SdkError::Timeout { .. }) {
@@ -405,7 +502,7 @@ impl Outbox {
         )
         .await;
         for (peer, answer) in self.peers.clone().iter().zip(answers) {
-            let url = peer.url().to_string();
+            let url = peer.shown().to_string();
             let theirs = match answer {
                 Ok(Some(theirs)) => theirs,
                 Ok(None) => {
@@ -438,6 +535,10 @@ impl Outbox {
                             Mismatch { epoch, peer: url, fields },
                         );
                     }
+                }
+                Checked::Refused(reason) => {
+                    tracing::warn!(cluster = self.cluster_id, epoch, peer = %url, "co-signer's answer refused: {reason}");
+                    self.peer_seen(&url, Some(reason), 0);
                 }
                 Checked::Signatures(signatures) => {
                     let mut kept = Vec::new();

@@ -97,7 +97,8 @@ fn route(ledger: &Ledger, path: &str) -> Option<HttpResponse> {
         "/health" => {
             let status = ledger.status.borrow().clone();
             let oracles = ledger.cosign.status();
-            let degraded = oracles.values().any(|o| o.sampler != "running");
+            let degraded =
+                oracles.values().any(|o| o.sampler != "running" || o.last_error.is_some());
             let state = match (status.indexed_block, degraded) {
                 (None, _) => "starting",
                 (Some(_), true) => "degraded",
@@ -110,6 +111,7 @@ fn route(ledger: &Ledger, path: &str) -> Option<HttpResponse> {
                         "sampler": o.sampler,
                         "pendingEpochs": o.pending.iter().map(|p| p.epoch).collect::<Vec<_>>(),
                         "lastOnChain": o.last_on_chain,
+                        "lastError": o.last_error,
                     });
                     (cluster.to_string(), summary)
                 })

@@ -340,3 +340,284 @@ async fn a_co_signer_with_different_telemetry_is_never_combined() {
     }
     mining.abort();
 }
+
+/// ATTACK: a lying tenant (an attestor of the 2-of-3 set) serves its genuine signature in its
+/// high-s form. It recovers off-chain (alloy normalizes s), so the honest owner and auditor combine
+/// it with their own two — and OpenZeppelin's ECDSA in `submitReport` rejects it, so every
+/// submission reverts and the epoch settles as missed (tenant pays nothing, full credit from the
+/// owner's bond) although the honest two alone hold the threshold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_serving_a_high_s_signature_cannot_block_the_honest_two() {
+    use alloy::primitives::{Bytes, Signature, U256};
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path(), &TRIO, 2).await;
+    let mining = produce_blocks(&m);
+    let index = Index::open(&dir.path().join("index")).expect("index");
+    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
+    let metrics = Arc::new(Metrics::default());
+    let indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let ledger = Ledger::new(
+            index.clone(),
+            archive.clone(),
+            &indexer,
+            metrics.clone(),
+            Limits::default(),
+            "http://127.0.0.1:8645".into(),
+        );
+        let server =
+            serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
+        servers.push(Some((format!("http://{}", server.addr), server, ledger)));
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.as_ref().expect("server").0.clone()).collect();
+    let tenant_book = servers[1].as_ref().expect("tenant").2.cosign.clone();
+    let auditor_book = servers[2].as_ref().expect("auditor").2.cosign.clone();
+    // The honest owner (0) runs the oracle; the tenant (1) and the auditor (2) serve books this
+    // test fills: the auditor's honest signature comes a little later than the tenant's.
+    let mut nodes = Vec::new();
+    {
+        let i = 0;
+        let (url, server, ledger) = servers[i].take().expect("server");
+        let config = oracle_config(&cluster, i, 7, dir.path(), &m);
+        let peers = urls
+            .iter()
+            .filter(|u| **u != url)
+            .map(|u| Peer::new(u.clone()).expect("peer"))
+            .collect();
+        let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
+        let stop = Shutdown::new();
+        let task = tokio::spawn(loops::oracle_loop(
+            config.clone(),
+            loops::OracleOptions { peers, keep_files: None },
+            relayer,
+            archive.clone(),
+            ledger.cosign.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
+    }
+    // The tenant signs the honest report (it agrees with it!) and serves the high-s form.
+    let tenant_key = cluster.keys[1].load().expect("tenant key");
+    let cluster_id = cluster.id;
+    let served = tenant_book.clone();
+    let domain = m.reports.domain();
+    let owner_reports = nodes[0].data_dir.join("reports");
+    let liar = tokio::spawn(async move {
+        let order = U256::from_str_radix(
+            "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141",
+            16,
+        )
+        .expect("n");
+        loop {
+            for (epoch, path) in compute_ledger_node::outbox::reports_in_epoch_order(&owner_reports)
+            {
+                if tenant_book.get(cluster_id, epoch).is_some() {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                let Ok(file) = serde_json::from_str::<ReportFile>(&text) else { continue };
+                let mut signed = compute_ledger_oracle::SignedReport::new(file.signed.report);
+                signed.sign(&tenant_key, &domain).expect("sign");
+                let low = signed.signatures[&tenant_key.address()].clone();
+                let parsed = Signature::try_from(low.as_ref()).expect("65 bytes");
+                let high = Signature::new(parsed.r(), order - parsed.s(), !parsed.v());
+                signed
+                    .signatures
+                    .insert(tenant_key.address(), Bytes::copy_from_slice(&high.as_bytes()));
+                tenant_book.offer(signed);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    // The tenant serves its (malleable) signature of an epoch before the auditor serves its own.
+    let partial = next_report(&nodes[0], 0).await;
+    let epoch = next_report(&nodes[0], partial).await;
+    wait_for("the tenant to serve its signature", async || served.get(cluster.id, epoch)).await;
+    // The honest auditor now signs the same report: owner + auditor are 2 of 2 needed.
+    let auditor_key = cluster.keys[2].load().expect("auditor key");
+    let report = nodes[0].report_file(epoch).expect("file").signed.report;
+    let mut honest = compute_ledger_oracle::SignedReport::new(report);
+    honest.sign(&auditor_key, &m.reports.domain()).expect("sign");
+    auditor_book.offer(honest);
+    wait_for("the honest two's report on chain despite the lying tenant", async || {
+        accepted(&m, cluster.id, epoch).await
+    })
+    .await;
+
+    liar.abort();
+    for node in &mut nodes {
+        node.stop().await;
+    }
+    mining.abort();
+}
+
+/// ATTACK: owner and auditor (2 of 3) put a report on chain that differs from what the honest
+/// tenant's node built, and simply don't answer it. The tenant's node sees "a report is on
+/// chain" for the epoch, marks it on chain and raises nothing: no mismatch in
+/// `ledger_syncStatus` or `/metrics`, so the tenant misses its challenge window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_different_report_on_chain_is_flagged_by_the_node_that_did_not_sign_it() {
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path(), &TRIO, 2).await;
+    let mining = produce_blocks(&m);
+    let index = Index::open(&dir.path().join("index")).expect("index");
+    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
+    let metrics = Arc::new(Metrics::default());
+    let indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    let mut servers = Vec::new();
+    for _ in 0..3 {
+        let ledger = Ledger::new(
+            index.clone(),
+            archive.clone(),
+            &indexer,
+            metrics.clone(),
+            Limits::default(),
+            "http://127.0.0.1:8645".into(),
+        );
+        let server =
+            serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
+        servers.push(Some((format!("http://{}", server.addr), server, ledger)));
+    }
+    let urls: Vec<String> = servers.iter().map(|s| s.as_ref().expect("server").0.clone()).collect();
+    // Owner (0) and auditor (2) see telemetry 7 and ask only each other; the tenant (1) sees 99.
+    let mut nodes = Vec::new();
+    for (i, seed, peers) in
+        [(0, 7, vec![urls[2].clone()]), (2, 7, vec![urls[0].clone()]), (1, 99, vec![])]
+    {
+        let (url, server, ledger) = servers[i].take().expect("server");
+        let mut config = oracle_config(&cluster, i, seed, dir.path(), &m);
+        if i == 1 {
+            // The tenant's view has a fifth GPU the colluders leave out of the bill.
+            if let SourceConfig::Simulator(sim) = &mut config.source {
+                sim.gpus = 5;
+                config.inventory =
+                    compute_ledger_oracle::Simulator::new(sim.clone()).uuids().to_vec();
+            }
+        }
+        let peers = peers.into_iter().map(|u| Peer::new(u).expect("peer")).collect();
+        let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
+        let stop = Shutdown::new();
+        let task = tokio::spawn(loops::oracle_loop(
+            config.clone(),
+            loops::OracleOptions { peers, keep_files: None },
+            relayer,
+            archive.clone(),
+            ledger.cosign.clone(),
+            metrics.clone(),
+            stop.clone(),
+        ));
+        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
+    }
+    let tenant = &nodes[2];
+    let partial = next_report(tenant, 0).await;
+    let epoch = next_report(tenant, partial).await;
+    let ours = tenant.report_file(epoch).expect("file").signed.report;
+    wait_for("the colluders' report on chain", async || accepted(&m, cluster.id, epoch).await)
+        .await;
+    let stored =
+        m.governance.registry().reportMetrics(cluster.id, epoch).call().await.expect("metrics");
+    assert_ne!(stored.gpusInstalled, ours.gpusInstalled, "a different report is on chain");
+    // The tenant's node has seen the epoch on chain...
+    wait_for("the tenant's node to see the epoch on chain", async || {
+        status(tenant, cluster.id).last_on_chain.filter(|e| *e >= epoch)
+    })
+    .await;
+    // ...and must say that what is on chain is not what it built.
+    let seen = status(tenant, cluster.id);
+    assert!(
+        seen.mismatches > 0 && seen.last_mismatch.as_ref().is_some_and(|mm| mm.epoch == epoch),
+        "the tenant's node accepted a report it never signed without a word: {seen:?}"
+    );
+
+    for node in &mut nodes {
+        node.stop().await;
+    }
+    mining.abort();
+}
+
+/// ATTACK (ops): a submission that keeps failing (here the relayer has no gas money; equally a
+/// revert the outbox does not map) aborts the round before the status is written: the epoch is
+/// in neither `pending` nor `missed` of `ledger_syncStatus`, `/health` says "ok", and the epoch
+/// (and every later one) quietly runs out its window. Only a WARN log line says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_submission_is_visible_in_sync_status() {
+    let m = Market::start(1_000, 100).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cluster = register(&m, dir.path(), &["owner"], 1).await;
+    let mining = produce_blocks(&m);
+    let index = Index::open(&dir.path().join("index")).expect("index");
+    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
+    let metrics = Arc::new(Metrics::default());
+    let indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        metrics.clone(),
+    )
+    .expect("indexer");
+    let ledger = Ledger::new(
+        index.clone(),
+        archive.clone(),
+        &indexer,
+        metrics.clone(),
+        Limits::default(),
+        "http://127.0.0.1:8645".into(),
+    );
+    let server = serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
+    let url = format!("http://{}", server.addr);
+    let config = oracle_config(&cluster, 0, 7, dir.path(), &m);
+    let broke = compute_ledger_sdk::Client::connect(
+        &m.devnet.anvil.endpoint(),
+        m.deployment.clone(),
+        alloy::signers::local::PrivateKeySigner::random(),
+    )
+    .await
+    .expect("client");
+    let stop = Shutdown::new();
+    let task = tokio::spawn(loops::oracle_loop(
+        config.clone(),
+        loops::OracleOptions { peers: vec![], keep_files: None },
+        Reports::new(broke),
+        archive.clone(),
+        ledger.cosign.clone(),
+        metrics.clone(),
+        stop.clone(),
+    ));
+    let mut node = Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir };
+    let partial = next_report(&node, 0).await;
+    let epoch = next_report(&node, partial).await;
+    wait_for("the failing epoch in ledger_syncStatus's pending", async || {
+        let sync = call(&node.url, "ledger_syncStatus", json!([])).await;
+        let shown = &sync["result"]["oracles"][cluster.id.to_string()];
+        let listed = |key: &str| {
+            shown[key]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|p| p == &json!(epoch) || p["epoch"] == json!(epoch)))
+        };
+        // Within its window it must show as pending, with the reason it is not on chain.
+        listed("pending").then_some(())
+    })
+    .await;
+    node.stop().await;
+    mining.abort();
+}
