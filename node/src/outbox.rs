@@ -229,7 +229,13 @@ impl Outbox {
     /// Hands retired epochs past the retention time whose leases all settled to the sampler for
     /// pruning, oldest first (leases settle in epoch order: the first unsettled one stops it).
     async fn prune_settled(&mut self, now: u64) -> Result<()> {
-        let Some(policy) = &self.retention else { return Ok(()) };
+        let Some(policy) = &self.retention else {
+            // Files kept forever: nothing to remember about retired epochs.
+            for epoch in std::mem::take(&mut self.retired) {
+                self.leases.remove(&epoch);
+            }
+            return Ok(());
+        };
         let candidates: Vec<u64> = self.retired.iter().copied().take(PRUNES_PER_ROUND).collect();
         for epoch in candidates {
             if now < self.clock.end(epoch).saturating_add(policy.keep_s) {
