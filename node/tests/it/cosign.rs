@@ -122,8 +122,21 @@ pub(crate) fn oracle_config(
     }
 }
 
-/// Starts three nodes; node `i` samples with `seeds[i]` (equal seeds: identical telemetry).
-async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path) -> Vec<Node> {
+/// A node's JSON-RPC server (serving `oracle_` to the others) before its oracle starts.
+struct Served {
+    url: String,
+    server: RpcServer,
+    ledger: Arc<Ledger>,
+}
+
+/// What every node of a test shares: the deliveries archive and the metrics.
+struct Shared {
+    archive: DeliveriesArchive,
+    metrics: Arc<Metrics>,
+}
+
+/// `n` servers over one index (each with its own co-signing book), on free ports.
+async fn servers(m: &Market, dir: &Path, n: usize) -> (Vec<Option<Served>>, Shared) {
     let index = Index::open(&dir.join("index")).expect("index");
     let archive = DeliveriesArchive::open(&dir.join("deliveries")).expect("archive");
     let metrics = Arc::new(Metrics::default());
@@ -135,8 +148,8 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
         metrics.clone(),
     )
     .expect("indexer");
-    let mut servers = Vec::new();
-    for _ in 0..3 {
+    let mut served = Vec::new();
+    for _ in 0..n {
         let ledger = Ledger::new(
             index.clone(),
             archive.clone(),
@@ -147,30 +160,50 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
         );
         let server =
             serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
-        servers.push((format!("http://{}", server.addr), server, ledger));
+        served.push(Some(Served { url: format!("http://{}", server.addr), server, ledger }));
     }
-    let urls: Vec<String> = servers.iter().map(|(url, ..)| url.clone()).collect();
+    (served, Shared { archive, metrics })
+}
+
+/// Starts `config`'s oracle loop on `served`, asking `peers` and relaying with `relayer`.
+fn start_oracle(
+    config: &OracleConfig,
+    served: Served,
+    peers: &[String],
+    relayer: Reports,
+    shared: &Shared,
+) -> Node {
+    let peers = peers.iter().map(|u| Peer::new(u.clone()).expect("peer")).collect();
+    let stop = Shutdown::new();
+    let task = tokio::spawn(loops::oracle_loop(
+        config.clone(),
+        loops::OracleOptions { peers, keep_files: None },
+        relayer,
+        shared.archive.clone(),
+        served.ledger.cosign.clone(),
+        shared.metrics.clone(),
+        stop.clone(),
+    ));
+    let Served { url, server, ledger } = served;
+    Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir.clone() }
+}
+
+/// The other servers' URLs.
+fn others(all: &[String], me: &str) -> Vec<String> {
+    all.iter().filter(|u| *u != me).cloned().collect()
+}
+
+/// Starts three nodes; node `i` samples with `seeds[i]` (equal seeds: identical telemetry).
+async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path) -> Vec<Node> {
+    let (served, shared) = servers(m, dir, 3).await;
+    let urls: Vec<String> = served.iter().flatten().map(|s| s.url.clone()).collect();
     let mut nodes = Vec::new();
-    for (i, (url, server, ledger)) in servers.into_iter().enumerate() {
+    for (i, served) in served.into_iter().flatten().enumerate() {
         let config = oracle_config(cluster, i, seeds[i], dir, m);
-        let peers = urls
-            .iter()
-            .filter(|u| **u != url)
-            .map(|u| Peer::new(u.clone()).expect("peer"))
-            .collect();
+        let peers = others(&urls, &served.url);
         // Each node relays with its own key, as separate operators would.
         let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
-        let stop = Shutdown::new();
-        let task = tokio::spawn(loops::oracle_loop(
-            config.clone(),
-            loops::OracleOptions { peers, keep_files: None },
-            relayer,
-            archive.clone(),
-            ledger.cosign.clone(),
-            metrics.clone(),
-            stop.clone(),
-        ));
-        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
+        nodes.push(start_oracle(&config, served, &peers, relayer, &shared));
     }
     nodes
 }
@@ -341,11 +374,10 @@ async fn a_co_signer_with_different_telemetry_is_never_combined() {
     mining.abort();
 }
 
-/// ATTACK: a lying tenant (an attestor of the 2-of-3 set) serves its genuine signature in its
-/// high-s form. It recovers off-chain (alloy normalizes s), so the honest owner and auditor combine
-/// it with their own two — and OpenZeppelin's ECDSA in `submitReport` rejects it, so every
-/// submission reverts and the epoch settles as missed (tenant pays nothing, full credit from the
-/// owner's bond) although the honest two alone hold the threshold.
+/// A lying tenant (an attestor of the 2-of-3 set) serves its genuine signature in its high-s
+/// form. It recovers off chain, but OpenZeppelin's ECDSA in `submitReport` refuses it: combined
+/// as sent, every submission would revert and the epoch settle as missed at the owner's cost.
+/// Kept signatures are re-encoded canonically, so the honest owner and auditor get it on chain.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_serving_a_high_s_signature_cannot_block_the_honest_two() {
     use alloy::primitives::{Bytes, Signature, U256};
@@ -353,59 +385,17 @@ async fn a_tenant_serving_a_high_s_signature_cannot_block_the_honest_two() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = register(&m, dir.path(), &TRIO, 2).await;
     let mining = produce_blocks(&m);
-    let index = Index::open(&dir.path().join("index")).expect("index");
-    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
-    let metrics = Arc::new(Metrics::default());
-    let indexer = Indexer::new(
-        index.clone(),
-        m.governance.provider().clone(),
-        m.deployment.clone(),
-        0,
-        metrics.clone(),
-    )
-    .expect("indexer");
-    let mut servers = Vec::new();
-    for _ in 0..3 {
-        let ledger = Ledger::new(
-            index.clone(),
-            archive.clone(),
-            &indexer,
-            metrics.clone(),
-            Limits::default(),
-            "http://127.0.0.1:8645".into(),
-        );
-        let server =
-            serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
-        servers.push(Some((format!("http://{}", server.addr), server, ledger)));
-    }
-    let urls: Vec<String> = servers.iter().map(|s| s.as_ref().expect("server").0.clone()).collect();
-    let tenant_book = servers[1].as_ref().expect("tenant").2.cosign.clone();
-    let auditor_book = servers[2].as_ref().expect("auditor").2.cosign.clone();
+    let (mut served, shared) = servers(&m, dir.path(), 3).await;
+    let urls: Vec<String> = served.iter().flatten().map(|s| s.url.clone()).collect();
+    let tenant_book = served[1].as_ref().expect("tenant").ledger.cosign.clone();
+    let auditor_book = served[2].as_ref().expect("auditor").ledger.cosign.clone();
     // The honest owner (0) runs the oracle; the tenant (1) and the auditor (2) serve books this
     // test fills: the auditor's honest signature comes a little later than the tenant's.
-    let mut nodes = Vec::new();
-    {
-        let i = 0;
-        let (url, server, ledger) = servers[i].take().expect("server");
-        let config = oracle_config(&cluster, i, 7, dir.path(), &m);
-        let peers = urls
-            .iter()
-            .filter(|u| **u != url)
-            .map(|u| Peer::new(u.clone()).expect("peer"))
-            .collect();
-        let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
-        let stop = Shutdown::new();
-        let task = tokio::spawn(loops::oracle_loop(
-            config.clone(),
-            loops::OracleOptions { peers, keep_files: None },
-            relayer,
-            archive.clone(),
-            ledger.cosign.clone(),
-            metrics.clone(),
-            stop.clone(),
-        ));
-        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
-    }
+    let owner = served[0].take().expect("owner");
+    let peers = others(&urls, &owner.url);
+    let config = oracle_config(&cluster, 0, 7, dir.path(), &m);
+    let relayer = Reports::new(m.devnet.client(&m.deployment, 7).await);
+    let mut nodes = vec![start_oracle(&config, owner, &peers, relayer, &shared)];
     // The tenant signs the honest report (it agrees with it!) and serves the high-s form.
     let tenant_key = cluster.keys[1].load().expect("tenant key");
     let cluster_id = cluster.id;
@@ -462,48 +452,23 @@ async fn a_tenant_serving_a_high_s_signature_cannot_block_the_honest_two() {
     mining.abort();
 }
 
-/// ATTACK: owner and auditor (2 of 3) put a report on chain that differs from what the honest
-/// tenant's node built, and simply don't answer it. The tenant's node sees "a report is on
-/// chain" for the epoch, marks it on chain and raises nothing: no mismatch in
-/// `ledger_syncStatus` or `/metrics`, so the tenant misses its challenge window.
+/// Owner and auditor (2 of 3) put a report on chain that differs from what the honest tenant's
+/// node built, and don't answer it. The tenant's node compares what the chain accepted with its
+/// own report and flags the difference (peer `chain`), in time to challenge.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_different_report_on_chain_is_flagged_by_the_node_that_did_not_sign_it() {
     let m = Market::start(1_000, 100).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = register(&m, dir.path(), &TRIO, 2).await;
     let mining = produce_blocks(&m);
-    let index = Index::open(&dir.path().join("index")).expect("index");
-    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
-    let metrics = Arc::new(Metrics::default());
-    let indexer = Indexer::new(
-        index.clone(),
-        m.governance.provider().clone(),
-        m.deployment.clone(),
-        0,
-        metrics.clone(),
-    )
-    .expect("indexer");
-    let mut servers = Vec::new();
-    for _ in 0..3 {
-        let ledger = Ledger::new(
-            index.clone(),
-            archive.clone(),
-            &indexer,
-            metrics.clone(),
-            Limits::default(),
-            "http://127.0.0.1:8645".into(),
-        );
-        let server =
-            serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
-        servers.push(Some((format!("http://{}", server.addr), server, ledger)));
-    }
-    let urls: Vec<String> = servers.iter().map(|s| s.as_ref().expect("server").0.clone()).collect();
+    let (mut served, shared) = servers(&m, dir.path(), 3).await;
+    let urls: Vec<String> = served.iter().flatten().map(|s| s.url.clone()).collect();
     // Owner (0) and auditor (2) see telemetry 7 and ask only each other; the tenant (1) sees 99.
     let mut nodes = Vec::new();
     for (i, seed, peers) in
         [(0, 7, vec![urls[2].clone()]), (2, 7, vec![urls[0].clone()]), (1, 99, vec![])]
     {
-        let (url, server, ledger) = servers[i].take().expect("server");
+        let node = served[i].take().expect("server");
         let mut config = oracle_config(&cluster, i, seed, dir.path(), &m);
         if i == 1 {
             // The tenant's view has a fifth GPU the colluders leave out of the bill.
@@ -513,19 +478,8 @@ async fn a_different_report_on_chain_is_flagged_by_the_node_that_did_not_sign_it
                     compute_ledger_oracle::Simulator::new(sim.clone()).uuids().to_vec();
             }
         }
-        let peers = peers.into_iter().map(|u| Peer::new(u).expect("peer")).collect();
         let relayer = Reports::new(m.devnet.client(&m.deployment, 7 + i).await);
-        let stop = Shutdown::new();
-        let task = tokio::spawn(loops::oracle_loop(
-            config.clone(),
-            loops::OracleOptions { peers, keep_files: None },
-            relayer,
-            archive.clone(),
-            ledger.cosign.clone(),
-            metrics.clone(),
-            stop.clone(),
-        ));
-        nodes.push(Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir });
+        nodes.push(start_oracle(&config, node, &peers, relayer, &shared));
     }
     let tenant = &nodes[2];
     let partial = next_report(tenant, 0).await;
@@ -554,38 +508,18 @@ async fn a_different_report_on_chain_is_flagged_by_the_node_that_did_not_sign_it
     mining.abort();
 }
 
-/// ATTACK (ops): a submission that keeps failing (here the relayer has no gas money; equally a
-/// revert the outbox does not map) aborts the round before the status is written: the epoch is
-/// in neither `pending` nor `missed` of `ledger_syncStatus`, `/health` says "ok", and the epoch
-/// (and every later one) quietly runs out its window. Only a WARN log line says why.
+/// A submission that keeps failing (here the relayer has no gas money; equally a revert the
+/// outbox does not map) leaves its epoch in `ledger_syncStatus`'s `pending` with the reason,
+/// within its window, instead of aborting the round unseen.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_submission_is_visible_in_sync_status() {
     let m = Market::start(1_000, 100).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let cluster = register(&m, dir.path(), &["owner"], 1).await;
     let mining = produce_blocks(&m);
-    let index = Index::open(&dir.path().join("index")).expect("index");
-    let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
-    let metrics = Arc::new(Metrics::default());
-    let indexer = Indexer::new(
-        index.clone(),
-        m.governance.provider().clone(),
-        m.deployment.clone(),
-        0,
-        metrics.clone(),
-    )
-    .expect("indexer");
-    let ledger = Ledger::new(
-        index.clone(),
-        archive.clone(),
-        &indexer,
-        metrics.clone(),
-        Limits::default(),
-        "http://127.0.0.1:8645".into(),
-    );
-    let server = serve("127.0.0.1:0".parse().expect("addr"), ledger.clone()).await.expect("serve");
-    let url = format!("http://{}", server.addr);
+    let (mut served, shared) = servers(&m, dir.path(), 1).await;
     let config = oracle_config(&cluster, 0, 7, dir.path(), &m);
+    // A relayer with no gas money: every submission is refused.
     let broke = compute_ledger_sdk::Client::connect(
         &m.devnet.anvil.endpoint(),
         m.deployment.clone(),
@@ -593,17 +527,8 @@ async fn a_failing_submission_is_visible_in_sync_status() {
     )
     .await
     .expect("client");
-    let stop = Shutdown::new();
-    let task = tokio::spawn(loops::oracle_loop(
-        config.clone(),
-        loops::OracleOptions { peers: vec![], keep_files: None },
-        Reports::new(broke),
-        archive.clone(),
-        ledger.cosign.clone(),
-        metrics.clone(),
-        stop.clone(),
-    ));
-    let mut node = Node { url, server, ledger, stop, task: Some(task), data_dir: config.data_dir };
+    let served = served[0].take().expect("server");
+    let mut node = start_oracle(&config, served, &[], Reports::new(broke), &shared);
     let partial = next_report(&node, 0).await;
     let epoch = next_report(&node, partial).await;
     wait_for("the failing epoch in ledger_syncStatus's pending", async || {
