@@ -182,8 +182,8 @@ pub async fn run(args: Args) -> Result<()> {
     // The stalled node must still report and prove in time once its RPC is back: the windows
     // outlast the stall (real ones are hours long).
     let epoch_s = u64::from(args.epoch_seconds);
-    let report_window = REPORT_WINDOW.max(args.stall_seconds + epoch_s + 10);
-    let proof_grace = PROOF_GRACE.max(args.stall_seconds + 10);
+    let report_window = REPORT_WINDOW.max(args.stall_seconds + epoch_s + 30);
+    let proof_grace = PROOF_GRACE.max(args.stall_seconds + 30);
     let params = DeployParams {
         governance: keys[0].address(),
         arbiter: keys[0].address(),
