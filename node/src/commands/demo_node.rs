@@ -91,7 +91,7 @@ impl ChildNode {
     }
 
     /// Stops the node with SIGTERM and waits for it.
-    pub(crate) fn stop(mut self) -> Result<()> {
+    pub(crate) fn stop(&mut self) -> Result<()> {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status();
         if !sent.is_ok_and(|status| status.success()) {
@@ -99,6 +99,16 @@ impl ChildNode {
         }
         self.child.wait().map_err(|e| io(&self.log, &e))?;
         Ok(())
+    }
+}
+
+impl Drop for ChildNode {
+    /// The demo never leaves its node behind, even when it stops on an error.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
