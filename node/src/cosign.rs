@@ -238,6 +238,13 @@ impl Cosigning {
         });
     }
 
+    /// Peers of `cluster_id` that answered their last request.
+    pub fn reachable_peers(&self, cluster_id: u64) -> usize {
+        lock(&self.status)
+            .get(&cluster_id)
+            .map_or(0, |s| s.peers.values().filter(|p| p.reachable).count())
+    }
+
     /// Every cluster's status, for `ledger_syncStatus`.
     pub fn status(&self) -> BTreeMap<u64, OracleStatus> {
         lock(&self.status).clone()

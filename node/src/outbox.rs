@@ -19,13 +19,14 @@ use alloy::{
 };
 use compute_ledger_oracle::{EpochClock, OracleConfig, ReportFile, SignedReport};
 use compute_ledger_sdk::{ErrorKind, Reports, SdkError};
+use compute_ledger_types::UsageReport;
 use tokio::sync::mpsc;
 
 use crate::{
     NodeError, Result,
     cosign::{
-        AttestorCache, Checked, Cosigning, FieldDifference, Mismatch, Peer, PendingEpoch,
-        check_answer, short_error,
+        AttestorCache, Checked, Cosigning, Mismatch, Peer, PendingEpoch, check_answer,
+        report_differences, short_error,
     },
     index::DeliveriesArchive,
     metrics::Metrics,
@@ -293,39 +294,18 @@ impl Outbox {
                 .call()
                 .await
                 .map_err(compute_ledger_sdk::SdkError::from)?;
-            let mut fields = Vec::new();
-            let mut compare = |field: &'static str, on_chain: String, built: String| {
-                if on_chain != built {
-                    fields.push(FieldDifference { field, ours: built, theirs: on_chain });
-                }
+            // The registry keeps every billing field; `telemetryRoot` only in the event.
+            let accepted = UsageReport {
+                deliveriesRoot: stored.deliveriesRoot,
+                gpusInstalled: stored.gpusInstalled,
+                gpusHealthy: stored.gpusHealthy,
+                gpuSecondsAvailable: stored.gpuSecondsAvailable,
+                gpuSecondsBusy: stored.gpuSecondsBusy,
+                itEnergyWh: stored.itEnergyWh,
+                facilityEnergyWh: stored.facilityEnergyWh,
+                ..ours.clone()
             };
-            compare(
-                "deliveriesRoot",
-                stored.deliveriesRoot.to_string(),
-                ours.deliveriesRoot.to_string(),
-            );
-            compare(
-                "gpusInstalled",
-                stored.gpusInstalled.to_string(),
-                ours.gpusInstalled.to_string(),
-            );
-            compare("gpusHealthy", stored.gpusHealthy.to_string(), ours.gpusHealthy.to_string());
-            compare(
-                "gpuSecondsAvailable",
-                stored.gpuSecondsAvailable.to_string(),
-                ours.gpuSecondsAvailable.to_string(),
-            );
-            compare(
-                "gpuSecondsBusy",
-                stored.gpuSecondsBusy.to_string(),
-                ours.gpuSecondsBusy.to_string(),
-            );
-            compare("itEnergyWh", stored.itEnergyWh.to_string(), ours.itEnergyWh.to_string());
-            compare(
-                "facilityEnergyWh",
-                stored.facilityEnergyWh.to_string(),
-                ours.facilityEnergyWh.to_string(),
-            );
+            let fields = report_differences(&ours, &accepted);
             if !fields.is_empty() && self.mismatched.insert((epoch, CHAIN.to_string())) {
                 let listed: Vec<String> = fields
                     .iter()
@@ -380,11 +360,7 @@ impl Outbox {
             (valid, _) = self.attestor_signatures(epoch).await?;
         }
         if valid.len() < usize::from(threshold) {
-            let reachable = self
-                .cosign
-                .status()
-                .get(&self.cluster_id)
-                .map_or(0, |s| s.peers.values().filter(|p| p.reachable).count());
+            let reachable = self.cosign.reachable_peers(self.cluster_id);
             return Ok(Progress::Waiting(PendingEpoch {
                 epoch,
                 signatures: valid.len(),

@@ -144,3 +144,38 @@ pub(crate) async fn call(url: &str, method: &str, params: serde_json::Value) -> 
         .await
         .expect("json response")
 }
+
+/// Mines a block every second, as a live chain does (deadlines are judged by the latest block);
+/// abort the handle to stop.
+pub(crate) fn produce_blocks(m: &Market) -> tokio::task::JoinHandle<()> {
+    use alloy::providers::Provider;
+    let producer = m.governance.provider().clone();
+    tokio::spawn(async move {
+        loop {
+            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    })
+}
+
+/// Polls `probe` every 250 ms until it finds something; panics naming `what` after `patience`
+/// (a wait on observed state, never on time).
+pub(crate) async fn wait_for<T>(
+    what: &str,
+    patience: std::time::Duration,
+    mut probe: impl AsyncFnMut() -> Option<T>,
+) -> T {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// A port free on 127.0.0.1 right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
+}

@@ -5,7 +5,7 @@
 
 use std::{path::Path, sync::Arc, time::Duration};
 
-use alloy::{primitives::Address, providers::Provider};
+use alloy::primitives::Address;
 use compute_ledger_node::{
     Indexer, Shutdown,
     cosign::{Cosigning, Peer},
@@ -21,7 +21,7 @@ use compute_ledger_sdk::{ClusterSpec, Reports, test_utils::Market};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
-use crate::common::call;
+use crate::common::{call, produce_blocks};
 
 pub(crate) const EPOCH: u32 = 10;
 /// Owner, tenant and auditor: the three attestors of a 2-of-3 set.
@@ -208,26 +208,8 @@ async fn three_nodes(m: &Market, cluster: &Cluster, seeds: [u64; 3], dir: &Path)
     nodes
 }
 
-/// Mines a block every second, as a live chain does (deadlines are judged by the latest block).
-fn produce_blocks(m: &Market) -> JoinHandle<()> {
-    let producer = m.governance.provider().clone();
-    tokio::spawn(async move {
-        loop {
-            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    })
-}
-
-async fn wait_for<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+async fn wait_for<T>(what: &str, probe: impl AsyncFnMut() -> Option<T>) -> T {
+    crate::common::wait_for(what, PATIENCE, probe).await
 }
 
 /// The first epoch that `node` finalized after `after` (a full epoch, sampled from its start).

@@ -5,12 +5,11 @@
 
 use std::process::Command;
 
+use crate::common::free_port;
+
 #[test]
 fn the_demo_runs_its_incidents_and_balances_the_books() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let free_port = || {
-        std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
-    };
     let output = Command::new(env!("CARGO_BIN_EXE_compute-ledger"))
         .args(["demo", "--epoch-seconds", "10", "--epochs", "3", "--exit-when-done"])
         .args(["--stall-seconds", "15"])

@@ -7,7 +7,7 @@ use std::{
     collections::BTreeMap,
     path::Path,
     process::{Child, Command, Stdio},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use alloy::{primitives::U256, providers::Provider, rpc::types::Filter, sol_types::SolEvent};
@@ -21,15 +21,13 @@ use compute_ledger_sdk::{
     test_utils::{Market, Proxy, dollars},
 };
 
+use crate::common::{free_port, produce_blocks, wait_for};
+
 const BIN: &str = env!("CARGO_BIN_EXE_compute-ledger");
 const EPOCH: u32 = 10;
 const LEASE_EPOCHS: u64 = 6;
 /// How long the chain RPC stalls.
 const STALL: Duration = Duration::from_secs(60);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
-}
 
 fn start_node(config: &Path, log: &Path) -> Child {
     let log = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("log");
@@ -45,21 +43,6 @@ fn start_node(config: &Path, log: &Path) -> Child {
         .expect("spawn node")
 }
 
-async fn wait_for<T>(
-    what: &str,
-    patience: Duration,
-    mut probe: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let deadline = Instant::now() + patience;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 async fn healthy(url: &str) -> Option<()> {
     let health: serde_json::Value =
         reqwest::get(format!("{url}/health")).await.ok()?.json().await.ok()?;
@@ -73,13 +56,7 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let provider = m.governance.provider().clone();
     // Blocks every second straight on anvil: the chain goes on while the node is cut off.
-    let producer = provider.clone();
-    let mining = tokio::spawn(async move {
-        loop {
-            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
+    let mining = produce_blocks(&m);
 
     // The operator's keys: an attestor (also the relayer) and a keeper, with gas.
     let password = dir.path().join("password");

@@ -35,13 +35,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         create_keystore(&dir.path().join("keys"), "attestor", "loops-test").expect("keystore");
 
     // Blocks every second, as on a live chain (the keeper judges time by the latest block).
-    let producer = m.governance.provider().clone();
-    let mining = tokio::spawn(async move {
-        loop {
-            let _ = producer.raw_request::<_, String>("evm_mine".into(), ()).await;
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
-    });
+    let mining = crate::common::produce_blocks(&m);
 
     let spec = ClusterSpec {
         metadata_uri: "ipfs://texas-gas".into(),

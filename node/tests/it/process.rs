@@ -91,12 +91,7 @@ async fn sigterm_stops_the_node_cleanly_and_the_archive_moves_out_of_the_index()
         archive.insert(key, serde_json::to_vec(&leaves).expect("json")).expect("insert");
         legacy.flush().expect("flush");
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("port")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = format!("127.0.0.1:{}", crate::common::free_port());
     let mut child =
         node(&m, dir.path()).args(["--listen", &listen, "serve"]).spawn().expect("spawn");
     let url = format!("http://{listen}");
