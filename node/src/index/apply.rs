@@ -93,6 +93,8 @@ pub(crate) struct Changes<'a> {
     index: &'a Index,
     cache: Cache,
     dirty: BTreeSet<String>,
+    /// Keys that are not records (secondary keys, queues): their new bytes, or `None` to remove.
+    plain: HashMap<String, Option<Vec<u8>>>,
     updates: Vec<Update>,
     seen: HashSet<(Address, U256)>,
 }
@@ -103,6 +105,7 @@ impl<'a> Changes<'a> {
             index,
             cache: Cache::default(),
             dirty: BTreeSet::new(),
+            plain: HashMap::new(),
             updates: Vec::new(),
             seen: HashSet::new(),
         }
@@ -133,6 +136,22 @@ impl<'a> Changes<'a> {
         T::slot(&mut self.cache).insert(key, value);
     }
 
+    /// Writes a key that is not a record (a secondary key or a queue entry) with `value`, which
+    /// must be UTF-8 (undo records keep old values as text).
+    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
+    pub(crate) fn put_plain(&mut self, key: String, value: Vec<u8>) {
+        self.dirty.insert(key.clone());
+        self.plain.insert(key, Some(value));
+    }
+
+    /// Removes a key that is not a record (a secondary key or a queue entry); undone with the
+    /// range like any write.
+    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
+    pub(crate) fn remove_plain(&mut self, key: String) {
+        self.dirty.insert(key.clone());
+        self.plain.insert(key, None);
+    }
+
     /// Reads, changes and writes back one record.
     fn update<T: Record>(&mut self, key: String, change: impl FnOnce(&mut T)) -> Result<T> {
         let mut value: T = self.need(&key)?;
@@ -157,10 +176,15 @@ impl<'a> Changes<'a> {
         }
     }
 
-    /// The encoded records written, in key order, and the updates for subscribers.
-    pub(crate) fn finish(mut self) -> (Vec<(String, Vec<u8>)>, Vec<Update>) {
+    /// The encoded records written (`None`: removed), in key order, and the updates for
+    /// subscribers.
+    pub(crate) fn finish(mut self) -> (Vec<(String, Option<Vec<u8>>)>, Vec<Update>) {
         let mut writes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
+            if let Some(plain) = self.plain.remove(&key) {
+                writes.push((key, plain));
+                continue;
+            }
             let c = &self.cache;
             let bytes = c
                 .clusters
@@ -172,7 +196,7 @@ impl<'a> Changes<'a> {
                 .or_else(|| c.positions.get(&key).map(encode))
                 .or_else(|| c.settlements.get(&key).map(encode))
                 .expect("every dirty key is cached");
-            writes.push((key, bytes));
+            writes.push((key, Some(bytes)));
         }
         (writes, self.updates)
     }

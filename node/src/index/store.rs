@@ -188,8 +188,12 @@ impl Index {
         let mut undo = Vec::with_capacity(writes.len());
         for (key, value) in writes {
             let old = self.raw(&key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
-            undo.push((key.clone(), old));
-            batch.insert(key.as_bytes(), value);
+            match value {
+                Some(value) => batch.insert(key.as_bytes(), value),
+                None if old.is_none() => continue,
+                None => batch.remove(key.as_bytes()),
+            }
+            undo.push((key, old));
         }
         let record = RangeRecord { from, to, hash, undo };
         batch.insert(range_key(to).as_bytes(), encode(&record));
