@@ -141,7 +141,19 @@ impl Indexer {
     /// finding the common ancestor among the kept undo records; if it is older than all of them,
     /// rolls back nothing and fails with [`NodeError::ReorgTooDeep`].
     async fn unwind_reorg(&mut self) -> Result<usize> {
-        let Some(newest) = self.index.last_range()? else { return Ok(0) };
+        let Some(newest) = self.index.last_range()? else {
+            // Only final ranges so far (a backfill): the floor must still be on the chain.
+            return match self.index.floor()? {
+                Some(floor) if !self.on_chain(floor.to, floor.hash).await? => {
+                    Err(NodeError::ReorgTooDeep {
+                        block: floor.to,
+                        window: self.index.undo_window(),
+                        index: self.index.path().to_path_buf(),
+                    })
+                }
+                _ => Ok(0),
+            };
+        };
         if self.on_chain(newest.to, newest.hash).await? {
             return Ok(0);
         }
@@ -213,7 +225,17 @@ impl Indexer {
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
             return Ok(Step::Idle); // the chain moved under us; retry
         }
-        let updates = self.blocking(move |index| index.apply_range(from, to, hash, &logs)).await?;
+        // Deep below the head a range cannot reorganise: no undo record (read or written).
+        let final_range = head.saturating_sub(to) > self.index.undo_depth();
+        let updates = self
+            .blocking(move |index| {
+                if final_range {
+                    index.apply_final_range(from, to, hash, &logs)
+                } else {
+                    index.apply_range(from, to, hash, &logs)
+                }
+            })
+            .await?;
         self.commits += 1;
         if self.abort_after_commits == Some(self.commits) {
             eprintln!(

@@ -19,6 +19,9 @@ use crate::{NodeError, Result};
 
 /// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
 pub const UNDO_WINDOW: usize = 256;
+/// Blocks below the head past which a range is final by default: it is applied without an undo
+/// record (a backfill of a long history writes none; undo is only needed near the head).
+pub const UNDO_DEPTH: u64 = 256;
 
 const CURSOR: &str = "meta/cursor";
 const DEPLOYMENT: &str = "meta/deployment";
@@ -91,6 +94,7 @@ pub struct Index {
     db: sled::Db,
     path: PathBuf,
     undo_window: usize,
+    undo_depth: u64,
 }
 
 impl Index {
@@ -100,7 +104,7 @@ impl Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;
-        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW })
+        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW, undo_depth: UNDO_DEPTH })
     }
 
     /// Keeps the undo records of the last `ranges` applied ranges instead of [`UNDO_WINDOW`]
@@ -113,6 +117,28 @@ impl Index {
     /// Ranges whose undo records are kept.
     pub fn undo_window(&self) -> usize {
         self.undo_window
+    }
+
+    /// Treats ranges ending more than `blocks` below the head as final (no undo record) instead
+    /// of [`UNDO_DEPTH`]; tests use a small depth to reach it.
+    pub fn with_undo_depth(mut self, blocks: u64) -> Self {
+        self.undo_depth = blocks;
+        self
+    }
+
+    /// Blocks below the head past which a range is applied without an undo record.
+    pub fn undo_depth(&self) -> u64 {
+        self.undo_depth
+    }
+
+    /// Applied ranges whose undo records are kept (for operators and tests).
+    pub fn kept_ranges(&self) -> Result<usize> {
+        let mut kept = 0;
+        for key in self.db.scan_prefix(RANGE_PREFIX).keys() {
+            key.map_err(|e| self.err(&e))?;
+            kept += 1;
+        }
+        Ok(kept)
     }
 
     /// Where the index lives.
@@ -179,14 +205,45 @@ impl Index {
         hash: B256,
         logs: &[LedgerLog],
     ) -> Result<Vec<Update>> {
+        self.apply(from, to, hash, logs, true)
+    }
+
+    /// As [`apply_range`](Self::apply_range) for a range too deep below the head to reorganise
+    /// (see [`UNDO_DEPTH`]): no undo record is written (nor are the old values read), every kept
+    /// range is dropped (they are older still) and the range's end becomes the floor.
+    pub fn apply_final_range(
+        &self,
+        from: u64,
+        to: u64,
+        hash: B256,
+        logs: &[LedgerLog],
+    ) -> Result<Vec<Update>> {
+        self.apply(from, to, hash, logs, false)
+    }
+
+    fn apply(
+        &self,
+        from: u64,
+        to: u64,
+        hash: B256,
+        logs: &[LedgerLog],
+        keep_undo: bool,
+    ) -> Result<Vec<Update>> {
         let mut changes = Changes::new(self);
         for log in logs {
             apply_log(&mut changes, log)?;
         }
         let (writes, updates) = changes.finish();
         let mut batch = sled::Batch::default();
-        let mut undo = Vec::with_capacity(writes.len());
+        let mut undo = Vec::with_capacity(if keep_undo { writes.len() } else { 0 });
         for (key, value) in writes {
+            if !keep_undo {
+                match value {
+                    Some(value) => batch.insert(key.as_bytes(), value),
+                    None => batch.remove(key.as_bytes()),
+                }
+                continue;
+            }
             let old = self.raw(&key)?.map(|v| String::from_utf8_lossy(&v).into_owned());
             match value {
                 Some(value) => batch.insert(key.as_bytes(), value),
@@ -195,8 +252,6 @@ impl Index {
             }
             undo.push((key, old));
         }
-        let record = RangeRecord { from, to, hash, undo };
-        batch.insert(range_key(to).as_bytes(), encode(&record));
         batch.insert(CURSOR, encode(&(to + 1)));
         let ranges = self
             .db
@@ -204,6 +259,17 @@ impl Index {
             .keys()
             .collect::<std::result::Result<Vec<sled::IVec>, _>>();
         let ranges = ranges.map_err(|e| self.err(&e))?;
+        if !keep_undo {
+            for old in ranges {
+                batch.remove(old);
+            }
+            batch.insert(FLOOR, encode(&Floor { to, hash }));
+            self.db.apply_batch(batch).map_err(|e| self.err(&e))?;
+            self.flush()?;
+            return Ok(updates);
+        }
+        let record = RangeRecord { from, to, hash, undo };
+        batch.insert(range_key(to).as_bytes(), encode(&record));
         let pruned = ranges.len().saturating_sub(self.undo_window - 1);
         if let Some(newest_pruned) = pruned.checked_sub(1).map(|i| &ranges[i]) {
             // Remember where undoing stops, so a reorg below it is detected, not half undone.

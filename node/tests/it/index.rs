@@ -171,3 +171,53 @@ async fn a_reorg_below_the_undo_window_stops_the_indexer_and_rolls_back_nothing(
     let stopped = indexer.run(std::time::Duration::from_millis(10), Default::default()).await;
     assert!(matches!(stopped, Err(NodeError::ReorgTooDeep { .. })), "{stopped:?}");
 }
+
+#[tokio::test]
+async fn a_backfill_deep_below_the_head_writes_no_undo_records_and_indexes_the_same() {
+    use alloy::providers::Provider;
+    use compute_ledger_node::{Indexer, Step, index::Index, metrics::Metrics};
+
+    let (m, _) = market_with_history().await;
+    let provider = m.governance.provider().clone();
+    let reference_dir = tempfile::tempdir().expect("tempdir");
+    let reference = index_fresh(&m, reference_dir.path(), 50_000).await;
+    // History well below the head: the ranges there cannot reorganise.
+    let _: serde_json::Value =
+        provider.raw_request("anvil_mine".into(), (U256::from(40),)).await.expect("mine");
+    let head = provider.get_block_number().await.expect("head");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = Index::open(dir.path()).expect("open").with_undo_depth(10);
+    let mut indexer = Indexer::new(
+        index.clone(),
+        provider.clone(),
+        m.deployment.clone(),
+        0,
+        std::sync::Arc::new(Metrics::default()),
+    )
+    .expect("indexer")
+    .with_max_range(4);
+    let mut applied = 0;
+    while let Step::Applied { .. } = indexer.step().await.expect("step") {
+        applied += 1;
+    }
+    assert!(applied > 10, "only {applied} ranges");
+    // Only the ranges ending within 10 blocks of the head keep an undo record (4 blocks each,
+    // the last one maybe shorter).
+    let kept = index.kept_ranges().expect("kept");
+    assert!((1..=4).contains(&kept), "{kept} undo records kept of {applied} ranges");
+    let floor = index.floor().expect("floor").expect("the backfill set a floor");
+    assert!(floor.to + 10 >= head - 4 && floor.to < head, "floor {} head {head}", floor.to);
+    assert_eq!(index.contents().expect("contents"), reference.contents().expect("contents"));
+
+    // Near the head the undo records are back: a reorg there still rolls back.
+    let snapshot: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    mine_new_history(&provider, 2).await;
+    indexer.catch_up().await.expect("catch up");
+    let reverted: bool = provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("rev");
+    assert!(reverted);
+    mine_new_history(&provider, 3).await;
+    assert!(matches!(indexer.step().await.expect("step"), Step::RolledBack(_)));
+    indexer.catch_up().await.expect("catch up");
+    assert_eq!(index.contents().expect("contents"), reference.contents().expect("contents"));
+}
