@@ -51,6 +51,9 @@ pub enum Update {
     },
 }
 
+/// One key written by a range: its new bytes, or `None` when removed.
+pub(crate) type Write = (String, Option<Vec<u8>>);
+
 /// A record type of the index, with its slot in the per-range cache.
 pub(crate) trait Record: Serialize + DeserializeOwned + Clone {
     fn slot(cache: &mut Cache) -> &mut HashMap<String, Self>;
@@ -178,7 +181,7 @@ impl<'a> Changes<'a> {
 
     /// The encoded records written (`None`: removed), in key order, and the updates for
     /// subscribers.
-    pub(crate) fn finish(mut self) -> (Vec<(String, Option<Vec<u8>>)>, Vec<Update>) {
+    pub(crate) fn finish(mut self) -> (Vec<Write>, Vec<Update>) {
         let mut writes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
             if let Some(plain) = self.plain.remove(&key) {
