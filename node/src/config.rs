@@ -22,6 +22,8 @@ pub const DEFAULT_DEPLOYMENT: &str = ".devnet/deployment.json";
 pub const DEFAULT_INDEX_DIR: &str = ".devnet/index";
 /// Default deliveries archive directory (apart from the index: deleting the index keeps it).
 pub const DEFAULT_DELIVERIES_DIR: &str = ".devnet/deliveries";
+/// Default directory of the oracles' shared sample database.
+pub const DEFAULT_SAMPLES_DIR: &str = ".devnet/samples";
 /// Default listen address of the wallet server.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8645";
 
@@ -116,6 +118,8 @@ pub struct NodeConfig {
     pub index_dir: Option<PathBuf>,
     /// The deliveries archive directory (Merkle proofs of this node's oracle reports).
     pub deliveries_dir: Option<PathBuf>,
+    /// The database every oracle of this node keeps its samples in (one tree set per cluster).
+    pub samples_dir: Option<PathBuf>,
     /// Indexer settings.
     #[serde(default)]
     pub indexer: IndexerConfig,
@@ -149,6 +153,9 @@ pub struct Overrides {
     /// [default: .devnet/deliveries].
     #[arg(long, global = true)]
     pub deliveries_dir: Option<PathBuf>,
+    /// The oracles' sample database [env: COMPUTE_LEDGER_SAMPLES_DIR] [default: .devnet/samples].
+    #[arg(long, global = true)]
+    pub samples_dir: Option<PathBuf>,
     /// Wallet server listen address [env: COMPUTE_LEDGER_LISTEN] [default: 127.0.0.1:8645].
     #[arg(long, global = true)]
     pub listen: Option<String>,
@@ -167,6 +174,8 @@ pub struct Settings {
     pub index_dir: PathBuf,
     /// Deliveries archive directory.
     pub deliveries_dir: PathBuf,
+    /// The oracles' sample database directory.
+    pub samples_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
     /// Public base URL of the server.
@@ -229,6 +238,22 @@ impl Settings {
             .or_else(|| env("COMPUTE_LEDGER_DELIVERIES_DIR").map(PathBuf::from))
             .or_else(|| file.deliveries_dir.clone())
             .unwrap_or_else(|| DEFAULT_DELIVERIES_DIR.into());
+        let samples_dir = overrides
+            .samples_dir
+            .clone()
+            .or_else(|| env("COMPUTE_LEDGER_SAMPLES_DIR").map(PathBuf::from))
+            .or_else(|| file.samples_dir.clone())
+            .unwrap_or_else(|| DEFAULT_SAMPLES_DIR.into());
+        if samples_dir == index_dir || samples_dir == deliveries_dir {
+            return Err(config_error(
+                "samples_dir",
+                format!(
+                    "{} is also the index or deliveries directory: the oracles' samples need \
+                     their own directory",
+                    samples_dir.display()
+                ),
+            ));
+        }
         if deliveries_dir == index_dir {
             return Err(config_error(
                 "deliveries_dir",
@@ -272,7 +297,16 @@ impl Settings {
         {
             return Err(config_error("keeper.batch_size", "must be at least 1"));
         }
-        Ok(Self { file, rpc_url, deployment_path, index_dir, deliveries_dir, listen, public_url })
+        Ok(Self {
+            file,
+            rpc_url,
+            deployment_path,
+            index_dir,
+            deliveries_dir,
+            samples_dir,
+            listen,
+            public_url,
+        })
     }
 
     /// Reads the deployment JSON.
@@ -369,8 +403,12 @@ mod tests {
         assert_eq!(settings.listen.to_string(), DEFAULT_LISTEN);
 
         // The archive must not share the index's directory (deleting one would delete both).
-        let same = Overrides { deliveries_dir: Some("/tmp/b".into()), ..overrides };
+        let same = Overrides { deliveries_dir: Some("/tmp/b".into()), ..overrides.clone() };
         let err = Settings::resolve(&same).expect_err("shared directory");
         assert!(err.to_string().contains("deliveries_dir"), "{err}");
+        // Nor may the oracles' sample database.
+        let same = Overrides { samples_dir: Some("/tmp/d".into()), ..overrides };
+        let err = Settings::resolve(&same).expect_err("shared directory");
+        assert!(err.to_string().contains("samples_dir"), "{err}");
     }
 }

@@ -3,7 +3,9 @@
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use compute_ledger_oracle::{Oracle, OracleConfig, Retention, TelemetrySource, run_live_notifying};
+use compute_ledger_oracle::{
+    Oracle, OracleConfig, Retention, SampleDb, TelemetrySource, run_live_notifying,
+};
 use compute_ledger_sdk::{Keeper, Reports};
 use tokio::sync::{mpsc, watch};
 
@@ -69,6 +71,24 @@ pub struct OracleOptions {
     pub peers: Vec<Peer>,
     /// How long after an epoch's end its files are kept (once settled); `None`: forever.
     pub keep_files: Option<Duration>,
+    /// The process-wide sample database this oracle keeps its trees in (its own store in
+    /// `data_dir/samples.sled` is copied in on first use); `None`: that own store.
+    pub samples: Option<SampleDb>,
+}
+
+/// Opens `config`'s oracle in `samples` (or in a store of its own).
+fn open_oracle(
+    config: &OracleConfig,
+    samples: Option<&SampleDb>,
+) -> compute_ledger_oracle::Result<Oracle> {
+    let source = TelemetrySource::from_config(&config.source)?;
+    Ok(match samples {
+        Some(db) => {
+            let store = db.store(config.cluster_id, Some(&Oracle::own_store_dir(config)))?;
+            Oracle::open_in(config.clone(), source, store)?
+        }
+        None => Oracle::open(config.clone(), source)?,
+    })
 }
 
 /// Most time between sampler restarts after a failure (doubling from 1 s).
@@ -91,10 +111,16 @@ pub async fn oracle_loop(
     let signer = config.signer.as_ref().map(compute_ledger_oracle::KeyConfig::load).transpose()?;
     let cluster = config.cluster_id;
     // Open once here so a bad source or store stops start-up with its reason.
-    let first = Oracle::open(config.clone(), TelemetrySource::from_config(&config.source)?)?;
+    let first = open_oracle(&config, options.samples.as_ref())?;
     let (published, mut newly_published) = watch::channel(0u64);
     let (to_prune, prunable) = mpsc::channel(PRUNE_QUEUE);
-    let sampler = Sampler { config: &config, signer: signer.as_ref(), cosign: &cosign, published };
+    let sampler = Sampler {
+        config: &config,
+        samples: options.samples.as_ref(),
+        signer: signer.as_ref(),
+        cosign: &cosign,
+        published,
+    };
     let sampling = sampler.supervise(first, prunable, &shutdown);
     let submitting = async {
         let own = signer.as_ref().map(alloy::signers::Signer::address);
@@ -159,6 +185,7 @@ const PRUNE_QUEUE: usize = 64;
 /// What the supervised sampler needs on every (re)start.
 struct Sampler<'a> {
     config: &'a OracleConfig,
+    samples: Option<&'a SampleDb>,
     signer: Option<&'a alloy::signers::local::PrivateKeySigner>,
     cosign: &'a Cosigning,
     published: watch::Sender<u64>,
@@ -182,10 +209,7 @@ impl Sampler<'_> {
             let attempt = async {
                 let mut oracle = match next.take() {
                     Some(oracle) => oracle,
-                    None => Oracle::open(
-                        self.config.clone(),
-                        TelemetrySource::from_config(&self.config.source)?,
-                    )?,
+                    None => open_oracle(self.config, self.samples)?,
                 };
                 self.cosign.update(cluster, |s| s.sampler = "running".into());
                 let retention = oracle.retention();

@@ -46,5 +46,5 @@ pub use source::{
     DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,
     ReplaySource, Simulator, SimulatorConfig, Site, SiteProfile, TelemetrySource, parse_exposition,
 };
-pub use store::SampleStore;
+pub use store::{SampleDb, SampleStore};
 pub use telemetry::{TELEMETRY_TAG, TelemetryHasher, telemetry_root_of_archive};

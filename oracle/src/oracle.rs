@@ -87,12 +87,31 @@ pub struct Oracle {
 }
 
 impl Oracle {
-    /// Opens the store and rebuilds the current epoch from the seconds already persisted.
+    /// Opens the store (`data_dir/samples.sled`) and rebuilds the current epoch from the seconds
+    /// already persisted.
     pub fn open(config: OracleConfig, source: TelemetrySource) -> Result<Self> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| OracleError::io(&config.data_dir, e))?;
-        let store = SampleStore::open(&config.data_dir.join("samples.sled"))?;
+        let store = SampleStore::open(&Self::own_store_dir(&config))?;
+        Self::open_in(config, source, store)
+    }
+
+    /// Where [`open`](Self::open) keeps the oracle's own store.
+    pub fn own_store_dir(config: &OracleConfig) -> std::path::PathBuf {
+        config.data_dir.join("samples.sled")
+    }
+
+    /// As [`open`](Self::open), with `store` (e.g. this cluster's trees in a process-wide
+    /// [`crate::SampleDb`]) instead of a database of its own.
+    pub fn open_in(
+        config: OracleConfig,
+        source: TelemetrySource,
+        store: SampleStore,
+    ) -> Result<Self> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| OracleError::io(&config.data_dir, e))?;
         let clock = EpochClock { genesis: config.genesis, length: config.epoch_length };
         // A pruned epoch stays closed: its late seconds are never accumulated again.
         let last_finalized = store.last_epoch()?.max(store.last_pruned()?);

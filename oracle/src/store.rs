@@ -5,9 +5,16 @@
 //! it (on tokio's blocking pool, off the async threads) before the next second is taken, so a
 //! kill -9 loses at most the second being written, and the epoch's accumulator is rebuilt from
 //! the stored lines on restart: a restarted oracle reports exactly what an uninterrupted one would
-//! have.
+//! have. A node with many clusters keeps every oracle's trees in one [`SampleDb`] and groups
+//! their fsyncs.
 
-use std::path::Path;
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use serde::{Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
@@ -21,10 +28,93 @@ const PRUNE_PENDING: &[u8] = b"pending";
 /// `pruned` value once an epoch's files are gone.
 const PRUNE_DONE: &[u8] = b"done";
 
-/// The oracle's sled database.
+/// The trees of one oracle's store.
+const TREES: [&str; 4] = ["samples", "epochs", "meta", "pruned"];
+
+/// Grouped fsync: one flush covers every write made before it started, so oracles that ask while
+/// a flush runs share the next one instead of each paying their own.
+#[derive(Debug, Default)]
+struct GroupFlush {
+    /// Flush requests so far (each taken after its caller's writes).
+    requested: AtomicU64,
+    /// The request count covered by the last completed flush.
+    covered: tokio::sync::Mutex<u64>,
+    /// Flushes actually run (fsyncs), for operators and tests.
+    flushes: AtomicU64,
+}
+
+impl GroupFlush {
+    async fn flush(&self, db: &sled::Db) -> Result<()> {
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut covered = self.covered.lock().await;
+        if *covered >= ticket {
+            return Ok(()); // a flush that started after our writes has finished
+        }
+        let target = self.requested.load(Ordering::SeqCst);
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| OracleError::StoreTask(e.to_string()))??;
+        self.flushes.fetch_add(1, Ordering::Relaxed);
+        *covered = target;
+        Ok(())
+    }
+}
+
+/// One sled database for every oracle of a process (a node serving many clusters): each
+/// cluster's store is a set of trees named after it, and flushes are grouped, so a thousand
+/// oracles sampling at 1 Hz cost a few fsyncs a second, not a thousand databases' worth.
+#[derive(Debug, Clone)]
+pub struct SampleDb {
+    db: sled::Db,
+    flusher: Arc<GroupFlush>,
+}
+
+impl SampleDb {
+    /// Opens (or creates) the shared database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        Ok(Self { db: sled::open(dir)?, flusher: Arc::default() })
+    }
+
+    /// The store of `cluster_id`'s oracle. If its trees are empty and `legacy_dir` holds a store
+    /// of its own (`data_dir/samples.sled`, as an oracle kept before sharing one database), that
+    /// store is copied in first, so an upgraded node continues its epochs where it left them.
+    pub fn store(&self, cluster_id: u64, legacy_dir: Option<&Path>) -> Result<SampleStore> {
+        let name = |tree: &str| format!("cluster-{cluster_id}/{tree}");
+        let store = SampleStore::from_trees(self.db.clone(), self.flusher.clone(), name)?;
+        if let Some(legacy) = legacy_dir.filter(|dir| dir.exists())
+            && store.is_empty()?
+        {
+            let old = sled::open(legacy)?;
+            for tree in TREES {
+                let (from, to) = (old.open_tree(tree)?, self.db.open_tree(name(tree))?);
+                for entry in from.iter() {
+                    let (key, value) = entry?;
+                    to.insert(key, value)?;
+                }
+            }
+            self.db.flush()?;
+            tracing::info!(
+                cluster_id,
+                legacy = %legacy.display(),
+                "copied the oracle's own store into the shared one (the old directory can go)"
+            );
+        }
+        Ok(store)
+    }
+
+    /// Fsyncs run so far (fewer than flush requests when oracles share them).
+    pub fn fsyncs(&self) -> u64 {
+        self.flusher.flushes.load(Ordering::Relaxed)
+    }
+}
+
+/// The oracle's sled store: its own database ([`SampleStore::open`]) or its trees in a
+/// process-wide [`SampleDb`].
 #[derive(Debug, Clone)]
 pub struct SampleStore {
     db: sled::Db,
+    flusher: Arc<GroupFlush>,
     samples: sled::Tree,
     epochs: sled::Tree,
     meta: sled::Tree,
@@ -43,16 +133,32 @@ fn transaction_error(e: TransactionError<()>) -> OracleError {
 }
 
 impl SampleStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) a store with a database of its own in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::open(dir)?;
+        Self::from_trees(sled::open(dir)?, Arc::default(), |tree| tree.to_string())
+    }
+
+    fn from_trees(
+        db: sled::Db,
+        flusher: Arc<GroupFlush>,
+        name: impl Fn(&str) -> String,
+    ) -> Result<Self> {
         Ok(Self {
-            samples: db.open_tree("samples")?,
-            epochs: db.open_tree("epochs")?,
-            meta: db.open_tree("meta")?,
-            pruned: db.open_tree("pruned")?,
+            samples: db.open_tree(name(TREES[0]))?,
+            epochs: db.open_tree(name(TREES[1]))?,
+            meta: db.open_tree(name(TREES[2]))?,
+            pruned: db.open_tree(name(TREES[3]))?,
             db,
+            flusher,
         })
+    }
+
+    /// Whether nothing was ever stored.
+    fn is_empty(&self) -> Result<bool> {
+        Ok(self.samples.is_empty()
+            && self.epochs.is_empty()
+            && self.meta.is_empty()
+            && self.pruned.is_empty())
     }
 
     /// Stores one second; durable after the next [`flush`](Self::flush).
@@ -62,13 +168,9 @@ impl SampleStore {
     }
 
     /// Makes everything stored so far durable. The fsync runs on tokio's blocking pool, so the
-    /// async threads keep serving while the disk works.
+    /// async threads keep serving while the disk works; stores sharing a [`SampleDb`] share it.
     pub async fn flush(&self) -> Result<()> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| OracleError::StoreTask(e.to_string()))??;
-        Ok(())
+        self.flusher.flush(&self.db).await
     }
 
     /// The stored lines for seconds in `[from, to)`, in order, read one at a time from disk.

@@ -54,13 +54,15 @@ impl ChildNode {
         })?;
         let node = format!(
             "rpc_url = {rpc:?}\ndeployment = {deployment:?}\nindex_dir = {index:?}\n\
-             deliveries_dir = {deliveries:?}\n[indexer]\npoll_ms = 500\n[server]\n\
+             deliveries_dir = {deliveries:?}\nsamples_dir = {samples:?}\n[indexer]\npoll_ms = 500\n\
+             [server]\n\
              listen = \"127.0.0.1:0\"\n[keeper]\nkey = {{ keystore = {keystore:?}, \
              password_file = {password:?} }}\ninterval_ms = 1000\n[[oracles]]\nconfig = {oracle:?}\n",
             rpc = proxy.url(),
             deployment = deployment.display().to_string(),
             index = dir.join("index").display().to_string(),
             deliveries = dir.join("deliveries").display().to_string(),
+            samples = dir.join("samples").display().to_string(),
             keystore = keeper.keystore.display().to_string(),
             password = password.display().to_string(),
             oracle = oracle_toml.display().to_string(),

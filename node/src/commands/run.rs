@@ -102,6 +102,18 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     }
 
     if parts.oracles {
+        // One sample database for every oracle of this node (fsyncs grouped across clusters).
+        let samples = if settings.file.oracles.is_empty() {
+            None
+        } else {
+            let db = compute_ledger_oracle::SampleDb::open(&settings.samples_dir).map_err(|e| {
+                NodeError::Config {
+                    origin: "samples_dir".into(),
+                    reason: format!("{}: {e}", settings.samples_dir.display()),
+                }
+            })?;
+            Some(db)
+        };
         for entry in &settings.file.oracles {
             let config = OracleConfig::load(&entry.config)?;
             if config.chain_id != deployment.chain_id || config.registry != deployment.registry {
@@ -128,6 +140,7 @@ pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             let options = OracleOptions {
                 peers,
                 keep_files: Some(Duration::from_secs(entry.retention_days.saturating_mul(86_400))),
+                samples: samples.clone(),
             };
             tasks.spawn(oracle_loop(
                 config,

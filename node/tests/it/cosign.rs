@@ -177,7 +177,7 @@ fn start_oracle(
     let stop = Shutdown::new();
     let task = tokio::spawn(loops::oracle_loop(
         config.clone(),
-        loops::OracleOptions { peers, keep_files: None },
+        loops::OracleOptions { peers, keep_files: None, samples: None },
         relayer,
         shared.archive.clone(),
         served.ledger.cosign.clone(),

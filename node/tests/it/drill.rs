@@ -135,11 +135,12 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
     std::fs::write(
         &node_toml,
         format!(
-            "rpc_url = {:?}\ndeployment = {:?}\nindex_dir = {:?}\ndeliveries_dir = {:?}\n[indexer]\npoll_ms = 500\n[server]\nlisten = {listen:?}\n[keeper]\nkey = {{ keystore = {keeper_keystore:?}, password_file = {:?} }}\ninterval_ms = 1000\n[[oracles]]\nconfig = {:?}\n",
+            "rpc_url = {:?}\ndeployment = {:?}\nindex_dir = {:?}\ndeliveries_dir = {:?}\nsamples_dir = {:?}\n[indexer]\npoll_ms = 500\n[server]\nlisten = {listen:?}\n[keeper]\nkey = {{ keystore = {keeper_keystore:?}, password_file = {:?} }}\ninterval_ms = 1000\n[[oracles]]\nconfig = {:?}\n",
             proxy.url(),
             deployment.display().to_string(),
             dir.path().join("index").display().to_string(),
             dir.path().join("deliveries").display().to_string(),
+            dir.path().join("samples").display().to_string(),
             password.display().to_string(),
             oracle_toml.display().to_string(),
         ),

@@ -10,3 +10,4 @@ mod prometheus;
 mod replay;
 mod restart;
 mod retention;
+mod shared_store;
