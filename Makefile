@@ -61,6 +61,7 @@ telemetry-tools:
 # Benchmarks (not part of `make test`): criterion and the sampler CPU-overhead run.
 bench:
 	cargo bench -p compute-ledger-oracle --bench finalize
+	cargo bench -p compute-ledger-oracle --bench sample_store
 	cargo bench -p compute-ledger-node --bench node_load
 	bash scripts/sampler-overhead.sh
 
