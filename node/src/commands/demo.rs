@@ -130,12 +130,8 @@ fn spawn_oracle(
     metrics: &Arc<Metrics>,
     all: &Shutdown,
 ) -> OracleTask {
-    let stop = Shutdown::new();
-    let (forward_from, forward_to) = (all.clone(), stop.clone());
-    tokio::spawn(async move {
-        forward_from.wait().await;
-        forward_to.trigger();
-    });
+    // Stops with the demo, or alone when the demo plays this oracle going dark.
+    let stop = all.child();
     let task = tokio::spawn(oracle_loop(
         config.clone(),
         Default::default(),
