@@ -1,6 +1,7 @@
 //! The compute-ledger node: a sled index of the ledger's events, a JSON-RPC server for wallets,
 //! and the oracle and keeper loops a cluster owner runs. The binary `compute-ledger` wraps it.
 
+mod backoff;
 pub mod commands;
 pub mod config;
 pub mod cosign;
@@ -13,6 +14,7 @@ pub mod outbox;
 pub mod rpc;
 mod shutdown;
 
+pub use backoff::Backoff;
 pub use error::{NodeError, Result};
 pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, Step};
 pub use shutdown::Shutdown;
