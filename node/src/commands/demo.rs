@@ -42,9 +42,9 @@ use crate::{
 
 use super::demo_node::ChildNode;
 
-/// Options of `demo`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+/// `demo`: a live local compute market in one terminal (what `make demo` runs).
+#[derive(Debug, Clone, clap::Parser)]
+pub struct DemoCommand {
     /// Seconds per epoch.
     #[arg(long, default_value_t = 30)]
     pub epoch_seconds: u32,
@@ -144,8 +144,15 @@ fn spawn_oracle(
     OracleTask { stop, task }
 }
 
+impl DemoCommand {
+    /// Runs the demo.
+    pub async fn execute(self) -> Result<()> {
+        run(self).await
+    }
+}
+
 /// Runs the demo.
-pub async fn run(args: Args) -> Result<()> {
+async fn run(args: DemoCommand) -> Result<()> {
     let shutdown = Shutdown::new();
     shutdown.on_signals();
     let dir = &args.dir;

@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use clap::Parser;
 use compute_ledger_oracle::OracleConfig;
 use compute_ledger_sdk::{Client, Keeper, Reports};
 use tokio::task::JoinSet;
@@ -34,8 +35,19 @@ impl Parts {
     pub const ORACLE: Self = Self { server: false, keeper: false, oracles: true };
 }
 
-/// Runs until SIGINT/SIGTERM, or until a loop fails (which stops the others).
-pub async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
+/// `run`: the indexer, the wallet server, and the keeper and oracles configured.
+#[derive(Debug, Clone, Parser)]
+pub struct RunCommand {}
+
+impl RunCommand {
+    /// Runs until SIGINT/SIGTERM, or until a loop fails (which stops the others).
+    pub async fn execute(self, overrides: &Overrides) -> Result<()> {
+        run(overrides, Parts::ALL).await
+    }
+}
+
+/// Runs `parts` until SIGINT/SIGTERM, or until a loop fails (which stops the others).
+pub(crate) async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     let settings = Settings::resolve(overrides)?;
     let deployment = settings.deployment()?;
     let provider = settings.provider(&deployment).await?;
