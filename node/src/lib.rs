@@ -2,6 +2,7 @@
 //! and the oracle and keeper loops a cluster owner runs. The binary `compute-ledger` wraps it.
 
 mod backoff;
+mod builder;
 pub mod commands;
 pub mod config;
 pub mod cosign;
@@ -15,6 +16,9 @@ pub mod rpc;
 mod shutdown;
 
 pub use backoff::Backoff;
+pub use builder::{
+    KeeperOptions, NodeBuilder, NodeOptions, OracleHandle, RunningNode, ServerOptions,
+};
 pub use error::{NodeError, Result};
 pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, Step};
 pub use shutdown::Shutdown;

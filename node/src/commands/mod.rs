@@ -4,7 +4,6 @@
 pub mod claim;
 pub mod cluster;
 pub mod demo;
-mod demo_node;
 pub mod devnet;
 pub mod index;
 pub mod keys;
