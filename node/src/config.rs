@@ -12,7 +12,7 @@ use compute_ledger_oracle::KeyConfig;
 use compute_ledger_sdk::{Deployment, SdkError};
 use serde::Deserialize;
 
-use crate::{NodeError, Result, rpc::Limits};
+use crate::{Backoff, NodeError, Result, rpc::Limits};
 
 /// Default JSON-RPC endpoint of the chain.
 pub const DEFAULT_RPC_URL: &str = "http://127.0.0.1:8545";
@@ -322,7 +322,7 @@ impl Settings {
     /// Connects read-only to the RPC, retrying an unreachable endpoint with backoff (5 tries over
     /// about 8 s) and refusing one on another chain than the deployment.
     pub async fn provider(&self, deployment: &Deployment) -> Result<alloy::providers::DynProvider> {
-        let mut delay = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(4));
         for attempt in 1..=5 {
             // This loop is the retry (with its own messages): one try per attempt below it.
             let once = compute_ledger_sdk::RpcOptions { max_retries: 0, ..Default::default() };
@@ -332,13 +332,13 @@ impl Settings {
                     return Ok(compute_ledger_sdk::read_provider(&self.rpc_url, deployment).await?);
                 }
                 Err(SdkError::Transport(reason)) if attempt < 5 => {
+                    let delay = backoff.next_delay();
                     tracing::warn!(
                         "RPC {} unreachable (attempt {attempt} of 5): {reason}; retrying in {:.1} s",
                         self.rpc_url,
                         delay.as_secs_f32()
                     );
                     tokio::time::sleep(delay).await;
-                    delay *= 2;
                 }
                 Err(SdkError::Transport(reason)) => {
                     return Err(config_error(

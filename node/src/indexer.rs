@@ -12,7 +12,7 @@ use compute_ledger_sdk::{Deployment, LedgerEvents, MAX_RANGE, SdkError};
 use tokio::sync::{broadcast, watch};
 
 use crate::{
-    NodeError, Result, Shutdown,
+    Backoff, NodeError, Result, Shutdown,
     index::{Index, RangeRecord, Update, model::SyncStatus},
     metrics::Metrics,
 };
@@ -277,7 +277,7 @@ impl Indexer {
     /// Follows the chain until shutdown, polling every `interval`; transport errors are retried
     /// with backoff (up to 30 s), index errors stop the loop.
     pub async fn run(mut self, interval: Duration, shutdown: Shutdown) -> Result<()> {
-        let mut backoff = interval;
+        let mut backoff = Backoff::new(interval, Duration::from_secs(30));
         while !shutdown.is_triggered() {
             // Shutdown interrupts a step in flight (a hung RPC call): a range is one atomic batch
             // written on a blocking thread, so an interrupted step leaves all of it or none.
@@ -287,18 +287,18 @@ impl Indexer {
             };
             match step {
                 Ok(Step::Idle) => {
-                    backoff = interval;
+                    backoff.reset();
                     if shutdown.sleep(interval).await {
                         break;
                     }
                 }
-                Ok(_) => backoff = interval,
+                Ok(_) => backoff.reset(),
                 Err(NodeError::Sdk(e)) => {
-                    tracing::warn!("indexer: {e}; retrying in {} s", backoff.as_secs_f32());
-                    if shutdown.sleep(backoff).await {
+                    let wait = backoff.next_delay();
+                    tracing::warn!("indexer: {e}; retrying in {} s", wait.as_secs_f32());
+                    if shutdown.sleep(wait).await {
                         break;
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
                 Err(e) => return Err(e),
             }

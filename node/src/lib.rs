@@ -1,6 +1,8 @@
 //! The compute-ledger node: a sled index of the ledger's events, a JSON-RPC server for wallets,
 //! and the oracle and keeper loops a cluster owner runs. The binary `compute-ledger` wraps it.
 
+mod backoff;
+mod builder;
 pub mod commands;
 pub mod config;
 pub mod cosign;
@@ -13,6 +15,10 @@ pub mod outbox;
 pub mod rpc;
 mod shutdown;
 
+pub use backoff::Backoff;
+pub use builder::{
+    KeeperOptions, NodeBuilder, NodeOptions, OracleHandle, RunningNode, ServerOptions,
+};
 pub use error::{NodeError, Result};
 pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, Step};
 pub use shutdown::Shutdown;

@@ -10,7 +10,7 @@ use compute_ledger_sdk::{Keeper, Reports};
 use tokio::sync::{mpsc, watch};
 
 use crate::{
-    NodeError, Result, Shutdown,
+    Backoff, NodeError, Result, Shutdown,
     cosign::{Cosigning, Peer},
     index::{DeliveriesArchive, NodeProofs},
     metrics::Metrics,
@@ -137,7 +137,7 @@ pub async fn oracle_loop(
             options.peers,
             retention,
         )?;
-        let mut backoff = SUBMIT_POLL;
+        let mut backoff = Backoff::new(SUBMIT_POLL, Duration::from_secs(30));
         loop {
             let round = tokio::select! {
                 round = outbox.round() => round,
@@ -145,17 +145,12 @@ pub async fn oracle_loop(
             };
             let wait = match round {
                 Ok(()) => {
-                    backoff = SUBMIT_POLL;
+                    backoff.reset();
                     SUBMIT_POLL
                 }
                 Err(e) => {
-                    tracing::warn!(
-                        cluster,
-                        "oracle submit: {e}; retrying in {} s",
-                        backoff.as_secs()
-                    );
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                    let wait = backoff.next_delay();
+                    tracing::warn!(cluster, "oracle submit: {e}; retrying in {} s", wait.as_secs());
                     wait
                 }
             };
@@ -203,7 +198,7 @@ impl Sampler<'_> {
     ) -> Result<()> {
         let cluster = self.config.cluster_id;
         let mut next = Some(first);
-        let mut backoff = Duration::from_secs(1);
+        let mut backoff = Backoff::new(Duration::from_secs(1), MAX_RESTART_BACKOFF);
         loop {
             let started = std::time::Instant::now();
             let attempt = async {
@@ -229,20 +224,20 @@ impl Sampler<'_> {
                 }
                 Err(e) => {
                     if started.elapsed() > MAX_RESTART_BACKOFF {
-                        backoff = Duration::from_secs(1); // it ran fine a while: a fresh failure
+                        backoff.reset(); // it ran fine a while: a fresh failure
                     }
+                    let wait = backoff.next_delay();
                     tracing::error!(
                         cluster,
                         "oracle sampler failed: {e}; restarting in {} s",
-                        backoff.as_secs()
+                        wait.as_secs()
                     );
                     self.cosign.update(cluster, |s| {
-                        s.sampler = format!("restarting in {} s after: {e}", backoff.as_secs());
+                        s.sampler = format!("restarting in {} s after: {e}", wait.as_secs());
                     });
-                    if shutdown.sleep(backoff).await {
+                    if shutdown.sleep(wait).await {
                         return Ok(());
                     }
-                    backoff = (backoff * 2).min(MAX_RESTART_BACKOFF);
                 }
             }
         }

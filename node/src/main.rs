@@ -1,8 +1,17 @@
 //! `compute-ledger`: the node a cluster owner runs and a wallet talks to. Each subcommand lives in
-//! `commands/`; this file only parses the command line and dispatches.
+//! `commands/` as an `XCommand` with an `execute` method; this file only parses the command line,
+//! sets up logging and dispatches.
 
 use clap::{Parser, Subcommand};
-use compute_ledger_node::{commands, config::Overrides};
+use compute_ledger_node::{
+    commands::{
+        Output, claim::ClaimCommand, cluster::ClusterCommand, demo::DemoCommand,
+        devnet::DevnetCommand, index::IndexCommand, keys::KeysCommand, lease::LeaseCommand,
+        oracle::OracleCommand, run::RunCommand, serve::ServeCommand, settle::SettleCommand,
+        shares::SharesCommand,
+    },
+    config::Overrides,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,34 +32,34 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// A live local compute market in one terminal (what `make demo` runs).
-    Demo(commands::demo::Args),
+    Demo(DemoCommand),
     /// Start a local anvil, deploy the ledger, write the deployment JSON and dev keystores.
-    Devnet(commands::devnet::Args),
+    Devnet(DevnetCommand),
     /// Run the indexer, the wallet server, and the keeper and oracles configured.
-    Run,
+    Run(RunCommand),
     /// Index the chain into sled (and follow it; `--once` stops when caught up).
-    Index(commands::index::Args),
+    Index(IndexCommand),
     /// Index and serve the wallet JSON-RPC.
-    Serve,
+    Serve(ServeCommand),
     /// Run the configured oracles (with the indexer, which keeps their proof archive).
-    Oracle,
+    Oracle(OracleCommand),
     /// Create, import and list encrypted keystores.
     #[command(subcommand)]
-    Keys(commands::keys::KeysCommand),
+    Keys(KeysCommand),
     /// Cluster owner actions.
     #[command(subcommand)]
-    Cluster(commands::actions::ClusterCommand),
+    Cluster(ClusterCommand),
     /// Lease actions (owner and tenant).
     #[command(subcommand)]
-    Lease(commands::actions::LeaseCommand),
+    Lease(LeaseCommand),
     /// Share actions (owner offers, investors buy and transfer).
     #[command(subcommand)]
-    Shares(commands::actions::SharesCommand),
+    Shares(SharesCommand),
     /// Claim settled rent.
-    Claim(commands::actions::ClaimArgs),
+    Claim(ClaimCommand),
     /// Settle due epochs (missed and resolved ones; reported ones with proofs from a deliveries
     /// archive).
-    Settle(commands::actions::SettleArgs),
+    Settle(SettleCommand),
 }
 
 #[tokio::main]
@@ -67,20 +76,20 @@ async fn main() -> std::process::ExitCode {
         // Colours only on a terminal: log files (the demo's node log, journald) stay plain.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let out = commands::Output { json: cli.json };
+    let (overrides, out) = (&cli.overrides, Output { json: cli.json });
     let result = match cli.command {
-        Command::Demo(args) => commands::demo::run(args).await,
-        Command::Devnet(args) => commands::devnet::run(&cli.overrides, args, out).await,
-        Command::Run => commands::run::run(&cli.overrides, commands::run::Parts::ALL).await,
-        Command::Serve => commands::run::run(&cli.overrides, commands::run::Parts::SERVE).await,
-        Command::Oracle => commands::run::run(&cli.overrides, commands::run::Parts::ORACLE).await,
-        Command::Index(args) => commands::index::run(&cli.overrides, args).await,
-        Command::Keys(command) => commands::keys::run(command, out),
-        Command::Cluster(command) => commands::actions::cluster(&cli.overrides, command, out).await,
-        Command::Lease(command) => commands::actions::lease(&cli.overrides, command, out).await,
-        Command::Shares(command) => commands::actions::shares(&cli.overrides, command, out).await,
-        Command::Claim(args) => commands::actions::claim(&cli.overrides, args, out).await,
-        Command::Settle(args) => commands::actions::settle(&cli.overrides, args, out).await,
+        Command::Demo(command) => command.execute().await,
+        Command::Devnet(command) => command.execute(out).await,
+        Command::Run(command) => command.execute(overrides).await,
+        Command::Serve(command) => command.execute(overrides).await,
+        Command::Oracle(command) => command.execute(overrides).await,
+        Command::Index(command) => command.execute(overrides).await,
+        Command::Keys(command) => command.execute(out),
+        Command::Cluster(command) => command.execute(overrides, out).await,
+        Command::Lease(command) => command.execute(overrides, out).await,
+        Command::Shares(command) => command.execute(overrides, out).await,
+        Command::Claim(command) => command.execute(overrides, out).await,
+        Command::Settle(command) => command.execute(overrides, out).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

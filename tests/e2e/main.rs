@@ -2,4 +2,5 @@
 //! index answers over JSON-RPC, not just that nothing failed.
 
 mod lifecycle;
+mod oracle_report;
 mod stablecoin;

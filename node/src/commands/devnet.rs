@@ -5,15 +5,17 @@
 use std::path::PathBuf;
 
 use alloy::{node_bindings::Anvil, signers::local::PrivateKeySigner};
+use clap::Parser;
 use compute_ledger_sdk::{DeployParams, deploy, wallet_provider};
 use serde_json::json;
 
 use super::{Output, keys::import_key};
-use crate::{NodeError, Result, Shutdown, config::Overrides};
+use crate::{NodeError, Result, Shutdown};
 
-/// Options of `devnet`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct Args {
+/// `devnet`: start a local anvil, deploy the ledger, write the deployment JSON and dev
+/// keystores, and keep the chain running until Ctrl-C.
+#[derive(Debug, Clone, Parser)]
+pub struct DevnetCommand {
     /// Port of the chain's JSON-RPC.
     #[arg(long, default_value_t = 8545)]
     pub port: u16,
@@ -53,82 +55,86 @@ pub struct Args {
     pub public_url: String,
 }
 
-/// Starts anvil, deploys, writes files, and waits for Ctrl-C.
-pub async fn run(_overrides: &Overrides, args: Args, out: Output) -> Result<()> {
-    let password =
-        std::env::var(&args.password_env).ok().filter(|p| !p.is_empty()).ok_or_else(|| {
-            NodeError::Config {
-                origin: format!("${}", args.password_env),
+impl DevnetCommand {
+    /// Starts anvil, deploys, writes files, and waits for Ctrl-C.
+    pub async fn execute(self, out: Output) -> Result<()> {
+        let password = std::env::var(&self.password_env)
+            .ok()
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| NodeError::Config {
+                origin: format!("${}", self.password_env),
                 reason: "set it to the password for the dev keystores".into(),
-            }
-        })?;
-    let mut anvil = Anvil::at(&args.anvil).port(args.port).arg("--mnemonic-random");
-    if let Some(seconds) = args.block_time {
-        anvil = anvil.block_time(seconds);
-    }
-    let anvil = anvil.try_spawn().map_err(|e| NodeError::Config {
-        origin: args.anvil.display().to_string(),
-        reason: format!("cannot start anvil ({e}): run `make install` (npm ci) or pass --anvil"),
-    })?;
-    let keys: Vec<PrivateKeySigner> = anvil
-        .keys()
-        .iter()
-        .take(args.accounts.max(1))
-        .cloned()
-        .map(PrivateKeySigner::from)
-        .collect();
-    let governance = keys[0].clone();
-    let params = DeployParams {
-        governance: governance.address(),
-        arbiter: governance.address(),
-        report_window: args.report_window,
-        challenge_window: args.challenge_window,
-        resolution_window: args.resolution_window,
-        proof_grace: args.proof_grace,
-        challenge_bond_bps: args.challenge_bond_bps,
-        metadata_uri: format!("{}/metadata/{{id}}.json", args.public_url.trim_end_matches('/')),
-    };
-    let deployment = deploy(&wallet_provider(&anvil.endpoint(), governance)?, &params).await?;
-
-    let io = |path: &PathBuf, e: std::io::Error| NodeError::Io {
-        path: path.clone(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(&args.out).map_err(|e| io(&args.out, e))?;
-    for stale in ["keys", "index"] {
-        let path = args.out.join(stale);
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+            })?;
+        let mut anvil = Anvil::at(&self.anvil).port(self.port).arg("--mnemonic-random");
+        if let Some(seconds) = self.block_time {
+            anvil = anvil.block_time(seconds);
         }
-    }
-    let deployment_path = args.out.join("deployment.json");
-    deployment.save(&deployment_path)?;
-    let mut accounts = Vec::new();
-    for (i, key) in keys.iter().enumerate() {
-        let path =
-            import_key(&args.out.join("keys"), &format!("account-{i}.json"), key, &password)?;
-        accounts.push(json!({ "address": key.address(), "keystore": path }));
-    }
-    let text = format!(
-        "devnet on {} (chain {}): registry {}, market {}, stablecoin {}\n\
+        let anvil = anvil.try_spawn().map_err(|e| NodeError::Config {
+            origin: self.anvil.display().to_string(),
+            reason: format!(
+                "cannot start anvil ({e}): run `make install` (npm ci) or pass --anvil"
+            ),
+        })?;
+        let keys: Vec<PrivateKeySigner> = anvil
+            .keys()
+            .iter()
+            .take(self.accounts.max(1))
+            .cloned()
+            .map(PrivateKeySigner::from)
+            .collect();
+        let governance = keys[0].clone();
+        let params = DeployParams {
+            governance: governance.address(),
+            arbiter: governance.address(),
+            report_window: self.report_window,
+            challenge_window: self.challenge_window,
+            resolution_window: self.resolution_window,
+            proof_grace: self.proof_grace,
+            challenge_bond_bps: self.challenge_bond_bps,
+            metadata_uri: format!("{}/metadata/{{id}}.json", self.public_url.trim_end_matches('/')),
+        };
+        let deployment = deploy(&wallet_provider(&anvil.endpoint(), governance)?, &params).await?;
+
+        let io = |path: &PathBuf, e: std::io::Error| NodeError::Io {
+            path: path.clone(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(&self.out).map_err(|e| io(&self.out, e))?;
+        for stale in ["keys", "index"] {
+            let path = self.out.join(stale);
+            if path.exists() {
+                std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+            }
+        }
+        let deployment_path = self.out.join("deployment.json");
+        deployment.save(&deployment_path)?;
+        let mut accounts = Vec::new();
+        for (i, key) in keys.iter().enumerate() {
+            let path =
+                import_key(&self.out.join("keys"), &format!("account-{i}.json"), key, &password)?;
+            accounts.push(json!({ "address": key.address(), "keystore": path }));
+        }
+        let text = format!(
+            "devnet on {} (chain {}): registry {}, market {}, stablecoin {}\n\
          deployment: {}\nkeystores: {}/keys/account-0..{}.json (account 0 is governance)\n\
          Ctrl-C stops it.",
-        anvil.endpoint(),
-        deployment.chain_id,
-        deployment.registry,
-        deployment.market,
-        deployment.stablecoin,
-        deployment_path.display(),
-        args.out.display(),
-        keys.len() - 1,
-    );
-    out.print(
-        &text,
-        &json!({ "rpcUrl": anvil.endpoint(), "deployment": deployment, "accounts": accounts }),
-    );
-    let shutdown = Shutdown::new();
-    shutdown.on_signals();
-    shutdown.wait().await;
-    drop(anvil);
-    Ok(())
+            anvil.endpoint(),
+            deployment.chain_id,
+            deployment.registry,
+            deployment.market,
+            deployment.stablecoin,
+            deployment_path.display(),
+            self.out.display(),
+            keys.len() - 1,
+        );
+        out.print(
+            &text,
+            &json!({ "rpcUrl": anvil.endpoint(), "deployment": deployment, "accounts": accounts }),
+        );
+        let shutdown = Shutdown::new();
+        shutdown.on_signals();
+        shutdown.wait().await;
+        drop(anvil);
+        Ok(())
+    }
 }

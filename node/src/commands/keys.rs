@@ -114,58 +114,61 @@ pub fn import_key(
     Ok(path)
 }
 
-/// Runs a `keys` subcommand.
-pub fn run(command: KeysCommand, out: Output) -> Result<()> {
-    match command {
-        KeysCommand::New { dir, name, password_env } => {
-            let password = env_secret(&password_env, "keystore password")?;
-            let signer = PrivateKeySigner::random();
-            let path = import_key(&dir, &name, &signer, &password)?;
-            let address = signer.address();
-            out.print(
-                &format!("created {} for {address}", path.display()),
-                &json!({ "address": address, "keystore": path }),
-            );
-        }
-        KeysCommand::Import { dir, name, key_env, password_env } => {
-            let password = env_secret(&password_env, "keystore password")?;
-            let key = env_secret(&key_env, "private key")?;
-            let signer: PrivateKeySigner = key.trim().parse().map_err(|_| NodeError::Config {
-                origin: format!("${key_env}"),
-                reason: "not a 32-byte hex private key".into(),
-            })?;
-            let path = import_key(&dir, &name, &signer, &password)?;
-            out.print(
-                &format!("imported {} for {}", path.display(), signer.address()),
-                &json!({ "address": signer.address(), "keystore": path }),
-            );
-        }
-        KeysCommand::List { dir } => {
-            let entries = std::fs::read_dir(&dir)
-                .map_err(|e| NodeError::Io { path: dir.clone(), reason: e.to_string() })?;
-            let mut keys = Vec::new();
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(text) = std::fs::read_to_string(&path) else { continue };
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
-                let address =
-                    v["address"].as_str().map(|a| format!("0x{}", a.trim_start_matches("0x")));
-                keys.push(json!({ "keystore": path, "address": address }));
+impl KeysCommand {
+    /// Runs the subcommand.
+    pub fn execute(self, out: Output) -> Result<()> {
+        match self {
+            KeysCommand::New { dir, name, password_env } => {
+                let password = env_secret(&password_env, "keystore password")?;
+                let signer = PrivateKeySigner::random();
+                let path = import_key(&dir, &name, &signer, &password)?;
+                let address = signer.address();
+                out.print(
+                    &format!("created {} for {address}", path.display()),
+                    &json!({ "address": address, "keystore": path }),
+                );
             }
-            keys.sort_by_key(|k| k["keystore"].to_string());
-            let text = keys
-                .iter()
-                .map(|k| {
-                    format!(
-                        "{}  {}",
-                        k["address"].as_str().unwrap_or("(no address field)"),
-                        k["keystore"].as_str().unwrap_or_default()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            out.print(&text, &json!(keys));
+            KeysCommand::Import { dir, name, key_env, password_env } => {
+                let password = env_secret(&password_env, "keystore password")?;
+                let key = env_secret(&key_env, "private key")?;
+                let signer: PrivateKeySigner =
+                    key.trim().parse().map_err(|_| NodeError::Config {
+                        origin: format!("${key_env}"),
+                        reason: "not a 32-byte hex private key".into(),
+                    })?;
+                let path = import_key(&dir, &name, &signer, &password)?;
+                out.print(
+                    &format!("imported {} for {}", path.display(), signer.address()),
+                    &json!({ "address": signer.address(), "keystore": path }),
+                );
+            }
+            KeysCommand::List { dir } => {
+                let entries = std::fs::read_dir(&dir)
+                    .map_err(|e| NodeError::Io { path: dir.clone(), reason: e.to_string() })?;
+                let mut keys = Vec::new();
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(text) = std::fs::read_to_string(&path) else { continue };
+                    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
+                    let address =
+                        v["address"].as_str().map(|a| format!("0x{}", a.trim_start_matches("0x")));
+                    keys.push(json!({ "keystore": path, "address": address }));
+                }
+                keys.sort_by_key(|k| k["keystore"].to_string());
+                let text = keys
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "{}  {}",
+                            k["address"].as_str().unwrap_or("(no address field)"),
+                            k["keystore"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                out.print(&text, &json!(keys));
+            }
         }
+        Ok(())
     }
-    Ok(())
 }

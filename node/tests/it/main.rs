@@ -1,5 +1,6 @@
 //! Integration tests of the node against a real anvil (the npm-installed binary).
 
+mod builder;
 mod common;
 mod cosign;
 mod demo;

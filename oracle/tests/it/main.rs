@@ -1,11 +1,10 @@
 //! Integration tests of the oracle: real HTTP endpoints on 127.0.0.1, a real Prometheus server,
-//! real processes killed with SIGKILL, and the contracts on a real anvil.
+//! real processes killed with SIGKILL (the on-chain check of a report is in `tests/e2e`).
 
 mod common;
 mod dcgm;
 mod live;
 mod nvml;
-mod onchain;
 mod prometheus;
 mod replay;
 mod restart;

@@ -1,6 +1,6 @@
-//! The contracts on a real anvil accept a report built and signed in Rust (2-of-3 attestors), and
-//! reject a tampered field, a non-attestor key, another chain's signature and a replay with the
-//! expected custom errors.
+//! The contracts on a real anvil accept a report built by the oracle library and signed in Rust
+//! (2-of-3 attestors), and reject a tampered field, a non-attestor key, another chain's signature
+//! and a replay with the expected custom errors.
 
 use alloy::{
     primitives::{Address, Bytes, U256, keccak256},
@@ -8,16 +8,52 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use compute_ledger_oracle::{
-    Oracle, OracleConfig, SignedReport, SourceConfig, TelemetrySource, run_range,
+    Billing, LeaseAllocation, Oracle, OracleConfig, SignedReport, Simulator, SimulatorConfig, Site,
+    SourceConfig, TelemetrySource, run_range,
 };
 use compute_ledger_sdk::{bindings::ClusterRegistry, test_utils::Devnet, to_binding};
 use compute_ledger_types::{UsageReport, report_domain};
 
-use crate::common::sim_config;
-
 use ClusterRegistry::ClusterRegistryErrors as Errors;
 
 const EPOCH: u32 = 30;
+
+/// An 8-GPU simulated cluster starting at `genesis`, with a reserved and a metered lease (so the
+/// report carries a deliveries tree).
+fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
+    let sim = SimulatorConfig {
+        seed: 42,
+        gpus: 8,
+        site: Site::TexasGas,
+        origin: genesis,
+        outages: vec![],
+    };
+    let uuids = Simulator::new(sim.clone()).uuids().to_vec();
+    let lease = |lease_id, billing, gpus: &[String]| LeaseAllocation {
+        lease_id,
+        billing,
+        start_epoch: 0,
+        end_epoch: 9,
+        gpus: gpus.to_vec(),
+    };
+    OracleConfig {
+        cluster_id: 1,
+        chain_id: 31_337,
+        registry: Address::ZERO,
+        genesis,
+        epoch_length: EPOCH,
+        data_dir: data_dir.to_path_buf(),
+        inventory: uuids.clone(),
+        source: SourceConfig::Simulator(sim),
+        facility: None,
+        leases: vec![
+            lease(1, Billing::Reserved, &uuids[0..4]),
+            lease(2, Billing::Metered, &uuids[4..6]),
+        ],
+        signer: None,
+        max_backfill_s: 3_600,
+    }
+}
 
 /// Simulates the call first (a revert is decoded into the registry's custom error without
 /// sending anything), then sends it and waits for the receipt.
@@ -63,16 +99,11 @@ async fn rust_signed_report_is_accepted_and_forgeries_are_not() {
 
     // The oracle samples epoch 0 of the simulated cluster against the chain's genesis.
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = OracleConfig {
-        genesis,
-        epoch_length: EPOCH,
+    let config = OracleConfig {
         chain_id: anvil.chain_id(),
         registry: *registry.address(),
-        ..sim_config(dir.path())
+        ..sim_config(dir.path(), genesis)
     };
-    if let SourceConfig::Simulator(sim) = &mut config.source {
-        sim.origin = genesis; // energy counters integrate from here
-    }
     let mut oracle =
         Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("sim"))
             .expect("open");

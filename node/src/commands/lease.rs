@@ -1,0 +1,131 @@
+//! `compute-ledger lease`: offer a lease (its cluster's owner) and fund its escrow (its tenant).
+
+use alloy::primitives::{Address, U256};
+use clap::Subcommand;
+use compute_ledger_sdk::{Billing, LeaseOffer, Owner, Tenant};
+use serde_json::json;
+
+use super::{Output, amount, client, keys::KeyArgs};
+use crate::{Result, config::Overrides};
+
+/// `lease` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum LeaseCommand {
+    /// Offer a lease on one of the signer's clusters.
+    Create {
+        /// The signing key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The cluster.
+        #[arg(long)]
+        cluster: u64,
+        /// The tenant.
+        #[arg(long)]
+        tenant: Address,
+        /// GPUs leased.
+        #[arg(long)]
+        gpus: u32,
+        /// First epoch billed (default: two epochs from now).
+        #[arg(long)]
+        start_epoch: Option<u64>,
+        /// Epochs in the term.
+        #[arg(long)]
+        epochs: u64,
+        /// Price per GPU-hour, e.g. 2.10.
+        #[arg(long)]
+        price: String,
+        /// Shares minted to the owner.
+        #[arg(long, default_value_t = 1_000_000)]
+        shares: u128,
+        /// SLA threshold, basis points of capacity.
+        #[arg(long, default_value_t = 9_500)]
+        sla_bps: u16,
+        /// Credit, basis points of the shortfall's rent.
+        #[arg(long, default_value_t = 5_000)]
+        credit_bps: u16,
+        /// Bill busy GPU-seconds instead of healthy ones.
+        #[arg(long)]
+        metered: bool,
+    },
+    /// Fund a lease's full-term escrow as its tenant (approval, or a permit with `--permit`).
+    Fund {
+        /// The signing key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The lease.
+        #[arg(long)]
+        lease: U256,
+        /// Use an EIP-2612 permit instead of a separate approval.
+        #[arg(long)]
+        permit: bool,
+    },
+}
+
+impl LeaseCommand {
+    /// Runs the subcommand.
+    pub async fn execute(self, overrides: &Overrides, out: Output) -> Result<()> {
+        match self {
+            LeaseCommand::Create {
+                key,
+                cluster,
+                tenant,
+                gpus,
+                start_epoch,
+                epochs,
+                price,
+                shares,
+                sla_bps,
+                credit_bps,
+                metered,
+            } => {
+                let owner = Owner::new(client(overrides, &key).await?);
+                let start = match start_epoch {
+                    Some(epoch) => epoch,
+                    None => {
+                        owner
+                            .client()
+                            .registry()
+                            .currentEpoch(cluster)
+                            .call()
+                            .await
+                            .map_err(compute_ledger_sdk::SdkError::from)?
+                            + 2
+                    }
+                };
+                let offer = LeaseOffer {
+                    cluster_id: cluster,
+                    tenant,
+                    gpus,
+                    start_epoch: start,
+                    end_epoch: start + epochs,
+                    price_per_gpu_hour: amount(owner.client(), &price, "price")?,
+                    billing: if metered { Billing::Metered } else { Billing::Reserved },
+                    sla_bps,
+                    credit_bps,
+                    total_shares: shares,
+                };
+                let id = owner.create_lease(&offer).await?;
+                let escrow = owner.client().escrow_required(id).await?;
+                out.print(
+                &format!("created lease {id}: {gpus} GPUs, epochs {start}–{}, escrow {escrow} USD due from {tenant} before epoch {start}", start + epochs - 1),
+                &json!({ "leaseId": id.to_string(), "startEpoch": start, "escrow": escrow.base().to_string() }),
+            );
+            }
+            LeaseCommand::Fund { key, lease, permit } => {
+                let tenant = Tenant::new(client(overrides, &key).await?);
+                let escrow = if permit {
+                    let deadline = tenant.client().chain_time().await? + 600;
+                    tenant.fund_with_permit(lease, deadline).await?
+                } else {
+                    tenant.approve_escrow(lease).await?;
+                    tenant.fund(lease).await?
+                };
+                out.print(
+                    &format!("funded lease {lease}: {escrow} USD in escrow"),
+                    &json!({ "leaseId": lease.to_string(), "escrow": escrow.base().to_string() }),
+                );
+            }
+        }
+        Ok(())
+    }
+}
