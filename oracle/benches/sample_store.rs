@@ -29,7 +29,8 @@ fn bench(c: &mut Criterion) {
         .map(|i| SampleStore::open(&dir.path().join(format!("own-{i}"))).expect("open"))
         .collect();
     let db = SampleDb::open(&dir.path().join("shared")).expect("open");
-    let shared: Vec<SampleStore> = (0..ORACLES).map(|i| db.store(i, None).expect("store")).collect();
+    let shared: Vec<SampleStore> =
+        (0..ORACLES).map(|i| db.store(i, None).expect("store")).collect();
 
     let mut group = c.benchmark_group("100 oracles, one second");
     group.sample_size(20);

@@ -30,7 +30,7 @@ use self::{
 };
 use crate::{
     KeeperOptions, NodeBuilder, NodeError, NodeOptions, Result, ServerOptions, Shutdown,
-    rpc::Limits,
+    loops::OracleOptions, rpc::Limits,
 };
 
 /// `demo`: a live local compute market in one terminal (what `make demo` runs).
@@ -104,8 +104,11 @@ impl DemoCommand {
         let configs = market.oracle_configs(args, &incidents);
         let mut nordic_node = market.start_child_node(args, &configs[0]).await?;
         let texas_relayer = Reports::new(market.owners[1].client().clone());
+        // The in-process oracle keeps its samples in the node's one sample database.
+        let samples = compute_ledger_oracle::SampleDb::open(&dir.join("samples"))?;
+        let texas_options = OracleOptions { samples: Some(samples), ..OracleOptions::default() };
         let texas_oracle =
-            node.spawn_oracle(configs[1].clone(), Default::default(), texas_relayer.clone());
+            node.spawn_oracle(configs[1].clone(), texas_options.clone(), texas_relayer.clone());
 
         // The oracles sample from here on; now the tenant funds and the investors buy.
         market.open().await?;
@@ -115,6 +118,7 @@ impl DemoCommand {
             incidents: &incidents,
             configs: &configs,
             texas_relayer: &texas_relayer,
+            texas_options: &texas_options,
         };
         let played = scenario.play(&mut node, &mut nordic_node, texas_oracle).await;
         // A failed step stops the demo, its node process included.

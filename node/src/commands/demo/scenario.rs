@@ -20,6 +20,7 @@ use super::{
 use crate::{
     OracleHandle, Result, RunningNode, Shutdown,
     index::model::{ClusterRow, SyncStatus},
+    loops::OracleOptions,
 };
 
 /// When each scripted incident happens, in the clusters' epochs.
@@ -65,6 +66,7 @@ pub(super) struct Scenario<'a> {
     pub(super) configs: &'a [OracleConfig],
     /// The account that submits the second cluster's reports.
     pub(super) texas_relayer: &'a Reports,
+    pub(super) texas_options: &'a OracleOptions,
 }
 
 impl Scenario<'_> {
@@ -76,7 +78,7 @@ impl Scenario<'_> {
         nordic_node: &mut ChildNode,
         texas_oracle: OracleHandle,
     ) -> Result<()> {
-        let Self { args, market, incidents, configs, texas_relayer } = *self;
+        let Self { args, market, incidents, configs, texas_relayer, texas_options } = *self;
         let (sites, investors, tenant) = (&market.sites, &market.investors, &market.tenant);
         let (index, shutdown) = (node.index.clone(), node.shutdown().clone());
         let Incidents { outage_epoch, dark_epoch, omitted_epoch } = *incidents;
@@ -216,11 +218,11 @@ impl Scenario<'_> {
                     crash_epoch_told = true;
                 }
                 if matches!(dark, Drill::Since(_)) && now() > dark_until {
-                    // Its store is closed once the loop returned: the oracle can open it again.
+                    // Its loop has returned (and its files are closed): the oracle can start again.
                     texas_oracle.stopped().await;
                     texas_oracle = node.spawn_oracle(
                         configs[1].clone(),
-                        Default::default(),
+                        texas_options.clone(),
                         texas_relayer.clone(),
                     );
                     println!(
