@@ -17,12 +17,12 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     model::{
-        ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseState, OfferRow, PositionRow, ReportRow,
+        Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, OfferRow, PositionRow, ReportRow,
         SettlementRow,
     },
     store::{
-        Index, attestors_key, cluster_key, encode, lease_key, position_key, report_key,
-        settlement_key,
+        Index, attestors_key, cluster_key, encode, lease_index_keys, lease_key, position_key,
+        report_key, settlement_key,
     },
 };
 use crate::{NodeError, Result};
@@ -138,7 +138,6 @@ impl<'a> Changes<'a> {
 
     /// Writes a key that is not a record (a secondary key or a queue entry) with `value`, which
     /// must be UTF-8 (undo records keep old values as text).
-    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
     pub(crate) fn put_plain(&mut self, key: String, value: Vec<u8>) {
         self.dirty.insert(key.clone());
         self.plain.insert(key, Some(value));
@@ -146,7 +145,6 @@ impl<'a> Changes<'a> {
 
     /// Removes a key that is not a record (a secondary key or a queue entry); undone with the
     /// range like any write.
-    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
     pub(crate) fn remove_plain(&mut self, key: String) {
         self.dirty.insert(key.clone());
         self.plain.insert(key, None);
@@ -178,7 +176,8 @@ impl<'a> Changes<'a> {
 
     /// The encoded records written (`None`: removed), in key order, and the updates for
     /// subscribers.
-    pub(crate) fn finish(mut self) -> (Vec<(String, Option<Vec<u8>>)>, Vec<Update>) {
+    pub(crate) fn finish(mut self) -> Result<(Vec<(String, Option<Vec<u8>>)>, Vec<Update>)> {
+        self.index_leases()?;
         let mut writes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
             if let Some(plain) = self.plain.remove(&key) {
@@ -198,7 +197,30 @@ impl<'a> Changes<'a> {
                 .expect("every dirty key is cached");
             writes.push((key, Some(bytes)));
         }
-        (writes, self.updates)
+        Ok((writes, self.updates))
+    }
+
+    /// Brings the secondary keys of every lease this range changed in line with its new row:
+    /// keys of the row before the range that no longer match are removed, new ones written.
+    fn index_leases(&mut self) -> Result<()> {
+        let changed: Vec<LeaseRow> = self
+            .dirty
+            .iter()
+            .filter_map(|key| self.cache.leases.get(key))
+            .cloned()
+            .collect();
+        for lease in changed {
+            let before: Option<LeaseRow> = self.index.get(&lease_key(lease.id))?;
+            let old = before.as_ref().map(lease_index_keys).unwrap_or_default();
+            let new = lease_index_keys(&lease);
+            for key in old.iter().filter(|k| !new.contains(k)) {
+                self.remove_plain(key.clone());
+            }
+            for key in new.into_iter().filter(|k| !old.contains(k)) {
+                self.put_plain(key, Vec::new());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -370,7 +392,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         M::LeaseFunded(e) => {
             let before: LeaseRow = ch.need(&lease_key(e.leaseId))?;
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
-                l.status = LeaseState::Active;
+                l.status = LeaseStatus::Active;
                 l.escrow_funded = e.escrow;
                 // Funded late: the lease starts later and the skipped epochs' lock is released.
                 l.start_epoch = e.startEpoch;
@@ -385,7 +407,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         }
         M::LeaseCancelled(e) => {
             let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
-                l.status = LeaseState::Cancelled;
+                l.status = LeaseStatus::Cancelled;
             })?;
             let lock =
                 lease.credit_lock_per_epoch * U256::from(lease.end_epoch - lease.start_epoch);
@@ -395,7 +417,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             })?;
         }
         M::LeaseEnded(e) => {
-            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseState::Ended)?;
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseStatus::Ended)?;
         }
         M::SharesOffered(e) => {
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
@@ -464,11 +486,11 @@ fn lease_created(
             end_epoch: t.endEpoch,
             next_epoch: t.startEpoch,
             price_per_gpu_hour: U256::from(t.pricePerGpuHour),
-            billing: if t.billing == 0 { "reserved" } else { "metered" }.into(),
+            billing: Billing::from_u8(t.billing),
             sla_bps: t.slaBps,
             credit_bps: t.creditBps,
             total_shares: U256::from(t.totalShares),
-            status: LeaseState::Offered,
+            status: LeaseStatus::Offered,
             escrow_funded: U256::ZERO,
             rent_settled: U256::ZERO,
             credits: U256::ZERO,

@@ -2,7 +2,12 @@
 
 use std::{
     collections::BTreeMap,
+    ops::Bound,
     path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy::primitives::{Address, B256, U256};
@@ -12,9 +17,10 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::{
     apply::{Changes, Update, apply_log},
     model::{
-        ClusterRow, LeaseRow, LeaseState, PositionRow, PositionView, ReportRow, SettlementRow,
+        ClusterRow, LeaseRow, PositionRow, PositionView, ReportRow, SettlementRow,
     },
 };
+pub use compute_ledger_sdk::api::LeaseFilter;
 use crate::{NodeError, Result};
 
 /// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
@@ -26,6 +32,10 @@ const DEPLOYMENT: &str = "meta/deployment";
 /// reorg can be rolled back to.
 const FLOOR: &str = "meta/floor";
 const RANGE_PREFIX: &str = "range/";
+/// The key layout the index was built with; an index built before the secondary lease keys
+/// (no layout key) must be rebuilt, or filtered queries would miss its leases.
+const LAYOUT: &str = "meta/layout";
+const CURRENT_LAYOUT: u32 = 2;
 
 pub(crate) fn cluster_key(id: u64) -> String {
     format!("cluster/{id:016x}")
@@ -45,6 +55,53 @@ pub(crate) fn position_key(holder: Address, lease: U256) -> String {
 pub(crate) fn settlement_key(lease: U256, epoch: u64) -> String {
     format!("settle/{lease:064x}/{epoch:016x}")
 }
+/// Prefix of the secondary lease keys: one key per lease for each non-empty combination of the
+/// `ledger_leases` filters (cluster, tenant, status), so every filter is one prefix scan in id
+/// order. Written and removed with the lease in the range's batch (and undone with it).
+const LEASE_INDEX: &str = "lx/";
+
+/// The secondary-key prefix that answers `filter` (`None`: no filter, scan `lease/`).
+fn lease_index_prefix(filter: &LeaseFilter) -> Option<String> {
+    let mut name = String::new();
+    let mut values = String::new();
+    if let Some(cluster) = filter.cluster_id {
+        name.push('c');
+        values.push_str(&format!("{cluster:016x}/"));
+    }
+    if let Some(tenant) = filter.tenant {
+        name.push('t');
+        values.push_str(&format!("{}/", alloy::hex::encode(tenant)));
+    }
+    if let Some(status) = filter.status {
+        name.push('s');
+        values.push_str(status.as_str());
+        values.push('/');
+    }
+    (!name.is_empty()).then(|| format!("{LEASE_INDEX}{name}/{values}"))
+}
+
+/// Every secondary key of `lease` (one per filter combination it matches).
+pub(crate) fn lease_index_keys(lease: &LeaseRow) -> Vec<String> {
+    let (cluster, tenant, status) =
+        (Some(lease.cluster_id), Some(lease.tenant), Some(lease.status));
+    let combinations = [
+        (cluster, None, None),
+        (None, tenant, None),
+        (None, None, status),
+        (cluster, tenant, None),
+        (cluster, None, status),
+        (None, tenant, status),
+        (cluster, tenant, status),
+    ];
+    combinations
+        .into_iter()
+        .filter_map(|(cluster_id, tenant, status)| {
+            lease_index_prefix(&LeaseFilter { cluster_id, tenant, status })
+        })
+        .map(|prefix| format!("{prefix}{:064x}", lease.id))
+        .collect()
+}
+
 fn range_key(end: u64) -> String {
     format!("{RANGE_PREFIX}{end:016x}")
 }
@@ -63,18 +120,6 @@ pub struct RangeRecord {
     pub undo: Vec<(String, Option<String>)>,
 }
 
-/// Filters of `ledger_leases`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LeaseFilter {
-    /// Only this cluster's leases.
-    pub cluster_id: Option<u64>,
-    /// Only this tenant's leases.
-    pub tenant: Option<Address>,
-    /// Only leases in this state.
-    pub status: Option<LeaseState>,
-}
-
 /// The end of the applied history that can no longer be undone: the newest range whose undo
 /// record was pruned. A reorg whose common ancestor is older than `to` needs a re-index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +136,9 @@ pub struct Index {
     db: sled::Db,
     path: PathBuf,
     undo_window: usize,
+    /// Keys read (gets and scanned entries) since open: what a query costs, for tests and
+    /// metrics (a relaxed atomic: cheap beside a sled read).
+    reads: Arc<AtomicU64>,
 }
 
 impl Index {
@@ -100,7 +148,12 @@ impl Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;
-        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW })
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            undo_window: UNDO_WINDOW,
+            reads: Arc::default(),
+        })
     }
 
     /// Keeps the undo records of the last `ranges` applied ranges instead of [`UNDO_WINDOW`]
@@ -129,7 +182,17 @@ impl Index {
         &self.db
     }
 
+    /// Keys read from sled since the index was opened (gets, and entries returned by scans).
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn raw(&self, key: &str) -> Result<Option<sled::IVec>> {
+        self.count_read();
         self.db.get(key).map_err(|e| self.err(&e))
     }
 
@@ -139,14 +202,56 @@ impl Index {
 
     fn scan<T: DeserializeOwned>(&self, prefix: &str) -> impl Iterator<Item = Result<T>> + '_ {
         self.db.scan_prefix(prefix).map(move |entry| {
+            self.count_read();
             let (key, value) = entry.map_err(|e| self.err(&e))?;
             decode(&String::from_utf8_lossy(&key), &value)
         })
     }
 
+    /// Up to `limit` entries under `prefix` whose keys sort after `prefix` + `after` (from the
+    /// first when `after` is `None`), in key order: reads at most `limit` entries.
+    fn page_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, sled::IVec)>> {
+        let start = match after {
+            Some(after) => Bound::Excluded(format!("{prefix}{after}").into_bytes()),
+            None => Bound::Included(prefix.as_bytes().to_vec()),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.db.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            if out.len() == limit {
+                break;
+            }
+            self.count_read();
+            let (key, value) = entry.map_err(|e| self.err(&e))?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push((String::from_utf8_lossy(&key).into_owned(), value));
+        }
+        Ok(out)
+    }
+
     /// Ties the index to a deployment on first use; refuses another one later, so two ledgers
     /// never mix in one directory.
     pub fn bind(&self, deployment: &Deployment) -> Result<()> {
+        let layout = self.get::<u32>(LAYOUT)?;
+        if layout != Some(CURRENT_LAYOUT) && self.cursor()?.is_some() {
+            return Err(NodeError::Index {
+                path: self.path.clone(),
+                reason: format!(
+                    "was built with key layout {} but this node needs layout {CURRENT_LAYOUT} \
+                     (secondary lease keys): delete the directory to re-index",
+                    layout.unwrap_or(1)
+                ),
+            });
+        }
+        if layout.is_none() {
+            self.db.insert(LAYOUT, encode(&CURRENT_LAYOUT)).map_err(|e| self.err(&e))?;
+        }
         match self.get::<Deployment>(DEPLOYMENT)? {
             Some(bound) if bound == *deployment => Ok(()),
             Some(bound) => Err(NodeError::Index {
@@ -183,7 +288,7 @@ impl Index {
         for log in logs {
             apply_log(&mut changes, log)?;
         }
-        let (writes, updates) = changes.finish();
+        let (writes, updates) = changes.finish()?;
         let mut batch = sled::Batch::default();
         let mut undo = Vec::with_capacity(writes.len());
         for (key, value) in writes {
@@ -299,9 +404,14 @@ impl Index {
         self.get(&cluster_key(id))
     }
 
-    /// Clusters in id order from `offset`, at most `limit`.
-    pub fn clusters(&self, offset: usize, limit: usize) -> Result<Vec<ClusterRow>> {
-        self.scan("cluster/").skip(offset).take(limit).collect()
+    /// Clusters in id order after cluster `after` (from the first when `None`), at most
+    /// `limit`.
+    pub fn clusters(&self, after: Option<u64>, limit: usize) -> Result<Vec<ClusterRow>> {
+        let after = after.map(|id| format!("{id:016x}"));
+        self.page_after("cluster/", after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| decode(&key, &value))
+            .collect()
     }
 
     /// A cluster's reports from `from_epoch` in epoch order, at most `limit`.
@@ -312,6 +422,7 @@ impl Index {
             .range(start.as_bytes()..=end.as_bytes())
             .take(limit)
             .map(|entry| {
+                self.count_read();
                 let (key, value) = entry.map_err(|e| self.err(&e))?;
                 decode(&String::from_utf8_lossy(&key), &value)
             })
@@ -328,31 +439,55 @@ impl Index {
         self.get(&lease_key(id))
     }
 
-    /// Leases matching `filter` in id order from `offset`, at most `limit`.
+    /// Leases matching `filter` in id order after lease `after` (from the first when `None`), at
+    /// most `limit`. Each filter combination has its own secondary keys, so this reads at most
+    /// `limit` index keys and `limit` leases whatever the table's size.
     pub fn leases(
         &self,
         filter: &LeaseFilter,
-        offset: usize,
+        after: Option<U256>,
         limit: usize,
     ) -> Result<Vec<LeaseRow>> {
-        let matches = |l: &LeaseRow| {
-            filter.cluster_id.is_none_or(|c| l.cluster_id == c)
-                && filter.tenant.is_none_or(|t| l.tenant == t)
-                && filter.status.is_none_or(|s| l.status == s)
+        let after = after.map(|id| format!("{id:064x}"));
+        let Some(prefix) = lease_index_prefix(filter) else {
+            return self
+                .page_after("lease/", after.as_deref(), limit)?
+                .into_iter()
+                .map(|(key, value)| decode(&key, &value))
+                .collect();
         };
         let mut out = Vec::new();
-        for lease in self.scan::<LeaseRow>("lease/") {
-            let lease = lease?;
-            if matches(&lease) {
-                out.push(lease);
-            }
+        for (key, _) in self.page_after(&prefix, after.as_deref(), limit)? {
+            let id = U256::from_str_radix(&key[prefix.len()..], 16).map_err(|e| {
+                NodeError::Corrupt { key: key.clone(), reason: format!("not a lease id: {e}") }
+            })?;
+            out.push(self.lease(id)?.ok_or_else(|| NodeError::Corrupt {
+                key: key.clone(),
+                reason: "a secondary key refers to a lease the index does not have".into(),
+            })?);
         }
-        Ok(out.into_iter().skip(offset).take(limit).collect())
+        Ok(out)
     }
 
-    /// A lease's settlements in epoch order.
+    /// Every settlement of a lease in epoch order (for the node's own loops; wallets page them
+    /// with [`Index::settlements_page`]).
     pub fn settlements(&self, lease: U256) -> Result<Vec<SettlementRow>> {
         self.scan(&format!("settle/{lease:064x}/")).collect()
+    }
+
+    /// A lease's settlements in epoch order after epoch `after` (from the first when `None`), at
+    /// most `limit`.
+    pub fn settlements_page(
+        &self,
+        lease: U256,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SettlementRow>> {
+        let after = after.map(|epoch| format!("{epoch:016x}"));
+        self.page_after(&format!("settle/{lease:064x}/"), after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| decode(&key, &value))
+            .collect()
     }
 
     /// Every position `holder` has or had, with claimable rent from the lease's accumulator.
