@@ -527,3 +527,168 @@ fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| NodeError::Corrupt { key: key.to_string(), reason: e.to_string() })
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, B256, U256};
+    use compute_ledger_sdk::{
+        LedgerEvent, LedgerLog,
+        bindings::{
+            ClusterRegistry::{ClusterRegistered, ClusterRegistryEvents},
+            LeaseMarket::{LeaseCreated, LeaseFunded, LeaseMarketEvents, LeaseTerms},
+        },
+    };
+
+    use super::*;
+    use crate::index::model::LeaseStatus;
+
+    const CLUSTERS: u64 = 10;
+    const TENANTS: u64 = 3;
+    const LEASES: u64 = 1_000;
+
+    fn log(block: u64, event: LedgerEvent) -> LedgerLog {
+        LedgerLog {
+            block_number: block,
+            block_hash: B256::with_last_byte(1),
+            tx_hash: B256::ZERO,
+            log_index: 0,
+            event,
+        }
+    }
+
+    fn tenant(n: u64) -> Address {
+        Address::with_last_byte(u8::try_from(n % TENANTS + 1).expect("small"))
+    }
+
+    fn created(id: u64) -> LedgerEvent {
+        LedgerEvent::Market(LeaseMarketEvents::LeaseCreated(LeaseCreated {
+            leaseId: U256::from(id),
+            clusterId: id % CLUSTERS + 1,
+            tenant: tenant(id),
+            terms: LeaseTerms {
+                clusterId: id % CLUSTERS + 1,
+                tenant: tenant(id),
+                stablecoin: Address::with_last_byte(0xee),
+                gpus: 8,
+                startEpoch: 10,
+                endEpoch: 20,
+                pricePerGpuHour: 2_000_000,
+                billing: 0,
+                slaBps: 9_000,
+                creditBps: 5_000,
+                totalShares: 1_000_000,
+            },
+            bondLocked: U256::ZERO,
+        }))
+    }
+
+    fn funded(id: u64) -> LedgerEvent {
+        LedgerEvent::Market(LeaseMarketEvents::LeaseFunded(LeaseFunded {
+            leaseId: U256::from(id),
+            tenant: tenant(id),
+            escrow: U256::from(1_000),
+            startEpoch: 10,
+        }))
+    }
+
+    /// An index with 10 clusters, 3 tenants and 1,000 leases (every 7th funded, in a later range).
+    fn market_index(dir: &Path) -> Index {
+        let index = Index::open(dir).expect("open");
+        let clusters = (1..=CLUSTERS).map(|id| {
+            log(
+                1,
+                LedgerEvent::Registry(ClusterRegistryEvents::ClusterRegistered(
+                    ClusterRegistered {
+                        clusterId: id,
+                        owner: Address::with_last_byte(0xaa),
+                        epochLength: 3_600,
+                        genesis: 0,
+                        metadataUri: String::new(),
+                        metadataHash: B256::ZERO,
+                    },
+                )),
+            )
+        });
+        let leases = (1..=LEASES).map(|id| log(1, created(id)));
+        let logs: Vec<LedgerLog> = clusters.chain(leases).collect();
+        index.apply_range(1, 1, B256::with_last_byte(1), &logs).expect("created");
+        let funding: Vec<LedgerLog> = (1..=LEASES).filter(|id| id % 7 == 0).map(|id| log(2, funded(id))).collect();
+        index.apply_range(2, 2, B256::with_last_byte(2), &funding).expect("funded");
+        index
+    }
+
+    fn matching(filter: &LeaseFilter) -> Vec<U256> {
+        (1..=LEASES)
+            .filter(|id| filter.cluster_id.is_none_or(|c| id % CLUSTERS + 1 == c))
+            .filter(|id| filter.tenant.is_none_or(|t| tenant(*id) == t))
+            .filter(|id| {
+                let status = if id % 7 == 0 { LeaseStatus::Active } else { LeaseStatus::Offered };
+                filter.status.is_none_or(|s| s == status)
+            })
+            .map(U256::from)
+            .collect()
+    }
+
+    fn all_pages(index: &Index, filter: &LeaseFilter, limit: usize) -> Vec<U256> {
+        let (mut out, mut after) = (Vec::new(), None);
+        loop {
+            let page = index.leases(filter, after, limit).expect("page");
+            out.extend(page.iter().map(|l| l.id));
+            match page.last() {
+                Some(last) if page.len() == limit => after = Some(last.id),
+                _ => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn a_filtered_page_reads_its_size_not_the_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = market_index(dir.path());
+        let filters = [
+            LeaseFilter::default(),
+            LeaseFilter { cluster_id: Some(3), ..LeaseFilter::default() },
+            LeaseFilter { tenant: Some(tenant(7)), ..LeaseFilter::default() },
+            LeaseFilter { status: Some(LeaseStatus::Active), ..LeaseFilter::default() },
+            LeaseFilter { cluster_id: Some(2), status: Some(LeaseStatus::Active), tenant: None },
+            LeaseFilter { cluster_id: Some(2), tenant: Some(tenant(1)), status: None },
+            LeaseFilter {
+                cluster_id: Some(2),
+                tenant: Some(tenant(1)),
+                status: Some(LeaseStatus::Offered),
+            },
+        ];
+        for filter in &filters {
+            let expected = matching(filter);
+            assert!(expected.len() > 10, "{filter:?} matches {}", expected.len());
+            // A page of 10: at most 10 index keys and 10 leases read, of 1,000 leases.
+            let before = index.reads();
+            let page = index.leases(filter, None, 10).expect("page");
+            let reads = index.reads() - before;
+            assert_eq!(page.iter().map(|l| l.id).collect::<Vec<_>>(), expected[..10], "{filter:?}");
+            assert!(reads <= 2 * 10 + 1, "{filter:?}: {reads} reads for a page of 10");
+            // A page from the middle costs the same.
+            let before = index.reads();
+            let page = index.leases(filter, Some(expected[5]), 10).expect("page");
+            let reads = index.reads() - before;
+            assert_eq!(page[0].id, expected[6], "{filter:?}");
+            assert!(reads <= 2 * 10 + 1, "{filter:?}: {reads} reads for a later page");
+            // Walking every page lists exactly the matching leases, in id order, once each.
+            assert_eq!(all_pages(&index, filter, 7), expected, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn secondary_keys_follow_a_status_change_and_its_rollback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = market_index(dir.path());
+        let active = LeaseFilter { status: Some(LeaseStatus::Active), ..LeaseFilter::default() };
+        let offered = LeaseFilter { status: Some(LeaseStatus::Offered), ..LeaseFilter::default() };
+        assert_eq!(all_pages(&index, &active, 50).len(), 142);
+        assert_eq!(all_pages(&index, &offered, 50).len(), 858, "funded leases left `offered`");
+        // Undoing the funding range puts every lease back under `offered` only.
+        index.rollback_last().expect("rollback").expect("a range");
+        assert_eq!(all_pages(&index, &active, 50), Vec::<U256>::new());
+        assert_eq!(all_pages(&index, &offered, 50).len(), 1_000);
+    }
+}

@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Ledger, validate::invalid};
-use crate::index::Update;
+use crate::index::{Routed, SUBSCRIBER_QUEUE, Update};
 
 fn not_found(what: String) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(NOT_FOUND_CODE, what, None::<()>)
@@ -240,14 +240,43 @@ impl LedgerApiServer for LedgerRpc {
         pending: PendingSubscriptionSink,
         address: Address,
     ) -> SubscriptionResult {
-        forward(pending, self.0.clone(), move |update, ledger| match update {
-            Update::Position { holder, lease_id } if *holder == address => {
-                ledger.index.position(address, *lease_id).ok()?.map(Live::Item)
+        // Registered before accepting, so nothing after the subscription's id is missed.
+        let mut routed = self.0.positions.subscribe(address);
+        let sink = pending.accept().await?;
+        loop {
+            let next = tokio::select! {
+                () = sink.closed() => break,
+                next = routed.recv() => next,
+            };
+            let item = match next {
+                Some(Routed::Position(lease)) => {
+                    let index = self.0.index.clone();
+                    let view = tokio::task::spawn_blocking(move || index.position(address, lease))
+                        .await
+                        .map_err(|e| format!("position read: {e}"))?
+                        .map_err(|e| internal(&e))?;
+                    view.map(Live::Item)
+                }
+                Some(Routed::RolledBack { from_block, to_block }) => {
+                    Some(Live::RolledBack { rolled_back: RolledBack { from_block, to_block } })
+                }
+                None => return Err(fell_behind(SUBSCRIBER_QUEUE as u64).into()),
+            };
+            if let Some(item) = item {
+                sink.send(SubscriptionMessage::from(to_json_raw_value(&item)?)).await?;
             }
-            _ => None,
-        })
-        .await
+        }
+        Ok(())
     }
+}
+
+/// Why a subscriber that fell `missed` updates behind was closed.
+fn fell_behind(missed: u64) -> String {
+    tracing::warn!("a subscriber lagged by {missed} updates; closing it");
+    format!(
+        "this subscription fell {missed} updates behind and was closed (it may have missed a \
+         rollback): subscribe again and re-query"
+    )
 }
 
 /// Forwards the updates `select` picks, and every rollback notice, to a subscriber until it
@@ -276,14 +305,7 @@ async fn forward<T: Serialize>(
                         sink.send(message).await?;
                     }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!("a subscriber lagged by {missed} updates; closing it");
-                    return Err(format!(
-                        "this subscription fell {missed} updates behind and was closed (it may \
-                         have missed a rollback): subscribe again and re-query"
-                    )
-                    .into());
-                }
+                Err(RecvError::Lagged(missed)) => return Err(fell_behind(missed).into()),
                 Err(RecvError::Closed) => break,
             },
         }

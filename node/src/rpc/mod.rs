@@ -21,7 +21,7 @@ pub use methods::NOT_FOUND_CODE;
 
 use crate::{
     NodeError, Result,
-    index::{DeliveriesArchive, Index, Update, model::SyncStatus},
+    index::{DeliveriesArchive, Index, PositionRoutes, Update, model::SyncStatus},
     metrics::Metrics,
 };
 
@@ -66,8 +66,10 @@ pub struct Ledger {
     pub archive: DeliveriesArchive,
     /// The indexer's status.
     pub status: watch::Receiver<SyncStatus>,
-    /// Live updates from the indexer.
+    /// Live updates from the indexer (reports, settlements, rollbacks).
     pub updates: broadcast::Sender<Update>,
+    /// Position updates from the indexer, routed to each holder's subscribers.
+    pub positions: Arc<PositionRoutes>,
     /// Node metrics.
     pub metrics: Arc<Metrics>,
     /// Limits.
@@ -95,6 +97,7 @@ impl Ledger {
             archive,
             status: indexer.status(),
             updates: indexer.updates(),
+            positions: indexer.positions(),
             metrics,
             limits,
             public_url,

@@ -418,6 +418,53 @@ async fn a_subscriber_that_fell_behind_is_closed_not_left_unaware() {
 }
 
 #[tokio::test]
+async fn a_busy_holder_cannot_push_other_wallets_subscriptions_behind() {
+    use compute_ledger_node::index::SUBSCRIBER_QUEUE;
+    use compute_ledger_sdk::test_utils::Market;
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let ws = ws_client(&format!("ws://{}", server.addr)).await.expect("ws");
+    let busy = m.investors[0].client().address();
+    let owner = m.owner.client().address();
+    let mut busy_feed = ws.subscribe_positions(busy).await.expect("subscribe");
+    let mut owner_feed = ws.subscribe_positions(owner).await.expect("subscribe");
+    assert_eq!(ledger.positions.holders(), 2);
+
+    // A burst for one holder, routed as the indexer routes it, before any forwarding task can
+    // run (this test's runtime has one thread): far more than one subscriber may queue.
+    for _ in 0..(4 * SUBSCRIBER_QUEUE) {
+        ledger.positions.position(busy, lease);
+    }
+    ledger.positions.position(owner, lease);
+
+    // The owner's wallet hears of its own position, first and only: the burst never reached it.
+    let position = next_item(&mut owner_feed).await;
+    assert_eq!((position.position.holder, position.position.lease_id), (owner, lease));
+    // The busy holder's subscription, which could not keep up, is closed, not left unaware.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match busy_feed.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break Some(e.to_string()),
+                None => break None,
+            }
+        }
+    })
+    .await
+    .expect("closed within 60 s");
+    if let Some(reason) = closed {
+        assert!(reason.contains("subscribe again"), "{reason}");
+    }
+    assert_eq!(ledger.positions.holders(), 1, "the dropped subscriber left the table");
+    let pong = ws.ping().await.expect("ping");
+    assert_eq!(pong, "pong");
+}
+
+#[tokio::test]
 async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     use compute_ledger_node::index::NodeProofs;
     use compute_ledger_sdk::{

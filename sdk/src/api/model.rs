@@ -238,8 +238,8 @@ pub struct LeaseRow {
     pub offer: Option<OfferRow>,
     /// The accumulator once every epoch before the key had settled, kept for the epochs at
     /// which a holder's balance was recorded (zero until that epoch's predecessor settles).
-    #[serde(default)]
-    #[schemars(schema_with = "schema::decimals_by_epoch")]
+    #[serde(default, deserialize_with = "epoch_keys::deserialize")]
+    #[schemars(schema_with = "schema::hex_by_epoch")]
     pub acc_at: BTreeMap<u64, U256>,
     /// Block it was created in.
     pub created_block: u64,
@@ -574,5 +574,112 @@ mod dec_option {
         Option::<String>::deserialize(d)?
             .map(|text| U256::from_str_radix(&text, 10).map_err(D::Error::custom))
             .transpose()
+    }
+}
+
+/// Reads a map keyed by epoch whose keys may arrive as strings (JSON object keys) or numbers:
+/// inside a `#[serde(flatten)]` (as in [`LeaseDetail`]) serde hands string keys through as
+/// strings, which a plain `u64` key refuses.
+mod epoch_keys {
+    use std::collections::BTreeMap;
+
+    use alloy::primitives::U256;
+    use serde::{Deserialize, Deserializer, de};
+
+    struct Epoch(u64);
+
+    impl<'de> Deserialize<'de> for Epoch {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl de::Visitor<'_> for Visitor {
+                type Value = Epoch;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an epoch (an unsigned integer or its decimal string)")
+                }
+
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Epoch, E> {
+                    Ok(Epoch(v))
+                }
+
+                fn visit_str<E: de::Error>(self, v: &str) -> Result<Epoch, E> {
+                    v.parse().map(Epoch).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                }
+            }
+            d.deserialize_any(Visitor)
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<u64, U256>, D::Error> {
+        let map = BTreeMap::<Epoch, U256>::deserialize(d)?;
+        Ok(map.into_iter().map(|(epoch, value)| (epoch.0, value)).collect())
+    }
+
+    impl PartialEq for Epoch {
+        fn eq(&self, other: &Self) -> bool {
+            self.0 == other.0
+        }
+    }
+    impl Eq for Epoch {}
+    impl PartialOrd for Epoch {
+        fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Epoch {
+        fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+            self.0.cmp(&other.0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_with_recorded_accumulators_reads_back_through_the_flattened_detail() {
+        let lease = LeaseRow {
+            id: U256::from(7),
+            cluster_id: 1,
+            tenant: Address::with_last_byte(2),
+            stablecoin: Address::with_last_byte(3),
+            gpus: 8,
+            start_epoch: 1,
+            end_epoch: 5,
+            next_epoch: 3,
+            price_per_gpu_hour: U256::from(2_000_000),
+            billing: Billing::Metered,
+            sla_bps: 9_000,
+            credit_bps: 5_000,
+            total_shares: U256::from(1_000),
+            status: LeaseStatus::Active,
+            escrow_funded: U256::from(10),
+            rent_settled: U256::from(4),
+            credits: U256::ZERO,
+            delivered_gpu_seconds: 60,
+            missed_epochs: 0,
+            unproven_epochs: 0,
+            compensation: U256::ZERO,
+            rent_per_share: U256::from(1),
+            credit_lock_per_epoch: U256::ZERO,
+            open_challenges: vec![],
+            disputes: vec![],
+            offer: None,
+            acc_at: BTreeMap::from([(3, U256::from(9))]),
+            created_block: 12,
+        };
+        let detail = LeaseDetail {
+            lease,
+            settlements: vec![],
+            settlements_cursor: None,
+            unsettled_epochs: 1,
+        };
+        let json = serde_json::to_string(&detail).expect("serializes");
+        assert!(json.contains(r#""billing":"metered""#) && json.contains(r#""status":"active""#));
+        let back: LeaseDetail = serde_json::from_str(&json).expect("reads back");
+        assert_eq!(back, detail);
     }
 }

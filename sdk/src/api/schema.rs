@@ -51,22 +51,25 @@ pub fn bonds(generator: &mut SchemaGenerator) -> Schema {
     })
 }
 
-/// Decimals keyed by epoch (JSON object keys are strings).
-pub fn decimals_by_epoch(generator: &mut SchemaGenerator) -> Schema {
+/// 0x-hex 256-bit numbers keyed by epoch (JSON object keys are strings).
+pub fn hex_by_epoch(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "object",
         "propertyNames": { "pattern": "^[0-9]+$" },
-        "additionalProperties": decimal(generator)
+        "additionalProperties": { "type": "string", "pattern": "^0x[0-9a-fA-F]+$" }
     })
 }
 
-/// `[epoch, balance]` pairs.
-pub fn boundaries(generator: &mut SchemaGenerator) -> Schema {
+/// `[epoch, balance]` pairs (the balance 0x-hex).
+pub fn boundaries(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "array",
         "items": {
             "type": "array",
-            "prefixItems": [{ "type": "integer", "minimum": 0 }, decimal(generator)],
+            "prefixItems": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^0x[0-9a-fA-F]+$" }
+            ],
             "minItems": 2,
             "maxItems": 2
         }
