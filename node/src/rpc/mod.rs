@@ -78,6 +78,9 @@ pub struct Ledger {
     pub public_url: String,
     /// Decimals of the deployment's stablecoin (read from the token at start; for display).
     pub decimals: std::sync::atomic::AtomicU8,
+    /// Metadata figures per lease, recomputed only when its settled epoch or its cluster's
+    /// report count changed.
+    pub(crate) metadata: http::MetadataCache,
     /// This node's oracles: reports offered to co-signers (`oracle_signedReport`) and their state.
     pub cosign: Arc<crate::cosign::Cosigning>,
 }
@@ -102,6 +105,7 @@ impl Ledger {
             limits,
             public_url,
             cosign: Arc::default(),
+            metadata: http::MetadataCache::default(),
             decimals: std::sync::atomic::AtomicU8::new(compute_ledger_sdk::STABLECOIN_DECIMALS),
         })
     }

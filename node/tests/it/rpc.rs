@@ -161,7 +161,7 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         .iter()
         .map(|m| (m["name"].as_str().expect("name").to_string(), m.clone()))
         .collect();
-    let served: BTreeSet<String> = compute_ledger_node::rpc::module(ledger)
+    let served: BTreeSet<String> = compute_ledger_node::rpc::module(ledger.clone())
         .expect("module")
         .method_names()
         .filter(|name| name.starts_with("ledger_"))
@@ -241,8 +241,13 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
     let metadata: Value = get(format!("/metadata/{a}.json")).await.json().await.expect("json");
     assert!(metadata["name"].as_str().expect("name").contains("Lease #1"));
     assert!(metadata["properties"]["pueToDate"].as_str().expect("pue").starts_with("1."));
+    // Asked again with nothing settled or reported since, the figures come from the cache: the
+    // lease and its cluster are read, not every report of the term.
+    let reads = ledger.index.reads();
     let hex: Value = get(format!("/metadata/{a:064x}.json")).await.json().await.expect("json");
     assert_eq!(hex, metadata);
+    let metadata_reads = ledger.index.reads() - reads;
+    assert!(metadata_reads <= 2, "{metadata_reads} keys read for a cached metadata GET");
     let image = get(format!("/metadata/{a}.svg")).await;
     assert_eq!(image.headers()["content-type"], "image/svg+xml");
     assert!(image.text().await.expect("svg").starts_with("<svg"));
