@@ -17,11 +17,12 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     model::{
-        Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, OfferRow, PositionRow, ReportRow,
+        Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
+        PositionRow, ReportRow,
         SettlementRow,
     },
     store::{
-        Index, attestors_key, cluster_key, encode, lease_index_keys, lease_key, position_key,
+        Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key, position_key,
         report_key, settlement_key,
     },
 };
@@ -200,8 +201,9 @@ impl<'a> Changes<'a> {
         Ok((writes, self.updates))
     }
 
-    /// Brings the secondary keys of every lease this range changed in line with its new row:
-    /// keys of the row before the range that no longer match are removed, new ones written.
+    /// Brings the secondary keys of every lease this range changed in line with its new row
+    /// (keys of the row before the range that no longer match are removed, new ones written),
+    /// and the market totals with the change of every lease and the clusters registered.
     fn index_leases(&mut self) -> Result<()> {
         let changed: Vec<LeaseRow> = self
             .dirty
@@ -209,8 +211,25 @@ impl<'a> Changes<'a> {
             .filter_map(|key| self.cache.leases.get(key))
             .cloned()
             .collect();
+        let new_clusters = self
+            .dirty
+            .iter()
+            .filter(|key| self.cache.clusters.contains_key(*key))
+            .filter_map(|key| match self.index.raw(key) {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<()>>>()?
+            .len();
+        if changed.is_empty() && new_clusters == 0 {
+            return Ok(());
+        }
+        let mut totals: MarketTotals = self.index.get(MARKET_TOTALS)?.unwrap_or_default();
+        totals.clusters += new_clusters as u64;
         for lease in changed {
             let before: Option<LeaseRow> = self.index.get(&lease_key(lease.id))?;
+            totals.replace(before.as_ref(), &lease);
             let old = before.as_ref().map(lease_index_keys).unwrap_or_default();
             let new = lease_index_keys(&lease);
             for key in old.iter().filter(|k| !new.contains(k)) {
@@ -220,6 +239,7 @@ impl<'a> Changes<'a> {
                 self.put_plain(key, Vec::new());
             }
         }
+        self.put_plain(MARKET_TOTALS.into(), encode(&totals));
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::{
     apply::{Changes, Update, apply_log},
     model::{
-        ClusterRow, LeaseRow, PositionRow, PositionView, ReportRow, SettlementRow,
+        ClusterRow, LeaseRow, MarketTotals, PositionRow, PositionView, ReportRow, SettlementRow,
     },
 };
 pub use compute_ledger_sdk::api::LeaseFilter;
@@ -59,6 +59,8 @@ pub(crate) fn settlement_key(lease: U256, epoch: u64) -> String {
 /// `ledger_leases` filters (cluster, tenant, status), so every filter is one prefix scan in id
 /// order. Written and removed with the lease in the range's batch (and undone with it).
 const LEASE_INDEX: &str = "lx/";
+/// The market totals, kept with every range (and undone with it).
+pub(crate) const MARKET_TOTALS: &str = "agg/market";
 
 /// The secondary-key prefix that answers `filter` (`None`: no filter, scan `lease/`).
 fn lease_index_prefix(filter: &LeaseFilter) -> Option<String> {
@@ -434,6 +436,11 @@ impl Index {
         self.get(&report_key(cluster, epoch))
     }
 
+    /// Market-wide totals (one read).
+    pub fn market(&self) -> Result<MarketTotals> {
+        Ok(self.get(MARKET_TOTALS)?.unwrap_or_default())
+    }
+
     /// One lease.
     pub fn lease(&self, id: U256) -> Result<Option<LeaseRow>> {
         self.get(&lease_key(id))
@@ -686,9 +693,21 @@ mod tests {
         let offered = LeaseFilter { status: Some(LeaseStatus::Offered), ..LeaseFilter::default() };
         assert_eq!(all_pages(&index, &active, 50).len(), 142);
         assert_eq!(all_pages(&index, &offered, 50).len(), 858, "funded leases left `offered`");
+        // The totals were kept on write: one read, no recount.
+        let reads = index.reads();
+        let totals = index.market().expect("totals");
+        assert_eq!(index.reads() - reads, 1);
+        assert_eq!(
+            (totals.clusters, totals.leases_offered, totals.leases_active),
+            (CLUSTERS, 858, 142)
+        );
+        assert_eq!(totals.escrow_funded, U256::from(142 * 1_000));
         // Undoing the funding range puts every lease back under `offered` only.
         index.rollback_last().expect("rollback").expect("a range");
         assert_eq!(all_pages(&index, &active, 50), Vec::<U256>::new());
         assert_eq!(all_pages(&index, &offered, 50).len(), 1_000);
+        let totals = index.market().expect("totals");
+        assert_eq!((totals.leases_offered, totals.leases_active), (1_000, 0));
+        assert_eq!(totals.escrow_funded, U256::ZERO);
     }
 }

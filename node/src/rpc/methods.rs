@@ -8,7 +8,7 @@ use std::sync::Arc;
 use alloy::primitives::{Address, U256};
 use compute_ledger_sdk::api::{
     Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
-    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, NodeStatus, Page, PageRequest,
+    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, Page, PageRequest,
     PositionView, ReportRow, RolledBack, SettlementRow,
 };
 pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
@@ -209,6 +209,10 @@ impl LedgerApiServer for LedgerRpc {
             reported_root,
             matches_report: reported_root == Some(tree.root()),
         })
+    }
+
+    fn market(&self) -> RpcResult<MarketTotals> {
+        self.0.index.market().map_err(|e| internal(&e))
     }
 
     fn sync_status(&self) -> RpcResult<NodeStatus> {

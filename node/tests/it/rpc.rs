@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::U256;
 use compute_ledger_sdk::api::{
-    ClientError, LeaseFilter, LeaseStatus, LedgerApiClient, Live, NOT_FOUND_CODE, PageRequest,
+    ClientError, LeaseFilter, LeaseStatus, LedgerApiClient, Live, MarketTotals, NOT_FOUND_CODE,
+    PageRequest,
     http_client,
     spec::{self, MethodKind},
     ws_client,
@@ -63,6 +64,21 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
     let ended = node.leases(Some(ended), None).await.expect("leases");
     assert_eq!(ended.items.len(), 2);
     assert!(ended.items.iter().all(|l| l.status == LeaseStatus::Ended));
+    // The market totals kept on write equal a recount over every lease, page by page.
+    let (mut recount, mut page) = (MarketTotals { clusters: 1, ..MarketTotals::default() }, None);
+    loop {
+        let request = PageRequest { cursor: page, limit: Some(1) };
+        let leases = node.leases(None, Some(request)).await.expect("leases");
+        for lease in &leases.items {
+            recount.replace(None, lease);
+        }
+        match leases.next_cursor {
+            Some(cursor) => page = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(node.market().await.expect("market"), recount);
+    assert!(recount.leases_ended == 2 && !recount.rent_settled.is_zero(), "{recount:?}");
     let reports = node.reports(m.cluster_id, None).await.expect("reports");
     assert_eq!(reports.len(), 2);
     let sync = node.sync_status().await.expect("sync");
@@ -121,6 +137,7 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         ("ledger_deliveryProof", json!([1, 1.5]), "unsigned"),
         ("ledger_deliveryProof", json!([a.to_string(), 10_000]), "outside lease"),
         ("ledger_syncStatus", json!([1]), "at most 0 params"),
+        ("ledger_market", json!([{}]), "at most 0 params"),
         ("ledger_ping", json!(["x"]), "at most 0 params"),
     ];
     let covered: BTreeSet<&str> = malformed.iter().map(|(method, _, _)| *method).collect();

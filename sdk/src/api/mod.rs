@@ -40,7 +40,7 @@ pub use jsonrpsee::{
 };
 pub use model::{
     Billing, BondRow, ClaimableLease, Claimable, ClusterRow, ClusterView, DeliveryProof,
-    DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, NodeStatus, OfferRow, Page,
+    DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus, OfferRow, Page,
     PositionRow, PositionView, ReportRow, RolledBack, SettlementRow, SyncStatus,
 };
 pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest};
@@ -108,6 +108,11 @@ pub trait LedgerApi {
         #[argument(rename = "leaseId")] lease_id: LeaseId,
         epoch: u64,
     ) -> jsonrpsee::core::RpcResult<DeliveryProof>;
+
+    /// Market-wide totals (clusters, leases by status, escrow, rent, credits, compensation),
+    /// kept on write: one read.
+    #[method(name = "market", blocking)]
+    fn market(&self) -> jsonrpsee::core::RpcResult<MarketTotals>;
 
     /// Where the indexer stands, and this node's oracles.
     #[method(name = "syncStatus")]

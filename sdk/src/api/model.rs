@@ -533,6 +533,67 @@ pub struct NodeStatus {
     pub oracles: serde_json::Value,
 }
 
+/// Market-wide totals, kept up to date as each block range is indexed (never recounted), as
+/// `ledger_market` returns them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MarketTotals {
+    /// Clusters registered.
+    pub clusters: u64,
+    /// Leases waiting for their escrow.
+    pub leases_offered: u64,
+    /// Leases funded and settling.
+    pub leases_active: u64,
+    /// Leases with every epoch settled.
+    pub leases_ended: u64,
+    /// Leases cancelled before funding.
+    pub leases_cancelled: u64,
+    /// Escrow funded over every lease, base units (all stablecoins together).
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub escrow_funded: U256,
+    /// Rent settled to share holders over every lease, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub rent_settled: U256,
+    /// SLA credits earned by tenants over every lease, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub credits: U256,
+    /// Rent paid to holders from owners' bonds (missed and unproven epochs), base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub compensation: U256,
+}
+
+impl MarketTotals {
+    fn count(&mut self, status: LeaseStatus) -> &mut u64 {
+        match status {
+            LeaseStatus::Offered => &mut self.leases_offered,
+            LeaseStatus::Active => &mut self.leases_active,
+            LeaseStatus::Ended => &mut self.leases_ended,
+            LeaseStatus::Cancelled => &mut self.leases_cancelled,
+        }
+    }
+
+    /// Replaces `before` (absent: a new lease) by `after` in the totals.
+    pub fn replace(&mut self, before: Option<&LeaseRow>, after: &LeaseRow) {
+        if let Some(before) = before {
+            let count = self.count(before.status);
+            *count = count.saturating_sub(1);
+        }
+        *self.count(after.status) += 1;
+        let zero = U256::ZERO;
+        let swap = |total: &mut U256, old: U256, new: U256| {
+            *total = total.saturating_sub(old) + new;
+        };
+        swap(&mut self.escrow_funded, before.map_or(zero, |b| b.escrow_funded), after.escrow_funded);
+        swap(&mut self.rent_settled, before.map_or(zero, |b| b.rent_settled), after.rent_settled);
+        swap(&mut self.credits, before.map_or(zero, |b| b.credits), after.credits);
+        swap(&mut self.compensation, before.map_or(zero, |b| b.compensation), after.compensation);
+    }
+}
+
 /// What a subscription delivers: an item, or notice that a reorg rolled blocks back (every item
 /// from `fromBlock` on is void: re-query).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Claimable, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter, LeaseId, LeaseRow,
-    Live, NodeStatus, Page, PageRequest, PositionView, ReportRow, SettlementRow, schema,
+    Live, MarketTotals, NodeStatus, Page, PageRequest, PositionView, ReportRow, SettlementRow, schema,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -237,6 +237,13 @@ pub fn methods() -> &'static [MethodSpec] {
                     param::<u64>("epoch", true, "an unsigned 64-bit integer", "The epoch."),
                 ],
                 "DeliveryProof",
+            ),
+            call::<MarketTotals>(
+                "ledger_market",
+                "Market-wide totals: clusters, leases by status, escrow funded, rent settled, \
+                 credits and compensation (kept as ranges are indexed, not recounted).",
+                vec![],
+                "MarketTotals",
             ),
             call::<NodeStatus>(
                 "ledger_syncStatus",
