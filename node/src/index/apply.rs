@@ -18,12 +18,11 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{
     model::{
         Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
-        PositionRow, ReportRow,
-        SettlementRow,
+        PositionRow, ReportRow, SettlementRow,
     },
     store::{
-        Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key, position_key,
-        report_key, settlement_key,
+        Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key,
+        position_key, report_key, settlement_key,
     },
 };
 use crate::{NodeError, Result};
@@ -88,6 +87,9 @@ record!(SettlementRow, settlements);
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub(crate) struct AttestorSet(Vec<Address>, u8, u64);
+
+/// One key written by a range: its new bytes, or `None` to remove it.
+pub(crate) type Write = (String, Option<Vec<u8>>);
 
 /// Writes of one range, read through to the index for everything not yet written.
 pub(crate) struct Changes<'a> {
@@ -177,7 +179,7 @@ impl<'a> Changes<'a> {
 
     /// The encoded records written (`None`: removed), in key order, and the updates for
     /// subscribers.
-    pub(crate) fn finish(mut self) -> Result<(Vec<(String, Option<Vec<u8>>)>, Vec<Update>)> {
+    pub(crate) fn finish(mut self) -> Result<(Vec<Write>, Vec<Update>)> {
         self.index_leases()?;
         let mut writes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
@@ -205,12 +207,8 @@ impl<'a> Changes<'a> {
     /// (keys of the row before the range that no longer match are removed, new ones written),
     /// and the market totals with the change of every lease and the clusters registered.
     fn index_leases(&mut self) -> Result<()> {
-        let changed: Vec<LeaseRow> = self
-            .dirty
-            .iter()
-            .filter_map(|key| self.cache.leases.get(key))
-            .cloned()
-            .collect();
+        let changed: Vec<LeaseRow> =
+            self.dirty.iter().filter_map(|key| self.cache.leases.get(key)).cloned().collect();
         let new_clusters = self
             .dirty
             .iter()

@@ -20,8 +20,8 @@ use super::{
         ClusterRow, LeaseRow, MarketTotals, PositionRow, PositionView, ReportRow, SettlementRow,
     },
 };
-pub use compute_ledger_sdk::api::LeaseFilter;
 use crate::{NodeError, Result};
+pub use compute_ledger_sdk::api::LeaseFilter;
 
 /// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
 pub const UNDO_WINDOW: usize = 256;
@@ -150,12 +150,7 @@ impl Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;
-        Ok(Self {
-            db,
-            path: path.to_path_buf(),
-            undo_window: UNDO_WINDOW,
-            reads: Arc::default(),
-        })
+        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW, reads: Arc::default() })
     }
 
     /// Keeps the undo records of the last `ranges` applied ranges instead of [`UNDO_WINDOW`]
@@ -619,7 +614,8 @@ mod tests {
         let leases = (1..=LEASES).map(|id| log(1, created(id)));
         let logs: Vec<LedgerLog> = clusters.chain(leases).collect();
         index.apply_range(1, 1, B256::with_last_byte(1), &logs).expect("created");
-        let funding: Vec<LedgerLog> = (1..=LEASES).filter(|id| id % 7 == 0).map(|id| log(2, funded(id))).collect();
+        let funding: Vec<LedgerLog> =
+            (1..=LEASES).filter(|id| id % 7 == 0).map(|id| log(2, funded(id))).collect();
         index.apply_range(2, 2, B256::with_last_byte(2), &funding).expect("funded");
         index
     }

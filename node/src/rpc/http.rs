@@ -195,8 +195,12 @@ impl Stats {
 /// instead of every report of the lease's term.
 #[derive(Debug, Default)]
 pub(crate) struct MetadataCache {
-    entries: std::sync::Mutex<std::collections::HashMap<U256, ((u64, u64), Stats)>>,
+    entries: std::sync::Mutex<std::collections::HashMap<U256, (StatsVersion, Stats)>>,
 }
+
+/// What a lease's [`Stats`] were computed at: its next epoch to settle and its cluster's report
+/// count.
+type StatsVersion = (u64, u64);
 
 /// Leases whose figures are kept; past it the cache starts over (cheap to refill).
 const METADATA_CACHE_LEASES: usize = 10_000;

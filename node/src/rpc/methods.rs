@@ -6,12 +6,12 @@
 use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
+pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
 use compute_ledger_sdk::api::{
     Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
-    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, Page, PageRequest,
-    PositionView, ReportRow, RolledBack, SettlementRow,
+    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, Page,
+    PageRequest, PositionView, ReportRow, RolledBack, SettlementRow,
 };
-pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage,
     core::{RpcResult, SubscriptionResult, to_json_raw_value},
@@ -78,7 +78,8 @@ impl LedgerRpc {
     ) -> RpcResult<Page<SettlementRow>> {
         let limit = limit(request.limit, self.0.limits.page_size)?;
         let after = cursor::<u64>(request)?;
-        let rows = self.0.index.settlements_page(lease, after, limit + 1).map_err(|e| internal(&e))?;
+        let rows =
+            self.0.index.settlements_page(lease, after, limit + 1).map_err(|e| internal(&e))?;
         Ok(page(rows, limit, |s| s.epoch.to_string()))
     }
 
@@ -129,8 +130,7 @@ impl LedgerApiServer for LedgerRpc {
     fn lease(&self, lease_id: LeaseId) -> RpcResult<LeaseDetail> {
         let lease = self.existing_lease(lease_id.0)?;
         let cluster = self.0.index.cluster(lease.cluster_id).map_err(|e| internal(&e))?;
-        let unsettled =
-            cluster.map_or(0, |c| unsettled_epochs(&lease, c.genesis, c.epoch_length));
+        let unsettled = cluster.map_or(0, |c| unsettled_epochs(&lease, c.genesis, c.epoch_length));
         let settlements = self.settlements_page(lease.id, &PageRequest::default())?;
         Ok(LeaseDetail {
             lease,
@@ -216,7 +216,10 @@ impl LedgerApiServer for LedgerRpc {
     }
 
     fn sync_status(&self) -> RpcResult<NodeStatus> {
-        Ok(NodeStatus { sync: self.0.status.borrow().clone(), oracles: self.0.cosign.status_json() })
+        Ok(NodeStatus {
+            sync: self.0.status.borrow().clone(),
+            oracles: self.0.cosign.status_json(),
+        })
     }
 
     fn ping(&self) -> RpcResult<String> {

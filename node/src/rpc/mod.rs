@@ -122,7 +122,7 @@ pub struct RpcServer {
 
 /// Every method the server answers: the `ledger_` trait, `rpc.discover` (its OpenRPC document,
 /// generated from the trait's types) and the `oracle_` co-signing methods.
-pub fn module(ledger: Arc<Ledger>) -> Result<RpcModule<()>> {
+pub fn module(ledger: &Arc<Ledger>) -> Result<RpcModule<()>> {
     let mut module = RpcModule::new(());
     let ledger_api = LedgerApiServer::into_rpc(methods::LedgerRpc(ledger.clone()));
     module.merge(ledger_api).map_err(|e| NodeError::Server(format!("ledger_ methods: {e}")))?;
@@ -156,7 +156,7 @@ pub async fn serve(addr: SocketAddr, ledger: Arc<Ledger>) -> Result<RpcServer> {
         .await
         .map_err(|e| NodeError::Server(format!("cannot listen on {addr}: {e}")))?;
     let addr = server.local_addr().map_err(|e| NodeError::Server(e.to_string()))?;
-    let module = module(ledger)?;
+    let module = module(&ledger)?;
     let handle = server.start(module);
     Ok(RpcServer { handle, addr })
 }

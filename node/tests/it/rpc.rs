@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use alloy::primitives::U256;
 use compute_ledger_sdk::api::{
     ClientError, LeaseFilter, LeaseStatus, LedgerApiClient, Live, MarketTotals, NOT_FOUND_CODE,
-    PageRequest,
-    http_client,
+    PageRequest, http_client,
     spec::{self, MethodKind},
     ws_client,
 };
@@ -35,10 +34,8 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         let positions = node.positions(holder).await.expect("positions");
         let claimable = node.claimable(holder).await.expect("claimable");
         let chain = chain_claimable(&m, a, holder).await;
-        let listed = positions
-            .iter()
-            .find(|p| p.position.lease_id == a)
-            .map_or(U256::ZERO, |p| p.claimable);
+        let listed =
+            positions.iter().find(|p| p.position.lease_id == a).map_or(U256::ZERO, |p| p.claimable);
         assert_eq!(listed, chain, "{holder}");
         assert!(claimable.total >= chain);
         assert_eq!(claimable.address, holder);
@@ -178,7 +175,7 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         .iter()
         .map(|m| (m["name"].as_str().expect("name").to_string(), m.clone()))
         .collect();
-    let served: BTreeSet<String> = compute_ledger_node::rpc::module(ledger.clone())
+    let served: BTreeSet<String> = compute_ledger_node::rpc::module(&ledger)
         .expect("module")
         .method_names()
         .filter(|name| name.starts_with("ledger_"))

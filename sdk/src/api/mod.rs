@@ -39,9 +39,9 @@ pub use jsonrpsee::{
     ws_client::WsClient,
 };
 pub use model::{
-    Billing, BondRow, ClaimableLease, Claimable, ClusterRow, ClusterView, DeliveryProof,
-    DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus, OfferRow, Page,
-    PositionRow, PositionView, ReportRow, RolledBack, SettlementRow, SyncStatus,
+    Billing, BondRow, Claimable, ClaimableLease, ClusterRow, ClusterView, DeliveryProof,
+    DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus,
+    OfferRow, Page, PositionRow, PositionView, ReportRow, RolledBack, SettlementRow, SyncStatus,
 };
 pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest};
 
@@ -61,8 +61,10 @@ pub trait LedgerApi {
 
     /// One cluster.
     #[method(name = "cluster", blocking)]
-    fn cluster(&self, #[argument(rename = "clusterId")] cluster_id: u64)
-    -> jsonrpsee::core::RpcResult<ClusterView>;
+    fn cluster(
+        &self,
+        #[argument(rename = "clusterId")] cluster_id: u64,
+    ) -> jsonrpsee::core::RpcResult<ClusterView>;
 
     /// A cluster's accepted reports in epoch order from `page.fromEpoch`.
     #[method(name = "reports", blocking)]
@@ -74,7 +76,10 @@ pub trait LedgerApi {
 
     /// One lease, with its first page of settlements.
     #[method(name = "lease", blocking)]
-    fn lease(&self, #[argument(rename = "leaseId")] lease_id: LeaseId) -> jsonrpsee::core::RpcResult<LeaseDetail>;
+    fn lease(
+        &self,
+        #[argument(rename = "leaseId")] lease_id: LeaseId,
+    ) -> jsonrpsee::core::RpcResult<LeaseDetail>;
 
     /// A lease's settlements in epoch order, one page at a time.
     #[method(name = "settlements", blocking)]

@@ -587,7 +587,11 @@ impl MarketTotals {
         let swap = |total: &mut U256, old: U256, new: U256| {
             *total = total.saturating_sub(old) + new;
         };
-        swap(&mut self.escrow_funded, before.map_or(zero, |b| b.escrow_funded), after.escrow_funded);
+        swap(
+            &mut self.escrow_funded,
+            before.map_or(zero, |b| b.escrow_funded),
+            after.escrow_funded,
+        );
         swap(&mut self.rent_settled, before.map_or(zero, |b| b.rent_settled), after.rent_settled);
         swap(&mut self.credits, before.map_or(zero, |b| b.credits), after.credits);
         swap(&mut self.compensation, before.map_or(zero, |b| b.compensation), after.compensation);
@@ -664,7 +668,9 @@ mod epoch_keys {
                 }
 
                 fn visit_str<E: de::Error>(self, v: &str) -> Result<Epoch, E> {
-                    v.parse().map(Epoch).map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
+                    v.parse()
+                        .map(Epoch)
+                        .map_err(|_| E::invalid_value(de::Unexpected::Str(v), &self))
                 }
             }
             d.deserialize_any(Visitor)

@@ -98,8 +98,8 @@ mod tests {
 
     #[test]
     fn efficiency_schema_names_every_serialized_field() {
-        let value = serde_json::to_value(compute_ledger_types::Efficiency::default())
-            .expect("serializes");
+        let value =
+            serde_json::to_value(compute_ledger_types::Efficiency::default()).expect("serializes");
         let serialized: Vec<&String> = value.as_object().expect("object").keys().collect();
         let schema = schemars::schema_for!(EfficiencySchema);
         let properties = schema.get("properties").and_then(|p| p.as_object()).expect("props");

@@ -13,7 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Claimable, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter, LeaseId, LeaseRow,
-    Live, MarketTotals, NodeStatus, Page, PageRequest, PositionView, ReportRow, SettlementRow, schema,
+    Live, MarketTotals, NodeStatus, Page, PageRequest, PositionView, ReportRow, SettlementRow,
+    schema,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -290,8 +291,9 @@ impl MethodSpec {
         let names: Vec<&str> = self.params.iter().map(|p| p.name).collect();
         let raw: Value = match params {
             None => Value::Null,
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| format!("params are not valid JSON: {e}"))?,
+            Some(text) => {
+                serde_json::from_str(text).map_err(|e| format!("params are not valid JSON: {e}"))?
+            }
         };
         let mut values: Vec<Option<Value>> = vec![None; names.len()];
         match raw {
@@ -327,7 +329,10 @@ impl MethodSpec {
                 }
                 None => {}
                 Some(value) => (param.check)(value).map_err(|e| {
-                    format!("{} param {:?}: expected {}: {e}", self.name, param.name, param.expected)
+                    format!(
+                        "{} param {:?}: expected {}: {e}",
+                        self.name, param.name, param.expected
+                    )
                 })?,
             }
         }
