@@ -75,10 +75,21 @@ where
     }
 
     fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        if request.method() == ::http::Method::GET
-            && let Some(response) = route(&self.ledger, request.uri().path())
-        {
-            return Box::pin(async move { Ok(response) });
+        if request.method() == ::http::Method::GET {
+            let path = request.uri().path().to_string();
+            if path.starts_with("/metadata/") {
+                // Metadata reads sled: on the blocking pool, never on the async threads.
+                let ledger = self.ledger.clone();
+                return Box::pin(async move {
+                    let response = tokio::task::spawn_blocking(move || route(&ledger, &path))
+                        .await
+                        .map_err(|e| Box::new(e) as BoxError)?;
+                    Ok(response.unwrap_or_else(|| not_found("use /metadata/{id}.json or .svg")))
+                });
+            }
+            if let Some(response) = route(&self.ledger, &path) {
+                return Box::pin(async move { Ok(response) });
+            }
         }
         let started = Instant::now();
         let metrics = self.ledger.metrics.clone();
