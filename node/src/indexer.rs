@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::{
     Backoff, NodeError, Result, Shutdown,
-    index::{Index, RangeRecord, Update, model::SyncStatus},
+    index::{Index, PositionRoutes, RangeRecord, Update, model::SyncStatus},
     metrics::Metrics,
 };
 
@@ -48,6 +48,8 @@ pub struct Indexer {
     confirmations: u64,
     max_range: u64,
     updates: broadcast::Sender<Update>,
+    /// Position updates, routed to each holder's subscribers only.
+    positions: Arc<PositionRoutes>,
     status: watch::Sender<SyncStatus>,
     metrics: Arc<Metrics>,
     /// Ranges committed by this indexer, and after how many to abort ([`FAULT_ABORT_AFTER_COMMITS`]).
@@ -88,6 +90,7 @@ impl Indexer {
             confirmations,
             max_range: MAX_RANGE,
             updates,
+            positions: Arc::default(),
             status,
             metrics,
             commits: 0,
@@ -104,6 +107,11 @@ impl Indexer {
     /// Updates as ranges are applied (for subscriptions).
     pub fn updates(&self) -> broadcast::Sender<Update> {
         self.updates.clone()
+    }
+
+    /// Position updates by holder (for `ledger_subscribePositions`).
+    pub fn positions(&self) -> Arc<PositionRoutes> {
+        self.positions.clone()
     }
 
     /// The sync status, kept current.
@@ -200,6 +208,7 @@ impl Indexer {
             "reorg: rolled back to the common ancestor"
         );
         let _ = self.updates.send(Update::RolledBack { from_block, to_block });
+        self.positions.rolled_back(from_block, to_block);
         Ok(orphaned)
     }
 
@@ -250,7 +259,12 @@ impl Indexer {
                 Update::Settlement(_) => {
                     self.metrics.settlements_indexed.fetch_add(1, Ordering::Relaxed)
                 }
-                Update::Position { .. } | Update::RolledBack { .. } => 0,
+                Update::Position { holder, lease_id } => {
+                    // Routed, not broadcast: only that holder's subscribers hear of it.
+                    self.positions.position(*holder, *lease_id);
+                    continue;
+                }
+                Update::RolledBack { .. } => 0,
             };
             let _ = self.updates.send(update); // no subscriber is fine
         }

@@ -4,8 +4,12 @@ use alloy::primitives::{Address, U256};
 
 use crate::{Amount, Client, Result, SdkError, bindings::LeaseMarket};
 
-/// How a lease's delivered GPU-seconds are counted by the oracle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a lease's delivered GPU-seconds are counted by the oracle (`"reserved"` or `"metered"`
+/// in JSON: the node's index and wallets share this one definition).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
 pub enum Billing {
     /// Pay for healthy (available) GPU-seconds of the leased GPUs.
     Reserved,
@@ -13,8 +17,46 @@ pub enum Billing {
     Metered,
 }
 
-/// Where a lease is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl Billing {
+    /// The market's encoding: 0 reserved, 1 metered.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            Self::Reserved => 0,
+            Self::Metered => 1,
+        }
+    }
+
+    /// From the market's encoding (anything but 0 is metered, as the contract treats it).
+    pub fn from_u8(raw: u8) -> Self {
+        if raw == 0 { Self::Reserved } else { Self::Metered }
+    }
+}
+
+impl std::fmt::Display for Billing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Reserved => "reserved",
+            Self::Metered => "metered",
+        })
+    }
+}
+
+/// Where a lease is in its life (as the market's `LeaseStatus`; `"offered"`, `"active"`,
+/// `"ended"` or `"cancelled"` in JSON: the node's index and wallets share this one definition).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
 pub enum LeaseStatus {
     /// Created and shares minted; waiting for the tenant's escrow.
     Offered,
@@ -27,6 +69,19 @@ pub enum LeaseStatus {
 }
 
 impl LeaseStatus {
+    /// Every status, in life-cycle order.
+    pub const ALL: [Self; 4] = [Self::Offered, Self::Active, Self::Ended, Self::Cancelled];
+
+    /// The status's JSON name (`"offered"`, ...), also used in index keys.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offered => "offered",
+            Self::Active => "active",
+            Self::Ended => "ended",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
     fn from_u8(raw: u8) -> Result<Self> {
         Ok(match raw {
             1 => Self::Offered,
@@ -75,10 +130,7 @@ impl LeaseOffer {
             startEpoch: self.start_epoch,
             endEpoch: self.end_epoch,
             pricePerGpuHour: price,
-            billing: match self.billing {
-                Billing::Reserved => 0,
-                Billing::Metered => 1,
-            },
+            billing: self.billing.to_u8(),
             slaBps: self.sla_bps,
             creditBps: self.credit_bps,
             totalShares: self.total_shares,
@@ -176,7 +228,7 @@ async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
         epoch_length: l.epochLength,
         genesis: l.genesis,
         status: LeaseStatus::from_u8(l.status)?,
-        billing: if l.billing == 0 { Billing::Reserved } else { Billing::Metered },
+        billing: Billing::from_u8(l.billing),
         sla_bps: l.slaBps,
         credit_bps: l.creditBps,
         price_per_gpu_hour: money(l.pricePerGpuHour),

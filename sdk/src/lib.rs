@@ -21,12 +21,16 @@
 //!   sent, so a revert comes back this way without spending a nonce or gas; transport failures,
 //!   timeouts and transactions that were never mined are separate variants.
 //!
+//! - [`api`]: the node's wallet JSON-RPC (`ledger_` methods) as one typed trait, with the
+//!   generated [`api::LedgerApiClient`] over HTTP or WebSocket and the OpenRPC document.
+//!
 //! Escrow is the full term paid up front, so tenants never top up; see [`Tenant`].
 //!
 //! Feature `test-utils`: `test_utils::Devnet` (a fresh anvil) and `test_utils::Market` (a
 //! deployed market with a bonded cluster and funded participants) for tests and examples.
 
 mod amount;
+pub mod api;
 pub mod bindings;
 mod client;
 mod deploy;

@@ -4,7 +4,8 @@
 use alloy::{primitives::U256, providers::Provider};
 use compute_ledger_e2e::{World, dec};
 use compute_ledger_sdk::{
-    Amount, Arbiter, ProofBook,
+    Amount, Arbiter, LeaseStatus, ProofBook,
+    api::LedgerApiClient,
     test_utils::{CHALLENGE_WINDOW, EPOCH, REPORT_WINDOW, dollars},
 };
 use serde_json::json;
@@ -40,7 +41,7 @@ async fn every_base_unit_is_accounted_for() {
     m.devnet.advance(CHALLENGE_WINDOW).await;
     m.keeper.settle_due(&proofs, 10).await.expect("settle 1");
     w.sync().await;
-    let epoch_one = dec(&w.rpc("ledger_lease", json!([lease.to_string()])).await["rentSettled"]);
+    let epoch_one = w.lease(lease).await.lease.rent_settled;
     assert_eq!(w.chain_claimable(alice.client().address(), lease).await, epoch_one / U256::from(2));
     assert_eq!(
         w.claimable(alice.client().address(), lease).await,
@@ -52,14 +53,11 @@ async fn every_base_unit_is_accounted_for() {
     proofs.insert(m.cluster_id, start + 1, m.report(start + 1, &[(lease, cap)]).await);
     m.tenant.challenge(lease, start + 1).await.expect("challenge");
     w.sync().await;
-    let open = w.rpc("ledger_lease", json!([lease.to_string()])).await;
-    assert_eq!(open["openChallenges"], json!([start + 1]), "the wallet sees the dispute");
-    let dispute = &open["disputes"][0];
-    assert_eq!(
-        (dispute["epoch"].as_u64(), dispute["status"].as_str()),
-        (Some(start + 1), Some("open"))
-    );
-    assert!(dispute["resolveBy"].as_u64().expect("deadline") > 0, "{dispute}");
+    let open = w.lease(lease).await.lease;
+    assert_eq!(open.open_challenges, vec![start + 1], "the wallet sees the dispute");
+    let dispute = &open.disputes[0];
+    assert_eq!((dispute.epoch, dispute.status.as_str()), (start + 1, "open"));
+    assert!(dispute.resolve_by > 0, "{dispute:?}");
     Arbiter::new(m.governance.clone())
         .resolve(lease, start + 1, cap * 7 / 10, true)
         .await
@@ -81,26 +79,20 @@ async fn every_base_unit_is_accounted_for() {
     for holder in holders {
         assert_eq!(w.claimable(holder, lease).await, w.chain_claimable(holder, lease).await);
     }
-    let row = w.rpc("ledger_lease", json!([lease.to_string()])).await;
-    assert_eq!(row["status"], "ended");
-    assert_eq!(row["missedEpochs"], 1);
-    let settlements = row["settlements"].as_array().expect("settlements");
-    let delivered: Vec<u64> =
-        settlements.iter().map(|s| s["deliveredGpuSeconds"].as_u64().expect("u64")).collect();
+    let row = w.lease(lease).await;
+    assert_eq!(row.lease.status, LeaseStatus::Ended);
+    assert_eq!(row.lease.missed_epochs, 1);
+    let settlements = &row.settlements;
+    let delivered: Vec<u64> = settlements.iter().map(|s| s.delivered_gpu_seconds).collect();
     assert_eq!(delivered, vec![cap, cap * 7 / 10, 0, cap * 9 / 10]);
-    let rent: U256 = settlements.iter().map(|s| dec(&s["rent"])).sum();
-    let credits: U256 = settlements.iter().map(|s| dec(&s["slaCredit"])).sum();
-    let compensation: U256 = settlements.iter().map(|s| dec(&s["compensation"])).sum();
-    let outcomes: Vec<&str> =
-        settlements.iter().map(|s| s["outcome"].as_str().expect("outcome")).collect();
+    let rent: U256 = settlements.iter().map(|s| s.rent).sum();
+    let credits: U256 = settlements.iter().map(|s| s.sla_credit).sum();
+    let compensation: U256 = settlements.iter().map(|s| s.compensation).sum();
+    let outcomes: Vec<&str> = settlements.iter().map(|s| s.outcome.as_str()).collect();
     assert_eq!(outcomes, ["proven", "arbitrated", "missed", "proven"]);
-    assert_eq!(dec(&row["compensation"]), compensation);
-    assert_eq!(
-        compensation,
-        dec(&settlements[0]["rent"]),
-        "a dark epoch pays holders a full epoch"
-    );
-    assert_eq!(dec(&row["rentSettled"]), rent);
+    assert_eq!(row.lease.compensation, compensation);
+    assert_eq!(compensation, settlements[0].rent, "a dark epoch pays holders a full epoch");
+    assert_eq!(row.lease.rent_settled, rent);
     assert!(!credits.is_zero(), "epochs 2, 3 and 4 were below the SLA");
 
     // Everyone takes what is theirs.
@@ -136,19 +128,23 @@ async fn every_base_unit_is_accounted_for() {
     let total_claimed: U256 = {
         let mut sum = U256::ZERO;
         for holder in holders {
-            let positions = w.rpc("ledger_positions", json!([holder])).await;
-            sum += dec(&positions[0]["claimed"]);
+            let positions = w.node.positions(holder).await.expect("positions");
+            sum += positions[0].position.claimed;
         }
         sum
     };
     assert_eq!(total_claimed, claimed, "the index saw every claim");
-    let cluster = w.rpc("ledger_cluster", json!([w.m.cluster_id])).await;
-    assert_eq!(dec(&cluster["creditsPaid"]), credits);
+    let cluster = w.node.cluster(w.m.cluster_id).await.expect("cluster").cluster;
+    assert_eq!(cluster.credits_paid, credits);
+    let indexed_bond = &cluster.bonds[&w.m.deployment.stablecoin];
+    assert_eq!(indexed_bond.total, bond.total.base());
+    // The raw wire format: bonds keyed by token address, amounts as decimal strings.
+    let raw = w.rpc("ledger_cluster", json!([w.m.cluster_id])).await;
     let token = w.m.deployment.stablecoin.to_string();
-    let bonds = cluster["bonds"].as_object().expect("bonds by token");
-    let (_, indexed_bond) =
+    let bonds = raw["bonds"].as_object().expect("bonds by token");
+    let (_, raw_bond) =
         bonds.iter().find(|(t, _)| t.eq_ignore_ascii_case(&token)).expect("bond in the stablecoin");
-    assert_eq!(dec(&indexed_bond["total"]), bond.total.base());
+    assert_eq!(dec(&raw_bond["total"]), bond.total.base());
 }
 
 #[tokio::test]
@@ -179,10 +175,9 @@ async fn a_reorg_during_settlement_is_undone_in_the_index() {
     }
     w.sync().await;
     assert_eq!(w.claimable(owner, lease).await, U256::ZERO, "the settlement is gone");
-    let status = w.rpc("ledger_syncStatus", json!([])).await;
-    assert_eq!(status["reorgs"], 1);
-    let row = w.rpc("ledger_lease", json!([lease.to_string()])).await;
-    assert_eq!(row["settlements"], json!([]));
+    let status = w.node.sync_status().await.expect("sync status");
+    assert_eq!(status.sync.reorgs, 1);
+    assert_eq!(w.lease(lease).await.settlements, vec![]);
 
     // Settled again on the new chain (by a keeper whose nonce was not used on the lost chain).
     let keeper = compute_ledger_sdk::Keeper::new(w.m.reports_client().await);
@@ -243,6 +238,6 @@ async fn a_node_restarted_mid_epoch_resumes_where_it_stopped() {
     let position = index.position(m.owner.client().address(), lease).expect("read").expect("owner");
     assert_eq!(position.position.claimed, claimed, "the claim made while down is counted once");
     assert_eq!(position.claimable, w.chain_claimable(m.owner.client().address(), lease).await);
-    let from_rpc = w.rpc("ledger_positions", json!([m.owner.client().address()])).await;
-    assert_eq!(dec(&from_rpc[0]["claimed"]), claimed);
+    let from_rpc = w.node.positions(m.owner.client().address()).await.expect("positions");
+    assert_eq!(from_rpc[0].position.claimed, claimed);
 }

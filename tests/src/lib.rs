@@ -1,5 +1,6 @@
 //! Fixtures for the end-to-end scenarios: a market on anvil with the node's indexer and wallet
-//! server beside it, and helpers that ask the server what a wallet would.
+//! server beside it, and helpers that ask the server what a wallet would, through the SDK's
+//! generated client ([`World::node`]).
 
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use compute_ledger_node::{
     metrics::Metrics,
     rpc::{Ledger, Limits, RpcServer, serve},
 };
-use compute_ledger_sdk::test_utils::Market;
+use compute_ledger_sdk::{
+    api::{HttpClient, LeaseDetail, LedgerApiClient},
+    test_utils::Market,
+};
 use serde_json::{Value, json};
 
 /// A market, its node (indexer stepped by the test) and the wallet server's URL.
@@ -23,6 +27,8 @@ pub struct World {
     pub server: RpcServer,
     /// Its URL.
     pub url: String,
+    /// The SDK's client of the wallet server.
+    pub node: HttpClient,
     _dir: tempfile::TempDir,
 }
 
@@ -52,7 +58,8 @@ impl World {
         );
         let server = serve("127.0.0.1:0".parse().expect("addr"), ledger).await.expect("serve");
         let url = format!("http://{}", server.addr);
-        Self { m, indexer: tokio::sync::Mutex::new(indexer), server, url, _dir: dir }
+        let node = compute_ledger_sdk::api::http_client(&url).expect("client");
+        Self { m, indexer: tokio::sync::Mutex::new(indexer), server, url, node, _dir: dir }
     }
 
     /// Catches the index up with the chain.
@@ -60,7 +67,12 @@ impl World {
         self.indexer.lock().await.catch_up().await.expect("index");
     }
 
-    /// One JSON-RPC call; panics on a JSON-RPC error.
+    /// Lease `id` as the wallet API shows it.
+    pub async fn lease(&self, id: U256) -> LeaseDetail {
+        self.node.lease(id.into()).await.expect("ledger_lease")
+    }
+
+    /// One raw JSON-RPC call (for wire-format checks); panics on a JSON-RPC error.
     pub async fn rpc(&self, method: &str, params: Value) -> Value {
         let response = self.rpc_raw(method, params).await;
         assert!(response["error"].is_null(), "{method}: {response}");
@@ -83,13 +95,8 @@ impl World {
 
     /// What the wallet API says `holder` may claim from `lease`.
     pub async fn claimable(&self, holder: Address, lease: U256) -> U256 {
-        let positions = self.rpc("ledger_positions", json!([holder])).await;
-        positions
-            .as_array()
-            .expect("positions")
-            .iter()
-            .find(|p| p["leaseId"] == lease.to_string())
-            .map_or(U256::ZERO, |p| dec(&p["claimable"]))
+        let positions = self.node.positions(holder).await.expect("ledger_positions");
+        positions.iter().find(|p| p.position.lease_id == lease).map_or(U256::ZERO, |p| p.claimable)
     }
 
     /// What the contract says `holder` may claim from `lease`.

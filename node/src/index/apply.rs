@@ -17,12 +17,12 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
     model::{
-        ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseState, OfferRow, PositionRow, ReportRow,
-        SettlementRow,
+        Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
+        PositionRow, ReportRow, SettlementRow,
     },
     store::{
-        Index, attestors_key, cluster_key, encode, lease_key, position_key, report_key,
-        settlement_key,
+        Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key,
+        position_key, report_key, settlement_key,
     },
 };
 use crate::{NodeError, Result};
@@ -50,9 +50,6 @@ pub enum Update {
         to_block: u64,
     },
 }
-
-/// One key written by a range: its new bytes, or `None` when removed.
-pub(crate) type Write = (String, Option<Vec<u8>>);
 
 /// A record type of the index, with its slot in the per-range cache.
 pub(crate) trait Record: Serialize + DeserializeOwned + Clone {
@@ -90,6 +87,9 @@ record!(SettlementRow, settlements);
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub(crate) struct AttestorSet(Vec<Address>, u8, u64);
+
+/// One key written by a range: its new bytes, or `None` to remove it.
+pub(crate) type Write = (String, Option<Vec<u8>>);
 
 /// Writes of one range, read through to the index for everything not yet written.
 pub(crate) struct Changes<'a> {
@@ -141,7 +141,6 @@ impl<'a> Changes<'a> {
 
     /// Writes a key that is not a record (a secondary key or a queue entry) with `value`, which
     /// must be UTF-8 (undo records keep old values as text).
-    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
     pub(crate) fn put_plain(&mut self, key: String, value: Vec<u8>) {
         self.dirty.insert(key.clone());
         self.plain.insert(key, Some(value));
@@ -149,7 +148,6 @@ impl<'a> Changes<'a> {
 
     /// Removes a key that is not a record (a secondary key or a queue entry); undone with the
     /// range like any write.
-    #[allow(dead_code)] // used by the secondary keys and the keeper's queue
     pub(crate) fn remove_plain(&mut self, key: String) {
         self.dirty.insert(key.clone());
         self.plain.insert(key, None);
@@ -181,7 +179,8 @@ impl<'a> Changes<'a> {
 
     /// The encoded records written (`None`: removed), in key order, and the updates for
     /// subscribers.
-    pub(crate) fn finish(mut self) -> (Vec<Write>, Vec<Update>) {
+    pub(crate) fn finish(mut self) -> Result<(Vec<Write>, Vec<Update>)> {
+        self.index_leases()?;
         let mut writes = Vec::with_capacity(self.dirty.len());
         for key in std::mem::take(&mut self.dirty) {
             if let Some(plain) = self.plain.remove(&key) {
@@ -201,7 +200,45 @@ impl<'a> Changes<'a> {
                 .expect("every dirty key is cached");
             writes.push((key, Some(bytes)));
         }
-        (writes, self.updates)
+        Ok((writes, self.updates))
+    }
+
+    /// Brings the secondary keys of every lease this range changed in line with its new row
+    /// (keys of the row before the range that no longer match are removed, new ones written),
+    /// and the market totals with the change of every lease and the clusters registered.
+    fn index_leases(&mut self) -> Result<()> {
+        let changed: Vec<LeaseRow> =
+            self.dirty.iter().filter_map(|key| self.cache.leases.get(key)).cloned().collect();
+        let new_clusters = self
+            .dirty
+            .iter()
+            .filter(|key| self.cache.clusters.contains_key(*key))
+            .filter_map(|key| match self.index.raw(key) {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(Ok(())),
+                Err(e) => Some(Err(e)),
+            })
+            .collect::<Result<Vec<()>>>()?
+            .len();
+        if changed.is_empty() && new_clusters == 0 {
+            return Ok(());
+        }
+        let mut totals: MarketTotals = self.index.get(MARKET_TOTALS)?.unwrap_or_default();
+        totals.clusters += new_clusters as u64;
+        for lease in changed {
+            let before: Option<LeaseRow> = self.index.get(&lease_key(lease.id))?;
+            totals.replace(before.as_ref(), &lease);
+            let old = before.as_ref().map(lease_index_keys).unwrap_or_default();
+            let new = lease_index_keys(&lease);
+            for key in old.iter().filter(|k| !new.contains(k)) {
+                self.remove_plain(key.clone());
+            }
+            for key in new.into_iter().filter(|k| !old.contains(k)) {
+                self.put_plain(key, Vec::new());
+            }
+        }
+        self.put_plain(MARKET_TOTALS.into(), encode(&totals));
+        Ok(())
     }
 }
 
@@ -373,7 +410,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         M::LeaseFunded(e) => {
             let before: LeaseRow = ch.need(&lease_key(e.leaseId))?;
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
-                l.status = LeaseState::Active;
+                l.status = LeaseStatus::Active;
                 l.escrow_funded = e.escrow;
                 // Funded late: the lease starts later and the skipped epochs' lock is released.
                 l.start_epoch = e.startEpoch;
@@ -388,7 +425,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         }
         M::LeaseCancelled(e) => {
             let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
-                l.status = LeaseState::Cancelled;
+                l.status = LeaseStatus::Cancelled;
             })?;
             let lock =
                 lease.credit_lock_per_epoch * U256::from(lease.end_epoch - lease.start_epoch);
@@ -398,7 +435,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             })?;
         }
         M::LeaseEnded(e) => {
-            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseState::Ended)?;
+            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseStatus::Ended)?;
         }
         M::SharesOffered(e) => {
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
@@ -467,11 +504,11 @@ fn lease_created(
             end_epoch: t.endEpoch,
             next_epoch: t.startEpoch,
             price_per_gpu_hour: U256::from(t.pricePerGpuHour),
-            billing: if t.billing == 0 { "reserved" } else { "metered" }.into(),
+            billing: Billing::from_u8(t.billing),
             sla_bps: t.slaBps,
             credit_bps: t.creditBps,
             total_shares: U256::from(t.totalShares),
-            status: LeaseState::Offered,
+            status: LeaseStatus::Offered,
             escrow_funded: U256::ZERO,
             rent_settled: U256::ZERO,
             credits: U256::ZERO,

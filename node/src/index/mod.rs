@@ -16,8 +16,10 @@
 mod apply;
 mod archive;
 pub mod model;
+mod routes;
 mod store;
 
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
+pub use routes::{PositionRoutes, Routed, SUBSCRIBER_QUEUE};
 pub use store::{Floor, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW};

@@ -2,7 +2,12 @@
 
 use std::{
     collections::BTreeMap,
+    ops::Bound,
     path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use alloy::primitives::{Address, B256, U256};
@@ -12,10 +17,11 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::{
     apply::{Changes, Update, apply_log},
     model::{
-        ClusterRow, LeaseRow, LeaseState, PositionRow, PositionView, ReportRow, SettlementRow,
+        ClusterRow, LeaseRow, MarketTotals, PositionRow, PositionView, ReportRow, SettlementRow,
     },
 };
 use crate::{NodeError, Result};
+pub use compute_ledger_sdk::api::LeaseFilter;
 
 /// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
 pub const UNDO_WINDOW: usize = 256;
@@ -29,6 +35,10 @@ const DEPLOYMENT: &str = "meta/deployment";
 /// reorg can be rolled back to.
 const FLOOR: &str = "meta/floor";
 const RANGE_PREFIX: &str = "range/";
+/// The key layout the index was built with; an index built before the secondary lease keys
+/// (no layout key) must be rebuilt, or filtered queries would miss its leases.
+const LAYOUT: &str = "meta/layout";
+const CURRENT_LAYOUT: u32 = 2;
 
 pub(crate) fn cluster_key(id: u64) -> String {
     format!("cluster/{id:016x}")
@@ -48,6 +58,55 @@ pub(crate) fn position_key(holder: Address, lease: U256) -> String {
 pub(crate) fn settlement_key(lease: U256, epoch: u64) -> String {
     format!("settle/{lease:064x}/{epoch:016x}")
 }
+/// Prefix of the secondary lease keys: one key per lease for each non-empty combination of the
+/// `ledger_leases` filters (cluster, tenant, status), so every filter is one prefix scan in id
+/// order. Written and removed with the lease in the range's batch (and undone with it).
+const LEASE_INDEX: &str = "lx/";
+/// The market totals, kept with every range (and undone with it).
+pub(crate) const MARKET_TOTALS: &str = "agg/market";
+
+/// The secondary-key prefix that answers `filter` (`None`: no filter, scan `lease/`).
+fn lease_index_prefix(filter: &LeaseFilter) -> Option<String> {
+    let mut name = String::new();
+    let mut values = String::new();
+    if let Some(cluster) = filter.cluster_id {
+        name.push('c');
+        values.push_str(&format!("{cluster:016x}/"));
+    }
+    if let Some(tenant) = filter.tenant {
+        name.push('t');
+        values.push_str(&format!("{}/", alloy::hex::encode(tenant)));
+    }
+    if let Some(status) = filter.status {
+        name.push('s');
+        values.push_str(status.as_str());
+        values.push('/');
+    }
+    (!name.is_empty()).then(|| format!("{LEASE_INDEX}{name}/{values}"))
+}
+
+/// Every secondary key of `lease` (one per filter combination it matches).
+pub(crate) fn lease_index_keys(lease: &LeaseRow) -> Vec<String> {
+    let (cluster, tenant, status) =
+        (Some(lease.cluster_id), Some(lease.tenant), Some(lease.status));
+    let combinations = [
+        (cluster, None, None),
+        (None, tenant, None),
+        (None, None, status),
+        (cluster, tenant, None),
+        (cluster, None, status),
+        (None, tenant, status),
+        (cluster, tenant, status),
+    ];
+    combinations
+        .into_iter()
+        .filter_map(|(cluster_id, tenant, status)| {
+            lease_index_prefix(&LeaseFilter { cluster_id, tenant, status })
+        })
+        .map(|prefix| format!("{prefix}{:064x}", lease.id))
+        .collect()
+}
+
 fn range_key(end: u64) -> String {
     format!("{RANGE_PREFIX}{end:016x}")
 }
@@ -64,18 +123,6 @@ pub struct RangeRecord {
     pub hash: B256,
     /// Each changed key and its value before the range (`None`: absent).
     pub undo: Vec<(String, Option<String>)>,
-}
-
-/// Filters of `ledger_leases`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LeaseFilter {
-    /// Only this cluster's leases.
-    pub cluster_id: Option<u64>,
-    /// Only this tenant's leases.
-    pub tenant: Option<Address>,
-    /// Only leases in this state.
-    pub status: Option<LeaseState>,
 }
 
 /// The end of the applied history that can no longer be undone: the newest range whose undo
@@ -95,6 +142,9 @@ pub struct Index {
     path: PathBuf,
     undo_window: usize,
     undo_depth: u64,
+    /// Keys read (gets and scanned entries) since open: what a query costs, for tests and
+    /// metrics (a relaxed atomic: cheap beside a sled read).
+    reads: Arc<AtomicU64>,
 }
 
 impl Index {
@@ -104,7 +154,13 @@ impl Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;
-        Ok(Self { db, path: path.to_path_buf(), undo_window: UNDO_WINDOW, undo_depth: UNDO_DEPTH })
+        Ok(Self {
+            db,
+            path: path.to_path_buf(),
+            undo_window: UNDO_WINDOW,
+            undo_depth: UNDO_DEPTH,
+            reads: Arc::default(),
+        })
     }
 
     /// Keeps the undo records of the last `ranges` applied ranges instead of [`UNDO_WINDOW`]
@@ -155,7 +211,17 @@ impl Index {
         &self.db
     }
 
+    /// Keys read from sled since the index was opened (gets, and entries returned by scans).
+    pub fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self) {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub(crate) fn raw(&self, key: &str) -> Result<Option<sled::IVec>> {
+        self.count_read();
         self.db.get(key).map_err(|e| self.err(&e))
     }
 
@@ -165,14 +231,56 @@ impl Index {
 
     fn scan<T: DeserializeOwned>(&self, prefix: &str) -> impl Iterator<Item = Result<T>> + '_ {
         self.db.scan_prefix(prefix).map(move |entry| {
+            self.count_read();
             let (key, value) = entry.map_err(|e| self.err(&e))?;
             decode(&String::from_utf8_lossy(&key), &value)
         })
     }
 
+    /// Up to `limit` entries under `prefix` whose keys sort after `prefix` + `after` (from the
+    /// first when `after` is `None`), in key order: reads at most `limit` entries.
+    fn page_after(
+        &self,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, sled::IVec)>> {
+        let start = match after {
+            Some(after) => Bound::Excluded(format!("{prefix}{after}").into_bytes()),
+            None => Bound::Included(prefix.as_bytes().to_vec()),
+        };
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for entry in self.db.range::<Vec<u8>, _>((start, Bound::Unbounded)) {
+            if out.len() == limit {
+                break;
+            }
+            self.count_read();
+            let (key, value) = entry.map_err(|e| self.err(&e))?;
+            if !key.starts_with(prefix.as_bytes()) {
+                break;
+            }
+            out.push((String::from_utf8_lossy(&key).into_owned(), value));
+        }
+        Ok(out)
+    }
+
     /// Ties the index to a deployment on first use; refuses another one later, so two ledgers
     /// never mix in one directory.
     pub fn bind(&self, deployment: &Deployment) -> Result<()> {
+        let layout = self.get::<u32>(LAYOUT)?;
+        if layout != Some(CURRENT_LAYOUT) && self.cursor()?.is_some() {
+            return Err(NodeError::Index {
+                path: self.path.clone(),
+                reason: format!(
+                    "was built with key layout {} but this node needs layout {CURRENT_LAYOUT} \
+                     (secondary lease keys): delete the directory to re-index",
+                    layout.unwrap_or(1)
+                ),
+            });
+        }
+        if layout.is_none() {
+            self.db.insert(LAYOUT, encode(&CURRENT_LAYOUT)).map_err(|e| self.err(&e))?;
+        }
         match self.get::<Deployment>(DEPLOYMENT)? {
             Some(bound) if bound == *deployment => Ok(()),
             Some(bound) => Err(NodeError::Index {
@@ -233,7 +341,7 @@ impl Index {
         for log in logs {
             apply_log(&mut changes, log)?;
         }
-        let (writes, updates) = changes.finish();
+        let (writes, updates) = changes.finish()?;
         let mut batch = sled::Batch::default();
         let mut undo = Vec::with_capacity(if keep_undo { writes.len() } else { 0 });
         for (key, value) in writes {
@@ -365,9 +473,14 @@ impl Index {
         self.get(&cluster_key(id))
     }
 
-    /// Clusters in id order from `offset`, at most `limit`.
-    pub fn clusters(&self, offset: usize, limit: usize) -> Result<Vec<ClusterRow>> {
-        self.scan("cluster/").skip(offset).take(limit).collect()
+    /// Clusters in id order after cluster `after` (from the first when `None`), at most
+    /// `limit`.
+    pub fn clusters(&self, after: Option<u64>, limit: usize) -> Result<Vec<ClusterRow>> {
+        let after = after.map(|id| format!("{id:016x}"));
+        self.page_after("cluster/", after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| decode(&key, &value))
+            .collect()
     }
 
     /// A cluster's reports from `from_epoch` in epoch order, at most `limit`.
@@ -378,6 +491,7 @@ impl Index {
             .range(start.as_bytes()..=end.as_bytes())
             .take(limit)
             .map(|entry| {
+                self.count_read();
                 let (key, value) = entry.map_err(|e| self.err(&e))?;
                 decode(&String::from_utf8_lossy(&key), &value)
             })
@@ -389,36 +503,65 @@ impl Index {
         self.get(&report_key(cluster, epoch))
     }
 
+    /// Market-wide totals (one read).
+    pub fn market(&self) -> Result<MarketTotals> {
+        Ok(self.get(MARKET_TOTALS)?.unwrap_or_default())
+    }
+
     /// One lease.
     pub fn lease(&self, id: U256) -> Result<Option<LeaseRow>> {
         self.get(&lease_key(id))
     }
 
-    /// Leases matching `filter` in id order from `offset`, at most `limit`.
+    /// Leases matching `filter` in id order after lease `after` (from the first when `None`), at
+    /// most `limit`. Each filter combination has its own secondary keys, so this reads at most
+    /// `limit` index keys and `limit` leases whatever the table's size.
     pub fn leases(
         &self,
         filter: &LeaseFilter,
-        offset: usize,
+        after: Option<U256>,
         limit: usize,
     ) -> Result<Vec<LeaseRow>> {
-        let matches = |l: &LeaseRow| {
-            filter.cluster_id.is_none_or(|c| l.cluster_id == c)
-                && filter.tenant.is_none_or(|t| l.tenant == t)
-                && filter.status.is_none_or(|s| l.status == s)
+        let after = after.map(|id| format!("{id:064x}"));
+        let Some(prefix) = lease_index_prefix(filter) else {
+            return self
+                .page_after("lease/", after.as_deref(), limit)?
+                .into_iter()
+                .map(|(key, value)| decode(&key, &value))
+                .collect();
         };
         let mut out = Vec::new();
-        for lease in self.scan::<LeaseRow>("lease/") {
-            let lease = lease?;
-            if matches(&lease) {
-                out.push(lease);
-            }
+        for (key, _) in self.page_after(&prefix, after.as_deref(), limit)? {
+            let id = U256::from_str_radix(&key[prefix.len()..], 16).map_err(|e| {
+                NodeError::Corrupt { key: key.clone(), reason: format!("not a lease id: {e}") }
+            })?;
+            out.push(self.lease(id)?.ok_or_else(|| NodeError::Corrupt {
+                key: key.clone(),
+                reason: "a secondary key refers to a lease the index does not have".into(),
+            })?);
         }
-        Ok(out.into_iter().skip(offset).take(limit).collect())
+        Ok(out)
     }
 
-    /// A lease's settlements in epoch order.
+    /// Every settlement of a lease in epoch order (for the node's own loops; wallets page them
+    /// with [`Index::settlements_page`]).
     pub fn settlements(&self, lease: U256) -> Result<Vec<SettlementRow>> {
         self.scan(&format!("settle/{lease:064x}/")).collect()
+    }
+
+    /// A lease's settlements in epoch order after epoch `after` (from the first when `None`), at
+    /// most `limit`.
+    pub fn settlements_page(
+        &self,
+        lease: U256,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<SettlementRow>> {
+        let after = after.map(|epoch| format!("{epoch:016x}"));
+        self.page_after(&format!("settle/{lease:064x}/"), after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| decode(&key, &value))
+            .collect()
     }
 
     /// Every position `holder` has or had, with claimable rent from the lease's accumulator.
@@ -457,4 +600,182 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| NodeError::Corrupt { key: key.to_string(), reason: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::{Address, B256, U256};
+    use compute_ledger_sdk::{
+        LedgerEvent, LedgerLog,
+        bindings::{
+            ClusterRegistry::{ClusterRegistered, ClusterRegistryEvents},
+            LeaseMarket::{LeaseCreated, LeaseFunded, LeaseMarketEvents, LeaseTerms},
+        },
+    };
+
+    use super::*;
+    use crate::index::model::LeaseStatus;
+
+    const CLUSTERS: u64 = 10;
+    const TENANTS: u64 = 3;
+    const LEASES: u64 = 1_000;
+
+    fn log(block: u64, event: LedgerEvent) -> LedgerLog {
+        LedgerLog {
+            block_number: block,
+            block_hash: B256::with_last_byte(1),
+            tx_hash: B256::ZERO,
+            log_index: 0,
+            event,
+        }
+    }
+
+    fn tenant(n: u64) -> Address {
+        Address::with_last_byte(u8::try_from(n % TENANTS + 1).expect("small"))
+    }
+
+    fn created(id: u64) -> LedgerEvent {
+        LedgerEvent::Market(LeaseMarketEvents::LeaseCreated(LeaseCreated {
+            leaseId: U256::from(id),
+            clusterId: id % CLUSTERS + 1,
+            tenant: tenant(id),
+            terms: LeaseTerms {
+                clusterId: id % CLUSTERS + 1,
+                tenant: tenant(id),
+                stablecoin: Address::with_last_byte(0xee),
+                gpus: 8,
+                startEpoch: 10,
+                endEpoch: 20,
+                pricePerGpuHour: 2_000_000,
+                billing: 0,
+                slaBps: 9_000,
+                creditBps: 5_000,
+                totalShares: 1_000_000,
+            },
+            bondLocked: U256::ZERO,
+        }))
+    }
+
+    fn funded(id: u64) -> LedgerEvent {
+        LedgerEvent::Market(LeaseMarketEvents::LeaseFunded(LeaseFunded {
+            leaseId: U256::from(id),
+            tenant: tenant(id),
+            escrow: U256::from(1_000),
+            startEpoch: 10,
+        }))
+    }
+
+    /// An index with 10 clusters, 3 tenants and 1,000 leases (every 7th funded, in a later range).
+    fn market_index(dir: &Path) -> Index {
+        let index = Index::open(dir).expect("open");
+        let clusters = (1..=CLUSTERS).map(|id| {
+            log(
+                1,
+                LedgerEvent::Registry(ClusterRegistryEvents::ClusterRegistered(
+                    ClusterRegistered {
+                        clusterId: id,
+                        owner: Address::with_last_byte(0xaa),
+                        epochLength: 3_600,
+                        genesis: 0,
+                        metadataUri: String::new(),
+                        metadataHash: B256::ZERO,
+                    },
+                )),
+            )
+        });
+        let leases = (1..=LEASES).map(|id| log(1, created(id)));
+        let logs: Vec<LedgerLog> = clusters.chain(leases).collect();
+        index.apply_range(1, 1, B256::with_last_byte(1), &logs).expect("created");
+        let funding: Vec<LedgerLog> =
+            (1..=LEASES).filter(|id| id % 7 == 0).map(|id| log(2, funded(id))).collect();
+        index.apply_range(2, 2, B256::with_last_byte(2), &funding).expect("funded");
+        index
+    }
+
+    fn matching(filter: &LeaseFilter) -> Vec<U256> {
+        (1..=LEASES)
+            .filter(|id| filter.cluster_id.is_none_or(|c| id % CLUSTERS + 1 == c))
+            .filter(|id| filter.tenant.is_none_or(|t| tenant(*id) == t))
+            .filter(|id| {
+                let status = if id % 7 == 0 { LeaseStatus::Active } else { LeaseStatus::Offered };
+                filter.status.is_none_or(|s| s == status)
+            })
+            .map(U256::from)
+            .collect()
+    }
+
+    fn all_pages(index: &Index, filter: &LeaseFilter, limit: usize) -> Vec<U256> {
+        let (mut out, mut after) = (Vec::new(), None);
+        loop {
+            let page = index.leases(filter, after, limit).expect("page");
+            out.extend(page.iter().map(|l| l.id));
+            match page.last() {
+                Some(last) if page.len() == limit => after = Some(last.id),
+                _ => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn a_filtered_page_reads_its_size_not_the_table() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = market_index(dir.path());
+        let filters = [
+            LeaseFilter::default(),
+            LeaseFilter { cluster_id: Some(3), ..LeaseFilter::default() },
+            LeaseFilter { tenant: Some(tenant(7)), ..LeaseFilter::default() },
+            LeaseFilter { status: Some(LeaseStatus::Active), ..LeaseFilter::default() },
+            LeaseFilter { cluster_id: Some(2), status: Some(LeaseStatus::Active), tenant: None },
+            LeaseFilter { cluster_id: Some(2), tenant: Some(tenant(1)), status: None },
+            LeaseFilter {
+                cluster_id: Some(2),
+                tenant: Some(tenant(1)),
+                status: Some(LeaseStatus::Offered),
+            },
+        ];
+        for filter in &filters {
+            let expected = matching(filter);
+            assert!(expected.len() > 10, "{filter:?} matches {}", expected.len());
+            // A page of 10: at most 10 index keys and 10 leases read, of 1,000 leases.
+            let before = index.reads();
+            let page = index.leases(filter, None, 10).expect("page");
+            let reads = index.reads() - before;
+            assert_eq!(page.iter().map(|l| l.id).collect::<Vec<_>>(), expected[..10], "{filter:?}");
+            assert!(reads <= 2 * 10 + 1, "{filter:?}: {reads} reads for a page of 10");
+            // A page from the middle costs the same.
+            let before = index.reads();
+            let page = index.leases(filter, Some(expected[5]), 10).expect("page");
+            let reads = index.reads() - before;
+            assert_eq!(page[0].id, expected[6], "{filter:?}");
+            assert!(reads <= 2 * 10 + 1, "{filter:?}: {reads} reads for a later page");
+            // Walking every page lists exactly the matching leases, in id order, once each.
+            assert_eq!(all_pages(&index, filter, 7), expected, "{filter:?}");
+        }
+    }
+
+    #[test]
+    fn secondary_keys_follow_a_status_change_and_its_rollback() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = market_index(dir.path());
+        let active = LeaseFilter { status: Some(LeaseStatus::Active), ..LeaseFilter::default() };
+        let offered = LeaseFilter { status: Some(LeaseStatus::Offered), ..LeaseFilter::default() };
+        assert_eq!(all_pages(&index, &active, 50).len(), 142);
+        assert_eq!(all_pages(&index, &offered, 50).len(), 858, "funded leases left `offered`");
+        // The totals were kept on write: one read, no recount.
+        let reads = index.reads();
+        let totals = index.market().expect("totals");
+        assert_eq!(index.reads() - reads, 1);
+        assert_eq!(
+            (totals.clusters, totals.leases_offered, totals.leases_active),
+            (CLUSTERS, 858, 142)
+        );
+        assert_eq!(totals.escrow_funded, U256::from(142 * 1_000));
+        // Undoing the funding range puts every lease back under `offered` only.
+        index.rollback_last().expect("rollback").expect("a range");
+        assert_eq!(all_pages(&index, &active, 50), Vec::<U256>::new());
+        assert_eq!(all_pages(&index, &offered, 50).len(), 1_000);
+        let totals = index.market().expect("totals");
+        assert_eq!((totals.leases_offered, totals.leases_active), (1_000, 0));
+        assert_eq!(totals.escrow_funded, U256::ZERO);
+    }
 }

@@ -75,10 +75,21 @@ where
     }
 
     fn call(&mut self, request: HttpRequest<B>) -> Self::Future {
-        if request.method() == ::http::Method::GET
-            && let Some(response) = route(&self.ledger, request.uri().path())
-        {
-            return Box::pin(async move { Ok(response) });
+        if request.method() == ::http::Method::GET {
+            let path = request.uri().path().to_string();
+            if path.starts_with("/metadata/") {
+                // Metadata reads sled: on the blocking pool, never on the async threads.
+                let ledger = self.ledger.clone();
+                return Box::pin(async move {
+                    let response = tokio::task::spawn_blocking(move || route(&ledger, &path))
+                        .await
+                        .map_err(|e| Box::new(e) as BoxError)?;
+                    Ok(response.unwrap_or_else(|| not_found("use /metadata/{id}.json or .svg")))
+                });
+            }
+            if let Some(response) = route(&self.ledger, &path) {
+                return Box::pin(async move { Ok(response) });
+            }
         }
         let started = Instant::now();
         let metrics = self.ledger.metrics.clone();
@@ -154,18 +165,10 @@ fn metadata(ledger: &Ledger, id: &str, extension: &str) -> HttpResponse {
     let Ok(Some(lease)) = ledger.index.lease(lease_id) else {
         return not_found("no such lease");
     };
-    let reports: Vec<ReportRow> = ledger
-        .index
-        .reports(
-            lease.cluster_id,
-            lease.start_epoch,
-            usize::try_from(lease.end_epoch - lease.start_epoch).unwrap_or(usize::MAX),
-        )
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|r| r.epoch < lease.end_epoch)
-        .collect();
-    let stats = Stats::of(&reports);
+    let stats = match ledger.index.cluster(lease.cluster_id) {
+        Ok(Some(cluster)) => ledger.metadata.stats(&ledger.index, &lease, cluster.reports),
+        _ => Stats::of(&[]),
+    };
     match extension {
         "json" => {
             respond(200, "application/json", metadata_json(ledger, &lease, &stats).to_string())
@@ -176,7 +179,8 @@ fn metadata(ledger: &Ledger, id: &str, extension: &str) -> HttpResponse {
 }
 
 /// Cluster figures over the lease's term so far.
-struct Stats {
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stats {
     utilization_bps: Option<u64>,
     pue_milli: Option<u64>,
     epochs_reported: usize,
@@ -194,6 +198,46 @@ impl Stats {
             pue_milli: efficiency.pue_milli,
             epochs_reported: reports.len(),
         }
+    }
+}
+
+/// [`Stats`] per lease, kept while the lease's settled epoch and its cluster's report count are
+/// unchanged: a metadata GET (unauthenticated, and polled by marketplaces) then reads two keys
+/// instead of every report of the lease's term.
+#[derive(Debug, Default)]
+pub(crate) struct MetadataCache {
+    entries: std::sync::Mutex<std::collections::HashMap<U256, (StatsVersion, Stats)>>,
+}
+
+/// What a lease's [`Stats`] were computed at: its next epoch to settle and its cluster's report
+/// count.
+type StatsVersion = (u64, u64);
+
+/// Leases whose figures are kept; past it the cache starts over (cheap to refill).
+const METADATA_CACHE_LEASES: usize = 10_000;
+
+impl MetadataCache {
+    fn stats(&self, index: &crate::index::Index, lease: &LeaseRow, reports: u64) -> Stats {
+        let version = (lease.next_epoch, reports);
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, stats)) = entries.get(&lease.id)
+            && *cached == version
+        {
+            return *stats;
+        }
+        let term = usize::try_from(lease.end_epoch - lease.start_epoch).unwrap_or(usize::MAX);
+        let reports: Vec<ReportRow> = index
+            .reports(lease.cluster_id, lease.start_epoch, term)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| r.epoch < lease.end_epoch)
+            .collect();
+        let stats = Stats::of(&reports);
+        if entries.len() >= METADATA_CACHE_LEASES {
+            entries.clear();
+        }
+        entries.insert(lease.id, (version, stats));
+        stats
     }
 }
 

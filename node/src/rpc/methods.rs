@@ -1,32 +1,27 @@
-//! The `ledger_` methods and subscriptions.
+//! The `ledger_` methods and subscriptions: the node's implementation of the SDK's
+//! [`LedgerApiServer`] trait. Params arrive checked against the catalogue
+//! ([`compute_ledger_sdk::api::spec`]) by [`super::validate`]; the methods that read sled are
+//! `blocking` in the trait, so they run on the blocking pool.
 
 use std::sync::Arc;
 
 use alloy::primitives::{Address, U256};
+pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
+use compute_ledger_sdk::api::{
+    Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
+    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, Page,
+    PageRequest, PositionView, ReportRow, RolledBack, SettlementRow,
+};
 use jsonrpsee::{
-    PendingSubscriptionSink, RpcModule, SubscriptionMessage,
-    core::{SubscriptionResult, to_json_raw_value},
+    PendingSubscriptionSink, SubscriptionMessage,
+    core::{RpcResult, SubscriptionResult, to_json_raw_value},
     types::{ErrorObjectOwned, error::INTERNAL_ERROR_CODE},
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{
-    Ledger,
-    openrpc::{self, doc},
-    params::{Args, invalid},
-};
-use crate::index::{
-    LeaseFilter, Update,
-    model::{ClusterRow, LeaseState},
-};
-
-/// The "not found" error code.
-pub const NOT_FOUND_CODE: i32 = -32001;
-
-type RpcResult = Result<Value, ErrorObjectOwned>;
-type Handler = fn(&Args, &Ledger) -> RpcResult;
+use super::{Ledger, validate::invalid};
+use crate::index::{Routed, SUBSCRIBER_QUEUE, Update};
 
 fn not_found(what: String) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(NOT_FOUND_CODE, what, None::<()>)
@@ -37,26 +32,9 @@ fn internal(e: &crate::NodeError) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(INTERNAL_ERROR_CODE, format!("storage error: {e}"), None::<()>)
 }
 
-fn to_value<T: Serialize>(value: &T) -> RpcResult {
-    serde_json::to_value(value).map_err(|e| internal(&crate::NodeError::Server(e.to_string())))
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Page {
-    offset: Option<usize>,
-    limit: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct EpochPage {
-    from_epoch: Option<u64>,
-    limit: Option<usize>,
-}
-
-fn limit(requested: Option<usize>, max: usize) -> Result<usize, ErrorObjectOwned> {
-    match requested {
+/// The page size asked for: at least 1, at most the server's page size (its default).
+fn limit(requested: Option<u32>, max: usize) -> RpcResult<usize> {
+    match requested.map(|n| n as usize) {
         None => Ok(max),
         Some(0) => Err(invalid("limit must be at least 1")),
         Some(n) if n > max => Err(invalid(format!("limit {n} exceeds the page size {max}"))),
@@ -64,155 +42,257 @@ fn limit(requested: Option<usize>, max: usize) -> Result<usize, ErrorObjectOwned
     }
 }
 
-fn cluster_view(cluster: &ClusterRow) -> RpcResult {
-    let mut value = to_value(cluster)?;
-    value["revenuePerKwh"] =
-        cluster.revenue_per_kwh().map_or(Value::Null, |r| json!(r.to_string()));
-    Ok(value)
-}
-
-fn clusters(args: &Args, ledger: &Ledger) -> RpcResult {
-    let page: Page = args.object(0, "{offset?, limit?}")?;
-    let (offset, limit) = (page.offset.unwrap_or(0), limit(page.limit, ledger.limits.page_size)?);
-    let rows = ledger.index.clusters(offset, limit).map_err(|e| internal(&e))?;
-    let items = rows.iter().map(cluster_view).collect::<Result<Vec<_>, _>>()?;
-    Ok(json!({ "items": items, "offset": offset, "limit": limit }))
-}
-
-fn cluster(args: &Args, ledger: &Ledger) -> RpcResult {
-    let id = args.need_u64(0)?;
-    let row = ledger.index.cluster(id).map_err(|e| internal(&e))?;
-    cluster_view(&row.ok_or_else(|| not_found(format!("no cluster {id}")))?)
-}
-
-fn reports(args: &Args, ledger: &Ledger) -> RpcResult {
-    let id = args.need_u64(0)?;
-    let page: EpochPage = args.object(1, "{fromEpoch?, limit?}")?;
-    let limit = limit(page.limit, ledger.limits.page_size)?;
-    if ledger.index.cluster(id).map_err(|e| internal(&e))?.is_none() {
-        return Err(not_found(format!("no cluster {id}")));
-    }
-    to_value(
-        &ledger.index.reports(id, page.from_epoch.unwrap_or(0), limit).map_err(|e| internal(&e))?,
-    )
-}
-
-fn lease(args: &Args, ledger: &Ledger) -> RpcResult {
-    let id = args.lease_id(0)?;
-    let row = ledger.index.lease(id).map_err(|e| internal(&e))?;
-    let row = row.ok_or_else(|| not_found(format!("no lease {id}")))?;
-    let cluster = ledger.index.cluster(row.cluster_id).map_err(|e| internal(&e))?;
-    let mut value = to_value(&row)?;
-    value["settlements"] = to_value(&ledger.index.settlements(id).map_err(|e| internal(&e))?)?;
-    // Ended but unsettled epochs (by this node's clock): their rent belongs to whoever held
-    // when each ended, so a buyer now does not get it.
-    let unsettled = cluster.filter(|_| row.status == LeaseState::Active).map_or(0, |c| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let current = now.saturating_sub(c.genesis) / u64::from(c.epoch_length.max(1));
-        current.min(row.end_epoch).saturating_sub(row.next_epoch)
-    });
-    value["unsettledEpochs"] = json!(unsettled);
-    Ok(value)
-}
-
-fn leases(args: &Args, ledger: &Ledger) -> RpcResult {
-    let filter: LeaseFilter = args.object(0, "{clusterId?, tenant?, status?}")?;
-    let page: Page = args.object(1, "{offset?, limit?}")?;
-    let (offset, limit) = (page.offset.unwrap_or(0), limit(page.limit, ledger.limits.page_size)?);
-    let rows = ledger.index.leases(&filter, offset, limit).map_err(|e| internal(&e))?;
-    Ok(json!({ "items": to_value(&rows)?, "offset": offset, "limit": limit }))
-}
-
-fn positions(args: &Args, ledger: &Ledger) -> RpcResult {
-    let holder = args.address(0)?;
-    to_value(&ledger.index.positions(holder).map_err(|e| internal(&e))?)
-}
-
-fn claimable(args: &Args, ledger: &Ledger) -> RpcResult {
-    let holder = args.address(0)?;
-    let positions = ledger.index.positions(holder).map_err(|e| internal(&e))?;
-    let mut total = U256::ZERO;
-    let mut leases = Vec::new();
-    for p in positions.iter().filter(|p| !p.claimable.is_zero()) {
-        total += p.claimable;
-        leases.push(json!({
-            "leaseId": p.position.lease_id.to_string(),
-            "claimable": p.claimable.to_string(),
-        }));
-    }
-    Ok(json!({ "address": holder, "total": total.to_string(), "leases": leases }))
-}
-
-fn delivery_proof(args: &Args, ledger: &Ledger) -> RpcResult {
-    let id = args.lease_id(0)?;
-    let epoch = args.need_u64(1)?;
-    let lease = ledger.index.lease(id).map_err(|e| internal(&e))?;
-    let lease = lease.ok_or_else(|| not_found(format!("no lease {id}")))?;
-    if epoch < lease.start_epoch || epoch >= lease.end_epoch {
-        return Err(invalid(format!(
-            "epoch {epoch} is outside lease {id}'s term [{}, {})",
-            lease.start_epoch, lease.end_epoch
-        )));
-    }
-    // An unreadable archive is an internal error, never "no proof here".
-    let tree = ledger.archive.tree(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
-    let tree = tree.ok_or_else(|| {
-        not_found(format!(
-            "this node's oracle archive has no deliveries tree for cluster {} epoch {epoch}",
-            lease.cluster_id
-        ))
-    })?;
-    let leaf = tree
-        .leaf(id)
-        .ok_or_else(|| not_found(format!("lease {id} has no leaf in epoch {epoch}")))?;
-    let proof = tree.proof(id).map_err(|e| not_found(e.to_string()))?;
-    let reported = ledger.index.report(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
-    Ok(json!({
-        "leaseId": id.to_string(),
-        "clusterId": lease.cluster_id,
-        "epoch": epoch,
-        "delivered": leaf.delivered,
-        "proof": proof,
-        "root": tree.root(),
-        "reportedRoot": reported.as_ref().map(|r| r.deliveries_root),
-        "matchesReport": reported.is_some_and(|r| r.deliveries_root == tree.root()),
-    }))
-}
-
-fn sync_status(_: &Args, ledger: &Ledger) -> RpcResult {
-    let mut status = to_value(&*ledger.status.borrow())?;
-    status["oracles"] = ledger.cosign.status_json();
-    Ok(status)
-}
-
-fn ping(_: &Args, _: &Ledger) -> RpcResult {
-    Ok(json!("pong"))
-}
-
-fn method(module: &mut RpcModule<Ledger>, name: &'static str, handler: Handler) {
-    let doc = doc(name);
-    module
-        .register_method(name, move |params, ledger, _| {
-            let args = Args::read(&params, doc)?;
-            handler(&args, ledger)
+/// A cursor (the previous page's `nextCursor`) read back as the key it names.
+fn cursor<T: std::str::FromStr>(page: &PageRequest) -> RpcResult<Option<T>> {
+    page.cursor
+        .as_deref()
+        .map(|text| {
+            text.parse().map_err(|_| {
+                invalid(format!(
+                    "page param \"cursor\": expected a nextCursor from the previous page of \
+                     this listing, got {text:?}"
+                ))
+            })
         })
-        .expect("method names are unique");
+        .transpose()
 }
 
-/// The notice every subscription gets when a reorg rolls blocks back.
-fn rolled_back(from_block: u64, to_block: u64) -> Value {
-    json!({ "rolledBack": { "fromBlock": from_block, "toBlock": to_block } })
+/// `limit + 1` rows read (the extra one says whether there is more) turned into a page whose
+/// cursor is the last item's key.
+fn page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<T> {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let next_cursor = if more { rows.last().map(key) } else { None };
+    Page { items: rows, next_cursor }
+}
+
+/// The server side of [`LedgerApiServer`], over what the node serves.
+#[derive(Debug, Clone)]
+pub(crate) struct LedgerRpc(pub(crate) Arc<Ledger>);
+
+impl LedgerRpc {
+    fn settlements_page(
+        &self,
+        lease: U256,
+        request: &PageRequest,
+    ) -> RpcResult<Page<SettlementRow>> {
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<u64>(request)?;
+        let rows =
+            self.0.index.settlements_page(lease, after, limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, |s| s.epoch.to_string()))
+    }
+
+    fn existing_lease(&self, id: U256) -> RpcResult<LeaseRow> {
+        let row = self.0.index.lease(id).map_err(|e| internal(&e))?;
+        row.ok_or_else(|| not_found(format!("no lease {id}")))
+    }
+}
+
+/// Ended but unsettled epochs of an active lease, by this node's clock.
+fn unsettled_epochs(lease: &LeaseRow, genesis: u64, epoch_length: u32) -> u64 {
+    if lease.status != LeaseStatus::Active {
+        return 0;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let current = now.saturating_sub(genesis) / u64::from(epoch_length.max(1));
+    current.min(lease.end_epoch).saturating_sub(lease.next_epoch)
+}
+
+#[jsonrpsee::core::async_trait]
+impl LedgerApiServer for LedgerRpc {
+    fn clusters(&self, request: Option<PageRequest>) -> RpcResult<Page<ClusterView>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<u64>(&request)?;
+        let rows = self.0.index.clusters(after, limit + 1).map_err(|e| internal(&e))?;
+        let rows = rows.into_iter().map(ClusterView::from).collect();
+        Ok(page(rows, limit, |c: &ClusterView| c.cluster.id.to_string()))
+    }
+
+    fn cluster(&self, cluster_id: u64) -> RpcResult<ClusterView> {
+        let row = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
+        Ok(row.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?.into())
+    }
+
+    fn reports(&self, cluster_id: u64, request: Option<EpochPage>) -> RpcResult<Vec<ReportRow>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
+            return Err(not_found(format!("no cluster {cluster_id}")));
+        }
+        let from = request.from_epoch.unwrap_or(0);
+        self.0.index.reports(cluster_id, from, limit).map_err(|e| internal(&e))
+    }
+
+    fn lease(&self, lease_id: LeaseId) -> RpcResult<LeaseDetail> {
+        let lease = self.existing_lease(lease_id.0)?;
+        let cluster = self.0.index.cluster(lease.cluster_id).map_err(|e| internal(&e))?;
+        let unsettled = cluster.map_or(0, |c| unsettled_epochs(&lease, c.genesis, c.epoch_length));
+        let settlements = self.settlements_page(lease.id, &PageRequest::default())?;
+        Ok(LeaseDetail {
+            lease,
+            settlements: settlements.items,
+            settlements_cursor: settlements.next_cursor,
+            unsettled_epochs: unsettled,
+        })
+    }
+
+    fn settlements(
+        &self,
+        lease_id: LeaseId,
+        request: Option<PageRequest>,
+    ) -> RpcResult<Page<SettlementRow>> {
+        let lease = self.existing_lease(lease_id.0)?;
+        self.settlements_page(lease.id, &request.unwrap_or_default())
+    }
+
+    fn leases(
+        &self,
+        filter: Option<LeaseFilter>,
+        request: Option<PageRequest>,
+    ) -> RpcResult<Page<LeaseRow>> {
+        let (filter, request) = (filter.unwrap_or_default(), request.unwrap_or_default());
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<U256>(&request)?;
+        let rows = self.0.index.leases(&filter, after, limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, |l| l.id.to_string()))
+    }
+
+    fn positions(&self, address: Address) -> RpcResult<Vec<PositionView>> {
+        self.0.index.positions(address).map_err(|e| internal(&e))
+    }
+
+    fn claimable(&self, address: Address) -> RpcResult<Claimable> {
+        let positions = self.0.index.positions(address).map_err(|e| internal(&e))?;
+        let leases: Vec<ClaimableLease> = positions
+            .iter()
+            .filter(|p| !p.claimable.is_zero())
+            .map(|p| ClaimableLease { lease_id: p.position.lease_id, claimable: p.claimable })
+            .collect();
+        let total = leases.iter().map(|l| l.claimable).fold(U256::ZERO, |a, b| a + b);
+        Ok(Claimable { address, total, leases })
+    }
+
+    fn delivery_proof(&self, lease_id: LeaseId, epoch: u64) -> RpcResult<DeliveryProof> {
+        let (id, ledger) = (lease_id.0, &self.0);
+        let lease = self.existing_lease(id)?;
+        if epoch < lease.start_epoch || epoch >= lease.end_epoch {
+            return Err(invalid(format!(
+                "epoch {epoch} is outside lease {id}'s term [{}, {})",
+                lease.start_epoch, lease.end_epoch
+            )));
+        }
+        // An unreadable archive is an internal error, never "no proof here".
+        let tree = ledger.archive.tree(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
+        let tree = tree.ok_or_else(|| {
+            not_found(format!(
+                "this node's oracle archive has no deliveries tree for cluster {} epoch {epoch}",
+                lease.cluster_id
+            ))
+        })?;
+        let leaf = tree
+            .leaf(id)
+            .ok_or_else(|| not_found(format!("lease {id} has no leaf in epoch {epoch}")))?;
+        let proof = tree.proof(id).map_err(|e| not_found(e.to_string()))?;
+        let reported = ledger.index.report(lease.cluster_id, epoch).map_err(|e| internal(&e))?;
+        let reported_root = reported.map(|r| r.deliveries_root);
+        Ok(DeliveryProof {
+            lease_id: id,
+            cluster_id: lease.cluster_id,
+            epoch,
+            delivered: leaf.delivered,
+            proof,
+            root: tree.root(),
+            reported_root,
+            matches_report: reported_root == Some(tree.root()),
+        })
+    }
+
+    fn market(&self) -> RpcResult<MarketTotals> {
+        self.0.index.market().map_err(|e| internal(&e))
+    }
+
+    fn sync_status(&self) -> RpcResult<NodeStatus> {
+        Ok(NodeStatus {
+            sync: self.0.status.borrow().clone(),
+            oracles: self.0.cosign.status_json(),
+        })
+    }
+
+    fn ping(&self) -> RpcResult<String> {
+        Ok("pong".into())
+    }
+
+    async fn subscribe_reports(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        forward(pending, self.0.clone(), |update, _| match update {
+            Update::Report(report) => Some(Live::Item(report.clone())),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn subscribe_settlements(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
+        forward(pending, self.0.clone(), |update, _| match update {
+            Update::Settlement(settlement) => Some(Live::Item(settlement.clone())),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn subscribe_positions(
+        &self,
+        pending: PendingSubscriptionSink,
+        address: Address,
+    ) -> SubscriptionResult {
+        // Registered before accepting, so nothing after the subscription's id is missed.
+        let mut routed = self.0.positions.subscribe(address);
+        let sink = pending.accept().await?;
+        loop {
+            let next = tokio::select! {
+                () = sink.closed() => break,
+                next = routed.recv() => next,
+            };
+            let item = match next {
+                Some(Routed::Position(lease)) => {
+                    let index = self.0.index.clone();
+                    let view = tokio::task::spawn_blocking(move || index.position(address, lease))
+                        .await
+                        .map_err(|e| format!("position read: {e}"))?
+                        .map_err(|e| internal(&e))?;
+                    view.map(Live::Item)
+                }
+                Some(Routed::RolledBack { from_block, to_block }) => {
+                    Some(Live::RolledBack { rolled_back: RolledBack { from_block, to_block } })
+                }
+                None => return Err(fell_behind(SUBSCRIBER_QUEUE as u64).into()),
+            };
+            if let Some(item) = item {
+                sink.send(SubscriptionMessage::from(to_json_raw_value(&item)?)).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Why a subscriber that fell `missed` updates behind was closed.
+fn fell_behind(missed: u64) -> String {
+    tracing::warn!("a subscriber lagged by {missed} updates; closing it");
+    format!(
+        "this subscription fell {missed} updates behind and was closed (it may have missed a \
+         rollback): subscribe again and re-query"
+    )
 }
 
 /// Forwards the updates `select` picks, and every rollback notice, to a subscriber until it
 /// leaves. A subscriber that lags so far behind that updates were dropped is closed with an
 /// error: it may have missed a rollback, so it must resubscribe and re-query.
-async fn forward(
+async fn forward<T: Serialize>(
     pending: PendingSubscriptionSink,
     ledger: Arc<Ledger>,
-    select: impl Fn(&Update, &Ledger) -> Option<Value> + Send + 'static,
+    select: impl Fn(&Update, &Ledger) -> Option<Live<T>> + Send + 'static,
 ) -> SubscriptionResult {
     let mut updates = ledger.updates.subscribe();
     let sink = pending.accept().await?;
@@ -221,106 +301,21 @@ async fn forward(
             () = sink.closed() => break,
             update = updates.recv() => match update {
                 Ok(update) => {
-                    let value = match &update {
-                        Update::RolledBack { from_block, to_block } => {
-                            Some(rolled_back(*from_block, *to_block))
-                        }
+                    let item = match &update {
+                        Update::RolledBack { from_block, to_block } => Some(Live::RolledBack {
+                            rolled_back: RolledBack { from_block: *from_block, to_block: *to_block },
+                        }),
                         _ => select(&update, &ledger),
                     };
-                    if let Some(value) = value {
-                        let message = SubscriptionMessage::from(to_json_raw_value(&value)?);
+                    if let Some(item) = item {
+                        let message = SubscriptionMessage::from(to_json_raw_value(&item)?);
                         sink.send(message).await?;
                     }
                 }
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!("a subscriber lagged by {missed} updates; closing it");
-                    return Err(format!(
-                        "this subscription fell {missed} updates behind and was closed (it may \
-                         have missed a rollback): subscribe again and re-query"
-                    )
-                    .into());
-                }
+                Err(RecvError::Lagged(missed)) => return Err(fell_behind(missed).into()),
                 Err(RecvError::Closed) => break,
             },
         }
     }
     Ok(())
-}
-
-fn subscriptions(module: &mut RpcModule<Ledger>) {
-    module
-        .register_subscription(
-            "ledger_subscribeReports",
-            "ledger_report",
-            "ledger_unsubscribeReports",
-            |_, pending, ledger, _| {
-                forward(pending, ledger, |update, _| match update {
-                    Update::Report(report) => serde_json::to_value(report).ok(),
-                    _ => None,
-                })
-            },
-        )
-        .expect("unique");
-    module
-        .register_subscription(
-            "ledger_subscribeSettlements",
-            "ledger_settlement",
-            "ledger_unsubscribeSettlements",
-            |_, pending, ledger, _| {
-                forward(pending, ledger, |update, _| match update {
-                    Update::Settlement(settlement) => serde_json::to_value(settlement).ok(),
-                    _ => None,
-                })
-            },
-        )
-        .expect("unique");
-    module
-        .register_subscription(
-            "ledger_subscribePositions",
-            "ledger_position",
-            "ledger_unsubscribePositions",
-            |params, pending, ledger, _| async move {
-                let holder: Address = match Args::read(&params, doc("ledger_subscribePositions"))
-                    .and_then(|args| args.address(0))
-                {
-                    Ok(holder) => holder,
-                    Err(e) => {
-                        pending.reject(e).await;
-                        return Ok(());
-                    }
-                };
-                forward(pending, ledger, move |update, ledger| match update {
-                    Update::Position { holder: h, lease_id } if *h == holder => {
-                        let view = ledger.index.position(holder, *lease_id).ok()??;
-                        serde_json::to_value(view).ok()
-                    }
-                    _ => None,
-                })
-                .await
-            },
-        )
-        .expect("unique");
-}
-
-/// Every method, registered against `ledger`.
-pub(crate) fn module(ledger: Arc<Ledger>) -> RpcModule<Ledger> {
-    let mut module = RpcModule::from_arc(ledger);
-    let table: [(&'static str, Handler); 10] = [
-        ("ledger_clusters", clusters),
-        ("ledger_cluster", cluster),
-        ("ledger_reports", reports),
-        ("ledger_lease", lease),
-        ("ledger_leases", leases),
-        ("ledger_positions", positions),
-        ("ledger_claimable", claimable),
-        ("ledger_deliveryProof", delivery_proof),
-        ("ledger_syncStatus", sync_status),
-        ("ledger_ping", ping),
-    ];
-    for (name, handler) in table {
-        method(&mut module, name, handler);
-    }
-    subscriptions(&mut module);
-    module.register_method("rpc.discover", |_, _, _| openrpc::document()).expect("unique");
-    module
 }

@@ -3,12 +3,17 @@
 
 mod http;
 mod methods;
-pub mod openrpc;
-mod params;
+mod validate;
 
 use std::{net::SocketAddr, sync::Arc};
 
-use jsonrpsee::server::{BatchRequestConfig, Server, ServerConfig, ServerHandle};
+use compute_ledger_sdk::api::{LedgerApiServer, spec};
+use jsonrpsee::{
+    RpcModule,
+    server::{
+        BatchRequestConfig, Server, ServerConfig, ServerHandle, middleware::rpc::RpcServiceBuilder,
+    },
+};
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
@@ -16,7 +21,7 @@ pub use methods::NOT_FOUND_CODE;
 
 use crate::{
     NodeError, Result,
-    index::{DeliveriesArchive, Index, Update, model::SyncStatus},
+    index::{DeliveriesArchive, Index, PositionRoutes, Update, model::SyncStatus},
     metrics::Metrics,
 };
 
@@ -61,8 +66,10 @@ pub struct Ledger {
     pub archive: DeliveriesArchive,
     /// The indexer's status.
     pub status: watch::Receiver<SyncStatus>,
-    /// Live updates from the indexer.
+    /// Live updates from the indexer (reports, settlements, rollbacks).
     pub updates: broadcast::Sender<Update>,
+    /// Position updates from the indexer, routed to each holder's subscribers.
+    pub positions: Arc<PositionRoutes>,
     /// Node metrics.
     pub metrics: Arc<Metrics>,
     /// Limits.
@@ -71,6 +78,9 @@ pub struct Ledger {
     pub public_url: String,
     /// Decimals of the deployment's stablecoin (read from the token at start; for display).
     pub decimals: std::sync::atomic::AtomicU8,
+    /// Metadata figures per lease, recomputed only when its settled epoch or its cluster's
+    /// report count changed.
+    pub(crate) metadata: http::MetadataCache,
     /// This node's oracles: reports offered to co-signers (`oracle_signedReport`) and their state.
     pub cosign: Arc<crate::cosign::Cosigning>,
 }
@@ -90,10 +100,12 @@ impl Ledger {
             archive,
             status: indexer.status(),
             updates: indexer.updates(),
+            positions: indexer.positions(),
             metrics,
             limits,
             public_url,
             cosign: Arc::default(),
+            metadata: http::MetadataCache::default(),
             decimals: std::sync::atomic::AtomicU8::new(compute_ledger_sdk::STABLECOIN_DECIMALS),
         })
     }
@@ -108,6 +120,22 @@ pub struct RpcServer {
     pub addr: SocketAddr,
 }
 
+/// Every method the server answers: the `ledger_` trait, `rpc.discover` (its OpenRPC document,
+/// generated from the trait's types) and the `oracle_` co-signing methods.
+pub fn module(ledger: &Arc<Ledger>) -> Result<RpcModule<()>> {
+    let mut module = RpcModule::new(());
+    let ledger_api = LedgerApiServer::into_rpc(methods::LedgerRpc(ledger.clone()));
+    module.merge(ledger_api).map_err(|e| NodeError::Server(format!("ledger_ methods: {e}")))?;
+    let document = spec::openrpc();
+    module
+        .register_method("rpc.discover", move |_, _, _| document.clone())
+        .map_err(|e| NodeError::Server(format!("rpc.discover: {e}")))?;
+    let oracle =
+        crate::cosign::OracleApiServer::into_rpc(crate::cosign::OracleRpc(ledger.cosign.clone()));
+    module.merge(oracle).map_err(|e| NodeError::Server(format!("oracle_ methods: {e}")))?;
+    Ok(module)
+}
+
 /// Starts the server on `addr` (port 0 picks a free one).
 pub async fn serve(addr: SocketAddr, ledger: Arc<Ledger>) -> Result<RpcServer> {
     let limits = &ledger.limits;
@@ -119,17 +147,16 @@ pub async fn serve(addr: SocketAddr, ledger: Arc<Ledger>) -> Result<RpcServer> {
         .set_batch_request_config(BatchRequestConfig::Limit(limits.max_batch))
         .build();
     let routes = tower::ServiceBuilder::new().layer(http::RoutesLayer::new(ledger.clone()));
+    let checks = RpcServiceBuilder::new().layer_fn(validate::ValidateParams);
     let server = Server::builder()
         .set_config(config)
         .set_http_middleware(routes)
+        .set_rpc_middleware(checks)
         .build(addr)
         .await
         .map_err(|e| NodeError::Server(format!("cannot listen on {addr}: {e}")))?;
     let addr = server.local_addr().map_err(|e| NodeError::Server(e.to_string()))?;
-    let mut module = methods::module(ledger.clone());
-    let oracle =
-        crate::cosign::OracleApiServer::into_rpc(crate::cosign::OracleRpc(ledger.cosign.clone()));
-    module.merge(oracle).map_err(|e| NodeError::Server(format!("oracle_ methods: {e}")))?;
+    let module = module(&ledger)?;
     let handle = server.start(module);
     Ok(RpcServer { handle, addr })
 }

@@ -2,8 +2,6 @@
 //! base unit, lease and cluster books match, range sizes do not matter, and a reorg is undone.
 
 use alloy::primitives::U256;
-use compute_ledger_node::index::model::LeaseState;
-use compute_ledger_sdk::LeaseStatus;
 
 use crate::common::{chain_claimable, holders, index_fresh, market_with_history};
 
@@ -16,13 +14,8 @@ async fn index_matches_the_chain() {
     for &lease in &leases {
         let row = index.lease(lease).expect("read").expect("indexed");
         let chain = m.governance.lease(lease).await.expect("lease");
-        let status = match chain.status {
-            LeaseStatus::Offered => LeaseState::Offered,
-            LeaseStatus::Active => LeaseState::Active,
-            LeaseStatus::Ended => LeaseState::Ended,
-            LeaseStatus::Cancelled => LeaseState::Cancelled,
-        };
-        assert_eq!(row.status, status, "lease {lease}");
+        assert_eq!(row.status, chain.status, "lease {lease}");
+        assert_eq!(row.billing, chain.billing, "lease {lease}");
         assert_eq!(row.next_epoch, chain.next_epoch);
         let settled: U256 =
             index.settlements(lease).expect("settlements").iter().map(|s| s.rent).sum();

@@ -2,10 +2,15 @@
 //! method refuses malformed params with -32602 and a reason, limits hold, `rpc.discover`
 //! describes exactly what is served, and the plain HTTP routes work.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use alloy::primitives::U256;
-use compute_ledger_node::rpc::openrpc::METHODS;
+use compute_ledger_sdk::api::{
+    ClientError, LeaseFilter, LeaseStatus, LedgerApiClient, Live, MarketTotals, NOT_FOUND_CODE,
+    PageRequest, http_client,
+    spec::{self, MethodKind},
+    ws_client,
+};
 use jsonrpsee::{
     core::client::{ClientT, Subscription, SubscriptionClientT},
     rpc_params,
@@ -19,77 +24,122 @@ use crate::common::{call, chain_claimable, holders, market_with_history, serve};
 async fn wallet_api_answers_refuses_and_describes_itself() {
     let (m, leases) = market_with_history().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_indexer, server, _ledger) = serve(&m, dir.path()).await;
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
     let url = format!("http://{}", server.addr);
+    let node = http_client(&url).expect("client");
     let a = leases[0];
 
     // Positions and claimable agree with the contract for every holder.
     for holder in holders(&m) {
-        let positions = call(&url, "ledger_positions", json!([holder])).await;
-        let claimable = call(&url, "ledger_claimable", json!([holder])).await;
+        let positions = node.positions(holder).await.expect("positions");
+        let claimable = node.claimable(holder).await.expect("claimable");
         let chain = chain_claimable(&m, a, holder).await;
-        let listed = positions["result"]
-            .as_array()
-            .expect("positions")
-            .iter()
-            .find(|p| p["leaseId"] == a.to_string())
-            .map_or("0".to_string(), |p| p["claimable"].as_str().expect("string").to_string());
-        assert_eq!(listed, chain.to_string(), "{holder}");
-        let total: U256 =
-            claimable["result"]["total"].as_str().expect("total").parse().expect("u256");
-        assert!(total >= chain);
+        let listed =
+            positions.iter().find(|p| p.position.lease_id == a).map_or(U256::ZERO, |p| p.claimable);
+        assert_eq!(listed, chain, "{holder}");
+        assert!(claimable.total >= chain);
+        assert_eq!(claimable.address, holder);
     }
-    let cluster = call(&url, "ledger_cluster", json!([m.cluster_id])).await;
-    assert_eq!(cluster["result"]["reports"], 2);
-    assert!(cluster["result"]["revenuePerKwh"].is_string(), "{cluster}");
-    let lease = call(&url, "ledger_lease", json!([a.to_string()])).await;
-    assert_eq!(lease["result"]["settlements"].as_array().expect("settlements").len(), 3);
-    let by_name = call(&url, "ledger_lease", json!({ "leaseId": format!("0x{a:x}") })).await;
-    assert_eq!(by_name["result"]["id"], lease["result"]["id"]);
-    let ended = call(&url, "ledger_leases", json!([{ "status": "ended" }, { "limit": 10 }])).await;
-    assert_eq!(ended["result"]["items"].as_array().expect("items").len(), 2);
-    let reports = call(&url, "ledger_reports", json!([m.cluster_id, { "fromEpoch": 0 }])).await;
-    assert_eq!(reports["result"].as_array().expect("reports").len(), 2);
-    let sync = call(&url, "ledger_syncStatus", json!([])).await;
-    assert!(sync["result"]["indexedBlock"].as_u64().is_some(), "{sync}");
+    let cluster = node.cluster(m.cluster_id).await.expect("cluster");
+    assert_eq!(cluster.cluster.reports, 2);
+    assert!(cluster.revenue_per_kwh.is_some(), "{cluster:?}");
+    let lease = node.lease(a.into()).await.expect("lease");
+    assert_eq!(lease.settlements.len(), 3);
+    assert_eq!(lease.settlements_cursor, None, "three settlements fit in one page");
+    let paged = node
+        .settlements(a.into(), Some(PageRequest { cursor: None, limit: Some(2) }))
+        .await
+        .expect("settlements");
+    assert_eq!(paged.items, lease.settlements[..2]);
+    let rest = node
+        .settlements(a.into(), Some(PageRequest { cursor: paged.next_cursor, limit: Some(2) }))
+        .await
+        .expect("settlements");
+    assert_eq!(rest.items, lease.settlements[2..]);
+    assert_eq!(rest.next_cursor, None);
+    let ended = LeaseFilter { status: Some(LeaseStatus::Ended), ..LeaseFilter::default() };
+    let ended = node.leases(Some(ended), None).await.expect("leases");
+    assert_eq!(ended.items.len(), 2);
+    assert!(ended.items.iter().all(|l| l.status == LeaseStatus::Ended));
+    // The market totals kept on write equal a recount over every lease, page by page.
+    let (mut recount, mut page) = (MarketTotals { clusters: 1, ..MarketTotals::default() }, None);
+    loop {
+        let request = PageRequest { cursor: page, limit: Some(1) };
+        let leases = node.leases(None, Some(request)).await.expect("leases");
+        for lease in &leases.items {
+            recount.replace(None, lease);
+        }
+        match leases.next_cursor {
+            Some(cursor) => page = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(node.market().await.expect("market"), recount);
+    assert!(recount.leases_ended == 2 && !recount.rent_settled.is_zero(), "{recount:?}");
+    let reports = node.reports(m.cluster_id, None).await.expect("reports");
+    assert_eq!(reports.len(), 2);
+    let sync = node.sync_status().await.expect("sync");
+    assert!(sync.sync.indexed_block.is_some(), "{sync:?}");
+    assert_eq!(node.ping().await.expect("ping"), "pong");
 
-    // Not found is -32001 with what was missing.
-    let missing = call(&url, "ledger_lease", json!([999])).await;
+    // The wire format a wallet reading raw JSON relies on: camelCase, amounts as decimal strings,
+    // a lease id accepted as 0x-hex by name.
+    let by_name = call(&url, "ledger_lease", json!({ "leaseId": format!("0x{a:x}") })).await;
+    assert_eq!(by_name["result"]["id"], a.to_string());
+    assert!(by_name["result"]["rentSettled"].is_string(), "{by_name}");
+    assert_eq!(by_name["result"]["settlements"].as_array().expect("settlements").len(), 3);
+    let positions = call(&url, "ledger_positions", json!([m.owner.client().address()])).await;
+    assert!(positions["result"][0]["claimable"].is_string(), "{positions}");
+
+    // Not found is -32001 with what was missing, through the typed client too.
+    let missing = node.lease(999u64.into()).await.expect_err("no lease 999");
+    assert!(
+        matches!(&missing, ClientError::Call(e) if e.code() == NOT_FOUND_CODE
+            && e.message().contains("no lease 999")),
+        "{missing:?}"
+    );
+    let missing = call(&url, "ledger_cluster", json!([77])).await;
     assert_eq!(missing["error"]["code"], -32001, "{missing}");
     let missing = call(&url, "ledger_deliveryProof", json!([a.to_string(), leases.len()])).await;
     assert!(missing["error"]["code"] == -32001 || missing["error"]["code"] == -32602, "{missing}");
 
-    // Every method with params refuses malformed input with -32602 and says why.
+    // Every method with params refuses malformed input with -32602 and a message naming the
+    // param and what was expected.
     let malformed: &[(&str, Value, &str)] = &[
         ("ledger_clusters", json!([{ "limit": 0 }]), "at least 1"),
         ("ledger_clusters", json!([{ "limit": 5000 }]), "exceeds the page size"),
-        ("ledger_clusters", json!([{ "size": 5 }]), "unknown field"),
+        ("ledger_clusters", json!([{ "size": 5 }]), "param \"page\": expected {cursor?, limit?}"),
+        ("ledger_clusters", json!([{ "offset": 5 }]), "unknown field `offset`"),
+        ("ledger_clusters", json!([{ "cursor": "x" }]), "nextCursor"),
         ("ledger_clusters", json!("text"), "array or an object"),
         ("ledger_cluster", json!([]), "needs param \"clusterId\""),
-        ("ledger_cluster", json!(["one"]), "unsigned 64-bit integer"),
+        ("ledger_cluster", json!(["one"]), "param \"clusterId\": expected an unsigned 64-bit"),
         ("ledger_cluster", json!([-1]), "unsigned 64-bit integer"),
         ("ledger_cluster", json!([1, 2]), "at most 1 params"),
         ("ledger_reports", json!([1, { "fromEpoch": "x" }]), "fromEpoch"),
         ("ledger_reports", json!({ "cluster": 1 }), "no param \"cluster\""),
-        ("ledger_lease", json!([0]), "lease id"),
-        ("ledger_lease", json!(["0xzz"]), "lease id"),
+        ("ledger_lease", json!([0]), "lease ids start at 1"),
+        ("ledger_lease", json!(["0xzz"]), "param \"leaseId\": expected a lease id"),
         ("ledger_lease", json!([true]), "lease id"),
+        ("ledger_settlements", json!([]), "needs param \"leaseId\""),
+        ("ledger_settlements", json!([a.to_string(), { "cursor": "later" }]), "nextCursor"),
         ("ledger_leases", json!([{ "status": "paused" }]), "unknown variant"),
-        ("ledger_leases", json!([{ "tenant": "0x12" }]), "filter"),
-        ("ledger_leases", json!([{}, { "offset": -1 }]), "page"),
+        ("ledger_leases", json!([{ "tenant": "0x12" }]), "param \"filter\""),
+        ("ledger_leases", json!([{}, { "limit": -1 }]), "param \"page\""),
         ("ledger_positions", json!(["0x1234"]), "40 hex digits"),
-        ("ledger_positions", json!([42]), "address"),
+        ("ledger_positions", json!([42]), "param \"address\""),
         ("ledger_claimable", json!([]), "needs param \"address\""),
         ("ledger_claimable", json!(["0xZZ00000000000000000000000000000000000000"]), "address"),
         ("ledger_deliveryProof", json!([1]), "needs param \"epoch\""),
         ("ledger_deliveryProof", json!([1, 1.5]), "unsigned"),
         ("ledger_deliveryProof", json!([a.to_string(), 10_000]), "outside lease"),
         ("ledger_syncStatus", json!([1]), "at most 0 params"),
+        ("ledger_market", json!([{}]), "at most 0 params"),
         ("ledger_ping", json!(["x"]), "at most 0 params"),
     ];
     let covered: BTreeSet<&str> = malformed.iter().map(|(method, _, _)| *method).collect();
-    for doc in METHODS.iter().filter(|d| !d.name.contains("ubscribe")) {
-        assert!(covered.contains(doc.name), "no malformed-input case for {}", doc.name);
+    for spec in spec::methods().iter().filter(|s| matches!(s.kind, MethodKind::Call)) {
+        assert!(covered.contains(spec.name), "no malformed-input case for {}", spec.name);
     }
     for (method, params, reason) in malformed {
         let response = call(&url, method, params.clone()).await;
@@ -97,17 +147,68 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         let message = response["error"]["message"].as_str().expect("message");
         assert!(message.contains(reason), "{method} {params}: {message:?} lacks {reason:?}");
     }
+    // In a batch too: the bad call is refused with its reason, the good one answered.
+    let batch = json!([
+        { "jsonrpc": "2.0", "id": 1, "method": "ledger_cluster", "params": ["one"] },
+        { "jsonrpc": "2.0", "id": 2, "method": "ledger_ping", "params": [] },
+    ]);
+    let answers: Vec<Value> = reqwest::Client::new()
+        .post(&url)
+        .json(&batch)
+        .send()
+        .await
+        .expect("batch")
+        .json()
+        .await
+        .expect("json");
+    let by_id = |id: u64| answers.iter().find(|a| a["id"] == id).expect("answered").clone();
+    assert_eq!(by_id(1)["error"]["code"], -32602, "{answers:?}");
+    assert!(by_id(1)["error"]["message"].as_str().expect("message").contains("clusterId"));
+    assert_eq!(by_id(2)["result"], "pong");
 
-    // rpc.discover lists exactly what is served, with params.
-    let discovered = call(&url, "rpc.discover", json!([])).await;
-    let names: BTreeSet<String> = discovered["result"]["methods"]
+    // rpc.discover describes every served ledger_ method, with param and result schemas
+    // generated from the trait's types (shared ones resolvable under components.schemas).
+    let discovered = call(&url, "rpc.discover", json!([])).await["result"].clone();
+    let documented: BTreeMap<String, Value> = discovered["methods"]
         .as_array()
         .expect("methods")
         .iter()
-        .map(|m| m["name"].as_str().expect("name").to_string())
+        .map(|m| (m["name"].as_str().expect("name").to_string(), m.clone()))
         .collect();
-    let served: BTreeSet<String> = METHODS.iter().map(|m| m.name.to_string()).collect();
-    assert_eq!(names, served);
+    let served: BTreeSet<String> = compute_ledger_node::rpc::module(&ledger)
+        .expect("module")
+        .method_names()
+        .filter(|name| name.starts_with("ledger_"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(documented.keys().cloned().collect::<BTreeSet<_>>(), served);
+    let schemas = &discovered["components"]["schemas"];
+    let resolves = |schema: &Value| match schema["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference.strip_prefix("#/components/schemas/").expect("local ref");
+            schemas[name].is_object()
+        }
+        None => schema.is_object() && !schema.as_object().expect("object").is_empty(),
+    };
+    for (name, method) in &documented {
+        assert!(resolves(&method["result"]["schema"]), "{name} result: {method}");
+        for param in method["params"].as_array().expect("params") {
+            assert!(resolves(&param["schema"]), "{name} param: {param}");
+        }
+    }
+    for spec in spec::methods() {
+        let params: Vec<&str> = documented[spec.name]["params"]
+            .as_array()
+            .expect("params")
+            .iter()
+            .map(|p| p["name"].as_str().expect("name"))
+            .collect();
+        let expected: Vec<&str> = spec.params.iter().map(|p| p.name).collect();
+        assert_eq!(params, expected, "{}", spec.name);
+    }
+    // Amounts are decimal strings in the schema, as on the wire.
+    let lease_schema = &schemas["LeaseRow"]["properties"]["rentSettled"];
+    assert_eq!(lease_schema["type"], "string", "{lease_schema}");
     let unknown = call(&url, "ledger_nope", json!([])).await;
     assert_eq!(unknown["error"]["code"], -32601);
 
@@ -154,8 +255,13 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
     let metadata: Value = get(format!("/metadata/{a}.json")).await.json().await.expect("json");
     assert!(metadata["name"].as_str().expect("name").contains("Lease #1"));
     assert!(metadata["properties"]["pueToDate"].as_str().expect("pue").starts_with("1."));
+    // Asked again with nothing settled or reported since, the figures come from the cache: the
+    // lease and its cluster are read, not every report of the term.
+    let reads = ledger.index.reads();
     let hex: Value = get(format!("/metadata/{a:064x}.json")).await.json().await.expect("json");
     assert_eq!(hex, metadata);
+    let metadata_reads = ledger.index.reads() - reads;
+    assert!(metadata_reads <= 2, "{metadata_reads} keys read for a cached metadata GET");
     let image = get(format!("/metadata/{a}.svg")).await;
     assert_eq!(image.headers()["content-type"], "image/svg+xml");
     assert!(image.text().await.expect("svg").starts_with("<svg"));
@@ -188,32 +294,11 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
     let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut indexer, server, _ledger) = serve(&m, dir.path()).await;
-    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
-    let mut reports = ws
-        .subscribe::<Value, _>(
-            "ledger_subscribeReports",
-            rpc_params![],
-            "ledger_unsubscribeReports",
-        )
-        .await
-        .expect("subscribe");
-    let mut settlements = ws
-        .subscribe::<Value, _>(
-            "ledger_subscribeSettlements",
-            rpc_params![],
-            "ledger_unsubscribeSettlements",
-        )
-        .await
-        .expect("subscribe");
+    let ws = ws_client(&format!("ws://{}", server.addr)).await.expect("ws");
+    let mut reports = ws.subscribe_reports().await.expect("subscribe");
+    let mut settlements = ws.subscribe_settlements().await.expect("subscribe");
     let owner = m.owner.client().address();
-    let mut positions = ws
-        .subscribe::<Value, _>(
-            "ledger_subscribePositions",
-            rpc_params![owner],
-            "ledger_unsubscribePositions",
-        )
-        .await
-        .expect("subscribe");
+    let mut positions = ws.subscribe_positions(owner).await.expect("subscribe");
 
     m.advance_past_epoch(start, 1).await;
     let tree = m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
@@ -223,10 +308,10 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
     m.keeper.settle_due(&proofs, 10).await.expect("settle");
     indexer.catch_up().await.expect("index");
 
-    let report = next_value(&mut reports).await;
-    assert_eq!(report["epoch"], start);
-    let settlement = next_value(&mut settlements).await;
-    assert_eq!(settlement["leaseId"], lease.to_string());
+    let report = next_item(&mut reports).await;
+    assert_eq!(report.epoch, start);
+    let settlement = next_item(&mut settlements).await;
+    assert_eq!(settlement.lease_id, lease);
     // The owner holds every share: the position update carries the whole epoch's rent.
     m.investors[0].claim(lease).await.expect_err("holds nothing");
     m.owner
@@ -240,10 +325,10 @@ async fn subscribers_hear_reports_settlements_and_their_positions() {
         .await
         .expect("mined");
     indexer.catch_up().await.expect("index");
-    let position = next_value(&mut positions).await;
-    assert_eq!(position["holder"].as_str().expect("holder").to_lowercase(), format!("{owner:#x}"));
-    assert_eq!(position["claimable"], "0");
-    assert_eq!(position["claimed"], settlement["rent"]);
+    let position = next_item(&mut positions).await;
+    assert_eq!(position.position.holder, owner);
+    assert_eq!(position.claimable, U256::ZERO);
+    assert_eq!(position.position.claimed, settlement.rent);
 }
 
 #[tokio::test]
@@ -257,18 +342,20 @@ async fn every_subscriber_hears_of_a_rollback() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (mut indexer, server, _ledger) = serve(&m, dir.path()).await;
     let url = format!("http://{}", server.addr);
-    let ws = WsClientBuilder::default().build(format!("ws://{}", server.addr)).await.expect("ws");
-    let subscribe = |method: &'static str, params: jsonrpsee::core::params::ArrayParams| {
-        let ws = &ws;
-        async move {
-            let unsubscribe = method.replace("subscribe", "unsubscribe");
-            ws.subscribe::<Value, _>(method, params, &unsubscribe).await.expect("subscribe")
-        }
-    };
-    let mut reports = subscribe("ledger_subscribeReports", rpc_params![]).await;
-    let mut settlements = subscribe("ledger_subscribeSettlements", rpc_params![]).await;
+    let ws = ws_client(&format!("ws://{}", server.addr)).await.expect("ws");
+    let mut reports = ws.subscribe_reports().await.expect("subscribe");
+    let mut settlements = ws.subscribe_settlements().await.expect("subscribe");
     let owner = m.owner.client().address();
-    let mut positions = subscribe("ledger_subscribePositions", rpc_params![owner]).await;
+    let mut positions = ws.subscribe_positions(owner).await.expect("subscribe");
+    // The raw wire format of the notice, for wallets that do not use the SDK.
+    let mut raw = ws
+        .subscribe::<Value, _>(
+            "ledger_subscribeReports",
+            rpc_params![],
+            "ledger_unsubscribeReports",
+        )
+        .await
+        .expect("subscribe");
 
     // A report the index applies and the wallet hears of, then loses to a reorg.
     let provider = m.governance.provider().clone();
@@ -276,9 +363,10 @@ async fn every_subscriber_hears_of_a_rollback() {
     m.advance_past_epoch(start, 1).await;
     m.report(start, &[(lease, 8 * u64::from(EPOCH))]).await;
     indexer.catch_up().await.expect("index");
-    let report = next_value(&mut reports).await;
-    assert_eq!(report["epoch"], start);
-    let reported_block = report["block"].as_u64().expect("block");
+    let report = next_item(&mut reports).await;
+    assert_eq!(report.epoch, start);
+    let reported_block = report.block;
+    next_value(&mut raw).await;
 
     let reverted: bool =
         provider.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
@@ -291,15 +379,20 @@ async fn every_subscriber_hears_of_a_rollback() {
 
     // Every subscription, whatever it follows, gets the same notice, in order after what it
     // was sent before.
-    for subscription in [&mut reports, &mut settlements, &mut positions] {
-        let notice = next_value(subscription).await;
-        let rolled_back = &notice["rolledBack"];
-        let (from, to) = (rolled_back["fromBlock"].as_u64(), rolled_back["toBlock"].as_u64());
-        let (from, to) = (from.expect("fromBlock"), to.expect("toBlock"));
-        assert!(from <= reported_block && reported_block <= to, "{notice}");
+    let notices = [
+        rolled_back(next_live(&mut reports).await),
+        rolled_back(next_live(&mut settlements).await),
+        rolled_back(next_live(&mut positions).await),
+    ];
+    for notice in notices {
+        assert!(notice.from_block <= reported_block && reported_block <= notice.to_block);
     }
-    let listed = call(&url, "ledger_reports", json!([m.cluster_id])).await;
-    assert_eq!(listed["result"], json!([]), "the report is gone with the reorg");
+    let notice = next_value(&mut raw).await;
+    let wire = &notice["rolledBack"];
+    assert_eq!(wire["fromBlock"], notices[0].from_block, "{notice}");
+    assert_eq!(wire["toBlock"], notices[0].to_block, "{notice}");
+    let listed = http_client(&url).expect("client").reports(m.cluster_id, None).await;
+    assert_eq!(listed.expect("reports"), vec![], "the report is gone with the reorg");
 }
 
 #[tokio::test]
@@ -344,6 +437,53 @@ async fn a_subscriber_that_fell_behind_is_closed_not_left_unaware() {
 }
 
 #[tokio::test]
+async fn a_busy_holder_cannot_push_other_wallets_subscriptions_behind() {
+    use compute_ledger_node::index::SUBSCRIBER_QUEUE;
+    use compute_ledger_sdk::test_utils::Market;
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(8, start, 1)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_indexer, server, ledger) = serve(&m, dir.path()).await;
+    let ws = ws_client(&format!("ws://{}", server.addr)).await.expect("ws");
+    let busy = m.investors[0].client().address();
+    let owner = m.owner.client().address();
+    let mut busy_feed = ws.subscribe_positions(busy).await.expect("subscribe");
+    let mut owner_feed = ws.subscribe_positions(owner).await.expect("subscribe");
+    assert_eq!(ledger.positions.holders(), 2);
+
+    // A burst for one holder, routed as the indexer routes it, before any forwarding task can
+    // run (this test's runtime has one thread): far more than one subscriber may queue.
+    for _ in 0..(4 * SUBSCRIBER_QUEUE) {
+        ledger.positions.position(busy, lease);
+    }
+    ledger.positions.position(owner, lease);
+
+    // The owner's wallet hears of its own position, first and only: the burst never reached it.
+    let position = next_item(&mut owner_feed).await;
+    assert_eq!((position.position.holder, position.position.lease_id), (owner, lease));
+    // The busy holder's subscription, which could not keep up, is closed, not left unaware.
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            match busy_feed.next().await {
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break Some(e.to_string()),
+                None => break None,
+            }
+        }
+    })
+    .await
+    .expect("closed within 60 s");
+    if let Some(reason) = closed {
+        assert!(reason.contains("subscribe again"), "{reason}");
+    }
+    assert_eq!(ledger.positions.holders(), 1, "the dropped subscriber left the table");
+    let pong = ws.ping().await.expect("ping");
+    assert_eq!(pong, "pong");
+}
+
+#[tokio::test]
 async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     use compute_ledger_node::index::NodeProofs;
     use compute_ledger_sdk::{
@@ -382,6 +522,33 @@ async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     let run = m.keeper.settle_due(&proofs, 10).await.expect("settle");
     assert_eq!(run.settled.len(), 1, "{run:?}");
     assert_eq!(run.settled[0].outcome, Outcome::Proven);
+}
+
+fn rolled_back<T: std::fmt::Debug>(live: Live<T>) -> compute_ledger_sdk::api::RolledBack {
+    match live {
+        Live::RolledBack { rolled_back } => rolled_back,
+        item => panic!("expected a rollback notice, got {item:?}"),
+    }
+}
+
+/// The next item of a typed subscription (a rollback notice fails the test).
+async fn next_item<T: std::fmt::Debug + serde::de::DeserializeOwned>(
+    subscription: &mut Subscription<Live<T>>,
+) -> T {
+    match next_live(subscription).await {
+        Live::Item(item) => item,
+        notice => panic!("expected an item, got {notice:?}"),
+    }
+}
+
+async fn next_live<T: serde::de::DeserializeOwned>(
+    subscription: &mut Subscription<Live<T>>,
+) -> Live<T> {
+    tokio::time::timeout(std::time::Duration::from_secs(60), subscription.next())
+        .await
+        .expect("notified within 60 s")
+        .expect("subscription open")
+        .expect("a notification of the documented type")
 }
 
 async fn next_value(subscription: &mut Subscription<Value>) -> Value {
