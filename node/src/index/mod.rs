@@ -13,9 +13,11 @@
 
 mod apply;
 mod archive;
+mod due;
 pub mod model;
 mod store;
 
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
+pub use due::DueList;
 pub use store::{Floor, Index, LeaseFilter, RangeRecord, UNDO_WINDOW};
