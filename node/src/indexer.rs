@@ -129,7 +129,10 @@ impl Indexer {
         let mut times: HashMap<u64, u64> = HashMap::new();
         for log in logs.iter_mut().filter(|log| {
             log.block_timestamp.is_none()
-                && matches!(log.event, LedgerEvent::Registry(ClusterRegistryEvents::ReportAccepted(_)))
+                && matches!(
+                    log.event,
+                    LedgerEvent::Registry(ClusterRegistryEvents::ReportAccepted(_))
+                )
         }) {
             let time = match times.get(&log.block_number) {
                 Some(time) => *time,

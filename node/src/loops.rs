@@ -38,14 +38,13 @@ pub async fn keeper_round(
     let now = keeper.client().chain_time().await?;
     let windows = keeper.windows().await?;
     let index = proofs.index.clone();
-    let due = tokio::task::spawn_blocking(move || {
-        index.due_epochs(now, &windows, KEEPER_ROUND_LEASES)
-    })
-    .await
-    .map_err(|e| NodeError::Index {
-        path: proofs.index.path().to_path_buf(),
-        reason: format!("the keeper's index reader failed: {e}"),
-    })??;
+    let due =
+        tokio::task::spawn_blocking(move || index.due_epochs(now, &windows, KEEPER_ROUND_LEASES))
+            .await
+            .map_err(|e| NodeError::Index {
+                path: proofs.index.path().to_path_buf(),
+                reason: format!("the keeper's index reader failed: {e}"),
+            })??;
     let mut run = keeper.settle_epochs(&due.epochs, proofs, batch_size).await?;
     run.expired_challenges = keeper.expire_challenges_of(&due.expired_challenges).await?;
     Ok(run)

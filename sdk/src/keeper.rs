@@ -171,7 +171,13 @@ impl LeaseWalk {
     }
 
     /// Judges `epoch` (the next one after the previous step's) at chain time `now`.
-    pub fn step(&mut self, epoch: u64, facts: &EpochFacts, now: u64, windows: &Windows) -> WalkStep {
+    pub fn step(
+        &mut self,
+        epoch: u64,
+        facts: &EpochFacts,
+        now: u64,
+        windows: &Windows,
+    ) -> WalkStep {
         if now < facts.ends_at {
             return WalkStep::Stop;
         }
@@ -185,7 +191,12 @@ impl LeaseWalk {
             }
             (Scan::NotYet, _) => return WalkStep::Stop,
         };
-        WalkStep::Due(DueEpoch { lease_id: self.lease_id, cluster_id: self.cluster_id, epoch, kind })
+        WalkStep::Due(DueEpoch {
+            lease_id: self.lease_id,
+            cluster_id: self.cluster_id,
+            epoch,
+            kind,
+        })
     }
 }
 

@@ -429,9 +429,8 @@ async fn two_keepers_racing_over_the_same_epochs_both_finish_and_settle_each_onc
     settled.sort();
     let mut on_chain = Vec::new();
     let mut events = LedgerEvents::new(m.governance.provider().clone(), m.deployment.clone());
-    let head = alloy::providers::Provider::get_block_number(m.governance.provider())
-        .await
-        .expect("head");
+    let head =
+        alloy::providers::Provider::get_block_number(m.governance.provider()).await.expect("head");
     for log in events.fetch(m.deployment.deploy_block, head).await.expect("logs") {
         if let LedgerEvent::Market(LeaseMarketEvents::EpochSettled(e)) = log.event {
             on_chain.push((e.leaseId, e.epoch));
