@@ -128,11 +128,11 @@ async fn a_keeper_round_asks_the_same_among_many_leases_as_among_few() {
         let offer = LeaseOffer { cluster_id: hourly, ..m.lease_offer(1, start, 3) };
         m.funded_lease(&offer).await;
     }
-    let m = &m;
+    let m_ref = &m;
     let past_deadline_of = |epoch: u64| async move {
         let target = genesis + (epoch + 1) * u64::from(HOUR) + REPORT_WINDOW + 1;
-        let now = m.governance.chain_time().await.expect("now");
-        m.devnet.advance(target.saturating_sub(now)).await;
+        let now = m_ref.governance.chain_time().await.expect("now");
+        m_ref.devnet.advance(target.saturating_sub(now)).await;
     };
 
     // Round one: the first epoch of DUE leases is missed, among DUE leases.
