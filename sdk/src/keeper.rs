@@ -481,7 +481,13 @@ impl Keeper {
                         Some(found) => found,
                         None if now > unproven_after => {
                             self.flush(&mut items, batch_size, &mut run, &mut blocked).await?;
-                            if blocked.contains_key(&due.lease_id) {
+                            if let Some(reason) = blocked.get(&due.lease_id) {
+                                let reason = reason.clone();
+                                run.skipped.push(Skipped {
+                                    due: *due,
+                                    reason,
+                                    already_settled: false,
+                                });
                                 continue;
                             }
                             self.settle_unproven_or_kept(due, &mut run, &mut blocked).await?;
