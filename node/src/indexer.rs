@@ -68,6 +68,7 @@ impl Indexer {
         metrics: Arc<Metrics>,
     ) -> Result<Self> {
         index.bind(&deployment)?;
+        index.build_due_queue()?;
         let (updates, _) = broadcast::channel(1024);
         let status = watch::Sender::new(SyncStatus {
             deploy_block: deployment.deploy_block,

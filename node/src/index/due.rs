@@ -22,6 +22,9 @@ use super::{
 use crate::{NodeError, Result};
 
 const DUE_PREFIX: &str = "due/";
+/// Set once the queue holds every active lease (an index written before the queue existed gets
+/// it built on open).
+const DUE_QUEUE_BUILT: &str = "meta/due-queue";
 
 fn due_key(ends_at: u64, lease: U256) -> String {
     format!("{DUE_PREFIX}{ends_at:016x}/{lease:064x}")
@@ -60,6 +63,45 @@ pub struct DueList {
 }
 
 impl Index {
+    /// Builds the due queue from the lease rows if this index predates it (a one-time scan of
+    /// every lease), so upgrading a node needs no re-index. Call before the indexer writes (the
+    /// [`crate::Indexer`] does, on creation). Reports indexed before then have no acceptance
+    /// time: their epochs are tried once due otherwise, and an attempt inside the challenge
+    /// window is skipped on simulation.
+    pub fn build_due_queue(&self) -> Result<()> {
+        if self.raw(DUE_QUEUE_BUILT)?.is_some() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        let mut clusters: HashMap<u64, Option<ClusterRow>> = HashMap::new();
+        for entry in self.db().scan_prefix("lease/") {
+            let (key, value) = entry.map_err(|e| self.err(&e))?;
+            let lease: LeaseRow =
+                serde_json::from_slice(&value).map_err(|e| NodeError::Corrupt {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })?;
+            if lease.status != LeaseState::Active || lease.next_epoch >= lease.end_epoch {
+                continue;
+            }
+            let cluster = match clusters.get(&lease.cluster_id) {
+                Some(cluster) => cluster.clone(),
+                None => {
+                    let cluster = self.cluster(lease.cluster_id)?;
+                    clusters.insert(lease.cluster_id, cluster.clone());
+                    cluster
+                }
+            };
+            if let Some(cluster) = cluster {
+                let key = due_key(epoch_end(&cluster, lease.next_epoch), lease.id);
+                batch.insert(key.as_bytes(), lease.id.to_string().as_bytes());
+            }
+        }
+        batch.insert(DUE_QUEUE_BUILT, "1");
+        self.db().apply_batch(batch).map_err(|e| self.err(&e))?;
+        self.flush_all()
+    }
+
     /// Ids of the active leases whose next unsettled epoch ended by chain time `now`, the
     /// longest-waiting first, at most `limit`; reads only the queue keys it returns.
     pub fn due_leases(&self, now: u64, limit: usize) -> Result<Vec<U256>> {

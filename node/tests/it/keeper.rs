@@ -237,3 +237,31 @@ async fn two_keepers_from_the_index_racing_both_finish_and_settle_each_epoch_onc
     let held_after = stablecoin.balanceOf(m.deployment.market).call().await.expect("balance");
     assert_eq!(held_after, held_before, "settlement moves no tokens: nothing lost");
 }
+
+#[tokio::test]
+async fn an_index_from_before_the_due_queue_gets_it_built_when_the_indexer_opens_it() {
+    let m = Market::start(10_000, 5_000).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(2, start, 2)).await;
+    let path = dir.path().join("index");
+    {
+        let index = Index::open(&path).expect("index");
+        catch_up(&m, &index).await;
+        assert_eq!(index.due_leases(u64::MAX, 10).expect("due"), vec![lease]);
+    }
+    // Make it an index of the previous version: no queue, no marker.
+    {
+        let db = sled::open(&path).expect("raw sled");
+        let old: Vec<_> = db.scan_prefix("due/").keys().collect::<Result<_, _>>().expect("keys");
+        assert_eq!(old.len(), 1);
+        for key in old.into_iter().chain([sled::IVec::from("meta/due-queue")]) {
+            db.remove(key).expect("remove");
+        }
+        db.flush().expect("flush");
+    }
+    let index = Index::open(&path).expect("reopen");
+    assert!(index.due_leases(u64::MAX, 10).expect("due").is_empty());
+    catch_up(&m, &index).await;
+    assert_eq!(index.due_leases(u64::MAX, 10).expect("due"), vec![lease]);
+}
