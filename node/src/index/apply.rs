@@ -235,7 +235,7 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
         D::ConflictingLeavesProven(e) => (e.leaseId, e.epoch),
         _ => return Ok(()),
     };
-    ch.update(lease_key(lease_id), |l: &mut LeaseRow| {
+    let lease = ch.update(lease_key(lease_id), |l: &mut LeaseRow| {
         l.open_challenges.retain(|e| *e != epoch);
         if let D::EpochChallengeOpened(e) = event {
             l.open_challenges.push(epoch);
@@ -273,6 +273,7 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
             _ => dispute.status = "conflict".into(),
         }
     })?;
+    due::track_challenge(ch, &lease, epoch);
     Ok(())
 }
 

@@ -4,6 +4,10 @@
 //! ended, and judges their epochs from the index's own rows (reports with their acceptance time,
 //! the lease's disputes): its reads grow with the due leases, not with all leases.
 //!
+//! Open challenges are kept the same way, by ruling deadline (`challenge/{resolve_by}/{lease}/
+//! {epoch}`), so a round finds those to close (their bonds go back) without reading every lease,
+//! including those of leases that ended meanwhile.
+//!
 //! The index trails the chain by its confirmations, so a list may hold an epoch that settled or
 //! was challenged since: the keeper simulates every batch and skips such an item.
 
@@ -22,6 +26,7 @@ use super::{
 use crate::{NodeError, Result};
 
 const DUE_PREFIX: &str = "due/";
+const CHALLENGE_PREFIX: &str = "challenge/";
 /// Set once the queue holds every active lease (an index written before the queue existed gets
 /// it built on open).
 const DUE_QUEUE_BUILT: &str = "meta/due-queue";
@@ -48,12 +53,29 @@ pub(crate) fn dequeue(ch: &mut Changes<'_>, cluster: &ClusterRow, lease_id: U256
     ch.remove_plain(due_key(epoch_end(cluster, epoch), lease_id));
 }
 
+fn challenge_key(resolve_by: u64, lease: U256, epoch: u64) -> String {
+    format!("{CHALLENGE_PREFIX}{resolve_by:016x}/{lease:064x}/{epoch:016x}")
+}
+
+/// Keeps the open-challenge key of `epoch` of `lease` (just changed by a desk event) in step with
+/// its newest dispute row: present while it is open, gone once ruled, expired or in conflict.
+pub(crate) fn track_challenge(ch: &mut Changes<'_>, lease: &LeaseRow, epoch: u64) {
+    let Some(row) = lease.disputes.iter().rev().find(|d| d.epoch == epoch) else { return };
+    let key = challenge_key(row.resolve_by, lease.id, epoch);
+    if row.status == "open" {
+        ch.put_plain(key, Vec::new());
+    } else {
+        ch.remove_plain(key);
+    }
+}
+
 /// What a keeper round may do now, read from the index.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DueList {
     /// Epochs that may settle (or have their proofs sent ahead), each lease's in order.
     pub epochs: Vec<DueEpoch>,
-    /// Challenges (lease, epoch) still open past their ruling deadline, to close.
+    /// Challenges (lease, epoch) still open past their ruling deadline, to close (any lease's,
+    /// ended ones included).
     pub expired_challenges: Vec<(U256, u64)>,
     /// Leases taken from the queue.
     pub leases: usize,
@@ -81,6 +103,9 @@ impl Index {
                     key: String::from_utf8_lossy(&key).into_owned(),
                     reason: e.to_string(),
                 })?;
+            for open in lease.disputes.iter().filter(|d| d.status == "open") {
+                batch.insert(challenge_key(open.resolve_by, lease.id, open.epoch).as_bytes(), "");
+            }
             if lease.status != LeaseState::Active || lease.next_epoch >= lease.end_epoch {
                 continue;
             }
@@ -120,6 +145,28 @@ impl Index {
             .collect()
     }
 
+    /// Challenges (lease, epoch) still open whose ruling deadline passed by chain time `now`,
+    /// the oldest first, at most `limit`; reads only the keys it returns.
+    pub fn expired_challenges(&self, now: u64, limit: usize) -> Result<Vec<(U256, u64)>> {
+        let end = format!("{CHALLENGE_PREFIX}{:016x}", now.saturating_add(1));
+        self.db()
+            .range(CHALLENGE_PREFIX.as_bytes()..end.as_bytes())
+            .keys()
+            .take(limit)
+            .map(|key| {
+                let key = key.map_err(|e| self.err(&e))?;
+                let key = String::from_utf8_lossy(&key).into_owned();
+                let mut parts = key.split('/').skip(2);
+                let lease = parts.next().and_then(|hex| U256::from_str_radix(hex, 16).ok());
+                let epoch = parts.next().and_then(|hex| u64::from_str_radix(hex, 16).ok());
+                match (lease, epoch) {
+                    (Some(lease), Some(epoch)) => Ok((lease, epoch)),
+                    _ => Err(NodeError::Corrupt { key, reason: "not a challenge key".into() }),
+                }
+            })
+            .collect()
+    }
+
     /// The epochs a keeper may settle at chain time `now` under `windows`, for at most `limit`
     /// due leases (see [`Index::due_leases`]): each lease's epochs are judged by
     /// [`LeaseWalk`] from its row, its cluster's and the reports' (each report read once for
@@ -128,6 +175,8 @@ impl Index {
         let mut list = DueList::default();
         let mut clusters: HashMap<u64, ClusterRow> = HashMap::new();
         let mut reported: HashMap<(u64, u64), Option<u64>> = HashMap::new();
+        list.expired_challenges = self.expired_challenges(now, limit)?;
+        list.records_read += list.expired_challenges.len();
         let ids = self.due_leases(now, limit)?;
         list.records_read += ids.len();
         for id in ids {
@@ -146,13 +195,6 @@ impl Index {
                     cluster
                 }
             };
-            list.expired_challenges.extend(
-                lease
-                    .disputes
-                    .iter()
-                    .filter(|d| d.status == "open" && now >= d.resolve_by)
-                    .map(|d| (lease.id, d.epoch)),
-            );
             let last = lease.end_epoch.min(lease.next_epoch + MAX_EPOCHS_PER_SCAN);
             let mut walk = LeaseWalk::new(lease.id, lease.cluster_id);
             for epoch in lease.next_epoch..last {

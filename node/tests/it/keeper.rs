@@ -13,7 +13,7 @@ use compute_ledger_node::{
 };
 use compute_ledger_sdk::{
     Client, ClusterSpec, DueKind, Keeper, LeaseOffer, LeaseStatus,
-    test_utils::{EPOCH, Market, Proxy, REPORT_WINDOW, dollars},
+    test_utils::{EPOCH, Market, Proxy, REPORT_WINDOW, RESOLUTION_WINDOW, dollars},
 };
 
 /// Seconds per epoch of the counting test's due leases.
@@ -264,4 +264,37 @@ async fn an_index_from_before_the_due_queue_gets_it_built_when_the_indexer_opens
     assert!(index.due_leases(u64::MAX, 10).expect("due").is_empty());
     catch_up(&m, &index).await;
     assert_eq!(index.due_leases(u64::MAX, 10).expect("due"), vec![lease]);
+}
+
+#[tokio::test]
+async fn a_challenge_left_open_past_its_deadline_is_closed_after_its_lease_ended() {
+    let m = Market::start(10_000, 5_000).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let proofs = open_index(dir.path());
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(2, start, 1)).await;
+    m.advance_past_epoch(start, 1).await;
+    let delivered = 2 * u64::from(EPOCH);
+    let tree = m.report(start, &[(lease, delivered)]).await;
+    m.tenant.challenge(lease, start).await.expect("challenge");
+    catch_up(&m, &proofs.index).await;
+    assert_eq!(proofs.index.expired_challenges(u64::MAX, 10).expect("open").len(), 1);
+
+    // The arbiter stays silent; past the deadline someone settles the epoch (the report stands)
+    // and the lease ends, leaving the challenge open with the tenant's bond in it.
+    m.devnet.advance(RESOLUTION_WINDOW + 1).await;
+    let proof = tree.proof(lease).expect("proof");
+    m.keeper.settle(lease, start, delivered, proof).await.expect("settle");
+    assert_eq!(m.governance.lease(lease).await.expect("lease").status, LeaseStatus::Ended);
+    catch_up(&m, &proofs.index).await;
+    assert!(proofs.index.due_leases(u64::MAX, 10).expect("due").is_empty());
+
+    // The index keeper closes it though the lease left the due queue; the bond goes back.
+    let keeper = keeper_through(&m, &m.devnet.anvil.endpoint(), 8).await;
+    let run = keeper_round(&keeper, &proofs, 10).await.expect("round");
+    assert_eq!(run.expired_challenges, 1, "{run:?}");
+    let bond = compute_ledger_sdk::withdraw_payout(m.tenant.client()).await.expect("payout");
+    assert!(!bond.base().is_zero());
+    catch_up(&m, &proofs.index).await;
+    assert!(proofs.index.expired_challenges(u64::MAX, 10).expect("open").is_empty());
 }
