@@ -806,3 +806,66 @@ fn refusal(e: &SdkError) -> Option<Refusal> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOWS: Windows = Windows { report_window: 60, challenge_window: 15, proof_grace: 15 };
+
+    fn facts(ends_at: u64, reported_at: Option<u64>, dispute: Option<DisputeState>) -> EpochFacts {
+        EpochFacts { ends_at, reported_at, dispute }
+    }
+
+    fn kind(step: WalkStep) -> Option<DueKind> {
+        match step {
+            WalkStep::Due(due) => Some(due.kind),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_unreported_epoch_is_missed_only_after_its_report_deadline() {
+        let mut walk = LeaseWalk::new(U256::from(1), 1);
+        let epoch = facts(100, None, None);
+        assert_eq!(walk.step(0, &epoch, 99, &WINDOWS), WalkStep::Stop, "not ended");
+        assert_eq!(walk.step(0, &epoch, 160, &WINDOWS), WalkStep::Stop, "deadline not passed");
+        assert_eq!(kind(walk.step(0, &epoch, 161, &WINDOWS)), Some(DueKind::Missed));
+    }
+
+    #[test]
+    fn a_reported_epoch_is_due_when_its_challenge_window_closes() {
+        let mut walk = LeaseWalk::new(U256::from(1), 1);
+        let epoch = facts(100, Some(110), None);
+        assert_eq!(walk.step(0, &epoch, 124, &WINDOWS), WalkStep::Stop);
+        let due = kind(walk.step(0, &epoch, 125, &WINDOWS));
+        assert_eq!(due, Some(DueKind::Reported { unproven_after: 140 }));
+        // A challenge that expired unruled moves the proof deadline to its own.
+        let expired = facts(100, Some(110), Some(DisputeState::Expired { resolve_by: 200 }));
+        let due = kind(walk.step(0, &expired, 201, &WINDOWS));
+        assert_eq!(due, Some(DueKind::Reported { unproven_after: 215 }));
+    }
+
+    #[test]
+    fn behind_a_challenged_epoch_only_proofs_go_ahead() {
+        let mut walk = LeaseWalk::new(U256::from(1), 1);
+        let now = 500;
+        let challenged = facts(100, Some(110), Some(DisputeState::Open { resolve_by: 600 }));
+        assert_eq!(walk.step(0, &challenged, now, &WINDOWS), WalkStep::Skip);
+        let reported = facts(130, Some(140), None);
+        assert_eq!(kind(walk.step(1, &reported, now, &WINDOWS)), Some(DueKind::Ahead));
+        let missed = facts(160, None, None);
+        assert_eq!(walk.step(2, &missed, now, &WINDOWS), WalkStep::Skip, "waits for its turn");
+        let fresh = facts(190, Some(495), None);
+        assert_eq!(walk.step(3, &fresh, now, &WINDOWS), WalkStep::Stop);
+    }
+
+    #[test]
+    fn rulings_and_conflicts_settle_whatever_the_report() {
+        let mut walk = LeaseWalk::new(U256::from(1), 1);
+        let ruled = facts(100, Some(110), Some(DisputeState::Ruled));
+        assert_eq!(kind(walk.step(0, &ruled, 111, &WINDOWS)), Some(DueKind::Resolved));
+        let conflict = facts(130, Some(140), Some(DisputeState::Conflict));
+        assert_eq!(kind(walk.step(1, &conflict, 141, &WINDOWS)), Some(DueKind::Conflict));
+    }
+}
