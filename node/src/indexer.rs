@@ -1,14 +1,17 @@
 //! The indexer loop: backfill the ledger's events from the deployment block, then follow the
 //! head a few confirmations behind; detect reorgs by block hash and roll back with undo records.
 
-use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{collections::HashMap, sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use alloy::{
     eips::BlockNumberOrTag,
     primitives::B256,
     providers::{DynProvider, Provider},
 };
-use compute_ledger_sdk::{Deployment, LedgerEvents, MAX_RANGE, SdkError};
+use compute_ledger_sdk::{
+    Deployment, LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE, SdkError,
+    bindings::ClusterRegistry::ClusterRegistryEvents,
+};
 use tokio::sync::{broadcast, watch};
 
 use crate::{
@@ -128,6 +131,38 @@ impl Indexer {
         Ok(block.map(|b| b.header.hash))
     }
 
+    /// Gives each `ReportAccepted` log its block's timestamp (the keeper times challenge windows
+    /// from it) where the RPC's logs lack `blockTimestamp`: one header read per such block.
+    async fn fill_report_times(&self, logs: &mut [LedgerLog]) -> Result<()> {
+        let mut times: HashMap<u64, u64> = HashMap::new();
+        for log in logs.iter_mut().filter(|log| {
+            log.block_timestamp.is_none()
+                && matches!(
+                    log.event,
+                    LedgerEvent::Registry(ClusterRegistryEvents::ReportAccepted(_))
+                )
+        }) {
+            let time = match times.get(&log.block_number) {
+                Some(time) => *time,
+                None => {
+                    let block = self
+                        .provider
+                        .get_block_by_number(BlockNumberOrTag::Number(log.block_number))
+                        .await
+                        .map_err(SdkError::from)?
+                        .ok_or_else(|| SdkError::Log {
+                            block: Some(log.block_number),
+                            reason: "the RPC has no header for a block it returned logs of".into(),
+                        })?;
+                    times.insert(log.block_number, block.header.timestamp);
+                    block.header.timestamp
+                }
+            };
+            log.block_timestamp = Some(time);
+        }
+        Ok(())
+    }
+
     /// Whether the chain still has block `number` with `hash`.
     async fn on_chain(&self, number: u64, hash: B256) -> Result<bool> {
         Ok(self.block_hash(number).await? == Some(hash))
@@ -230,7 +265,8 @@ impl Indexer {
         // The hash is read before the logs: if the chain reorganises in between, the stored hash
         // is the old one and the next step rolls this range back.
         let Some(hash) = self.block_hash(to).await? else { return Ok(Step::Idle) };
-        let logs = self.events.fetch(from, to).await?;
+        let mut logs = self.events.fetch(from, to).await?;
+        self.fill_report_times(&mut logs).await?;
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
             return Ok(Step::Idle); // the chain moved under us; retry
         }

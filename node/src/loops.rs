@@ -6,7 +6,7 @@ use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 use compute_ledger_oracle::{
     Oracle, OracleConfig, Retention, SampleDb, TelemetrySource, run_live_notifying,
 };
-use compute_ledger_sdk::{Keeper, Reports};
+use compute_ledger_sdk::{Keeper, KeeperRun, Reports};
 use tokio::sync::{mpsc, watch};
 
 use crate::{
@@ -21,8 +21,40 @@ use crate::{
 /// 30 s after a failure, e.g. an unreachable RPC).
 const SUBMIT_POLL: Duration = Duration::from_secs(2);
 
-/// Settles due epochs every `interval` until shutdown. Proofs come from the node's deliveries
-/// archive; failures are logged and retried on the next round.
+/// Due leases one keeper round takes from the index's queue, the longest-waiting first (the
+/// rest wait for the next round).
+pub const KEEPER_ROUND_LEASES: usize = 1_000;
+
+/// One keeper round from the node's own index: chain time and the market's windows (four chain
+/// reads), the due epochs from the index's due queue ([`Index::due_epochs`]: reads grow with
+/// the due leases, not with all leases), then [`Keeper::settle_epochs`] and the closing of those
+/// leases' challenges past their deadline. Chain calls beyond the first four are the batches'
+/// simulations and transactions: O(due).
+///
+/// [`Index::due_epochs`]: crate::index::Index::due_epochs
+pub async fn keeper_round(
+    keeper: &Keeper,
+    proofs: &NodeProofs,
+    batch_size: usize,
+) -> Result<KeeperRun> {
+    let now = keeper.client().chain_time().await?;
+    let windows = keeper.windows().await?;
+    let index = proofs.index.clone();
+    let due =
+        tokio::task::spawn_blocking(move || index.due_epochs(now, &windows, KEEPER_ROUND_LEASES))
+            .await
+            .map_err(|e| NodeError::Index {
+                path: proofs.index.path().to_path_buf(),
+                reason: format!("the keeper's index reader failed: {e}"),
+            })??;
+    let mut run = keeper.settle_epochs(&due.epochs, proofs, batch_size).await?;
+    run.expired_challenges = keeper.expire_challenges_of(&due.expired_challenges).await?;
+    Ok(run)
+}
+
+/// Runs [`keeper_round`] every `interval` until shutdown. Proofs come from the node's
+/// deliveries archive; failures are logged and retried on the next round; skipped epochs are
+/// logged (at debug when another keeper settled them first).
 pub async fn keeper_loop(
     keeper: Keeper,
     proofs: NodeProofs,
@@ -32,25 +64,14 @@ pub async fn keeper_loop(
     shutdown: Shutdown,
 ) {
     loop {
-        let due = tokio::select! {
-            due = keeper.settle_due(&proofs, batch_size) => due,
+        let round = tokio::select! {
+            round = keeper_round(&keeper, &proofs, batch_size) => round,
             () = shutdown.wait() => break,
         };
-        match due {
-            Ok(run) => {
-                for s in &run.settled {
-                    tracing::info!(
-                        lease = %s.lease_id, epoch = s.epoch, rent = %s.rent, credit = %s.sla_credit,
-                        missed = s.missed, "settled"
-                    );
-                }
-                metrics.epochs_settled.fetch_add(run.settled.len() as u64, Ordering::Relaxed);
-                for waiting in &run.without_proof {
-                    tracing::debug!(lease = %waiting.lease_id, epoch = waiting.epoch, "no delivery proof here; left for a keeper that has it");
-                }
-            }
+        match round {
+            Ok(run) => log_round(&run, &metrics),
             Err(e) => {
-                if matches!(e, compute_ledger_sdk::SdkError::Timeout { .. }) {
+                if matches!(e, NodeError::Sdk(compute_ledger_sdk::SdkError::Timeout { .. })) {
                     // Never mined: it may wait behind a nonce a reorg freed.
                     keeper.client().resync_nonce();
                 }
@@ -62,6 +83,30 @@ pub async fn keeper_loop(
         }
     }
     tracing::info!("keeper stopped");
+}
+
+fn log_round(run: &KeeperRun, metrics: &Metrics) {
+    for s in &run.settled {
+        tracing::info!(
+            lease = %s.lease_id, epoch = s.epoch, rent = %s.rent, credit = %s.sla_credit,
+            missed = s.missed, "settled"
+        );
+    }
+    metrics.epochs_settled.fetch_add(run.settled.len() as u64, Ordering::Relaxed);
+    for waiting in &run.without_proof {
+        tracing::debug!(lease = %waiting.lease_id, epoch = waiting.epoch, "no delivery proof here; left for a keeper that has it");
+    }
+    for skip in &run.skipped {
+        let (lease, epoch, reason) = (skip.due.lease_id, skip.due.epoch, &skip.reason);
+        if skip.already_settled {
+            tracing::debug!(%lease, epoch, "skipped: another keeper settled it first");
+        } else {
+            tracing::info!(%lease, epoch, %reason, "skipped this round");
+        }
+    }
+    for (batch, reason) in &run.reverted {
+        tracing::info!(epochs = batch.len(), %reason, "a batch reverted on chain; retried next round");
+    }
 }
 
 /// How a cluster's oracle shares and keeps its reports.

@@ -3,6 +3,7 @@
 //! tests use it (through `test_utils`) to prove timeouts, retries and nonce handling.
 
 use std::{
+    collections::BTreeMap,
     net::SocketAddr,
     sync::{
         Arc, Mutex, PoisonError,
@@ -46,6 +47,8 @@ struct ProxyState {
     dropped: AtomicUsize,
     /// Which requests to cut next.
     drop_rule: Mutex<DropRule>,
+    /// JSON-RPC requests forwarded, by method.
+    methods: Mutex<BTreeMap<String, usize>>,
 }
 
 /// Cut the connection of the next `count` requests containing `text`, before forwarding them or
@@ -69,6 +72,7 @@ impl Proxy {
             held: AtomicUsize::new(0),
             dropped: AtomicUsize::new(0),
             drop_rule: Mutex::new(DropRule::default()),
+            methods: Mutex::new(BTreeMap::new()),
         });
         let accept = Mutex::new(Some(accept_on(listener, Arc::clone(&state))));
         Ok(Self { addr, state, accept })
@@ -115,6 +119,13 @@ impl Proxy {
     /// Closes every open connection (held requests included) at once.
     pub fn drop_connections(&self) {
         self.state.generation.send_modify(|generation| *generation += 1);
+    }
+
+    /// JSON-RPC requests forwarded so far, by method (each call of a batch counts): tests count
+    /// what a piece of code asks the chain, e.g. that a keeper round's calls do not grow with
+    /// the number of leases.
+    pub fn requests(&self) -> BTreeMap<String, usize> {
+        self.state.methods.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// Cuts the connection of each of the next `count` requests whose bytes contain `text` (e.g.
@@ -228,9 +239,23 @@ impl ProxyState {
                     return;
                 }
             }
+            self.count_methods(chunk);
             if to.write_all(chunk).await.is_err() {
                 return;
             }
+        }
+    }
+
+    /// Counts the JSON-RPC methods named in a chunk of request bytes.
+    fn count_methods(&self, chunk: &[u8]) {
+        const KEY: &[u8] = b"\"method\":\"";
+        let mut methods = self.methods.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut rest = chunk;
+        while let Some(at) = rest.windows(KEY.len()).position(|window| window == KEY) {
+            rest = &rest[at + KEY.len()..];
+            let end = rest.iter().position(|byte| *byte == b'"').unwrap_or(rest.len());
+            *methods.entry(String::from_utf8_lossy(&rest[..end]).into_owned()).or_default() += 1;
+            rest = &rest[end..];
         }
     }
 

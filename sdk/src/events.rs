@@ -47,6 +47,9 @@ pub struct LedgerLog {
     pub tx_hash: B256,
     /// Position in the block.
     pub log_index: u64,
+    /// The block's timestamp, when the RPC's logs carry `blockTimestamp` (anvil's and most
+    /// recent nodes' do); `None` otherwise.
+    pub block_timestamp: Option<u64>,
     /// The event.
     pub event: LedgerEvent,
 }
@@ -74,6 +77,7 @@ impl LedgerLog {
             block_hash: log.block_hash.ok_or_else(|| bad("log without block hash".into()))?,
             tx_hash: log.transaction_hash.unwrap_or_default(),
             log_index: log.log_index.unwrap_or_default(),
+            block_timestamp: log.block_timestamp,
             event,
         })
     }

@@ -62,7 +62,8 @@ pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
 pub use investor::{Investor, Offer, Position};
 pub use issuer::Issuer;
 pub use keeper::{
-    DeliveryProofs, DueEpoch, DueKind, Keeper, KeeperRun, Outcome, ProofBook, Settlement,
+    DeliveryProofs, DisputeState, DueEpoch, DueKind, EpochFacts, Keeper, KeeperRun, LeaseWalk,
+    MAX_EPOCHS_PER_SCAN, Outcome, ProofBook, Settlement, Skipped, WalkStep, Windows,
 };
 pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};

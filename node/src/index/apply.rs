@@ -16,6 +16,7 @@ use compute_ledger_sdk::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
+    due,
     model::{
         Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
         PositionRow, ReportRow, SettlementRow,
@@ -274,7 +275,7 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
         D::ConflictingLeavesProven(e) => (e.leaseId, e.epoch),
         _ => return Ok(()),
     };
-    ch.update(lease_key(lease_id), |l: &mut LeaseRow| {
+    let lease = ch.update(lease_key(lease_id), |l: &mut LeaseRow| {
         l.open_challenges.retain(|e| *e != epoch);
         if let D::EpochChallengeOpened(e) = event {
             l.open_challenges.push(epoch);
@@ -312,6 +313,7 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
             _ => dispute.status = "conflict".into(),
         }
     })?;
+    due::track_challenge(ch, &lease, epoch);
     Ok(())
 }
 
@@ -376,6 +378,8 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
                 telemetry_root: r.telemetryRoot,
                 relayer: e.relayer,
                 block: log.block_number,
+                // The indexer fills the timestamp in when the RPC's logs lack it.
+                accepted_at: log.block_timestamp.unwrap_or_default(),
                 efficiency: efficiency(r, cluster.epoch_length),
             };
             ch.put(report_key(e.clusterId, e.epoch), row.clone());
@@ -409,7 +413,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         M::LeaseCreated(e) => lease_created(ch, log, e)?,
         M::LeaseFunded(e) => {
             let before: LeaseRow = ch.need(&lease_key(e.leaseId))?;
-            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+            let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
                 l.status = LeaseStatus::Active;
                 l.escrow_funded = e.escrow;
                 // Funded late: the lease starts later and the skipped epochs' lock is released.
@@ -417,11 +421,12 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
                 l.next_epoch = e.startEpoch;
             })?;
             let skipped = e.startEpoch.saturating_sub(before.start_epoch);
-            ch.update(cluster_key(before.cluster_id), |c: &mut ClusterRow| {
+            let cluster = ch.update(cluster_key(before.cluster_id), |c: &mut ClusterRow| {
                 let bond = c.bonds.entry(before.stablecoin).or_default();
                 let released = before.credit_lock_per_epoch * U256::from(skipped);
                 bond.locked = bond.locked.saturating_sub(released);
             })?;
+            due::enqueue(ch, &cluster, &lease);
         }
         M::LeaseCancelled(e) => {
             let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
@@ -429,13 +434,17 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             })?;
             let lock =
                 lease.credit_lock_per_epoch * U256::from(lease.end_epoch - lease.start_epoch);
-            ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+            let cluster = ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
                 let bond = c.bonds.entry(lease.stablecoin).or_default();
                 bond.locked = bond.locked.saturating_sub(lock);
             })?;
+            due::dequeue(ch, &cluster, lease.id, lease.next_epoch);
         }
         M::LeaseEnded(e) => {
-            ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseStatus::Ended)?;
+            let lease =
+                ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseStatus::Ended)?;
+            let cluster: ClusterRow = ch.need(&cluster_key(lease.cluster_id))?;
+            due::dequeue(ch, &cluster, lease.id, lease.next_epoch);
         }
         M::SharesOffered(e) => {
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
@@ -552,13 +561,15 @@ fn epoch_settled(
             *at = e.rentPerShare;
         }
     })?;
-    ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+    let cluster = ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
         c.rent_settled += e.rent;
         c.credits_paid += e.slaCredit;
         let bond = c.bonds.entry(lease.stablecoin).or_default();
         bond.locked = bond.locked.saturating_sub(lease.credit_lock_per_epoch);
         bond.total = bond.total.saturating_sub(e.slaCredit + e.compensation);
     })?;
+    due::dequeue(ch, &cluster, lease.id, e.epoch);
+    due::enqueue(ch, &cluster, &lease);
     let row = SettlementRow {
         lease_id: e.leaseId,
         cluster_id: lease.cluster_id,

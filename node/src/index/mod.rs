@@ -15,11 +15,13 @@
 
 mod apply;
 mod archive;
+mod due;
 pub mod model;
 mod routes;
 mod store;
 
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
+pub use due::DueList;
 pub use routes::{PositionRoutes, Routed, SUBSCRIBER_QUEUE};
 pub use store::{Floor, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW};

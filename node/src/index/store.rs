@@ -626,6 +626,7 @@ mod tests {
             block_hash: B256::with_last_byte(1),
             tx_hash: B256::ZERO,
             log_index: 0,
+            block_timestamp: Some(block * 2),
             event,
         }
     }

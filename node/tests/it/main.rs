@@ -6,6 +6,7 @@ mod cosign;
 mod demo;
 mod drill;
 mod index;
+mod keeper;
 mod loops;
 mod outbox;
 mod process;

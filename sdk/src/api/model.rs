@@ -78,6 +78,9 @@ pub struct ReportRow {
     pub relayer: Address,
     /// Block it was accepted in.
     pub block: u64,
+    /// Chain time it was accepted at (its block's timestamp): its challenge window starts here.
+    #[serde(default)]
+    pub accepted_at: u64,
     /// Derived efficiency figures.
     #[serde(flatten)]
     #[schemars(with = "schema::EfficiencySchema")]

@@ -353,3 +353,98 @@ async fn an_omitted_leaf_and_a_holders_challenge_still_end_the_lease() {
     assert_eq!(m.keeper.client().lease(lease).await.expect("lease").status, LeaseStatus::Ended);
     assert_eq!(alice.withdraw_payout().await.expect("bond back"), bond);
 }
+
+/// Four leases of two missed epochs each, past the report deadline: eight due epochs.
+async fn four_leases_with_two_missed_epochs(m: &Market) -> Vec<U256> {
+    let start = m.current_epoch().await + 2;
+    let mut leases = Vec::new();
+    for _ in 0..4 {
+        leases.push(m.funded_lease(&m.lease_offer(2, start, 2)).await);
+    }
+    m.advance_past_epoch(start + 1, test_utils::REPORT_WINDOW + 1).await;
+    leases
+}
+
+#[tokio::test]
+async fn an_item_that_would_revert_is_skipped_and_the_rest_of_its_batch_settles() {
+    let m = Market::start(10_000, 5_000).await;
+    let leases = four_leases_with_two_missed_epochs(&m).await;
+    let due = m.keeper.due_epochs().await.expect("due");
+    assert_eq!(due.len(), 8);
+    assert!(due.iter().all(|d| d.kind == DueKind::Missed), "{due:?}");
+
+    // Another keeper settles the first epochs of leases 1 and 3 after the list was made.
+    let other = compute_ledger_sdk::Keeper::new(m.devnet.client(&m.deployment, 8).await);
+    for lease in [leases[1], leases[3]] {
+        let first = due.iter().find(|d| d.lease_id == lease).expect("listed");
+        other.settle_missed(lease, first.epoch).await.expect("the other keeper settles");
+    }
+
+    // One batch of all eight: the two settled items fail simulation; each is found and left out
+    // with the contract's reason, and so is the later epoch of its lease (it cannot settle
+    // before it, as far as this round knows); the other four settle in one transaction.
+    let run = m.keeper.settle_epochs(&due, &ProofBook::default(), 10).await.expect("round");
+    assert_eq!(run.transactions, 1, "{run:?}");
+    let settled: Vec<(U256, u64)> = run.settled.iter().map(|s| (s.lease_id, s.epoch)).collect();
+    let expected: Vec<(U256, u64)> = due
+        .iter()
+        .filter(|d| d.lease_id == leases[0] || d.lease_id == leases[2])
+        .map(|d| (d.lease_id, d.epoch))
+        .collect();
+    assert_eq!(settled, expected);
+    assert_eq!(run.skipped.len(), 4, "{:?}", run.skipped);
+    for lease in [leases[1], leases[3]] {
+        let skipped: Vec<_> = run.skipped.iter().filter(|s| s.due.lease_id == lease).collect();
+        assert_eq!(skipped.len(), 2);
+        assert!(skipped[0].already_settled, "{:?}", skipped[0]);
+        assert!(skipped[0].reason.contains("EpochAlreadySettled"), "{}", skipped[0].reason);
+        assert!(!skipped[1].already_settled);
+        assert!(skipped[1].reason.contains("earlier epoch"), "{}", skipped[1].reason);
+    }
+
+    // The next round settles what was left.
+    let run = m.keeper.settle_due(&ProofBook::default(), 10).await.expect("next round");
+    assert_eq!(run.settled.len(), 2);
+    for lease in leases {
+        assert_eq!(m.governance.lease(lease).await.expect("lease").status, LeaseStatus::Ended);
+    }
+}
+
+#[tokio::test]
+async fn two_keepers_racing_over_the_same_epochs_both_finish_and_settle_each_once() {
+    let m = Market::start(10_000, 5_000).await;
+    let leases = four_leases_with_two_missed_epochs(&m).await;
+    let stablecoin = m.governance.stablecoin();
+    let held_before =
+        stablecoin.balanceOf(m.deployment.market).call().await.expect("market balance");
+    let first = m.keeper.clone();
+    let second = compute_ledger_sdk::Keeper::new(m.devnet.client(&m.deployment, 8).await);
+
+    // Both rounds start together and see the same eight due epochs; batches of three.
+    let proofs = ProofBook::default();
+    let (a, b) = tokio::join!(first.settle_due(&proofs, 3), second.settle_due(&proofs, 3));
+    let (a, b) = (a.expect("first keeper's round"), b.expect("second keeper's round"));
+    let mut settled: Vec<(U256, u64)> =
+        a.settled.iter().chain(&b.settled).map(|s| (s.lease_id, s.epoch)).collect();
+    settled.sort();
+    let mut on_chain = Vec::new();
+    let mut events = LedgerEvents::new(m.governance.provider().clone(), m.deployment.clone());
+    let head =
+        alloy::providers::Provider::get_block_number(m.governance.provider()).await.expect("head");
+    for log in events.fetch(m.deployment.deploy_block, head).await.expect("logs") {
+        if let LedgerEvent::Market(LeaseMarketEvents::EpochSettled(e)) = log.event {
+            on_chain.push((e.leaseId, e.epoch));
+        }
+    }
+    on_chain.sort();
+    assert_eq!(on_chain.len(), 8, "every epoch settled exactly once: {on_chain:?}");
+    on_chain.dedup();
+    assert_eq!(on_chain.len(), 8, "an epoch settled twice");
+    assert_eq!(settled, on_chain, "each round reports what it settled");
+    for lease in leases {
+        assert_eq!(m.governance.lease(lease).await.expect("lease").status, LeaseStatus::Ended);
+    }
+    // Settlement moves money inside the market only: nothing lost, nothing paid twice.
+    let held_after = stablecoin.balanceOf(m.deployment.market).call().await.expect("balance");
+    assert_eq!(held_after, held_before);
+}
