@@ -128,7 +128,7 @@ async fn every_base_unit_is_accounted_for() {
     let total_claimed: U256 = {
         let mut sum = U256::ZERO;
         for holder in holders {
-            let positions = w.node.positions(holder).await.expect("positions");
+            let positions = w.node.positions(holder, None).await.expect("positions").items;
             sum += positions[0].position.claimed;
         }
         sum
@@ -238,6 +238,7 @@ async fn a_node_restarted_mid_epoch_resumes_where_it_stopped() {
     let position = index.position(m.owner.client().address(), lease).expect("read").expect("owner");
     assert_eq!(position.position.claimed, claimed, "the claim made while down is counted once");
     assert_eq!(position.claimable, w.chain_claimable(m.owner.client().address(), lease).await);
-    let from_rpc = w.node.positions(m.owner.client().address()).await.expect("positions");
+    let from_rpc =
+        w.node.positions(m.owner.client().address(), None).await.expect("positions").items;
     assert_eq!(from_rpc[0].position.claimed, claimed);
 }

@@ -95,7 +95,7 @@ impl World {
 
     /// What the wallet API says `holder` may claim from `lease`.
     pub async fn claimable(&self, holder: Address, lease: U256) -> U256 {
-        let positions = self.node.positions(holder).await.expect("ledger_positions");
+        let positions = self.node.positions(holder, None).await.expect("ledger_positions").items;
         positions.iter().find(|p| p.position.lease_id == lease).map_or(U256::ZERO, |p| p.claimable)
     }
 

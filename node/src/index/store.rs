@@ -571,6 +571,22 @@ impl Index {
             .collect()
     }
 
+    /// `holder`'s positions after lease `after` in lease id order, at most `limit`, with their
+    /// claimable rent: reads O(limit) keys.
+    pub fn positions_page(
+        &self,
+        holder: Address,
+        after: Option<U256>,
+        limit: usize,
+    ) -> Result<Vec<PositionView>> {
+        let after = after.map(|lease| format!("{lease:064x}"));
+        let prefix = format!("pos/{}/", alloy::hex::encode(holder));
+        self.page_after(&prefix, after.as_deref(), limit)?
+            .into_iter()
+            .map(|(key, value)| self.view(decode(&key, &value)?))
+            .collect()
+    }
+
     /// One position with its claimable rent.
     pub fn position(&self, holder: Address, lease: U256) -> Result<Option<PositionView>> {
         let Some(position) = self.get::<PositionRow>(&position_key(holder, lease))? else {

@@ -161,8 +161,17 @@ impl LedgerApiServer for LedgerRpc {
         Ok(page(rows, limit, |l| l.id.to_string()))
     }
 
-    fn positions(&self, address: Address) -> RpcResult<Vec<PositionView>> {
-        self.0.index.positions(address).map_err(|e| internal(&e))
+    fn positions(
+        &self,
+        address: Address,
+        request: Option<PageRequest>,
+    ) -> RpcResult<Page<PositionView>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<U256>(&request)?;
+        let rows =
+            self.0.index.positions_page(address, after, limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, |p| p.position.lease_id.to_string()))
     }
 
     fn claimable(&self, address: Address) -> RpcResult<Claimable> {

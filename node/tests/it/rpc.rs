@@ -31,7 +31,7 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
 
     // Positions and claimable agree with the contract for every holder.
     for holder in holders(&m) {
-        let positions = node.positions(holder).await.expect("positions");
+        let positions = node.positions(holder, None).await.expect("positions").items;
         let claimable = node.claimable(holder).await.expect("claimable");
         let chain = chain_claimable(&m, a, holder).await;
         let listed =
@@ -89,7 +89,22 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
     assert!(by_name["result"]["rentSettled"].is_string(), "{by_name}");
     assert_eq!(by_name["result"]["settlements"].as_array().expect("settlements").len(), 3);
     let positions = call(&url, "ledger_positions", json!([m.owner.client().address()])).await;
-    assert!(positions["result"][0]["claimable"].is_string(), "{positions}");
+    assert!(positions["result"]["items"][0]["claimable"].is_string(), "{positions}");
+    // A holder's positions come a page at a time too: one by one, they are the whole list.
+    let owner = m.owner.client().address();
+    let all = node.positions(owner, None).await.expect("positions");
+    assert!(all.items.len() >= 2 && all.next_cursor.is_none(), "{:?}", all.next_cursor);
+    let (mut walked, mut cursor) = (Vec::new(), None);
+    loop {
+        let request = PageRequest { cursor: cursor.clone(), limit: Some(1) };
+        let page = node.positions(owner, Some(request)).await.expect("page");
+        walked.extend(page.items.iter().map(|p| p.position.lease_id));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(walked, all.items.iter().map(|p| p.position.lease_id).collect::<Vec<_>>());
 
     // Not found is -32001 with what was missing, through the typed client too.
     let missing = node.lease(999u64.into()).await.expect_err("no lease 999");

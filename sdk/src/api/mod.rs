@@ -97,9 +97,14 @@ pub trait LedgerApi {
         page: Option<PageRequest>,
     ) -> jsonrpsee::core::RpcResult<Page<LeaseRow>>;
 
-    /// Every position `address` has or had, with claimable rent.
+    /// The positions `address` has or had, with claimable rent, in lease id order, one page at a
+    /// time.
     #[method(name = "positions", blocking)]
-    fn positions(&self, address: Address) -> jsonrpsee::core::RpcResult<Vec<PositionView>>;
+    fn positions(
+        &self,
+        address: Address,
+        page: Option<PageRequest>,
+    ) -> jsonrpsee::core::RpcResult<Page<PositionView>>;
 
     /// Rent `address` may claim, in total and per lease.
     #[method(name = "claimable", blocking)]

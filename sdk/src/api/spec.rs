@@ -217,11 +217,12 @@ pub fn methods() -> &'static [MethodSpec] {
                 ],
                 "Page of Lease",
             ),
-            call::<Vec<PositionView>>(
+            call::<Page<PositionView>>(
                 "ledger_positions",
-                "Every position an address has or had, with claimable rent.",
-                vec![address("The holder.")],
-                "Positions",
+                "The positions an address has or had, with claimable rent, in lease id order, \
+                 one page at a time.",
+                vec![address("The holder."), page()],
+                "Page of Position",
             ),
             call::<Claimable>(
                 "ledger_claimable",
