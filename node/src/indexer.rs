@@ -25,6 +25,25 @@ use crate::{
 /// committed range, so crash tests stop it at exact points. Inert when unset.
 pub const FAULT_ABORT_AFTER_COMMITS: &str = "COMPUTE_LEDGER_FAULT_ABORT_AFTER_COMMITS";
 
+/// Events per atomic batch by default: a denser range is applied in several batches, each
+/// ending at a block boundary.
+pub const MAX_BATCH_LOGS: usize = 10_000;
+
+/// Where the first batch of `logs` ends: the number of logs in it, covering whole blocks, at
+/// most `max` unless one block alone has more; `None` when all of `logs` fit.
+fn batch_end(logs: &[LedgerLog], max: usize) -> Option<usize> {
+    if logs.len() <= max {
+        return None;
+    }
+    let boundary = logs[max].block_number;
+    // Back off to the start of the block that straddles the cap...
+    let fits = logs[..max].iter().rposition(|log| log.block_number != boundary).map(|i| i + 1);
+    // ...or, when that block alone exceeds it, take the whole block.
+    Some(fits.unwrap_or_else(|| {
+        logs.iter().position(|log| log.block_number != boundary).unwrap_or(logs.len())
+    }))
+}
+
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
@@ -50,6 +69,7 @@ pub struct Indexer {
     deployment: Deployment,
     confirmations: u64,
     max_range: u64,
+    max_batch_logs: usize,
     updates: broadcast::Sender<Update>,
     /// Position updates, routed to each holder's subscribers only.
     positions: Arc<PositionRoutes>,
@@ -92,6 +112,7 @@ impl Indexer {
             deployment,
             confirmations,
             max_range: MAX_RANGE,
+            max_batch_logs: MAX_BATCH_LOGS,
             updates,
             positions: Arc::default(),
             status,
@@ -104,6 +125,13 @@ impl Indexer {
     /// Caps blocks per applied range (smaller ranges: more, smaller atomic batches).
     pub fn with_max_range(mut self, blocks: u64) -> Self {
         self.max_range = blocks.max(1);
+        self
+    }
+
+    /// Caps events per atomic batch (at block boundaries; a block is never split) instead of
+    /// [`MAX_BATCH_LOGS`].
+    pub fn with_max_batch_logs(mut self, logs: usize) -> Self {
+        self.max_batch_logs = logs.max(1);
         self
     }
 
@@ -270,6 +298,34 @@ impl Indexer {
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
             return Ok(Step::Idle); // the chain moved under us; retry
         }
+        // A range with many events is applied as several batches ending at block boundaries, so
+        // a backfill's memory is bounded by the batch, not by how dense the history is.
+        let mut start = from;
+        let mut rest = logs;
+        while !rest.is_empty() || start <= to {
+            let (end, end_hash, batch) = match batch_end(&rest, self.max_batch_logs) {
+                Some(split) if rest[split - 1].block_number < to => {
+                    let tail = rest.split_off(split);
+                    let last = &rest[split - 1];
+                    (last.block_number, last.block_hash, std::mem::replace(&mut rest, tail))
+                }
+                _ => (to, hash, std::mem::take(&mut rest)),
+            };
+            self.apply_batch(head, start, end, end_hash, batch).await?;
+            start = end + 1;
+        }
+        Ok(Step::Applied { from, to })
+    }
+
+    /// Applies blocks `[from, to]` as one atomic batch and tells subscribers what changed.
+    async fn apply_batch(
+        &mut self,
+        head: u64,
+        from: u64,
+        to: u64,
+        hash: B256,
+        logs: Vec<LedgerLog>,
+    ) -> Result<()> {
         // Deep below the head a range cannot reorganise: no undo record (read or written).
         let final_range = head.saturating_sub(to) > self.index.undo_depth();
         let updates = self
@@ -306,7 +362,7 @@ impl Indexer {
         }
         self.metrics.indexed_block.store(to, Ordering::Relaxed);
         self.publish_status(head, to + 1);
-        Ok(Step::Applied { from, to })
+        Ok(())
     }
 
     fn publish_status(&self, head: u64, next: u64) {

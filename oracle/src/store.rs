@@ -61,6 +61,12 @@ impl GroupFlush {
     }
 }
 
+/// Opens a sample database with a small page cache (sled's default is 1 GiB): the oracle reads
+/// back only the current epoch's seconds.
+fn open_db(dir: &Path) -> Result<sled::Db> {
+    Ok(sled::Config::new().path(dir).cache_capacity(64 * 1024 * 1024).open()?)
+}
+
 /// One sled database for every oracle of a process (a node serving many clusters): each
 /// cluster's store is a set of trees named after it, and flushes are grouped, so a thousand
 /// oracles sampling at 1 Hz cost a few fsyncs a second, not a thousand databases' worth.
@@ -73,7 +79,7 @@ pub struct SampleDb {
 impl SampleDb {
     /// Opens (or creates) the shared database in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        Ok(Self { db: sled::open(dir)?, flusher: Arc::default() })
+        Ok(Self { db: open_db(dir)?, flusher: Arc::default() })
     }
 
     /// The store of `cluster_id`'s oracle. If its trees are empty and `legacy_dir` holds a store
@@ -135,7 +141,7 @@ fn transaction_error(e: TransactionError<()>) -> OracleError {
 impl SampleStore {
     /// Opens (or creates) a store with a database of its own in `dir`.
     pub fn open(dir: &Path) -> Result<Self> {
-        Self::from_trees(sled::open(dir)?, Arc::default(), |tree| tree.to_string())
+        Self::from_trees(open_db(dir)?, Arc::default(), |tree| tree.to_string())
     }
 
     fn from_trees(

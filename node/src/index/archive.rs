@@ -31,7 +31,9 @@ pub struct DeliveriesArchive {
 impl DeliveriesArchive {
     /// Opens (or creates) the archive at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = sled::open(path).map_err(|e| NodeError::Deliveries {
+        // Proofs are read one epoch at a time: a small cache (sled's default is 1 GiB).
+        let db = sled::Config::new().path(path).cache_capacity(64 * 1024 * 1024).open();
+        let db = db.map_err(|e| NodeError::Deliveries {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;

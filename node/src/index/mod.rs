@@ -24,4 +24,6 @@ pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
 pub use due::DueList;
 pub use routes::{PositionRoutes, Routed, SUBSCRIBER_QUEUE};
-pub use store::{Floor, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW};
+pub use store::{
+    Floor, INDEX_CACHE_BYTES, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW,
+};

@@ -25,6 +25,9 @@ pub use compute_ledger_sdk::api::LeaseFilter;
 
 /// Applied ranges whose undo records are kept by default (deeper reorgs need a re-index).
 pub const UNDO_WINDOW: usize = 256;
+/// The index's page cache (sled's default is 1 GiB): hot records stay in memory and the node's
+/// resident memory stays bounded however large the index grows on disk.
+pub const INDEX_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Blocks below the head past which a range is final by default: it is applied without an undo
 /// record (a backfill of a long history writes none; undo is only needed near the head).
 pub const UNDO_DEPTH: u64 = 256;
@@ -150,7 +153,8 @@ pub struct Index {
 impl Index {
     /// Opens (or creates) the index at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = sled::open(path).map_err(|e| NodeError::Index {
+        let db = sled::Config::new().path(path).cache_capacity(INDEX_CACHE_BYTES).open();
+        let db = db.map_err(|e| NodeError::Index {
             path: path.to_path_buf(),
             reason: format!("{e} (is another node using this directory?)"),
         })?;

@@ -214,3 +214,32 @@ async fn a_backfill_deep_below_the_head_writes_no_undo_records_and_indexes_the_s
     indexer.catch_up().await.expect("catch up");
     assert_eq!(index.contents().expect("contents"), reference.contents().expect("contents"));
 }
+
+#[tokio::test]
+async fn a_dense_range_is_applied_in_block_aligned_batches_and_indexes_the_same() {
+    use compute_ledger_node::{Indexer, Step, index::Index, metrics::Metrics};
+
+    let (m, _) = market_with_history().await;
+    let reference_dir = tempfile::tempdir().expect("tempdir");
+    let reference = index_fresh(&m, reference_dir.path(), 50_000).await;
+    let one_range = reference.kept_ranges().expect("kept");
+
+    // The whole history in one range, at most 3 events per atomic batch.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = Index::open(dir.path()).expect("open");
+    let mut indexer = Indexer::new(
+        index.clone(),
+        m.governance.provider().clone(),
+        m.deployment.clone(),
+        0,
+        std::sync::Arc::new(Metrics::default()),
+    )
+    .expect("indexer")
+    .with_max_batch_logs(3);
+    assert!(matches!(indexer.step().await.expect("step"), Step::Applied { .. }));
+    indexer.catch_up().await.expect("catch up");
+    let batches = index.kept_ranges().expect("kept");
+    assert!(batches > one_range + 5, "{batches} batches vs {one_range} ranges");
+    assert_eq!(index.contents().expect("contents"), reference.contents().expect("contents"));
+    assert_eq!(index.cursor().expect("cursor"), reference.cursor().expect("cursor"));
+}
