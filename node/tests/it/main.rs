@@ -4,6 +4,7 @@ mod common;
 mod cosign;
 mod demo;
 mod drill;
+mod history;
 mod index;
 mod loops;
 mod outbox;
