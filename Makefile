@@ -58,11 +58,14 @@ telemetry-tools:
 		fi; \
 	fi
 
-# Benchmarks (not part of `make test`): criterion and the sampler CPU-overhead run.
-bench:
+# Benchmarks (not part of `make test`): criterion, the node's load and market-scale runs, and the
+# sampler CPU-overhead run. `make bench SCALE_LEASES=100000` sizes the market-scale history
+# (default 20,000 leases; see docs/benchmarks.md for how long each size takes to build).
+bench: install contracts-build
 	cargo bench -p compute-ledger-oracle --bench finalize
 	cargo bench -p compute-ledger-oracle --bench sample_store
 	cargo bench -p compute-ledger-node --bench node_load
+	SCALE_LEASES=$(SCALE_LEASES) cargo bench -p compute-ledger-node --bench scale
 	bash scripts/sampler-overhead.sh
 
 # Re-records contracts/snapshots/*.json after an intended gas change; commit the result.

@@ -8,10 +8,12 @@
 //!
 //! Prints a table for docs/benchmarks.md. Stops by itself.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+// Shared with the scale benchmark, which uses more of it.
+#[allow(dead_code)]
+#[path = "support/mod.rs"]
+mod support;
+
+use std::{sync::Arc, time::Instant};
 
 use alloy::{
     primitives::{Bytes, U256},
@@ -20,7 +22,8 @@ use alloy::{
 };
 use compute_ledger_node::{Indexer, index::Index, metrics::Metrics, rpc};
 use compute_ledger_sdk::{Amount, test_utils::Market};
-use serde_json::{Value, json};
+use serde_json::json;
+use support::{Load, load};
 
 const TRANSFERS: usize = 3_000;
 const WORKERS: usize = 8;
@@ -123,9 +126,9 @@ async fn main() {
         ("ledger_claimable", json!([holder])),
         ("ledger_ping", json!([])),
     ] {
-        rows.push((method, load(&url, method, params).await));
+        rows.push((method, load(&url, method, params, WORKERS, LOAD_SECONDS).await));
     }
-    let ping_rate = (rows[0].1.0 + rows[3].1.0) / 2.0;
+    let ping_rate = (rows[0].1.rate + rows[3].1.rate) / 2.0;
 
     println!("| measurement | value | ratio | goal |");
     println!("| --- | --- | --- | --- |");
@@ -134,7 +137,7 @@ async fn main() {
         "| indexer catch-up, same range | {index_rate:.0} events/s | **{:.2}** | ≥ 0.70 |",
         index_rate / raw_rate
     );
-    for (method, (rate, p50, p99)) in &rows {
+    for (method, Load { rate, p50_ms: p50, p99_ms: p99 }) in &rows {
         println!(
             "| `{method}` ({WORKERS} clients, {LOAD_SECONDS} s) | {rate:.0} req/s, p50 {p50:.2} ms, p99 {p99:.2} ms | **{:.2}** | {} |",
             rate / ping_rate,
@@ -142,41 +145,4 @@ async fn main() {
         );
     }
     server.handle.stop().expect("stop");
-}
-
-/// `WORKERS` clients call `method` back to back for `LOAD_SECONDS`; returns (req/s, p50 ms, p99 ms).
-async fn load(url: &str, method: &'static str, params: Value) -> (f64, f64, f64) {
-    let deadline = Instant::now() + Duration::from_secs(LOAD_SECONDS);
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (url, body) = (url.to_string(), body.clone());
-            tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let response = client
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .body(body.clone())
-                        .send()
-                        .await
-                        .expect("request");
-                    let value: Value = response.json().await.expect("json");
-                    assert!(value["error"].is_null(), "{value}");
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for worker in workers {
-        all.extend(worker.await.expect("worker"));
-    }
-    all.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1_000.0;
-    let p = |q: f64| ms(all[((all.len() as f64 * q) as usize).min(all.len() - 1)]);
-    (all.len() as f64 / LOAD_SECONDS as f64, p(0.50), p(0.99))
 }

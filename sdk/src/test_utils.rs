@@ -292,3 +292,228 @@ impl Proxy {
         Self::start(SocketAddr::from(([127, 0, 0, 1], devnet.anvil.port()))).await
     }
 }
+
+// ------------------------------------------------------------------ market-scale history
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    #[allow(missing_docs)]
+    MarketHistory,
+    "../contracts/out/MarketHistory.sol/MarketHistory.json"
+);
+
+/// Gas of one fixture lease: create, fund, mint its shares to the fixture. With the transfers
+/// below, nine holders come to 818,000; `MarketHistory.t.sol` measures about 790,000.
+const GAS_PER_LEASE: u64 = 260_000;
+/// Gas of one share transfer to a fresh holder (two new checkpoints and a balance).
+const GAS_PER_TRANSFER: u64 = 62_000;
+/// Gas of one fixture cluster: register, faucet and bond.
+const GAS_PER_CLUSTER: u64 = 330_000;
+/// Transactions of the history in flight at once (keeps anvil busy between receipts).
+const IN_FLIGHT: usize = 4;
+
+/// How large a [`History`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistorySize {
+    /// Clusters, owned and bonded by the fixture contract.
+    pub clusters: u64,
+    /// Leases, funded by the fixture contract (their tenant), round-robin over the clusters.
+    pub leases: u64,
+    /// Holders each lease's shares are spread to (the fixture keeps one holder's worth too).
+    pub holders_per_lease: u64,
+    /// Distinct holder addresses, used round-robin (fewer than the transfers: a holder has
+    /// several positions).
+    pub holder_pool: u64,
+    /// Every `due_every`-th lease falls due two epochs after it is made (0: none do).
+    pub due_every: u64,
+}
+
+impl HistorySize {
+    /// The small history the tests index: 10 clusters, 1,000 leases, 10,000 positions
+    /// (9,000 of them held by 1,000 holders, 9 each), 10 leases due.
+    pub const SMALL: Self = Self {
+        clusters: 10,
+        leases: 1_000,
+        holders_per_lease: 9,
+        holder_pool: 1_000,
+        due_every: 100,
+    };
+
+    /// The market-scale shape for `leases` leases: one cluster per 100 leases, ten positions per
+    /// lease, a holder per lease (ten positions each), 1 % of the leases due. At 100,000 leases:
+    /// 1,000 clusters and 1,000,000 positions.
+    pub fn market_scale(leases: u64) -> Self {
+        Self {
+            clusters: (leases / 100).max(1),
+            leases,
+            holders_per_lease: 9,
+            holder_pool: leases.max(9),
+            due_every: 100,
+        }
+    }
+
+    /// Share positions the history makes: the holders' and the fixture's own, per lease.
+    pub fn positions(&self) -> u64 {
+        self.leases * (self.holders_per_lease + 1)
+    }
+
+    /// Leases that fall due.
+    pub fn due_leases(&self) -> u64 {
+        match self.due_every {
+            0 => 0,
+            every => self.leases.div_ceil(every),
+        }
+    }
+}
+
+/// How far a [`History::build`] has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryProgress {
+    /// Leases made so far.
+    pub leases_done: u64,
+    /// Leases to make.
+    pub leases_total: u64,
+}
+
+/// A large market history made by the `MarketHistory` fixture contract (see
+/// `contracts/test/fixtures/MarketHistory.sol`) in few, large transactions: clusters it owns and
+/// bonds, leases it creates and funds (as their tenant), each lease's shares spread to many
+/// holders. Each lease lasts one hour-long epoch; the due ones start at the next epoch, the others
+/// 1,000 epochs later.
+#[derive(Debug, Clone)]
+pub struct History {
+    /// The fixture contract.
+    pub fixture: Address,
+    /// What it made.
+    pub size: HistorySize,
+    /// The first of its clusters (ids are consecutive).
+    pub first_cluster: u64,
+    /// The first of its leases (ids are consecutive).
+    pub first_lease: U256,
+    /// Block of the fixture's deployment (the history lies after it).
+    pub from_block: u64,
+}
+
+impl History {
+    /// Deploys the fixture on `devnet` for `deployment` and builds `size` with funded key 8,
+    /// reporting progress after every transaction. Transactions are sized to the block gas limit.
+    pub async fn build(
+        devnet: &Devnet,
+        deployment: &Deployment,
+        size: HistorySize,
+        mut progress: impl FnMut(HistoryProgress),
+    ) -> Self {
+        let provider = devnet.provider_for(devnet.signer(8));
+        let from_block = provider.get_block_number().await.expect("head");
+        let fixture = MarketHistory::deploy(
+            provider.clone(),
+            deployment.registry,
+            deployment.market,
+            deployment.stablecoin,
+            U256::from(size.holder_pool),
+        )
+        .await
+        .expect("deploy the MarketHistory fixture");
+        let registry = crate::bindings::ClusterRegistry::new(deployment.registry, &provider);
+        let first_cluster = registry.clusterCount().call().await.expect("clusterCount") + 1;
+        let market = crate::bindings::LeaseMarket::new(deployment.market, &provider);
+        let first_lease = market.leaseCount().call().await.expect("leaseCount") + U256::from(1);
+
+        let gas_limit = provider
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await
+            .expect("latest block")
+            .expect("a latest block")
+            .header
+            .gas_limit;
+        // Under half the block: a fuller block would raise the base fee (EIP-1559), compounding
+        // over the thousands of blocks of a large history.
+        let budget = gas_limit / 100 * 45;
+
+        let per_tx = (budget / GAS_PER_CLUSTER).max(1);
+        let mut calls = Vec::new();
+        let mut left = size.clusters;
+        while left > 0 {
+            let n = left.min(per_tx);
+            calls.push((fixture.addClusters(U256::from(n)).gas(gas_limit), 0));
+            left -= n;
+        }
+        send_all(calls, |_| {}).await;
+
+        let per_lease = GAS_PER_LEASE + GAS_PER_TRANSFER * size.holders_per_lease;
+        let per_tx = (budget / per_lease).max(1);
+        let mut calls = Vec::new();
+        let mut left = size.leases;
+        while left > 0 {
+            let n = left.min(per_tx);
+            let call = fixture.addLeases(
+                U256::from(n),
+                U256::from(size.holders_per_lease),
+                U256::from(size.due_every),
+            );
+            calls.push((call.gas(gas_limit), n));
+            left -= n;
+        }
+        let mut leases_done = 0;
+        send_all(calls, |n| {
+            leases_done += n;
+            progress(HistoryProgress { leases_done, leases_total: size.leases });
+        })
+        .await;
+
+        let made = fixture.leasesCreated().call().await.expect("leasesCreated");
+        assert_eq!(made, U256::from(size.leases), "the fixture made every lease");
+        Self { fixture: *fixture.address(), size, first_cluster, first_lease, from_block }
+    }
+
+    /// Holder number `index` of the fixture's pool.
+    pub async fn holder(&self, provider: &DynProvider, index: u64) -> Address {
+        MarketHistory::new(self.fixture, provider)
+            .holder(U256::from(index))
+            .call()
+            .await
+            .expect("holder")
+    }
+
+    /// The fixture's leases, in id order.
+    pub fn leases(&self) -> impl Iterator<Item = U256> + '_ {
+        (0..self.size.leases).map(|i| self.first_lease + U256::from(i))
+    }
+}
+
+/// Sends `calls` in order, at most [`IN_FLIGHT`] awaiting their receipts, and calls `done` with
+/// each call's weight once it is mined; panics on a revert (the fixture's sizes are wrong).
+async fn send_all<D: alloy::contract::CallDecoder>(
+    calls: Vec<(alloy::contract::CallBuilder<&DynProvider, D>, u64)>,
+    mut done: impl FnMut(u64),
+) {
+    let mut pending = std::collections::VecDeque::new();
+    for (call, weight) in calls {
+        if pending.len() == IN_FLIGHT {
+            wait_mined(&mut pending, &mut done).await;
+        }
+        let tx = call.send().await.expect("send a history transaction");
+        pending.push_back((tx, weight));
+    }
+    while !pending.is_empty() {
+        wait_mined(&mut pending, &mut done).await;
+    }
+}
+
+async fn wait_mined(
+    pending: &mut std::collections::VecDeque<(
+        alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+        u64,
+    )>,
+    done: &mut impl FnMut(u64),
+) {
+    let (tx, weight) = pending.pop_front().expect("a pending transaction");
+    let receipt = tx
+        .with_timeout(Some(Duration::from_secs(600)))
+        .get_receipt()
+        .await
+        .expect("history transaction mined");
+    assert!(receipt.status(), "history transaction {} reverted", receipt.transaction_hash);
+    done(weight);
+}

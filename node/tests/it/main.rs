@@ -5,6 +5,7 @@ mod common;
 mod cosign;
 mod demo;
 mod drill;
+mod history;
 mod index;
 mod keeper;
 mod loops;

@@ -1,0 +1,83 @@
+//! What the load benchmarks share: a bounded HTTP JSON-RPC load loop and the process's memory.
+//! Calls go over raw HTTP JSON (not a typed client), so they measure exactly what a wallet sends.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Requests per second, p50 and p99 latency (ms) of a load run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Load {
+    /// Requests per second over the run.
+    pub(crate) rate: f64,
+    /// Median latency, milliseconds.
+    pub(crate) p50_ms: f64,
+    /// 99th-percentile latency, milliseconds.
+    pub(crate) p99_ms: f64,
+}
+
+/// `workers` clients call `method` with `params` back to back for `seconds` at `url`; every
+/// answer must be a result, not an error.
+pub(crate) async fn load(
+    url: &str,
+    method: &str,
+    params: Value,
+    workers: usize,
+    seconds: u64,
+) -> Load {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (url, body) = (url.to_string(), body.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await
+                        .expect("request");
+                    let value: Value = response.json().await.expect("json");
+                    assert!(value["error"].is_null(), "{value}");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("worker"));
+    }
+    all.sort();
+    Load {
+        rate: all.len() as f64 / seconds as f64,
+        p50_ms: percentile_ms(&all, 0.50),
+        p99_ms: percentile_ms(&all, 0.99),
+    }
+}
+
+/// The `q` quantile of sorted `durations`, in milliseconds.
+pub(crate) fn percentile_ms(durations: &[Duration], q: f64) -> f64 {
+    let i = ((durations.len() as f64 * q) as usize).min(durations.len().saturating_sub(1));
+    durations.get(i).map_or(f64::NAN, |d| d.as_secs_f64() * 1_000.0)
+}
+
+/// Resident and peak resident memory of process `pid` ("self" for this one), MiB.
+pub(crate) fn rss_mib(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<f64>().ok())
+            .map_or(f64::NAN, |kib| kib / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
