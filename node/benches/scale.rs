@@ -29,12 +29,13 @@ use alloy::{
 };
 use compute_ledger_node::{
     Indexer,
-    index::{DeliveriesArchive, Index, Update},
+    index::{DeliveriesArchive, Index, NodeProofs, Update},
+    loops::{KEEPER_ROUND_LEASES, keeper_round as index_keeper_round},
     metrics::Metrics,
     rpc,
 };
 use compute_ledger_sdk::{
-    Client, DeployParams, Deployment, Keeper, ProofBook, deploy,
+    Client, DeployParams, Deployment, Keeper, deploy,
     test_utils::{Devnet, History, HistoryProgress, HistorySize},
 };
 use jsonrpsee::core::client::{Subscription, SubscriptionClientT};
@@ -150,6 +151,7 @@ async fn main() {
     let archive_dir = tempfile::tempdir().expect("tempdir");
     let archive = DeliveriesArchive::open(archive_dir.path()).expect("archive");
     let limits = rpc::Limits { max_connections: 2 * SUBSCRIBERS as u32, ..rpc::Limits::default() };
+    let big_index = index.clone();
     let ledger = rpc::Ledger::new(
         index,
         archive,
@@ -182,9 +184,16 @@ async fn main() {
     // lease first too, so both rounds find the same number due.
     settle_one(&devnet, &small, history_small.first_lease).await;
     eprintln!("keeper round over {} leases ...", size.leases);
-    let big_round = keeper_round(devnet.client(&big, KEEPER_KEY).await).await;
+    let big_round = keeper_round(devnet.client(&big, KEEPER_KEY).await, big_index).await;
     eprintln!("keeper round over {SMALL_LEASES} leases ...");
-    let small_round = keeper_round(devnet.client(&small, KEEPER_KEY).await).await;
+    let small_dir = tempfile::tempdir().expect("tempdir");
+    let small_index = Index::open(small_dir.path()).expect("index");
+    Indexer::new(small_index.clone(), provider.clone(), small.clone(), 0, Arc::default())
+        .expect("indexer")
+        .catch_up()
+        .await
+        .expect("catch up");
+    let small_round = keeper_round(devnet.client(&small, KEEPER_KEY).await, small_index).await;
     server.handle.stop().expect("stop");
 
     let ping = (rows[0].1.rate + rows[rows.len() - 1].1.rate) / 2.0;
@@ -302,15 +311,19 @@ struct KeeperRound {
     transactions: usize,
 }
 
-/// One keeper round over `client`'s deployment. The keeper is being rewritten to read due epochs
-/// from the node's index: these two calls are what to change.
-async fn keeper_round(client: Client) -> KeeperRound {
+/// One round of the node's keeper over `client`'s deployment, due epochs from its `index`.
+async fn keeper_round(client: Client, index: Index) -> KeeperRound {
     let keeper = Keeper::new(client);
+    let archive_dir = tempfile::tempdir().expect("tempdir");
+    let archive = DeliveriesArchive::open(archive_dir.path()).expect("archive");
     let t = Instant::now();
-    keeper.due_epochs().await.expect("due epochs");
+    let now = keeper.client().chain_time().await.expect("chain time");
+    let windows = keeper.windows().await.expect("windows");
+    index.due_epochs(now, &windows, KEEPER_ROUND_LEASES).expect("due epochs");
     let find_s = t.elapsed().as_secs_f64();
+    let proofs = NodeProofs { index, archive };
     let t = Instant::now();
-    let run = keeper.settle_due(&ProofBook::default(), KEEPER_BATCH).await.expect("keeper round");
+    let run = index_keeper_round(&keeper, &proofs, KEEPER_BATCH).await.expect("keeper round");
     KeeperRound {
         find_s,
         round_s: t.elapsed().as_secs_f64(),

@@ -3,7 +3,7 @@
 //! chain's balances. (The scale benchmark, `benches/scale.rs`, builds the same at full size.)
 
 use alloy::primitives::U256;
-use compute_ledger_node::index::{LeaseFilter, model::LeaseState};
+use compute_ledger_node::index::{LeaseFilter, model::LeaseStatus};
 use compute_ledger_sdk::test_utils::{History, HistorySize, Market};
 
 use crate::common::index_fresh;
@@ -17,14 +17,14 @@ async fn small_history_indexes_exactly_what_the_fixture_made() {
     let index = index_fresh(&m, dir.path(), 50_000).await;
 
     // The market fixture's own cluster, then the history's.
-    let clusters = index.clusters(0, usize::MAX).expect("clusters");
+    let clusters = index.clusters(None, usize::MAX).expect("clusters");
     assert_eq!(clusters.len() as u64, 1 + size.clusters);
-    let leases = index.leases(&LeaseFilter::default(), 0, usize::MAX).expect("leases");
+    let leases = index.leases(&LeaseFilter::default(), None, usize::MAX).expect("leases");
     assert_eq!(leases.len() as u64, size.leases);
-    assert!(leases.iter().all(|l| l.status == LeaseState::Active), "every lease is funded");
+    assert!(leases.iter().all(|l| l.status == LeaseStatus::Active), "every lease is funded");
     let first_cluster =
         LeaseFilter { cluster_id: Some(history.first_cluster), ..Default::default() };
-    let of_first = index.leases(&first_cluster, 0, usize::MAX).expect("leases of a cluster");
+    let of_first = index.leases(&first_cluster, None, usize::MAX).expect("leases of a cluster");
     assert_eq!(of_first.len() as u64, size.leases / size.clusters, "round-robin over clusters");
     let positions =
         index.contents().expect("contents").keys().filter(|k| k.starts_with("pos/")).count();
