@@ -102,7 +102,11 @@ pub(crate) async fn get_logs_adaptive(
                 start = end + 1;
                 *range = (*range * 2).min(MAX_RANGE);
             }
-            Err(e) if *range > 1 && e.as_error_resp().is_some() => *range /= 2,
+            // Refused as too large, or its answer never came (a dense range can outlast the
+            // request timeout, retries included): ask for half as many blocks.
+            Err(e) if *range > 1 && (e.as_error_resp().is_some() || e.is_transport_error()) => {
+                *range /= 2;
+            }
             Err(e) => return Err(e.into()),
         }
     }

@@ -240,3 +240,33 @@ async fn a_client_rides_out_its_rpc_restarting() {
     Issuer::new(client.clone()).mint(holder, paid).await.expect("mint after the restart");
     assert_eq!(balance(&client, holder).await, before + U256::from(5));
 }
+
+#[tokio::test]
+async fn a_log_range_whose_answer_never_comes_is_halved_not_given_up() {
+    use compute_ledger_sdk::{LedgerEvents, read_provider_with};
+
+    let (devnet, deployment) = deployed().await;
+    let head = devnet.provider_for(devnet.signer(0)).get_block_number().await.expect("head");
+    let direct = LedgerEvents::new(devnet.provider_for(devnet.signer(0)), deployment.clone())
+        .fetch(deployment.deploy_block, head)
+        .await
+        .expect("direct");
+    assert!(!direct.is_empty(), "the deployment emitted events");
+
+    // A range so dense its answer never arrives in time (here: cut, on every retry too): the
+    // reader asks for half the range instead of failing for good.
+    let proxy = Proxy::for_devnet(&devnet).await;
+    let options = quick_retries(Duration::from_secs(20), 2);
+    let provider = read_provider_with(&proxy.url(), &deployment, &options).await.expect("rpc");
+    proxy.drop_responses("eth_getLogs", 3);
+    let fetched = LedgerEvents::new(provider, deployment.clone())
+        .fetch(deployment.deploy_block, head)
+        .await
+        .expect("fetched in smaller ranges");
+    assert_eq!(proxy.dropped_requests(), 3, "the first range and both its retries were cut");
+    let key = |l: &compute_ledger_sdk::LedgerLog| (l.block_number, l.log_index, l.tx_hash);
+    assert_eq!(
+        fetched.iter().map(key).collect::<Vec<_>>(),
+        direct.iter().map(key).collect::<Vec<_>>()
+    );
+}
