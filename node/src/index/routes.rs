@@ -68,6 +68,18 @@ impl PositionRoutes {
         });
     }
 
+    /// Forgets `holder`'s subscribers that left (their queues dropped). Called as each
+    /// subscription ends, so a churn of subscriptions to quiet holders leaves nothing behind.
+    pub fn prune(&self, holder: Address) {
+        let mut table = self.table();
+        if let Some(senders) = table.get_mut(&holder) {
+            senders.retain(|sender| !sender.is_closed());
+            if senders.is_empty() {
+                table.remove(&holder);
+            }
+        }
+    }
+
     /// Holders with at least one subscriber.
     pub fn holders(&self) -> usize {
         self.table().len()
@@ -76,5 +88,49 @@ impl PositionRoutes {
     fn table(&self) -> std::sync::MutexGuard<'_, HashMap<Address, Vec<mpsc::Sender<Routed>>>> {
         // The table stays consistent whatever a panicking holder of the lock was doing.
         self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Forgets its holder's departed subscribers when dropped: declare it before the receiver, so the
+/// receiver is dropped (and its queue closed) first.
+#[derive(Debug)]
+pub struct PruneOnDrop<'a> {
+    /// The routing table.
+    pub routes: &'a PositionRoutes,
+    /// The subscription's holder.
+    pub holder: Address,
+}
+
+impl Drop for PruneOnDrop<'_> {
+    fn drop(&mut self) {
+        self.routes.prune(self.holder);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subscriptions_that_ended_leave_no_entry_behind() {
+        let routes = PositionRoutes::default();
+        for n in 0..1_000u16 {
+            let holder = Address::left_padding_from(&n.to_be_bytes());
+            let _guard = PruneOnDrop { routes: &routes, holder };
+            let _queue = routes.subscribe(holder);
+            assert_eq!(routes.holders(), 1);
+        }
+        assert_eq!(routes.holders(), 0, "a thousand quiet holders' ended subscriptions linger");
+
+        // A holder with a live subscriber keeps it when another of its subscriptions ends.
+        let holder = Address::with_last_byte(7);
+        let mut live = routes.subscribe(holder);
+        {
+            let _guard = PruneOnDrop { routes: &routes, holder };
+            let _ended = routes.subscribe(holder);
+        }
+        routes.position(holder, U256::from(1));
+        assert_eq!(live.try_recv().ok(), Some(Routed::Position(U256::from(1))));
+        assert_eq!(routes.holders(), 1);
     }
 }

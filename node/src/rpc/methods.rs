@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Ledger, validate::invalid};
-use crate::index::{Routed, SUBSCRIBER_QUEUE, Update};
+use crate::index::{PruneOnDrop, Routed, SUBSCRIBER_QUEUE, Update};
 
 fn not_found(what: String) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(NOT_FOUND_CODE, what, None::<()>)
@@ -256,7 +256,9 @@ impl LedgerApiServer for LedgerRpc {
         pending: PendingSubscriptionSink,
         address: Address,
     ) -> SubscriptionResult {
-        // Registered before accepting, so nothing after the subscription's id is missed.
+        // Registered before accepting, so nothing after the subscription's id is missed; the
+        // guard (dropped after the queue) removes the route when the subscription ends.
+        let _route = PruneOnDrop { routes: &self.0.positions, holder: address };
         let mut routed = self.0.positions.subscribe(address);
         let sink = pending.accept().await?;
         loop {
