@@ -131,9 +131,16 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    // The indexer has seen the settlement (observed, not waited for).
-    while index.settlements(lease).expect("settlements").is_empty() {
-        assert!(std::time::Instant::now() < deadline, "the index never saw the settlement");
+    // The indexer has seen the settlement, and the keeper's round has finished and counted it
+    // (the lease ends on chain before the keeper's receipt watcher returns; a shutdown in
+    // between would cut that round short).
+    while index.settlements(lease).expect("settlements").is_empty()
+        || metrics.epochs_settled.load(Ordering::Relaxed) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index never saw the settlement, or the keeper never counted it"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     shutdown.trigger();
