@@ -61,10 +61,9 @@ pub(crate) async fn market_with_history() -> (Market, Vec<U256>) {
     (m, vec![a, b, cancelled])
 }
 
-/// Indexes the whole chain into a fresh directory with ranges of at most `max_range` blocks.
-pub(crate) async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> Index {
-    let index = Index::open(dir).expect("open");
-    let mut indexer = Indexer::new(
+/// An indexer of `m`'s deployment into `index`, with no confirmations and its own metrics.
+pub(crate) fn indexer_of(m: &Market, index: &Index) -> Indexer {
+    Indexer::new(
         index.clone(),
         m.governance.provider().clone(),
         m.deployment.clone(),
@@ -72,8 +71,12 @@ pub(crate) async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u6
         Arc::new(Metrics::default()),
     )
     .expect("indexer")
-    .with_max_range(max_range);
-    indexer.catch_up().await.expect("catch up");
+}
+
+/// Indexes the whole chain into a fresh directory with ranges of at most `max_range` blocks.
+pub(crate) async fn index_fresh(m: &Market, dir: &std::path::Path, max_range: u64) -> Index {
+    let index = Index::open(dir).expect("open");
+    indexer_of(m, &index).with_max_range(max_range).catch_up().await.expect("catch up");
     index
 }
 

@@ -3,7 +3,7 @@
 
 use alloy::primitives::U256;
 
-use crate::common::{chain_claimable, holders, index_fresh, market_with_history};
+use crate::common::{chain_claimable, holders, index_fresh, indexer_of, market_with_history};
 
 #[tokio::test]
 async fn index_matches_the_chain() {
@@ -49,22 +49,14 @@ async fn index_matches_the_chain() {
 #[tokio::test]
 async fn a_reorg_is_rolled_back_and_the_new_chain_applied() {
     use alloy::providers::Provider;
-    use compute_ledger_node::{Indexer, Step, metrics::Metrics};
+    use compute_ledger_node::Step;
 
     let (m, leases) = market_with_history().await;
     let a = leases[0];
     let provider = m.governance.provider().clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let index = compute_ledger_node::index::Index::open(dir.path()).expect("open");
-    let mut indexer = Indexer::new(
-        index.clone(),
-        provider.clone(),
-        m.deployment.clone(),
-        0,
-        std::sync::Arc::new(Metrics::default()),
-    )
-    .expect("indexer")
-    .with_max_range(3);
+    let mut indexer = indexer_of(&m, &index).with_max_range(3);
     indexer.catch_up().await.expect("catch up");
 
     // Blocks the index applies, then loses to a reorg.
@@ -109,22 +101,14 @@ async fn mine_new_history(provider: &alloy::providers::DynProvider, blocks: u64)
 #[tokio::test]
 async fn a_reorg_below_the_undo_window_stops_the_indexer_and_rolls_back_nothing() {
     use alloy::providers::Provider;
-    use compute_ledger_node::{Indexer, NodeError, Step, index::Index, metrics::Metrics};
+    use compute_ledger_node::{NodeError, Step, index::Index};
 
     let m = compute_ledger_sdk::test_utils::Market::start(1_000, 100).await;
     let provider = m.governance.provider().clone();
     let dir = tempfile::tempdir().expect("tempdir");
     // Three kept undo records, one block per range: a reorg four blocks deep is out of reach.
     let index = Index::open(dir.path()).expect("open").with_undo_window(3);
-    let mut indexer = Indexer::new(
-        index.clone(),
-        provider.clone(),
-        m.deployment.clone(),
-        0,
-        std::sync::Arc::new(Metrics::default()),
-    )
-    .expect("indexer")
-    .with_max_range(1);
+    let mut indexer = indexer_of(&m, &index).with_max_range(1);
     indexer.catch_up().await.expect("catch up");
     let deep: U256 = provider.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
     provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
@@ -168,7 +152,7 @@ async fn a_reorg_below_the_undo_window_stops_the_indexer_and_rolls_back_nothing(
 #[tokio::test]
 async fn a_backfill_deep_below_the_head_writes_no_undo_records_and_indexes_the_same() {
     use alloy::providers::Provider;
-    use compute_ledger_node::{Indexer, Step, index::Index, metrics::Metrics};
+    use compute_ledger_node::{Step, index::Index};
 
     let (m, _) = market_with_history().await;
     let provider = m.governance.provider().clone();
@@ -181,15 +165,7 @@ async fn a_backfill_deep_below_the_head_writes_no_undo_records_and_indexes_the_s
 
     let dir = tempfile::tempdir().expect("tempdir");
     let index = Index::open(dir.path()).expect("open").with_undo_depth(10);
-    let mut indexer = Indexer::new(
-        index.clone(),
-        provider.clone(),
-        m.deployment.clone(),
-        0,
-        std::sync::Arc::new(Metrics::default()),
-    )
-    .expect("indexer")
-    .with_max_range(4);
+    let mut indexer = indexer_of(&m, &index).with_max_range(4);
     let mut applied = 0;
     while let Step::Applied { .. } = indexer.step().await.expect("step") {
         applied += 1;
@@ -217,7 +193,7 @@ async fn a_backfill_deep_below_the_head_writes_no_undo_records_and_indexes_the_s
 
 #[tokio::test]
 async fn a_dense_range_is_applied_in_block_aligned_batches_and_indexes_the_same() {
-    use compute_ledger_node::{Indexer, Step, index::Index, metrics::Metrics};
+    use compute_ledger_node::{Step, index::Index};
 
     let (m, _) = market_with_history().await;
     let reference_dir = tempfile::tempdir().expect("tempdir");
@@ -227,15 +203,7 @@ async fn a_dense_range_is_applied_in_block_aligned_batches_and_indexes_the_same(
     // The whole history in one range, at most 3 events per atomic batch.
     let dir = tempfile::tempdir().expect("tempdir");
     let index = Index::open(dir.path()).expect("open");
-    let mut indexer = Indexer::new(
-        index.clone(),
-        m.governance.provider().clone(),
-        m.deployment.clone(),
-        0,
-        std::sync::Arc::new(Metrics::default()),
-    )
-    .expect("indexer")
-    .with_max_batch_logs(3);
+    let mut indexer = indexer_of(&m, &index).with_max_batch_logs(3);
     assert!(matches!(indexer.step().await.expect("step"), Step::Applied { .. }));
     indexer.catch_up().await.expect("catch up");
     let batches = index.kept_ranges().expect("kept");
