@@ -4,10 +4,13 @@ use std::time::Duration;
 
 use alloy::{
     contract::{CallBuilder, CallDecoder},
-    providers::{DynProvider, PendingTransactionError, WatchTxError},
+    primitives::TxHash,
+    providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
     sol_types::SolEvent,
 };
+
+use tokio::time::Instant;
 
 use crate::{Result, SdkError};
 
@@ -21,18 +24,32 @@ pub(crate) async fn transact<D: CallDecoder>(
 ) -> Result<TransactionReceipt> {
     call.call_raw().await?;
     let pending = call.send().await.map_err(refused)?;
-    let tx = *pending.tx_hash();
-    let receipt =
-        pending.with_timeout(Some(RECEIPT_TIMEOUT)).get_receipt().await.map_err(|e| match e {
-            PendingTransactionError::TxWatcher(WatchTxError::Timeout) => {
-                SdkError::Timeout { tx, seconds: RECEIPT_TIMEOUT.as_secs() }
-            }
-            other => SdkError::NotMined { tx, reason: other.to_string() },
-        })?;
+    let receipt = receipt_of(pending.provider(), *pending.tx_hash()).await?;
     if !receipt.status() {
-        return Err(SdkError::RevertedOnChain { tx });
+        return Err(SdkError::RevertedOnChain { tx: receipt.transaction_hash });
     }
     Ok(receipt)
+}
+
+/// Polls for `tx`'s receipt until [`RECEIPT_TIMEOUT`]. Not alloy's block watcher: it trusts the
+/// blocks it saw, so a transaction sent again after a reorg (same nonce, same bytes, same hash)
+/// counts as mined at once, and the missing receipt then fails the send.
+async fn receipt_of(provider: &impl Provider, tx: TxHash) -> Result<TransactionReceipt> {
+    let give_up = Instant::now() + RECEIPT_TIMEOUT;
+    let mut poll = tokio::time::interval(provider.client().poll_interval());
+    loop {
+        poll.tick().await;
+        let receipt = provider
+            .get_transaction_receipt(tx)
+            .await
+            .map_err(|e| SdkError::NotMined { tx, reason: e.to_string() })?;
+        if let Some(receipt) = receipt {
+            return Ok(receipt);
+        }
+        if Instant::now() >= give_up {
+            return Err(SdkError::Timeout { tx, seconds: RECEIPT_TIMEOUT.as_secs() });
+        }
+    }
 }
 
 /// A send's error: an answer from the node that is no decodable revert is a refusal (a send

@@ -270,3 +270,48 @@ async fn a_log_range_whose_answer_never_comes_is_halved_not_given_up() {
         direct.iter().map(key).collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn a_transaction_sent_again_after_a_reorg_waits_for_its_own_receipt() {
+    let (devnet, deployment) = deployed().await;
+    let client =
+        connect(&devnet.anvil.endpoint(), &deployment, devnet.signer(0), &RpcOptions::default())
+            .await;
+    let issuer = Issuer::new(client.clone());
+    let to = devnet.signer(1).address();
+    let one = client.amount(U256::from(1u8));
+    let anvil = devnet.provider_for(devnet.signer(0));
+
+    // A first send starts the client's block poller; the second is mined, then reorged out: the
+    // client has seen a block holding it.
+    issuer.mint(to, one).await.expect("mined");
+    let snapshot: U256 = anvil.raw_request("evm_snapshot".into(), ()).await.expect("snapshot");
+    issuer.mint(to, one).await.expect("mined");
+    // Let the client's block poller see that block (the pass never depends on this wait; the
+    // failure it guards against needs the poller to have seen it).
+    tokio::time::sleep(client.provider().client().poll_interval() * 8).await;
+    let reverted: bool = anvil.raw_request("evm_revert".into(), (snapshot,)).await.expect("revert");
+    assert!(reverted);
+    client.resync_nonce();
+
+    // The same transaction (same nonce, same bytes, same hash) sent again sits in the pool: the
+    // send waits for its own receipt instead of trusting the block it saw before the reorg.
+    anvil.raw_request::<_, ()>("evm_setAutomine".into(), (false,)).await.expect("automine off");
+    let again = tokio::spawn({
+        let issuer = issuer.clone();
+        async move { issuer.mint(to, one).await }
+    });
+    let give_up = Instant::now() + DEADLINE;
+    loop {
+        let status: serde_json::Value =
+            anvil.raw_request("txpool_status".into(), ()).await.expect("txpool");
+        if status["pending"].as_str().is_some_and(|n| n != "0x0") {
+            break;
+        }
+        assert!(Instant::now() < give_up, "the transaction never reached the pool");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anvil.raw_request::<_, String>("evm_mine".into(), ()).await.expect("mine");
+    tokio::time::timeout(DEADLINE, again).await.expect("hung").expect("task").expect("mined");
+    assert_eq!(balance(&client, to).await, U256::from(2u8));
+}
