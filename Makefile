@@ -65,6 +65,7 @@ bench: install contracts-build
 	cargo bench -p compute-ledger-oracle --bench finalize
 	cargo bench -p compute-ledger-oracle --bench sample_store
 	cargo bench -p compute-ledger-node --bench node_load
+	cargo bench -p compute-ledger-node --bench catch_up
 	SCALE_LEASES=$(SCALE_LEASES) cargo bench -p compute-ledger-node --bench scale
 	bash scripts/sampler-overhead.sh
 

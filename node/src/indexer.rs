@@ -12,7 +12,7 @@ use compute_ledger_sdk::{
     Deployment, LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE, SdkError,
     bindings::ClusterRegistry::ClusterRegistryEvents,
 };
-use tokio::sync::{broadcast, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::{
     Backoff, NodeError, Result, Shutdown,
@@ -31,7 +31,7 @@ pub const MAX_BATCH_LOGS: usize = 10_000;
 
 /// Where the first batch of `logs` ends: the number of logs in it, covering whole blocks, at
 /// most `max` unless one block alone has more; `None` when all of `logs` fit.
-fn batch_end(logs: &[LedgerLog], max: usize) -> Option<usize> {
+pub fn batch_end(logs: &[LedgerLog], max: usize) -> Option<usize> {
     if logs.len() <= max {
         return None;
     }
@@ -42,6 +42,92 @@ fn batch_end(logs: &[LedgerLog], max: usize) -> Option<usize> {
     Some(fits.unwrap_or_else(|| {
         logs.iter().position(|log| log.block_number != boundary).unwrap_or(logs.len())
     }))
+}
+
+/// The hash of block `number` (`None`: the chain has no such block).
+async fn block_hash(provider: &DynProvider, number: u64) -> Result<Option<B256>> {
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await
+        .map_err(SdkError::from)?;
+    Ok(block.map(|b| b.header.hash))
+}
+
+/// Gives each `ReportAccepted` log its block's timestamp (the keeper times challenge windows
+/// from it) where the RPC's logs lack `blockTimestamp`: one header read per such block.
+async fn fill_report_times(provider: &DynProvider, logs: &mut [LedgerLog]) -> Result<()> {
+    let mut times: HashMap<u64, u64> = HashMap::new();
+    for log in logs.iter_mut().filter(|log| {
+        log.block_timestamp.is_none()
+            && matches!(log.event, LedgerEvent::Registry(ClusterRegistryEvents::ReportAccepted(_)))
+    }) {
+        let time = match times.get(&log.block_number) {
+            Some(time) => *time,
+            None => {
+                let block = provider
+                    .get_block_by_number(BlockNumberOrTag::Number(log.block_number))
+                    .await
+                    .map_err(SdkError::from)?
+                    .ok_or_else(|| SdkError::Log {
+                        block: Some(log.block_number),
+                        reason: "the RPC has no header for a block it returned logs of".into(),
+                    })?;
+                times.insert(log.block_number, block.header.timestamp);
+                block.header.timestamp
+            }
+        };
+        log.block_timestamp = Some(time);
+    }
+    Ok(())
+}
+
+/// Blocks `[from, to]` of a backfill, fetched ahead of the one being applied.
+struct Chunk {
+    from: u64,
+    to: u64,
+    hash: B256,
+    logs: Vec<LedgerLog>,
+}
+
+/// How a backfill sizes its requests, carried from step to step.
+#[derive(Debug, Clone)]
+struct FetchAhead {
+    events: LedgerEvents,
+    /// Blocks per chunk: starts at one, at most doubles per chunk (a sparse history is crossed
+    /// in few requests) and shrinks to the density seen (a dense one never pulls far more than
+    /// one batch of events at a time).
+    blocks: u64,
+}
+
+/// Fetches blocks `[from, to]` (all final) in chunks of about `target` events, sending each to
+/// the applier while it fetches the next. Stops early, without an error, if the chain answers
+/// inconsistently: the next step starts from there again.
+async fn fetch_ahead(
+    provider: DynProvider,
+    mut ahead: FetchAhead,
+    from: u64,
+    to: u64,
+    target: usize,
+    chunks: mpsc::Sender<Chunk>,
+) -> Result<FetchAhead> {
+    let mut start = from;
+    while start <= to {
+        let end = to.min(start.saturating_add(ahead.blocks - 1));
+        let Some(hash) = block_hash(&provider, end).await? else { return Ok(ahead) };
+        let mut logs = ahead.events.fetch(start, end).await?;
+        if logs.iter().any(|log| log.block_number == end && log.block_hash != hash) {
+            return Ok(ahead);
+        }
+        fill_report_times(&provider, &mut logs).await?;
+        let seen = logs.len().max(1) as u64;
+        let dense = (end - start + 1).saturating_mul(target as u64) / seen;
+        ahead.blocks = dense.clamp(1, ahead.blocks.saturating_mul(2)).min(MAX_RANGE);
+        if chunks.send(Chunk { from: start, to: end, hash, logs }).await.is_err() {
+            return Ok(ahead); // the applier stopped: its error is the step's
+        }
+        start = end + 1;
+    }
+    Ok(ahead)
 }
 
 /// What one step did.
@@ -66,6 +152,8 @@ pub struct Indexer {
     index: Index,
     provider: DynProvider,
     events: LedgerEvents,
+    /// The backfill's request sizing.
+    ahead: FetchAhead,
     deployment: Deployment,
     confirmations: u64,
     max_range: u64,
@@ -108,6 +196,7 @@ impl Indexer {
         Ok(Self {
             index,
             provider,
+            ahead: FetchAhead { events: events.clone(), blocks: 1 },
             events,
             deployment,
             confirmations,
@@ -151,44 +240,7 @@ impl Indexer {
     }
 
     async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
-        let block = self
-            .provider
-            .get_block_by_number(BlockNumberOrTag::Number(number))
-            .await
-            .map_err(SdkError::from)?;
-        Ok(block.map(|b| b.header.hash))
-    }
-
-    /// Gives each `ReportAccepted` log its block's timestamp (the keeper times challenge windows
-    /// from it) where the RPC's logs lack `blockTimestamp`: one header read per such block.
-    async fn fill_report_times(&self, logs: &mut [LedgerLog]) -> Result<()> {
-        let mut times: HashMap<u64, u64> = HashMap::new();
-        for log in logs.iter_mut().filter(|log| {
-            log.block_timestamp.is_none()
-                && matches!(
-                    log.event,
-                    LedgerEvent::Registry(ClusterRegistryEvents::ReportAccepted(_))
-                )
-        }) {
-            let time = match times.get(&log.block_number) {
-                Some(time) => *time,
-                None => {
-                    let block = self
-                        .provider
-                        .get_block_by_number(BlockNumberOrTag::Number(log.block_number))
-                        .await
-                        .map_err(SdkError::from)?
-                        .ok_or_else(|| SdkError::Log {
-                            block: Some(log.block_number),
-                            reason: "the RPC has no header for a block it returned logs of".into(),
-                        })?;
-                    times.insert(log.block_number, block.header.timestamp);
-                    block.header.timestamp
-                }
-            };
-            log.block_timestamp = Some(time);
-        }
-        Ok(())
+        block_hash(&self.provider, number).await
     }
 
     /// Whether the chain still has block `number` with `hash`.
@@ -290,16 +342,58 @@ impl Indexer {
             return Ok(Step::Idle);
         }
         let to = confirmed.min(from + self.max_range - 1);
+        // Deep below the head (a backfill) no reorg can reach: fetch ahead while applying.
+        let last_final = head.checked_sub(self.index.undo_depth() + 1);
+        if let Some(last_final) = last_final.filter(|last| *last >= from) {
+            return self.backfill(head, from, to.min(last_final)).await;
+        }
         // The hash is read before the logs: if the chain reorganises in between, the stored hash
         // is the old one and the next step rolls this range back.
         let Some(hash) = self.block_hash(to).await? else { return Ok(Step::Idle) };
         let mut logs = self.events.fetch(from, to).await?;
-        self.fill_report_times(&mut logs).await?;
+        fill_report_times(&self.provider, &mut logs).await?;
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {
             return Ok(Step::Idle); // the chain moved under us; retry
         }
         // A range with many events is applied as several batches ending at block boundaries, so
-        // a backfill's memory is bounded by the batch, not by how dense the history is.
+        // memory is bounded by the batch, not by how dense the range is.
+        self.apply_logs(head, from, to, hash, logs).await?;
+        Ok(Step::Applied { from, to })
+    }
+
+    /// Applies the final blocks `[from, to]` chunk by chunk while the next chunk is fetched: the
+    /// pull and the apply overlap, and memory holds at most three chunks.
+    async fn backfill(&mut self, head: u64, from: u64, to: u64) -> Result<Step> {
+        let (chunks, mut fetched) = mpsc::channel(1);
+        let ahead = self.ahead.clone();
+        let fetcher =
+            fetch_ahead(self.provider.clone(), ahead, from, to, self.max_batch_logs, chunks);
+        let applier = async {
+            let mut applied = None;
+            while let Some(Chunk { from, to, hash, logs }) = fetched.recv().await {
+                self.apply_logs(head, from, to, hash, logs).await?;
+                applied = Some(to);
+            }
+            Ok::<_, NodeError>(applied)
+        };
+        let (ahead, applied) = tokio::try_join!(fetcher, applier)?;
+        self.ahead = ahead;
+        Ok(match applied {
+            Some(to) => Step::Applied { from, to },
+            None => Step::Idle,
+        })
+    }
+
+    /// Applies the logs of blocks `[from, to]` (whose last block has `hash`) in batches of at most
+    /// the configured number of events, each ending at a block boundary.
+    async fn apply_logs(
+        &mut self,
+        head: u64,
+        from: u64,
+        to: u64,
+        hash: B256,
+        logs: Vec<LedgerLog>,
+    ) -> Result<()> {
         let mut start = from;
         let mut rest = logs;
         while !rest.is_empty() || start <= to {
@@ -314,7 +408,7 @@ impl Indexer {
             self.apply_batch(head, start, end, end_hash, batch).await?;
             start = end + 1;
         }
-        Ok(Step::Applied { from, to })
+        Ok(())
     }
 
     /// Applies blocks `[from, to]` as one atomic batch and tells subscribers what changed.

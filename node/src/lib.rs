@@ -20,5 +20,5 @@ pub use builder::{
     KeeperOptions, NodeBuilder, NodeOptions, OracleHandle, RunningNode, ServerOptions,
 };
 pub use error::{NodeError, Result};
-pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, MAX_BATCH_LOGS, Step};
+pub use indexer::{FAULT_ABORT_AFTER_COMMITS, Indexer, MAX_BATCH_LOGS, Step, batch_end};
 pub use shutdown::Shutdown;

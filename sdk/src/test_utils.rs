@@ -509,11 +509,24 @@ async fn wait_mined(
     done: &mut impl FnMut(u64),
 ) {
     let (tx, weight) = pending.pop_front().expect("a pending transaction");
-    let receipt = tx
-        .with_timeout(Some(Duration::from_secs(600)))
-        .get_receipt()
-        .await
-        .expect("history transaction mined");
+    let (provider, hash) = (tx.provider(), *tx.tx_hash());
+    let receipt = match crate::tx::receipt_within(provider, hash, Duration::from_secs(600)).await {
+        Ok(receipt) => receipt,
+        Err(e) => {
+            // Say why: a transaction never mined usually waits behind a nonce gap.
+            let sent = provider.get_transaction_by_hash(hash).await.ok().flatten();
+            let nonce = sent.as_ref().map(alloy::consensus::Transaction::nonce);
+            let from = sent.as_ref().map(|t| t.inner.signer());
+            let on_chain = match from {
+                Some(from) => provider.get_transaction_count(from).await.ok(),
+                None => None,
+            };
+            panic!(
+                "history transaction {hash} not mined: {e} (its nonce {nonce:?}, the sender's \
+                 next nonce on chain {on_chain:?})"
+            )
+        }
+    };
     assert!(receipt.status(), "history transaction {} reverted", receipt.transaction_hash);
     done(weight);
 }

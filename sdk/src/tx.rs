@@ -24,18 +24,22 @@ pub(crate) async fn transact<D: CallDecoder>(
 ) -> Result<TransactionReceipt> {
     call.call_raw().await?;
     let pending = call.send().await.map_err(refused)?;
-    let receipt = receipt_of(pending.provider(), *pending.tx_hash()).await?;
+    let receipt = receipt_within(pending.provider(), *pending.tx_hash(), RECEIPT_TIMEOUT).await?;
     if !receipt.status() {
         return Err(SdkError::RevertedOnChain { tx: receipt.transaction_hash });
     }
     Ok(receipt)
 }
 
-/// Polls for `tx`'s receipt until [`RECEIPT_TIMEOUT`]. Not alloy's block watcher: it trusts the
-/// blocks it saw, so a transaction sent again after a reorg (same nonce, same bytes, same hash)
-/// counts as mined at once, and the missing receipt then fails the send.
-async fn receipt_of(provider: &impl Provider, tx: TxHash) -> Result<TransactionReceipt> {
-    let give_up = Instant::now() + RECEIPT_TIMEOUT;
+/// Polls for `tx`'s receipt for up to `timeout`. Not alloy's block watcher: it trusts the blocks
+/// it saw, so a transaction sent again after a reorg (same nonce, same bytes, same hash) counts as
+/// mined at once, and the missing receipt then fails the send.
+pub(crate) async fn receipt_within(
+    provider: &impl Provider,
+    tx: TxHash,
+    timeout: Duration,
+) -> Result<TransactionReceipt> {
+    let give_up = Instant::now() + timeout;
     let mut poll = tokio::time::interval(provider.client().poll_interval());
     loop {
         poll.tick().await;
@@ -47,7 +51,7 @@ async fn receipt_of(provider: &impl Provider, tx: TxHash) -> Result<TransactionR
             return Ok(receipt);
         }
         if Instant::now() >= give_up {
-            return Err(SdkError::Timeout { tx, seconds: RECEIPT_TIMEOUT.as_secs() });
+            return Err(SdkError::Timeout { tx, seconds: timeout.as_secs() });
         }
     }
 }

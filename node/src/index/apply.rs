@@ -2,7 +2,7 @@
 //! emitted the event — in particular the share-holder checkpoints, so the index's claimable rent
 //! equals `LeaseMarket.claimable` to the base unit.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy::primitives::{Address, U256};
 use compute_ledger_sdk::{
@@ -52,8 +52,22 @@ pub enum Update {
     },
 }
 
+/// Which kind of value a written key holds (so finishing a range finds it in one lookup).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Cluster,
+    Attestors,
+    Report,
+    Lease,
+    Position,
+    Settlement,
+    /// Not a record: a secondary key or a queue entry, bytes in `Changes::plain`.
+    Plain,
+}
+
 /// A record type of the index, with its slot in the per-range cache.
 pub(crate) trait Record: Serialize + DeserializeOwned + Clone {
+    const KIND: Kind;
     fn slot(cache: &mut Cache) -> &mut HashMap<String, Self>;
 }
 
@@ -70,20 +84,21 @@ pub(crate) struct Cache {
 }
 
 macro_rules! record {
-    ($type:ty, $field:ident) => {
+    ($type:ty, $field:ident, $kind:ident) => {
         impl Record for $type {
+            const KIND: Kind = Kind::$kind;
             fn slot(cache: &mut Cache) -> &mut HashMap<String, Self> {
                 &mut cache.$field
             }
         }
     };
 }
-record!(ClusterRow, clusters);
-record!(AttestorSet, attestors);
-record!(ReportRow, reports);
-record!(LeaseRow, leases);
-record!(PositionRow, positions);
-record!(SettlementRow, settlements);
+record!(ClusterRow, clusters, Cluster);
+record!(AttestorSet, attestors, Attestors);
+record!(ReportRow, reports, Report);
+record!(LeaseRow, leases, Lease);
+record!(PositionRow, positions, Position);
+record!(SettlementRow, settlements, Settlement);
 
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -96,7 +111,8 @@ pub(crate) type Write = (String, Option<Vec<u8>>);
 pub(crate) struct Changes<'a> {
     index: &'a Index,
     cache: Cache,
-    dirty: BTreeSet<String>,
+    /// Every key written, in key order, with the kind of its value.
+    dirty: BTreeMap<String, Kind>,
     /// Keys that are not records (secondary keys, queues): their new bytes, or `None` to remove.
     plain: HashMap<String, Option<Vec<u8>>>,
     updates: Vec<Update>,
@@ -108,7 +124,7 @@ impl<'a> Changes<'a> {
         Self {
             index,
             cache: Cache::default(),
-            dirty: BTreeSet::new(),
+            dirty: BTreeMap::new(),
             plain: HashMap::new(),
             updates: Vec::new(),
             seen: HashSet::new(),
@@ -136,30 +152,34 @@ impl<'a> Changes<'a> {
     }
 
     fn put<T: Record>(&mut self, key: String, value: T) {
-        self.dirty.insert(key.clone());
+        self.dirty.insert(key.clone(), T::KIND);
         T::slot(&mut self.cache).insert(key, value);
     }
 
     /// Writes a key that is not a record (a secondary key or a queue entry) with `value`, which
     /// must be UTF-8 (undo records keep old values as text).
     pub(crate) fn put_plain(&mut self, key: String, value: Vec<u8>) {
-        self.dirty.insert(key.clone());
+        self.dirty.insert(key.clone(), Kind::Plain);
         self.plain.insert(key, Some(value));
     }
 
     /// Removes a key that is not a record (a secondary key or a queue entry); undone with the
     /// range like any write.
     pub(crate) fn remove_plain(&mut self, key: String) {
-        self.dirty.insert(key.clone());
+        self.dirty.insert(key.clone(), Kind::Plain);
         self.plain.insert(key, None);
     }
 
     /// Reads, changes and writes back one record.
     fn update<T: Record>(&mut self, key: String, change: impl FnOnce(&mut T)) -> Result<T> {
-        let mut value: T = self.need(&key)?;
-        change(&mut value);
-        self.put(key, value.clone());
-        Ok(value)
+        if !T::slot(&mut self.cache).contains_key(&key) {
+            self.need::<T>(&key)?; // now cached
+        }
+        let value = T::slot(&mut self.cache).get_mut(&key).expect("cached just above");
+        change(value);
+        let changed = value.clone();
+        self.dirty.insert(key, T::KIND);
+        Ok(changed)
     }
 
     fn position(&mut self, holder: Address, lease_id: U256) -> Result<PositionRow> {
@@ -183,23 +203,22 @@ impl<'a> Changes<'a> {
     pub(crate) fn finish(mut self) -> Result<(Vec<Write>, Vec<Update>)> {
         self.index_leases()?;
         let mut writes = Vec::with_capacity(self.dirty.len());
-        for key in std::mem::take(&mut self.dirty) {
-            if let Some(plain) = self.plain.remove(&key) {
-                writes.push((key, plain));
-                continue;
-            }
+        for (key, kind) in std::mem::take(&mut self.dirty) {
             let c = &self.cache;
-            let bytes = c
-                .clusters
-                .get(&key)
-                .map(encode)
-                .or_else(|| c.attestors.get(&key).map(encode))
-                .or_else(|| c.reports.get(&key).map(encode))
-                .or_else(|| c.leases.get(&key).map(encode))
-                .or_else(|| c.positions.get(&key).map(encode))
-                .or_else(|| c.settlements.get(&key).map(encode))
-                .expect("every dirty key is cached");
-            writes.push((key, Some(bytes)));
+            let record = match kind {
+                Kind::Plain => {
+                    let plain = self.plain.remove(&key).expect("every plain write is kept");
+                    writes.push((key, plain));
+                    continue;
+                }
+                Kind::Cluster => c.clusters.get(&key).map(encode),
+                Kind::Attestors => c.attestors.get(&key).map(encode),
+                Kind::Report => c.reports.get(&key).map(encode),
+                Kind::Lease => c.leases.get(&key).map(encode),
+                Kind::Position => c.positions.get(&key).map(encode),
+                Kind::Settlement => c.settlements.get(&key).map(encode),
+            };
+            writes.push((key, Some(record.expect("every record written is cached"))));
         }
         Ok((writes, self.updates))
     }
@@ -208,12 +227,11 @@ impl<'a> Changes<'a> {
     /// (keys of the row before the range that no longer match are removed, new ones written),
     /// and the market totals with the change of every lease and the clusters registered.
     fn index_leases(&mut self) -> Result<()> {
+        let of_kind =
+            |kind| self.dirty.iter().filter(move |(_, k)| **k == kind).map(|(key, _)| key);
         let changed: Vec<LeaseRow> =
-            self.dirty.iter().filter_map(|key| self.cache.leases.get(key)).cloned().collect();
-        let new_clusters = self
-            .dirty
-            .iter()
-            .filter(|key| self.cache.clusters.contains_key(*key))
+            of_kind(Kind::Lease).filter_map(|key| self.cache.leases.get(key)).cloned().collect();
+        let new_clusters = of_kind(Kind::Cluster)
             .filter_map(|key| match self.index.raw(key) {
                 Ok(Some(_)) => None,
                 Ok(None) => Some(Ok(())),

@@ -148,6 +148,8 @@ pub struct Index {
     /// Keys read (gets and scanned entries) since open: what a query costs, for tests and
     /// metrics (a relaxed atomic: cheap beside a sled read).
     reads: Arc<AtomicU64>,
+    /// Keys written (inserted or removed) by applied ranges since open.
+    writes: Arc<AtomicU64>,
 }
 
 impl Index {
@@ -164,6 +166,7 @@ impl Index {
             undo_window: UNDO_WINDOW,
             undo_depth: UNDO_DEPTH,
             reads: Arc::default(),
+            writes: Arc::default(),
         })
     }
 
@@ -218,6 +221,11 @@ impl Index {
     /// Keys read from sled since the index was opened (gets, and entries returned by scans).
     pub fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
+    }
+
+    /// Keys written (inserted or removed) by ranges applied since the index was opened.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(Ordering::Relaxed)
     }
 
     fn count_read(&self) {
@@ -346,6 +354,7 @@ impl Index {
             apply_log(&mut changes, log)?;
         }
         let (writes, updates) = changes.finish()?;
+        self.writes.fetch_add(writes.len() as u64, Ordering::Relaxed);
         let mut batch = sled::Batch::default();
         let mut undo = Vec::with_capacity(if keep_undo { writes.len() } else { 0 });
         for (key, value) in writes {

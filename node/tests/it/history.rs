@@ -1,12 +1,13 @@
 //! The market-scale history fixture, small (`HistorySize::SMALL`): the index holds exactly the
 //! clusters, leases and positions the fixture made, and a sampled holder's positions are the
-//! chain's balances. (The scale benchmark, `benches/scale.rs`, builds the same at full size.)
+//! chain's balances; a backfill fetched ahead in chunks builds the same index as ranges near the
+//! head. (The scale benchmark, `benches/scale.rs`, builds the same at full size.)
 
 use alloy::primitives::U256;
-use compute_ledger_node::index::{LeaseFilter, model::LeaseStatus};
+use compute_ledger_node::index::{Index, LeaseFilter, model::LeaseStatus};
 use compute_ledger_sdk::test_utils::{History, HistorySize, Market};
 
-use crate::common::index_fresh;
+use crate::common::{index_fresh, indexer_of};
 
 #[tokio::test]
 async fn small_history_indexes_exactly_what_the_fixture_made() {
@@ -46,4 +47,23 @@ async fn small_history_indexes_exactly_what_the_fixture_made() {
     let indexed: Vec<_> =
         indexed.iter().map(|p| (p.position.lease_id, p.position.shares)).collect();
     assert_eq!(indexed, on_chain);
+}
+
+#[tokio::test]
+async fn a_backfill_fetched_ahead_in_chunks_builds_the_same_index_as_ranges_near_the_head() {
+    let m = Market::start(1_000, 1_000).await;
+    History::build(&m.devnet, &m.deployment, HistorySize::SMALL, |_| {}).await;
+    let near_head_dir = tempfile::tempdir().expect("tempdir");
+    // The whole history lies within the reorg window: ranges with undo records.
+    let near_head = index_fresh(&m, near_head_dir.path(), 50_000).await;
+    assert!(near_head.kept_ranges().expect("ranges") > 0);
+
+    // Every block but the head final: the backfill path, in chunks and batches far smaller
+    // than the history's blocks (the fixture puts thousands of events in one block).
+    let backfill_dir = tempfile::tempdir().expect("tempdir");
+    let backfilled = Index::open(backfill_dir.path()).expect("open").with_undo_depth(0);
+    indexer_of(&m, &backfilled).with_max_batch_logs(997).catch_up().await.expect("catch up");
+    assert!(backfilled.kept_ranges().expect("ranges") <= 1, "only the head's range can reorg");
+    assert_eq!(backfilled.cursor().expect("cursor"), near_head.cursor().expect("cursor"));
+    assert_eq!(backfilled.contents().expect("contents"), near_head.contents().expect("contents"));
 }
