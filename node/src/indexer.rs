@@ -376,12 +376,22 @@ impl Indexer {
             }
             Ok::<_, NodeError>(applied)
         };
-        let (ahead, applied) = tokio::try_join!(fetcher, applier)?;
-        self.ahead = ahead;
-        Ok(match applied {
-            Some(to) => Step::Applied { from, to },
-            None => Step::Idle,
-        })
+        // Joined, not raced: a failed pull never cuts short a batch being applied (its
+        // subscribers' updates would be lost), and the chunks already pulled are applied first.
+        let (fetched, applied) = tokio::join!(fetcher, applier);
+        let applied = applied?;
+        match (fetched, applied) {
+            (Ok(ahead), applied) => {
+                self.ahead = ahead;
+                Ok(applied.map_or(Step::Idle, |to| Step::Applied { from, to }))
+            }
+            // Progress was made: the next step meets the failed pull again and reports it.
+            (Err(e), Some(to)) => {
+                tracing::debug!("indexer: backfill pull stopped after block {to}: {e}");
+                Ok(Step::Applied { from, to })
+            }
+            (Err(e), None) => Err(e),
+        }
     }
 
     /// Applies the logs of blocks `[from, to]` (whose last block has `hash`) in batches of at most

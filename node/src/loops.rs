@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 use crate::{
     Backoff, NodeError, Result, Shutdown,
     cosign::{Cosigning, Peer},
-    index::{DeliveriesArchive, NodeProofs},
+    index::{DeliveriesArchive, DueCursor, NodeProofs},
     metrics::Metrics,
     outbox::{Outbox, RetentionPolicy},
 };
@@ -21,8 +21,8 @@ use crate::{
 /// 30 s after a failure, e.g. an unreachable RPC).
 const SUBMIT_POLL: Duration = Duration::from_secs(2);
 
-/// Due leases one keeper round takes from the index's queue, the longest-waiting first (the
-/// rest wait for the next round).
+/// Due leases one keeper round takes from the index's queue, in queue order from where the last
+/// round stopped (the rest wait for the next rounds; see [`DueCursor`]).
 pub const KEEPER_ROUND_LEASES: usize = 1_000;
 
 /// One keeper round from the node's own index: chain time and the market's windows (four chain
@@ -37,16 +37,33 @@ pub async fn keeper_round(
     proofs: &NodeProofs,
     batch_size: usize,
 ) -> Result<KeeperRun> {
+    keeper_round_from(keeper, proofs, batch_size, &mut DueCursor::default()).await
+}
+
+/// As [`keeper_round`], taking the due leases from where the last round stopped (`cursor`, see
+/// [`DueCursor`]): the keeper loop's rounds, so leases stuck at the queue's front never starve
+/// the ones behind them.
+pub async fn keeper_round_from(
+    keeper: &Keeper,
+    proofs: &NodeProofs,
+    batch_size: usize,
+    cursor: &mut DueCursor,
+) -> Result<KeeperRun> {
     let now = keeper.client().chain_time().await?;
     let windows = keeper.windows().await?;
     let index = proofs.index.clone();
-    let due =
-        tokio::task::spawn_blocking(move || index.due_epochs(now, &windows, KEEPER_ROUND_LEASES))
-            .await
-            .map_err(|e| NodeError::Index {
-                path: proofs.index.path().to_path_buf(),
-                reason: format!("the keeper's index reader failed: {e}"),
-            })??;
+    let mut from = std::mem::take(cursor);
+    let (due, from) = tokio::task::spawn_blocking(move || {
+        let due = index.due_epochs_from(now, &windows, &mut from, KEEPER_ROUND_LEASES);
+        (due, from)
+    })
+    .await
+    .map_err(|e| NodeError::Index {
+        path: proofs.index.path().to_path_buf(),
+        reason: format!("the keeper's index reader failed: {e}"),
+    })?;
+    *cursor = from;
+    let due = due?;
     let mut run = keeper.settle_epochs(&due.epochs, proofs, batch_size).await?;
     run.expired_challenges = keeper.expire_challenges_of(&due.expired_challenges).await?;
     Ok(run)
@@ -63,9 +80,10 @@ pub async fn keeper_loop(
     metrics: Arc<Metrics>,
     shutdown: Shutdown,
 ) {
+    let mut cursor = DueCursor::default();
     loop {
         let round = tokio::select! {
-            round = keeper_round(&keeper, &proofs, batch_size) => round,
+            round = keeper_round_from(&keeper, &proofs, batch_size, &mut cursor) => round,
             () = shutdown.wait() => break,
         };
         match round {

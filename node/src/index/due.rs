@@ -11,7 +11,7 @@
 //! The index trails the chain by its confirmations, so a list may hold an epoch that settled or
 //! was challenged since: the keeper simulates every batch and skips such an item.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, ops::Bound};
 
 use alloy::primitives::U256;
 use compute_ledger_sdk::{
@@ -81,23 +81,58 @@ pub struct DueList {
     pub records_read: usize,
 }
 
+/// Where the last keeper round stopped reading the due queue. The next round goes on after it
+/// and wraps around to the front, so however many leases at the front cannot settle yet
+/// (waiting for a report, a window or a proof this node lacks), those behind them are reached
+/// within `due leases / limit` rounds instead of never.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueCursor(Option<Vec<u8>>);
+
 impl Index {
     /// Ids of the active leases whose next unsettled epoch ended by chain time `now`, the
     /// longest-waiting first, at most `limit`; reads only the queue keys it returns.
     pub fn due_leases(&self, now: u64, limit: usize) -> Result<Vec<U256>> {
-        let end = format!("{DUE_PREFIX}{:016x}", now.saturating_add(1));
-        self.db()
-            .range(DUE_PREFIX.as_bytes()..end.as_bytes())
-            .take(limit)
-            .map(|entry| {
+        self.due_leases_from(now, &mut DueCursor::default(), limit)
+    }
+
+    /// As [`due_leases`](Self::due_leases), going on after where `cursor` says the last call
+    /// stopped and wrapping around to the front (each due lease at most once per call); leaves in
+    /// `cursor` where this call stopped, or the front once it read every due lease.
+    pub fn due_leases_from(
+        &self,
+        now: u64,
+        cursor: &mut DueCursor,
+        limit: usize,
+    ) -> Result<Vec<U256>> {
+        let front = DUE_PREFIX.as_bytes().to_vec();
+        let end = format!("{DUE_PREFIX}{:016x}", now.saturating_add(1)).into_bytes();
+        let spans = match cursor.0.take() {
+            Some(after) if after < end => vec![
+                (Bound::Excluded(after.clone()), Bound::Excluded(end)),
+                (Bound::Included(front), Bound::Included(after)),
+            ],
+            _ => vec![(Bound::Included(front), Bound::Excluded(end))],
+        };
+        let mut ids = Vec::new();
+        if limit == 0 {
+            return Ok(ids);
+        }
+        for span in spans {
+            for entry in self.db().range::<Vec<u8>, _>(span) {
                 let (key, value) = entry.map_err(|e| self.err(&e))?;
                 let text = String::from_utf8_lossy(&value);
-                U256::from_str_radix(&text, 10).map_err(|e| NodeError::Corrupt {
+                let id = U256::from_str_radix(&text, 10).map_err(|e| NodeError::Corrupt {
                     key: String::from_utf8_lossy(&key).into_owned(),
                     reason: format!("a due-queue entry holds no lease id ({e})"),
-                })
-            })
-            .collect()
+                })?;
+                ids.push(id);
+                if ids.len() == limit {
+                    cursor.0 = Some(key.to_vec()); // the next call starts after this one
+                    return Ok(ids);
+                }
+            }
+        }
+        Ok(ids) // every due lease read: the next call starts at the front
     }
 
     /// Challenges (lease, epoch) still open whose ruling deadline passed by chain time `now`,
@@ -127,12 +162,24 @@ impl Index {
     /// [`LeaseWalk`] from its row, its cluster's and the reports' (each report read once for
     /// all leases of its cluster).
     pub fn due_epochs(&self, now: u64, windows: &Windows, limit: usize) -> Result<DueList> {
+        self.due_epochs_from(now, windows, &mut DueCursor::default(), limit)
+    }
+
+    /// As [`due_epochs`](Self::due_epochs), reading the due queue from `cursor` on (see
+    /// [`Index::due_leases_from`]): what a keeper that runs round after round uses.
+    pub fn due_epochs_from(
+        &self,
+        now: u64,
+        windows: &Windows,
+        cursor: &mut DueCursor,
+        limit: usize,
+    ) -> Result<DueList> {
         let mut list = DueList::default();
         let mut clusters: HashMap<u64, ClusterRow> = HashMap::new();
         let mut reported: HashMap<(u64, u64), Option<u64>> = HashMap::new();
         list.expired_challenges = self.expired_challenges(now, limit)?;
         list.records_read += list.expired_challenges.len();
-        let ids = self.due_leases(now, limit)?;
+        let ids = self.due_leases_from(now, cursor, limit)?;
         list.records_read += ids.len();
         for id in ids {
             list.records_read += 1;

@@ -22,7 +22,7 @@ mod store;
 
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
-pub use due::DueList;
+pub use due::{DueCursor, DueList};
 pub use routes::{PositionRoutes, PruneOnDrop, Routed, SUBSCRIBER_QUEUE};
 pub use store::{
     Floor, INDEX_CACHE_BYTES, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW,

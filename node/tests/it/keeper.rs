@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use alloy::primitives::U256;
 use compute_ledger_node::{
     Indexer,
-    index::{DeliveriesArchive, Index, NodeProofs},
+    index::{DeliveriesArchive, DueCursor, Index, NodeProofs},
     loops::keeper_round,
     metrics::Metrics,
 };
@@ -74,6 +74,43 @@ async fn the_due_queue_follows_a_lease_through_its_life() {
     m.keeper.settle_missed(lease, start + 1).await.expect("settle");
     catch_up(&m, index).await;
     assert!(index.due_leases(u64::MAX, 10).expect("due").is_empty());
+}
+
+#[tokio::test]
+async fn rounds_that_read_part_of_the_due_queue_reach_every_due_lease_in_turn() {
+    let m = Market::start(10_000, 5_000).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let index = open_index(dir.path()).index;
+    let start = m.current_epoch().await + 2;
+    let mut leases = Vec::new();
+    for _ in 0..5 {
+        leases.push(m.funded_lease(&m.lease_offer(1, start, 1)).await);
+    }
+    catch_up(&m, &index).await;
+
+    // From the front every time (the old round): the same two, the other three never.
+    assert_eq!(index.due_leases(u64::MAX, 2).expect("due"), leases[..2]);
+    assert_eq!(index.due_leases(u64::MAX, 2).expect("due"), leases[..2]);
+
+    // Going on where the last round stopped, wrapping around: every lease within three rounds.
+    let mut cursor = DueCursor::default();
+    let mut read = Vec::new();
+    for _ in 0..3 {
+        read.push(index.due_leases_from(u64::MAX, &mut cursor, 2).expect("due"));
+    }
+    assert_eq!(read, [&leases[..2], &leases[2..4], &[leases[4], leases[0]]]);
+    // A round that reads the whole queue leaves the next one at the front.
+    let all = index.due_leases_from(u64::MAX, &mut DueCursor::default(), 10).expect("due");
+    assert_eq!(all, leases);
+    let mut cursor = DueCursor::default();
+    index.due_leases_from(u64::MAX, &mut cursor, 10).expect("due");
+    assert_eq!(cursor, DueCursor::default());
+    // Leases not due yet are never read, wherever the cursor stands.
+    let info = m.governance.registry().clusterInfo(m.cluster_id).call().await.expect("info");
+    let first_ends = info.genesis + (start + 1) * u64::from(EPOCH);
+    let mut cursor = DueCursor::default();
+    index.due_leases_from(u64::MAX, &mut cursor, 3).expect("due");
+    assert!(index.due_leases_from(first_ends - 1, &mut cursor, 10).expect("due").is_empty());
 }
 
 /// The JSON-RPC methods a round asked, less those of waiting for a receipt and filling a
