@@ -81,8 +81,8 @@ async fn fill_report_times(provider: &DynProvider, logs: &mut [LedgerLog]) -> Re
     Ok(())
 }
 
-/// Blocks `[from, to]` of a backfill, fetched ahead of the one being applied.
-struct Chunk {
+/// Blocks `[from, to]`, the hash of block `to`, and their logs: what is applied.
+struct Blocks {
     from: u64,
     to: u64,
     hash: B256,
@@ -108,7 +108,7 @@ async fn fetch_ahead(
     from: u64,
     to: u64,
     target: usize,
-    chunks: mpsc::Sender<Chunk>,
+    chunks: mpsc::Sender<Blocks>,
 ) -> Result<FetchAhead> {
     let mut start = from;
     while start <= to {
@@ -122,7 +122,7 @@ async fn fetch_ahead(
         let seen = logs.len().max(1) as u64;
         let dense = (end - start + 1).saturating_mul(target as u64) / seen;
         ahead.blocks = dense.clamp(1, ahead.blocks.saturating_mul(2)).min(MAX_RANGE);
-        if chunks.send(Chunk { from: start, to: end, hash, logs }).await.is_err() {
+        if chunks.send(Blocks { from: start, to: end, hash, logs }).await.is_err() {
             return Ok(ahead); // the applier stopped: its error is the step's
         }
         start = end + 1;
@@ -357,7 +357,7 @@ impl Indexer {
         }
         // A range with many events is applied as several batches ending at block boundaries, so
         // memory is bounded by the batch, not by how dense the range is.
-        self.apply_logs(head, from, to, hash, logs).await?;
+        self.apply_logs(head, Blocks { from, to, hash, logs }).await?;
         Ok(Step::Applied { from, to })
     }
 
@@ -370,8 +370,9 @@ impl Indexer {
             fetch_ahead(self.provider.clone(), ahead, from, to, self.max_batch_logs, chunks);
         let applier = async {
             let mut applied = None;
-            while let Some(Chunk { from, to, hash, logs }) = fetched.recv().await {
-                self.apply_logs(head, from, to, hash, logs).await?;
+            while let Some(blocks) = fetched.recv().await {
+                let to = blocks.to;
+                self.apply_logs(head, blocks).await?;
                 applied = Some(to);
             }
             Ok::<_, NodeError>(applied)
@@ -394,16 +395,10 @@ impl Indexer {
         }
     }
 
-    /// Applies the logs of blocks `[from, to]` (whose last block has `hash`) in batches of at most
-    /// the configured number of events, each ending at a block boundary.
-    async fn apply_logs(
-        &mut self,
-        head: u64,
-        from: u64,
-        to: u64,
-        hash: B256,
-        logs: Vec<LedgerLog>,
-    ) -> Result<()> {
+    /// Applies `blocks` in batches of at most the configured number of events, each ending at a
+    /// block boundary.
+    async fn apply_logs(&mut self, head: u64, blocks: Blocks) -> Result<()> {
+        let Blocks { from, to, hash, logs } = blocks;
         let mut start = from;
         let mut rest = logs;
         while !rest.is_empty() || start <= to {
@@ -415,21 +410,16 @@ impl Indexer {
                 }
                 _ => (to, hash, std::mem::take(&mut rest)),
             };
-            self.apply_batch(head, start, end, end_hash, batch).await?;
+            let blocks = Blocks { from: start, to: end, hash: end_hash, logs: batch };
+            self.apply_batch(head, blocks).await?;
             start = end + 1;
         }
         Ok(())
     }
 
-    /// Applies blocks `[from, to]` as one atomic batch and tells subscribers what changed.
-    async fn apply_batch(
-        &mut self,
-        head: u64,
-        from: u64,
-        to: u64,
-        hash: B256,
-        logs: Vec<LedgerLog>,
-    ) -> Result<()> {
+    /// Applies `blocks` as one atomic batch and tells subscribers what changed.
+    async fn apply_batch(&mut self, head: u64, blocks: Blocks) -> Result<()> {
+        let Blocks { from, to, hash, logs } = blocks;
         // Deep below the head a range cannot reorganise: no undo record (read or written).
         let final_range = head.saturating_sub(to) > self.index.undo_depth();
         let updates = self
