@@ -24,6 +24,8 @@ pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
 pub use due::{DueCursor, DueList};
 pub use routes::{PositionRoutes, PruneOnDrop, Routed, SUBSCRIBER_QUEUE};
+#[cfg(test)]
+pub(crate) use store::lease_key;
 pub use store::{
     Floor, INDEX_CACHE_BYTES, Index, LeaseFilter, RangeRecord, UNDO_DEPTH, UNDO_WINDOW,
 };

@@ -60,6 +60,16 @@ fn not_found(what: &str) -> HttpResponse {
     respond(404, "application/json", json!({ "error": what }).to_string())
 }
 
+/// The index could not be read: a 500 that says so, never a "not found" or made-up figures.
+fn unreadable(e: &crate::NodeError) -> HttpResponse {
+    tracing::error!("metadata: {e}");
+    respond(
+        500,
+        "application/json",
+        json!({ "error": format!("index unreadable: {e}") }).to_string(),
+    )
+}
+
 impl<S, B> Service<HttpRequest<B>> for Routes<S>
 where
     S: Service<HttpRequest<B>, Response = HttpResponse>,
@@ -162,12 +172,19 @@ fn metadata(ledger: &Ledger, id: &str, extension: &str) -> HttpResponse {
     let Some(lease_id) = parse_token_id(id) else {
         return not_found("token id must be decimal or 64 hex digits");
     };
-    let Ok(Some(lease)) = ledger.index.lease(lease_id) else {
-        return not_found("no such lease");
+    let lease = match ledger.index.lease(lease_id) {
+        Ok(Some(lease)) => lease,
+        Ok(None) => return not_found("no such lease"),
+        Err(e) => return unreadable(&e),
     };
     let stats = match ledger.index.cluster(lease.cluster_id) {
         Ok(Some(cluster)) => ledger.metadata.stats(&ledger.index, &lease, cluster.reports),
-        _ => Stats::of(&[]),
+        Ok(None) => Ok(Stats::of(&[])),
+        Err(e) => Err(e),
+    };
+    let stats = match stats {
+        Ok(stats) => stats,
+        Err(e) => return unreadable(&e),
     };
     match extension {
         "json" => {
@@ -217,27 +234,34 @@ type StatsVersion = (u64, u64);
 const METADATA_CACHE_LEASES: usize = 10_000;
 
 impl MetadataCache {
-    fn stats(&self, index: &crate::index::Index, lease: &LeaseRow, reports: u64) -> Stats {
+    /// The lease's figures, from the cache or read afresh (outside the lock: other requests are
+    /// not held behind this read). A read error is returned and nothing is cached.
+    fn stats(
+        &self,
+        index: &crate::index::Index,
+        lease: &LeaseRow,
+        reports: u64,
+    ) -> crate::Result<Stats> {
         let version = (lease.next_epoch, reports);
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((cached, stats)) = entries.get(&lease.id)
+        let entries = || self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached, stats)) = entries().get(&lease.id)
             && *cached == version
         {
-            return *stats;
+            return Ok(*stats);
         }
         let term = usize::try_from(lease.end_epoch - lease.start_epoch).unwrap_or(usize::MAX);
         let reports: Vec<ReportRow> = index
-            .reports(lease.cluster_id, lease.start_epoch, term)
-            .unwrap_or_default()
+            .reports(lease.cluster_id, lease.start_epoch, term)?
             .into_iter()
             .filter(|r| r.epoch < lease.end_epoch)
             .collect();
         let stats = Stats::of(&reports);
+        let mut entries = entries();
         if entries.len() >= METADATA_CACHE_LEASES {
             entries.clear();
         }
         entries.insert(lease.id, (version, stats));
-        stats
+        Ok(stats)
     }
 }
 
@@ -308,4 +332,55 @@ fn svg(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> String {
         pue = pue(stats.pue_milli),
         rent = dollars(ledger, lease.rent_settled),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use alloy::{
+        primitives::Address,
+        providers::{Provider, ProviderBuilder},
+    };
+    use compute_ledger_sdk::Deployment;
+
+    use super::*;
+    use crate::{
+        Indexer,
+        index::{DeliveriesArchive, Index},
+        metrics::Metrics,
+    };
+
+    /// A ledger over a fresh index (its provider is never asked anything here).
+    fn ledger(dir: &std::path::Path) -> Arc<Ledger> {
+        let index = Index::open(&dir.join("index")).expect("index");
+        let archive = DeliveriesArchive::open(&dir.join("deliveries")).expect("archive");
+        let url = "http://127.0.0.1:9".parse().expect("url");
+        let provider = ProviderBuilder::new().connect_http(url).erased();
+        let deployment = Deployment {
+            chain_id: 31_337,
+            registry: Address::ZERO,
+            market: Address::ZERO,
+            disputes: Address::ZERO,
+            stablecoin: Address::ZERO,
+            deploy_block: 1,
+        };
+        let metrics = Arc::new(Metrics::default());
+        let indexer =
+            Indexer::new(index.clone(), provider, deployment, 0, metrics.clone()).expect("indexer");
+        let limits = super::super::Limits::default();
+        Ledger::new(index, archive, &indexer, metrics, limits, "http://127.0.0.1".into())
+    }
+
+    #[test]
+    fn an_unreadable_lease_record_is_a_server_error_not_a_missing_lease() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ledger = ledger(dir.path());
+        assert_eq!(metadata(&ledger, "1", "json").status(), 404, "no such lease");
+
+        let key = crate::index::lease_key(U256::from(1));
+        ledger.index.db().insert(key, &b"{ not a lease"[..]).expect("insert");
+        let response = metadata(&ledger, "1", "json");
+        assert_eq!(response.status(), 500);
+    }
 }
