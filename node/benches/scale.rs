@@ -82,6 +82,9 @@ const SETTLEMENTS: (&str, &str) = ("ledger_subscribeSettlements", "ledger_unsubs
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    if let Ok(request) = std::env::var(RAW_PULL) {
+        return raw_pull(&request).await;
+    }
     let leases = match std::env::var("SCALE_LEASES").unwrap_or_default().replace('_', "") {
         n if n.is_empty() => DEFAULT_LEASES,
         n => n.parse().expect("SCALE_LEASES: a number of leases (at least 100), e.g. 100000"),
@@ -124,7 +127,15 @@ async fn main() {
         small_size.due_leases()
     );
 
-    // (a) Indexer catch-up (the raw pull it is compared with comes last, see below).
+    // (a) Raw pull vs indexer catch-up. The pull runs in a child process: it holds the whole
+    // history's logs at once (gigabytes at 100,000 leases), which the allocator would keep in
+    // this process's memory, measured below as the node's.
+    let filter = Filter::new()
+        .address(LedgerEvents::new(provider.clone(), big.clone()).addresses().to_vec())
+        .from_block(big.deploy_block)
+        .to_block(head);
+    let (events, raw_s) = raw_pull_in_child(&devnet.anvil.endpoint(), &filter);
+    eprintln!("raw eth_getLogs: {events} events in {raw_s:.1} s");
     let index_dir = tempfile::tempdir().expect("tempdir");
     // The fixture packs the history into a few dozen huge blocks right below the head; a real
     // catch-up reads one far older than the reorg window. The index treats it as such: every
@@ -166,20 +177,6 @@ async fn main() {
     }
     let (rss, peak_rss) = rss_mib("self");
     let anvil_rss = rss_mib(&devnet.anvil.child().id().to_string()).0;
-
-    // (a) The raw pull, after the memory is measured: it holds the whole history's logs at once
-    // (gigabytes at 100,000 leases), which the allocator keeps and a node never does.
-    let filter = Filter::new()
-        .address(LedgerEvents::new(provider.clone(), big.clone()).addresses().to_vec())
-        .from_block(big.deploy_block)
-        .to_block(head);
-    // A plain provider: the SDK's gives up on a request after 10 s, and one pull of the whole
-    // history at 100,000 leases takes about that long.
-    let raw = ProviderBuilder::new().connect_http(devnet.anvil.endpoint_url());
-    let t = Instant::now();
-    let events = raw.get_logs(&filter).await.expect("eth_getLogs").len();
-    let raw_s = t.elapsed().as_secs_f64();
-    eprintln!("raw eth_getLogs: {events} events in {raw_s:.1} s");
 
     // Every due lease's epoch is over and past its report window: missed, due for settlement.
     eprintln!("moving chain time past the due epochs ...");
@@ -468,4 +465,33 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
             Err(_) => 0,
         })
         .sum()
+}
+
+/// Set in the child process that only makes the raw pull: `{"url": .., "filter": ..}`.
+const RAW_PULL: &str = "SCALE_RAW_PULL";
+
+/// Runs this benchmark again as a child that makes one raw `eth_getLogs` pull of `filter` and
+/// prints the number of logs and the seconds it took.
+fn raw_pull_in_child(url: &str, filter: &Filter) -> (usize, f64) {
+    let request = json!({ "url": url, "filter": filter }).to_string();
+    let exe = std::env::current_exe().expect("this benchmark's path");
+    let output = std::process::Command::new(exe).env(RAW_PULL, request).output().expect("child");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let mut parts = text.split_whitespace();
+    let events = parts.next().and_then(|n| n.parse().ok()).expect("events");
+    let seconds = parts.next().and_then(|s| s.parse().ok()).expect("seconds");
+    (events, seconds)
+}
+
+/// The child's pull. A plain provider: the SDK's gives up on a request after 10 s, and one
+/// pull of the whole history at 100,000 leases takes about that long.
+async fn raw_pull(request: &str) {
+    let request: Value = serde_json::from_str(request).expect("raw pull request");
+    let url = request["url"].as_str().expect("url").parse().expect("url");
+    let filter: Filter = serde_json::from_value(request["filter"].clone()).expect("filter");
+    let raw = ProviderBuilder::new().connect_http(url);
+    let t = Instant::now();
+    let events = raw.get_logs(&filter).await.expect("eth_getLogs").len();
+    println!("{events} {}", t.elapsed().as_secs_f64());
 }
