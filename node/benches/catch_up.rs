@@ -12,46 +12,30 @@
 
 use std::{sync::Arc, time::Instant};
 
+#[path = "support/mod.rs"]
+#[allow(dead_code)] // the load loop is not used here
+mod support;
+
 use alloy::{
-    node_bindings::Anvil,
     providers::{Provider, ProviderBuilder},
     rpc::types::Filter,
 };
 use compute_ledger_node::{Indexer, MAX_BATCH_LOGS, batch_end, index::Index, metrics::Metrics};
 use compute_ledger_sdk::{
-    DeployParams, LedgerEvents, LedgerLog, deploy,
-    test_utils::{Devnet, History, HistorySize},
+    LedgerEvents, LedgerLog, deploy,
+    test_utils::{History, HistorySize},
 };
+use support::{GOVERNANCE_KEY, leases_from_env, market_devnet, market_params};
 
 /// Leases of the history unless `CATCH_UP_LEASES` says otherwise.
 const DEFAULT_LEASES: u64 = 20_000;
-/// The scale benchmark's block gas limit: large blocks, few of them.
-const GAS_LIMIT: u64 = 1_000_000_000;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let leases = match std::env::var("CATCH_UP_LEASES").unwrap_or_default().replace('_', "") {
-        n if n.is_empty() => DEFAULT_LEASES,
-        n => n.parse().expect("CATCH_UP_LEASES: a number of leases (at least 100)"),
-    };
-    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
-        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--prune-history"])
-        .try_spawn()
-        .expect("anvil from node_modules (run `make install`)");
-    let devnet = Devnet { anvil };
-    let governance = devnet.signer(0);
-    let provider = devnet.provider_for(governance.clone());
-    let params = DeployParams {
-        governance: governance.address(),
-        arbiter: governance.address(),
-        report_window: 3_600,
-        challenge_window: 15,
-        resolution_window: 60,
-        proof_grace: 15,
-        challenge_bond_bps: 1_000,
-        metadata_uri: "http://127.0.0.1/metadata/{id}.json".into(),
-    };
-    let deployment = deploy(&provider, &params).await.expect("deploy");
+    let leases = leases_from_env("CATCH_UP_LEASES", DEFAULT_LEASES);
+    let devnet = market_devnet();
+    let provider = devnet.provider_for(devnet.signer(GOVERNANCE_KEY));
+    let deployment = deploy(&provider, &market_params(&devnet)).await.expect("deploy");
     let t = Instant::now();
     eprintln!("building a history of {leases} leases ...");
     History::build(&devnet, &deployment, HistorySize::market_scale(leases), |_| {}).await;

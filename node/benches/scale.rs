@@ -22,7 +22,6 @@ use std::{
 };
 
 use alloy::{
-    node_bindings::Anvil,
     primitives::{Address, U256},
     providers::{Provider, ProviderBuilder},
     rpc::types::Filter,
@@ -35,22 +34,23 @@ use compute_ledger_node::{
     rpc,
 };
 use compute_ledger_sdk::{
-    Client, DeployParams, Deployment, Keeper, LedgerEvents, deploy,
+    Client, Deployment, Keeper, LedgerEvents, deploy,
     test_utils::{Devnet, History, HistoryProgress, HistorySize},
 };
 use jsonrpsee::core::client::{Subscription, SubscriptionClientT};
 use jsonrpsee::rpc_params;
 use jsonrpsee_ws_client::WsClientBuilder;
 use serde_json::{Value, json};
-use support::{load, percentile_ms, rss_mib};
+use support::{
+    GOVERNANCE_KEY, REPORT_WINDOW, leases_from_env, load, market_devnet, market_params,
+    percentile_ms, rss_mib,
+};
 
 /// Leases of the large market unless `SCALE_LEASES` says otherwise (see docs/benchmarks.md for
 /// how long each size takes to build).
 const DEFAULT_LEASES: u64 = 20_000;
 /// Leases of the comparison market (with as many due leases as the large one).
 const SMALL_LEASES: u64 = 1_000;
-/// Block gas limit of the benchmark's anvil: large blocks, few of them, fewer state roots.
-const GAS_LIMIT: u64 = 1_000_000_000;
 /// Concurrent HTTP clients and seconds per method under load.
 const WORKERS: usize = 8;
 const LOAD_SECONDS: u64 = 5;
@@ -60,8 +60,8 @@ const SUBSCRIBERS: usize = 1_000;
 const INDEXER_POLL: Duration = Duration::from_millis(50);
 /// Items per settlement transaction of the keeper (the node's default).
 const KEEPER_BATCH: usize = 20;
-/// Funded anvil keys: governance deploys, the keeper settles, key 7 sends the one settlement.
-const GOVERNANCE_KEY: usize = 0;
+/// Funded anvil keys: governance ([`GOVERNANCE_KEY`]) deploys, the keeper settles, key 7 sends
+/// the one settlement.
 const KEEPER_KEY: usize = 6;
 const SETTLER_KEY: usize = 7;
 
@@ -85,17 +85,9 @@ async fn main() {
     if let Ok(request) = std::env::var(RAW_PULL) {
         return raw_pull(&request).await;
     }
-    let leases = match std::env::var("SCALE_LEASES").unwrap_or_default().replace('_', "") {
-        n if n.is_empty() => DEFAULT_LEASES,
-        n => n.parse().expect("SCALE_LEASES: a number of leases (at least 100), e.g. 100000"),
-    };
-    assert!(leases >= 100, "SCALE_LEASES: at least 100 leases (1 % of them fall due)");
+    let leases = leases_from_env("SCALE_LEASES", DEFAULT_LEASES);
     let size = HistorySize::market_scale(leases);
-    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
-        .args(["--gas-limit", &GAS_LIMIT.to_string(), "--prune-history"])
-        .try_spawn()
-        .expect("anvil from node_modules (run `make install`)");
-    let devnet = Devnet { anvil };
+    let devnet = market_devnet();
     let provider = devnet.provider_for(devnet.signer(GOVERNANCE_KEY));
 
     // The large history, then the small market with as many due leases.
@@ -106,12 +98,12 @@ async fn main() {
         size.positions(),
         size.due_leases()
     );
-    let big = deploy(&provider, &params(&devnet)).await.expect("deploy");
+    let big = deploy(&provider, &market_params(&devnet)).await.expect("deploy");
     let t = Instant::now();
     let history = History::build(&devnet, &big, size, progress(t)).await;
     let build_s = t.elapsed().as_secs_f64();
     eprintln!("history built in {build_s:.0} s");
-    let small = deploy(&provider, &params(&devnet)).await.expect("deploy");
+    let small = deploy(&provider, &market_params(&devnet)).await.expect("deploy");
     let small_size = HistorySize {
         clusters: 10,
         leases: SMALL_LEASES,
@@ -274,22 +266,6 @@ async fn main() {
 
 /// Epoch length of the fixture's clusters, seconds.
 const HISTORY_EPOCH: u32 = 3_600;
-/// Report window of the benchmark's deployments, seconds.
-const REPORT_WINDOW: u64 = 60;
-
-fn params(devnet: &Devnet) -> DeployParams {
-    let governance = devnet.signer(GOVERNANCE_KEY).address();
-    DeployParams {
-        governance,
-        arbiter: governance,
-        report_window: REPORT_WINDOW,
-        challenge_window: 15,
-        resolution_window: 60,
-        proof_grace: 15,
-        challenge_bond_bps: 1_000,
-        metadata_uri: "http://127.0.0.1/metadata/{id}.json".into(),
-    }
-}
 
 /// Prints a line per 5 % of the history built.
 fn progress(started: Instant) -> impl FnMut(HistoryProgress) {

@@ -239,13 +239,9 @@ impl Indexer {
         self.status.subscribe()
     }
 
-    async fn block_hash(&self, number: u64) -> Result<Option<B256>> {
-        block_hash(&self.provider, number).await
-    }
-
     /// Whether the chain still has block `number` with `hash`.
     async fn on_chain(&self, number: u64, hash: B256) -> Result<bool> {
-        Ok(self.block_hash(number).await? == Some(hash))
+        Ok(block_hash(&self.provider, number).await? == Some(hash))
     }
 
     /// Runs `work` on the index in a blocking thread: sled's fsyncs never stall the runtime.
@@ -349,7 +345,7 @@ impl Indexer {
         }
         // The hash is read before the logs: if the chain reorganises in between, the stored hash
         // is the old one and the next step rolls this range back.
-        let Some(hash) = self.block_hash(to).await? else { return Ok(Step::Idle) };
+        let Some(hash) = block_hash(&self.provider, to).await? else { return Ok(Step::Idle) };
         let mut logs = self.events.fetch(from, to).await?;
         fill_report_times(&self.provider, &mut logs).await?;
         if logs.iter().any(|log| log.block_number == to && log.block_hash != hash) {

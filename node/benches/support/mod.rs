@@ -1,9 +1,54 @@
-//! What the load benchmarks share: a bounded HTTP JSON-RPC load loop and the process's memory.
-//! Calls go over raw HTTP JSON (not a typed client), so they measure exactly what a wallet sends.
+//! What the load benchmarks share: a bounded HTTP JSON-RPC load loop and the process's memory,
+//! and the market-scale benchmarks' anvil and deployment. Calls go over raw HTTP JSON (not a
+//! typed client), so they measure exactly what a wallet sends.
 
 use std::time::{Duration, Instant};
 
+use alloy::node_bindings::Anvil;
+use compute_ledger_sdk::{DeployParams, test_utils::Devnet};
 use serde_json::{Value, json};
+
+/// Block gas limit of the market-scale anvil: large blocks, few of them, fewer state roots.
+const MARKET_GAS_LIMIT: u64 = 1_000_000_000;
+/// The market-scale deployment's report window, seconds.
+pub(crate) const REPORT_WINDOW: u64 = 60;
+/// The funded key that deploys (and governs) the market-scale deployment.
+pub(crate) const GOVERNANCE_KEY: usize = 0;
+
+/// Leases of a market-scale history: `var` if set (underscores allowed), else `default`.
+pub(crate) fn leases_from_env(var: &str, default: u64) -> u64 {
+    let leases = match std::env::var(var).unwrap_or_default().replace('_', "") {
+        n if n.is_empty() => default,
+        n => n.parse().unwrap_or_else(|_| panic!("{var}: a number of leases, e.g. 100000")),
+    };
+    assert!(leases >= 100, "{var}: at least 100 leases (1 % of them fall due)");
+    leases
+}
+
+/// A local anvil for a market-scale history (from node_modules, huge blocks, pruned history).
+pub(crate) fn market_devnet() -> Devnet {
+    let anvil = Anvil::at(concat!(env!("CARGO_MANIFEST_DIR"), "/../node_modules/.bin/anvil"))
+        .args(["--gas-limit", &MARKET_GAS_LIMIT.to_string(), "--prune-history"])
+        .try_spawn()
+        .expect("anvil from node_modules (run `make install`)");
+    Devnet { anvil }
+}
+
+/// Deployment parameters of a market-scale deployment on `devnet`, governed by
+/// [`GOVERNANCE_KEY`].
+pub(crate) fn market_params(devnet: &Devnet) -> DeployParams {
+    let governance = devnet.signer(GOVERNANCE_KEY).address();
+    DeployParams {
+        governance,
+        arbiter: governance,
+        report_window: REPORT_WINDOW,
+        challenge_window: 15,
+        resolution_window: 60,
+        proof_grace: 15,
+        challenge_bond_bps: 1_000,
+        metadata_uri: "http://127.0.0.1/metadata/{id}.json".into(),
+    }
+}
 
 /// Requests per second, p50 and p99 latency (ms) of a load run.
 #[derive(Debug, Clone, Copy)]
