@@ -312,6 +312,10 @@ const GAS_PER_TRANSFER: u64 = 62_000;
 const GAS_PER_CLUSTER: u64 = 330_000;
 /// Transactions of the history in flight at once (keeps anvil busy between receipts).
 const IN_FLIGHT: usize = 4;
+/// How long a history transaction may wait for its block before anvil is asked to mine one.
+const MINE_NUDGE_AFTER: Duration = Duration::from_secs(2);
+/// How long a history transaction may take to be mined in all.
+const HISTORY_TX_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How large a [`History`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -510,22 +514,31 @@ async fn wait_mined(
 ) {
     let (tx, weight) = pending.pop_front().expect("a pending transaction");
     let (provider, hash) = (tx.provider(), *tx.tx_hash());
-    let receipt = match crate::tx::receipt_within(provider, hash, Duration::from_secs(600)).await {
-        Ok(receipt) => receipt,
-        Err(e) => {
-            // Say why: a transaction never mined usually waits behind a nonce gap.
-            let sent = provider.get_transaction_by_hash(hash).await.ok().flatten();
-            let nonce = sent.as_ref().map(alloy::consensus::Transaction::nonce);
-            let from = sent.as_ref().map(|t| t.inner.signer());
-            let on_chain = match from {
-                Some(from) => provider.get_transaction_count(from).await.ok(),
-                None => None,
-            };
-            panic!(
-                "history transaction {hash} not mined: {e} (its nonce {nonce:?}, the sender's \
-                 next nonce on chain {on_chain:?})"
-            )
+    let deadline = std::time::Instant::now() + HISTORY_TX_TIMEOUT;
+    let receipt = loop {
+        let e = match crate::tx::receipt_within(provider, hash, MINE_NUDGE_AFTER).await {
+            Ok(receipt) => break receipt,
+            Err(e) => e,
+        };
+        if std::time::Instant::now() < deadline {
+            // Each transaction's gas limit is a whole block, so anvil's automine, which mines
+            // when a transaction arrives, can leave the last one in its pool with nothing
+            // arriving after it. Asking for a block mines it (and is harmless otherwise).
+            provider.raw_request::<_, String>("evm_mine".into(), ()).await.expect("evm_mine");
+            continue;
         }
+        // Say why: a transaction never mined usually waits behind a nonce gap.
+        let sent = provider.get_transaction_by_hash(hash).await.ok().flatten();
+        let nonce = sent.as_ref().map(alloy::consensus::Transaction::nonce);
+        let from = sent.as_ref().map(|t| t.inner.signer());
+        let on_chain = match from {
+            Some(from) => provider.get_transaction_count(from).await.ok(),
+            None => None,
+        };
+        panic!(
+            "history transaction {hash} not mined: {e} (its nonce {nonce:?}, the sender's next \
+             nonce on chain {on_chain:?})"
+        )
     };
     assert!(receipt.status(), "history transaction {} reverted", receipt.transaction_hash);
     done(weight);
