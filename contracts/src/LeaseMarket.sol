@@ -400,6 +400,11 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         return _lease(leaseId);
     }
 
+    /// @inheritdoc ILeaseMarket
+    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus) {
+        return _leases[leaseId].status;
+    }
+
     /// @notice A cluster's bond in `token`: total deposited (less credits and compensation paid,
     /// plus forfeited challenge bonds) and the part locked for open leases.
     function bondOf(uint64 clusterId, address token) external view returns (Bond memory) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {ShareExchange} from "../src/ShareExchange.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {SettleItem, UsageReport} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
@@ -117,6 +118,52 @@ contract GasTest is BaseTest {
         vm.prank(alice);
         market.claim(id);
         vm.snapshotGasLastCall(GROUP, "claim");
+    }
+
+    /// An exchange where the owner asks and alice bids, both traders approved both ways, on a lease
+    /// that has settled epochs and where alice already holds shares.
+    function _exchangeWithOrders(uint256 id)
+        internal
+        returns (ShareExchange exchange, uint256 ask, uint256 bid)
+    {
+        exchange = new ShareExchange(market);
+        address[2] memory traders = [owner, alice];
+        for (uint256 i; i < traders.length; ++i) {
+            vm.startPrank(traders[i]);
+            usd.approve(address(exchange), type(uint256).max);
+            market.setApprovalForAll(address(exchange), true);
+            vm.stopPrank();
+        }
+        uint64 expiry = uint64(block.timestamp + 30 days);
+        vm.prank(owner);
+        ask = exchange.placeAsk(id, SHARES / 4, 1e6, expiry);
+        vm.prank(alice);
+        bid = exchange.placeBid(id, SHARES / 4, 1e6, expiry);
+    }
+
+    /// One fill of an eighth of the shares on a lease that has settled epochs, alice already a
+    /// holder: of the owner's ask by alice, or of alice's bid by the owner.
+    function _gasOfFill(bool ofBid, string memory name) internal {
+        uint256 id = _activeLease(4);
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        _settleSecondEpoch(id);
+        (ShareExchange exchange, uint256 ask, uint256 bid) = _exchangeWithOrders(id);
+        _coolAll();
+        vm.cool(address(exchange));
+        vm.prank(ofBid ? owner : alice);
+        exchange.fill(ofBid ? bid : ask, SHARES / 8);
+        vm.snapshotGasLastCall(GROUP, name);
+    }
+
+    /// A buyer takes part of an ask: pays the maker, receives the shares (both sides checkpointed).
+    function test_gas_fillAsk() public {
+        _gasOfFill(false, "fillAsk");
+    }
+
+    /// A seller hits part of a bid: its shares go to the bidder, the escrow pays it.
+    function test_gas_fillBid() public {
+        _gasOfFill(true, "fillBid");
     }
 
     function test_gas_transferShares() public {

@@ -28,6 +28,13 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    ShareExchange,
+    "../contracts/out/ShareExchange.sol/ShareExchange.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
     DevStablecoin,
     "../contracts/out/DevStablecoin.sol/DevStablecoin.json"
 );

@@ -3,7 +3,7 @@
 
 use alloy::sol_types::SolInterface;
 
-use crate::bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket};
+use crate::bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket, ShareExchange};
 
 include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
 
@@ -49,6 +49,8 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
         format!("{e:?}")
     } else if let Ok(e) = DisputeDesk::DisputeDeskErrors::abi_decode(data) {
         format!("{e:?}")
+    } else if let Ok(e) = ShareExchange::ShareExchangeErrors::abi_decode(data) {
+        format!("{e:?}")
     } else if let Ok(e) = DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         format!("{e:?}")
     } else {
@@ -80,6 +82,7 @@ mod tests {
             ClusterRegistry::ClusterRegistryErrors::SELECTORS,
             LeaseMarket::LeaseMarketErrors::SELECTORS,
             DisputeDesk::DisputeDeskErrors::SELECTORS,
+            ShareExchange::ShareExchangeErrors::SELECTORS,
             DevStablecoin::DevStablecoinErrors::SELECTORS,
         ] {
             for selector in selectors {

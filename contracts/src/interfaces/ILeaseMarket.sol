@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {Lease, LeaseTerms, SettleItem} from "../libraries/Types.sol";
+import {Lease, LeaseStatus, LeaseTerms, SettleItem} from "../libraries/Types.sol";
 
 /// @title ILeaseMarket
 /// @notice GPU leases paid in an allowlisted payment stablecoin: performance bonds, full-term
@@ -113,6 +113,10 @@ interface ILeaseMarket {
 
     /// @notice Every stored field of a lease (reverts `UnknownLease`).
     function getLease(uint256 leaseId) external view returns (Lease memory);
+
+    /// @notice Where a lease is in its life (`None` for an unknown id): one storage read, for
+    /// contracts that trade its shares.
+    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus);
 
     /// @notice Seconds after a report's acceptance during which it may be challenged.
     function challengeWindow() external view returns (uint64);

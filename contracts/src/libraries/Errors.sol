@@ -139,6 +139,31 @@ error NothingToClaim();
 /// @notice Thrown when more bond is withdrawn than is free of SLA locks.
 error BondLocked(uint256 requested, uint256 free);
 
+// ---------------------------------------------------------------- share exchange
+
+/// @notice Thrown when an order id does not exist or the order was filled or cancelled.
+error UnknownOrder(uint256 orderId);
+/// @notice Thrown when an order's price or amount is zero, or their product (its cost) does not
+/// fit in 128 bits.
+error InvalidOrder(uint256 amount, uint256 pricePerShare);
+/// @notice Thrown when an order's expiry is not in the future.
+error OrderExpiryPassed(uint64 expiry);
+/// @notice Thrown when an order is filled after its expiry.
+error OrderExpired(uint256 orderId, uint64 expiry);
+/// @notice Thrown when an order's lease is not active (not yet funded, ended or cancelled).
+error LeaseNotTradable(uint256 leaseId, uint8 status);
+/// @notice Thrown when a fill asks for more shares than the order has left.
+error FillTooLarge(uint256 orderId, uint256 requested, uint256 remaining);
+/// @notice Thrown when the taker of an order is its maker.
+error SelfTrade(uint256 orderId);
+/// @notice Thrown when an ask is placed by an account that has not approved the exchange to move
+/// its shares.
+error ExchangeNotApproved(address account);
+/// @notice Thrown when an ask offers more shares than its maker holds.
+error InsufficientShares(uint256 leaseId, uint256 held, uint256 offered);
+/// @notice Thrown when someone other than the maker cancels an order that can still be filled.
+error OrderStillLive(uint256 orderId);
+
 // ---------------------------------------------------------------- stablecoin
 
 /// @notice Thrown when a blocklisted address sends or receives the stablecoin.

@@ -128,3 +128,34 @@ event TenantWithdrawn(uint256 indexed leaseId, address indexed tenant, uint256 c
 event PayoutCredited(address indexed token, address indexed account, uint256 amount);
 /// @notice Emitted when an account withdraws its returned challenge bonds.
 event PayoutWithdrawn(address indexed token, address indexed account, uint256 amount);
+
+// ---------------------------------------------------------------- share exchange
+
+/// @notice Emitted when a limit order for a lease's shares is placed: an ask (`bid` false) offers
+/// shares the maker keeps until filled; a bid escrows `amount * pricePerShare` of `stablecoin`.
+event OrderPlaced(
+    uint256 indexed orderId,
+    uint256 indexed leaseId,
+    address indexed maker,
+    bool bid,
+    address stablecoin,
+    uint256 amount,
+    uint256 pricePerShare,
+    uint64 expiry
+);
+/// @notice Emitted for every fill: `amount` shares moved from the seller to the buyer for `cost`
+/// of the lease's stablecoin, at the order's price.
+event OrderFilled(
+    uint256 indexed orderId,
+    uint256 indexed leaseId,
+    address indexed taker,
+    address maker,
+    bool bid,
+    uint256 amount,
+    uint256 pricePerShare,
+    uint256 cost,
+    uint256 remaining
+);
+/// @notice Emitted when an order is cancelled by its maker, or by anyone once it can no longer be
+/// filled; a bid's unfilled escrow (`refund`) goes back to its maker.
+event OrderCancelled(uint256 indexed orderId, uint256 indexed leaseId, address indexed by, uint256 refund);
