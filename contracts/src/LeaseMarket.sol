@@ -401,8 +401,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc ILeaseMarket
-    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus) {
-        return _leases[leaseId].status;
+    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus status, uint256 termEnd) {
+        Lease storage l = _leases[leaseId];
+        return (l.status, uint256(l.genesis) + uint256(l.endEpoch) * l.epochLength);
     }
 
     /// @notice A cluster's bond in `token`: total deposited (less credits and compensation paid,

@@ -19,8 +19,8 @@ import {LeaseStatus} from "./libraries/Types.sol";
 /// approval of this exchange): shares escrowed here would make the exchange their holder at every
 /// epoch's end, and protocol v2 pays an epoch's rent to whoever held when it ended. A bid escrows
 /// its whole cost here, so a bid on the book is always good for its money. Orders fill in part or
-/// in whole at the maker's price, expire, and stop filling once their lease is no longer active;
-/// then anyone may cancel them, and a bid's unfilled escrow goes back to its maker. No AMM: shares
+/// in whole at the maker's price, expire, and stop filling once their lease is no longer active
+/// or its term is over; then anyone may cancel them, and a bid's unfilled escrow goes back to its maker. No AMM: shares
 /// are thin and lose value as their epochs settle.
 ///
 /// Holds nothing but open bids' escrow: `balanceOf(this)` in each stablecoin is at least the sum
@@ -83,7 +83,14 @@ contract ShareExchange is ReentrancyGuardTransient {
     {
         address stablecoin = _checkNewOrder(leaseId, amount, pricePerShare, expiry);
         orderId = _place(leaseId, stablecoin, true, amount, pricePerShare, expiry);
-        IERC20(stablecoin).safeTransferFrom(msg.sender, address(this), amount * pricePerShare);
+        // The book owes the maker exactly this much: a coin that takes a fee on transfer would
+        // leave the escrow short and pay one bid out of another's.
+        uint256 cost = amount * pricePerShare;
+        IERC20 coin = IERC20(stablecoin);
+        uint256 before = coin.balanceOf(address(this));
+        coin.safeTransferFrom(msg.sender, address(this), cost);
+        uint256 received = coin.balanceOf(address(this)) - before;
+        if (received != cost) revert EscrowShortfall(cost, received);
     }
 
     /// @notice Takes `amount` shares of order `orderId` at its price. Against an ask the caller
@@ -97,7 +104,7 @@ contract ShareExchange is ReentrancyGuardTransient {
         if (amount == 0 || amount > o.remaining) revert FillTooLarge(orderId, amount, o.remaining);
         if (msg.sender == o.maker) revert SelfTrade(orderId);
         if (block.timestamp >= o.expiry) revert OrderExpired(orderId, o.expiry);
-        _requireActive(o.leaseId);
+        _requireTradable(o.leaseId);
 
         cost = amount * o.pricePerShare; // below 2^128: remaining * price was checked when placed
         uint128 remaining = o.remaining - uint128(amount);
@@ -125,10 +132,7 @@ contract ShareExchange is ReentrancyGuardTransient {
         uint256 remaining = o.remaining;
         if (remaining == 0) revert UnknownOrder(orderId);
         (address maker, uint256 leaseId) = (o.maker, o.leaseId);
-        if (
-            msg.sender != maker && block.timestamp < o.expiry
-                && market.leaseStatus(leaseId) == LeaseStatus.Active
-        ) {
+        if (msg.sender != maker && block.timestamp < o.expiry && _tradable(leaseId)) {
             revert OrderStillLive(orderId);
         }
         o.remaining = 0;
@@ -145,12 +149,11 @@ contract ShareExchange is ReentrancyGuardTransient {
     }
 
     /// @notice Whether order `orderId` can be filled now as far as the exchange can tell: open, not
-    /// expired, its lease active. (An ask also needs its maker to still hold the shares.)
+    /// expired, its lease active and within its term. (An ask also needs its maker to still hold
+    /// the shares.)
     function fillable(uint256 orderId) external view returns (bool) {
         Order storage o = _orders[orderId];
-        return
-            o.remaining != 0 && block.timestamp < o.expiry
-                && market.leaseStatus(o.leaseId) == LeaseStatus.Active;
+        return o.remaining != 0 && block.timestamp < o.expiry && _tradable(o.leaseId);
     }
 
     // ------------------------------------------------------------ internal
@@ -167,13 +170,22 @@ contract ShareExchange is ReentrancyGuardTransient {
                 || amount > type(uint128).max / pricePerShare
         ) revert InvalidOrder(amount, pricePerShare);
         if (expiry <= block.timestamp) revert OrderExpiryPassed(expiry);
-        _requireActive(leaseId);
+        _requireTradable(leaseId);
         stablecoin = market.getLease(leaseId).stablecoin;
     }
 
-    function _requireActive(uint256 leaseId) internal view {
-        LeaseStatus status = market.leaseStatus(leaseId);
+    /// @dev Shares trade while their lease is funded and its term runs. After the term they earn
+    /// nothing more (the rent of its epochs belongs to who held at each epoch's end), although
+    /// the lease stays `Active` until its last epoch settles.
+    function _requireTradable(uint256 leaseId) internal view {
+        (LeaseStatus status, uint256 termEnd) = market.leaseStatus(leaseId);
         if (status != LeaseStatus.Active) revert LeaseNotTradable(leaseId, uint8(status));
+        if (block.timestamp >= termEnd) revert LeaseTermOver(leaseId, termEnd);
+    }
+
+    function _tradable(uint256 leaseId) internal view returns (bool) {
+        (LeaseStatus status, uint256 termEnd) = market.leaseStatus(leaseId);
+        return status == LeaseStatus.Active && block.timestamp < termEnd;
     }
 
     function _place(

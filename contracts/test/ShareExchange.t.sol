@@ -54,7 +54,8 @@ contract ShareExchangeTest is BaseTest {
         for (uint64 e = 1; e <= 4; ++e) {
             _reportAndSettle(lease, e, _full());
         }
-        assertEq(uint8(market.leaseStatus(lease)), uint8(LeaseStatus.Ended));
+        (LeaseStatus status,) = market.leaseStatus(lease);
+        assertEq(uint8(status), uint8(LeaseStatus.Ended));
     }
 
     // ------------------------------------------------------------ asks

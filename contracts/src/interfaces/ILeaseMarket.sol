@@ -114,9 +114,11 @@ interface ILeaseMarket {
     /// @notice Every stored field of a lease (reverts `UnknownLease`).
     function getLease(uint256 leaseId) external view returns (Lease memory);
 
-    /// @notice Where a lease is in its life (`None` for an unknown id): one storage read, for
-    /// contracts that trade its shares.
-    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus);
+    /// @notice Where a lease is in its life (`None` for an unknown id) and when its term ends (the
+    /// end of its last epoch, unix seconds): for contracts that trade its shares. A lease stays
+    /// `Active` until its last epoch settles, after the term; its shares earn nothing more once
+    /// the term is over.
+    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus status, uint256 termEnd);
 
     /// @notice Seconds after a report's acceptance during which it may be challenged.
     function challengeWindow() external view returns (uint64);

@@ -152,6 +152,11 @@ error OrderExpiryPassed(uint64 expiry);
 error OrderExpired(uint256 orderId, uint64 expiry);
 /// @notice Thrown when an order's lease is not active (not yet funded, ended or cancelled).
 error LeaseNotTradable(uint256 leaseId, uint8 status);
+/// @notice Thrown when an order is placed or filled after its lease's term is over (its shares
+/// earn no more rent, though the last epochs may still be settling).
+error LeaseTermOver(uint256 leaseId, uint256 termEnd);
+/// @notice Thrown when a bid's escrow arrives short (a stablecoin that charges a fee on transfer).
+error EscrowShortfall(uint256 expected, uint256 received);
 /// @notice Thrown when a fill asks for more shares than the order has left.
 error FillTooLarge(uint256 orderId, uint256 requested, uint256 remaining);
 /// @notice Thrown when the taker of an order is its maker.
