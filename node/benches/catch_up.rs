@@ -44,7 +44,7 @@ async fn main() {
 
     let raw = ProviderBuilder::new().connect_http(devnet.anvil.endpoint_url());
     let filter = Filter::new()
-        .address(LedgerEvents::new(provider.clone(), deployment.clone()).addresses().to_vec())
+        .address(LedgerEvents::new(provider.clone(), deployment.clone()).addresses())
         .from_block(deployment.deploy_block)
         .to_block(head);
     let t = Instant::now();

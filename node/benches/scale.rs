@@ -123,7 +123,7 @@ async fn main() {
     // history's logs at once (gigabytes at 100,000 leases), which the allocator would keep in
     // this process's memory, measured below as the node's.
     let filter = Filter::new()
-        .address(LedgerEvents::new(provider.clone(), big.clone()).addresses().to_vec())
+        .address(LedgerEvents::new(provider.clone(), big.clone()).addresses())
         .from_block(big.deploy_block)
         .to_block(head);
     let (events, raw_s) = raw_pull_in_child(&devnet.anvil.endpoint(), &filter);

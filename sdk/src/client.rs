@@ -11,7 +11,7 @@ use alloy::{
 
 use crate::{
     Amount, Deployment, Result, SdkError,
-    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket},
+    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket, ShareExchange},
     nonce::SharedNonceManager,
     rpc::{RpcOptions, parse_url, rpc_client},
 };
@@ -195,6 +195,18 @@ impl Client {
     /// The dispute desk binding (challenges, rulings, challenge bonds).
     pub fn disputes(&self) -> DisputeDesk::DisputeDeskInstance<DynProvider> {
         DisputeDesk::new(self.deployment.disputes, self.provider.clone())
+    }
+
+    /// The share exchange binding; an error for a deployment without one.
+    pub fn exchange(&self) -> Result<ShareExchange::ShareExchangeInstance<DynProvider>> {
+        let address = self.deployment.exchange.ok_or_else(|| {
+            SdkError::Invalid(
+                "this deployment has no share exchange (deployed before it existed): add its \
+                 address as \"exchange\" in the deployment JSON"
+                    .into(),
+            )
+        })?;
+        Ok(ShareExchange::new(address, self.provider.clone()))
     }
 
     /// The stablecoin binding.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Result, SdkError,
-    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket},
+    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket, ShareExchange},
 };
 
 /// Where a ledger lives.
@@ -27,6 +27,10 @@ pub struct Deployment {
     pub disputes: Address,
     /// `DevStablecoin` (allowlisted at deployment).
     pub stablecoin: Address,
+    /// `ShareExchange` (limit orders for lease shares); absent from deployments made before it
+    /// existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Address>,
     /// Block of the first deployment transaction (where indexers start).
     pub deploy_block: u64,
 }
@@ -71,8 +75,8 @@ pub struct DeployParams {
     pub metadata_uri: String,
 }
 
-/// Deploys `DevStablecoin`, `ClusterRegistry` and `LeaseMarket` (which deploys its
-/// `DisputeDesk`), links them, allowlists the stablecoin and names the arbiter. The provider's signer must be `params.governance`.
+/// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`)
+/// and the market's `ShareExchange`, links them, allowlists the stablecoin and names the arbiter. The provider's signer must be `params.governance`.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let chain_id = provider.get_chain_id().await?;
     let deploy_block = provider.get_block_number().await? + 1;
@@ -91,6 +95,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     )
     .await?;
     let disputes = DisputeDesk::new(market.disputes().call().await?, provider.clone());
+    let exchange = ShareExchange::deploy(provider.clone(), *market.address()).await?;
     registry.setMarket(*market.address()).send().await?.get_receipt().await?;
     market.setStablecoinAllowed(*stablecoin.address(), true).send().await?.get_receipt().await?;
     disputes.setArbiter(params.arbiter).send().await?.get_receipt().await?;
@@ -100,6 +105,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         market: *market.address(),
         disputes: *disputes.address(),
         stablecoin: *stablecoin.address(),
+        exchange: Some(*exchange.address()),
         deploy_block,
     })
 }

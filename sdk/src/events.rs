@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::{
     Deployment, Result, SdkError,
-    bindings::{ClusterRegistry, DisputeDesk, LeaseMarket},
+    bindings::{ClusterRegistry, DisputeDesk, LeaseMarket, ShareExchange},
 };
 
 /// Block ranges start here and double after each success, up to [`MAX_RANGE`]; a failed
@@ -25,7 +25,7 @@ const START_RANGE: u64 = 1_000;
 /// The largest block range one `eth_getLogs` asks for.
 pub const MAX_RANGE: u64 = 50_000;
 
-/// An event of the registry, the market or its dispute desk.
+/// An event of the registry, the market, its dispute desk or its share exchange.
 #[derive(Debug, Clone)]
 pub enum LedgerEvent {
     /// A `ClusterRegistry` event.
@@ -34,6 +34,8 @@ pub enum LedgerEvent {
     Market(LeaseMarket::LeaseMarketEvents),
     /// A `DisputeDesk` event (challenges, rulings, challenge bonds).
     Disputes(DisputeDesk::DisputeDeskEvents),
+    /// A `ShareExchange` event (orders placed, filled, cancelled).
+    Exchange(ShareExchange::ShareExchangeEvents),
 }
 
 /// A decoded event and where it happened.
@@ -68,6 +70,9 @@ impl LedgerLog {
         } else if log.address() == deployment.disputes {
             DisputeDesk::DisputeDeskEvents::decode_log(&log.inner)
                 .map(|l| LedgerEvent::Disputes(l.data))
+        } else if Some(log.address()) == deployment.exchange {
+            ShareExchange::ShareExchangeEvents::decode_log(&log.inner)
+                .map(|l| LedgerEvent::Exchange(l.data))
         } else {
             return Err(bad(format!("log of unknown contract {}", log.address())));
         }
@@ -148,7 +153,7 @@ impl LedgerEvents {
     }
 
     fn filter(&self) -> Filter {
-        Filter::new().address(self.addresses().to_vec())
+        Filter::new().address(self.addresses())
     }
 
     /// Decoded events in blocks `[from, to]`.
@@ -197,7 +202,8 @@ impl LedgerEvents {
     }
 
     /// The contracts whose events this reads.
-    pub fn addresses(&self) -> [Address; 3] {
-        [self.deployment.registry, self.deployment.market, self.deployment.disputes]
+    pub fn addresses(&self) -> Vec<Address> {
+        let d = &self.deployment;
+        [d.registry, d.market, d.disputes].into_iter().chain(d.exchange).collect()
     }
 }

@@ -49,6 +49,7 @@ mod rpc;
 mod tenant;
 #[cfg(feature = "test-utils")]
 pub mod test_utils;
+mod trader;
 mod tx;
 
 pub use amount::Amount;
@@ -71,4 +72,5 @@ pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{ErrorKind, Revert, decode_revert};
 pub use rpc::RpcOptions;
 pub use tenant::{Arbiter, Tenant, Withdrawal, challenge, withdraw_payout};
+pub use trader::{Fill, Order, Side, Trader};
 pub use tx::RECEIPT_TIMEOUT;

@@ -19,7 +19,7 @@ use super::{
     due,
     model::{
         Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
-        PositionRow, ReportRow, SettlementRow,
+        OrderRow, PositionRow, ReportRow, SettlementRow, TradeRow, TradingStats,
     },
     store::{
         Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key,
@@ -61,6 +61,9 @@ pub(crate) enum Kind {
     Lease,
     Position,
     Settlement,
+    Order,
+    Trade,
+    Trading,
     /// Not a record: a secondary key or a queue entry, bytes in `Changes::plain`.
     Plain,
 }
@@ -81,6 +84,9 @@ pub(crate) struct Cache {
     leases: HashMap<String, LeaseRow>,
     positions: HashMap<String, PositionRow>,
     settlements: HashMap<String, SettlementRow>,
+    orders: HashMap<String, OrderRow>,
+    trades: HashMap<String, TradeRow>,
+    trading: HashMap<String, TradingStats>,
 }
 
 macro_rules! record {
@@ -99,6 +105,9 @@ record!(ReportRow, reports, Report);
 record!(LeaseRow, leases, Lease);
 record!(PositionRow, positions, Position);
 record!(SettlementRow, settlements, Settlement);
+record!(OrderRow, orders, Order);
+record!(TradeRow, trades, Trade);
+record!(TradingStats, trading, Trading);
 
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -131,7 +140,7 @@ impl<'a> Changes<'a> {
         }
     }
 
-    fn get<T: Record>(&mut self, key: &str) -> Result<Option<T>> {
+    pub(super) fn get<T: Record>(&mut self, key: &str) -> Result<Option<T>> {
         if let Some(value) = T::slot(&mut self.cache).get(key) {
             return Ok(Some(value.clone()));
         }
@@ -142,7 +151,7 @@ impl<'a> Changes<'a> {
         Ok(stored)
     }
 
-    fn need<T: Record>(&mut self, key: &str) -> Result<T> {
+    pub(super) fn need<T: Record>(&mut self, key: &str) -> Result<T> {
         self.get(key)?.ok_or_else(|| NodeError::Corrupt {
             key: key.into(),
             reason: "an event refers to a record the index never saw; re-index from the \
@@ -151,7 +160,7 @@ impl<'a> Changes<'a> {
         })
     }
 
-    fn put<T: Record>(&mut self, key: String, value: T) {
+    pub(super) fn put<T: Record>(&mut self, key: String, value: T) {
         self.dirty.insert(key.clone(), T::KIND);
         T::slot(&mut self.cache).insert(key, value);
     }
@@ -171,7 +180,11 @@ impl<'a> Changes<'a> {
     }
 
     /// Reads, changes and writes back one record.
-    fn update<T: Record>(&mut self, key: String, change: impl FnOnce(&mut T)) -> Result<T> {
+    pub(super) fn update<T: Record>(
+        &mut self,
+        key: String,
+        change: impl FnOnce(&mut T),
+    ) -> Result<T> {
         if !T::slot(&mut self.cache).contains_key(&key) {
             self.need::<T>(&key)?; // now cached
         }
@@ -217,6 +230,9 @@ impl<'a> Changes<'a> {
                 Kind::Lease => c.leases.get(&key).map(encode),
                 Kind::Position => c.positions.get(&key).map(encode),
                 Kind::Settlement => c.settlements.get(&key).map(encode),
+                Kind::Order => c.orders.get(&key).map(encode),
+                Kind::Trade => c.trades.get(&key).map(encode),
+                Kind::Trading => c.trading.get(&key).map(encode),
             };
             writes.push((key, Some(record.expect("every record written is cached"))));
         }
@@ -281,6 +297,7 @@ pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {
         LedgerEvent::Registry(event) => apply_registry(ch, log, event),
         LedgerEvent::Market(event) => apply_market(ch, log, event),
         LedgerEvent::Disputes(event) => apply_disputes(ch, event),
+        LedgerEvent::Exchange(event) => super::exchange::apply(ch, log, event),
     }
 }
 

@@ -16,6 +16,7 @@
 mod apply;
 mod archive;
 mod due;
+mod exchange;
 pub mod model;
 mod routes;
 mod store;
@@ -23,6 +24,7 @@ mod store;
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
 pub use due::{DueCursor, DueList};
+pub use exchange::trade_cursor;
 pub use routes::{PositionRoutes, PruneOnDrop, Routed, SUBSCRIBER_QUEUE};
 #[cfg(test)]
 pub(crate) use store::lease_key;

@@ -251,7 +251,7 @@ impl Index {
 
     /// Up to `limit` entries under `prefix` whose keys sort after `prefix` + `after` (from the
     /// first when `after` is `None`), in key order: reads at most `limit` entries.
-    fn page_after(
+    pub(super) fn page_after(
         &self,
         prefix: &str,
         after: Option<&str>,
@@ -626,7 +626,7 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("index records serialize")
 }
 
-fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
+pub(super) fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes)
         .map_err(|e| NodeError::Corrupt { key: key.to_string(), reason: e.to_string() })
 }

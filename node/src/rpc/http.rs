@@ -363,6 +363,7 @@ mod tests {
             market: Address::ZERO,
             disputes: Address::ZERO,
             stablecoin: Address::ZERO,
+            exchange: None,
             deploy_block: 1,
         };
         let metrics = Arc::new(Metrics::default());

@@ -9,8 +9,8 @@ use alloy::primitives::{Address, U256};
 pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
 use compute_ledger_sdk::api::{
     Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
-    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, Page,
-    PageRequest, PositionView, ReportRow, RolledBack, SettlementRow,
+    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, OrderBook,
+    OrderRow, Page, PageRequest, PositionView, ReportRow, RolledBack, SettlementRow, TradeRow,
 };
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage,
@@ -21,7 +21,7 @@ use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Ledger, validate::invalid};
-use crate::index::{PruneOnDrop, Routed, SUBSCRIBER_QUEUE, Update};
+use crate::index::{PruneOnDrop, Routed, SUBSCRIBER_QUEUE, Update, trade_cursor};
 
 fn not_found(what: String) -> ErrorObjectOwned {
     ErrorObjectOwned::owned(NOT_FOUND_CODE, what, None::<()>)
@@ -64,6 +64,17 @@ fn page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> Page<T
     rows.truncate(limit);
     let next_cursor = if more { rows.last().map(key) } else { None };
     Page { items: rows, next_cursor }
+}
+
+/// A `ledger_trades` cursor: a trade's block and log index as 24 hex digits.
+struct TradeCursor(String);
+
+impl std::str::FromStr for TradeCursor {
+    type Err = ();
+    fn from_str(text: &str) -> Result<Self, ()> {
+        let hex = text.len() == 24 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if hex { Ok(Self(text.to_ascii_lowercase())) } else { Err(()) }
+    }
 }
 
 /// The server side of [`LedgerApiServer`], over what the node serves.
@@ -183,6 +194,31 @@ impl LedgerApiServer for LedgerRpc {
             .collect();
         let total = leases.iter().map(|l| l.claimable).fold(U256::ZERO, |a, b| a + b);
         Ok(Claimable { address, total, leases })
+    }
+
+    fn order_book(&self, lease_id: LeaseId, depth: Option<u32>) -> RpcResult<OrderBook> {
+        let depth = limit(depth, self.0.limits.page_size)?;
+        let lease = self.existing_lease(lease_id.0)?;
+        self.0.index.order_book(lease.id, depth).map_err(|e| internal(&e))
+    }
+
+    fn trades(&self, lease_id: LeaseId, request: Option<PageRequest>) -> RpcResult<Page<TradeRow>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<TradeCursor>(&request)?;
+        let lease = self.existing_lease(lease_id.0)?;
+        let after = after.map(|c| c.0);
+        let rows =
+            self.0.index.trades(lease.id, after.as_deref(), limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, trade_cursor))
+    }
+
+    fn orders(&self, address: Address, request: Option<PageRequest>) -> RpcResult<Page<OrderRow>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<u64>(&request)?;
+        let rows = self.0.index.orders_of(address, after, limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, |o| o.id.to_string()))
     }
 
     fn delivery_proof(&self, lease_id: LeaseId, epoch: u64) -> RpcResult<DeliveryProof> {

@@ -5,6 +5,7 @@ mod common;
 mod cosign;
 mod demo;
 mod drill;
+mod exchange;
 mod history;
 mod index;
 mod keeper;

@@ -41,7 +41,8 @@ pub use jsonrpsee::{
 pub use model::{
     Billing, BondRow, Claimable, ClaimableLease, ClusterRow, ClusterView, DeliveryProof,
     DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus,
-    OfferRow, Page, PositionRow, PositionView, ReportRow, RolledBack, SettlementRow, SyncStatus,
+    OfferRow, OrderBook, OrderRow, OrderSide, OrderStatus, Page, PositionRow, PositionView,
+    ReportRow, RolledBack, SettlementRow, SyncStatus, TradeRow, TradingStats,
 };
 pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest};
 
@@ -109,6 +110,31 @@ pub trait LedgerApi {
     /// Rent `address` may claim, in total and per lease.
     #[method(name = "claimable", blocking)]
     fn claimable(&self, address: Address) -> jsonrpsee::core::RpcResult<Claimable>;
+
+    /// A lease's order book on the share exchange: open asks and bids, best price first, at most
+    /// `depth` a side, with its trading so far (fills, volume, last price).
+    #[method(name = "orderBook", blocking)]
+    fn order_book(
+        &self,
+        #[argument(rename = "leaseId")] lease_id: LeaseId,
+        depth: Option<u32>,
+    ) -> jsonrpsee::core::RpcResult<OrderBook>;
+
+    /// A lease's fills on the share exchange in chain order, one page at a time.
+    #[method(name = "trades", blocking)]
+    fn trades(
+        &self,
+        #[argument(rename = "leaseId")] lease_id: LeaseId,
+        page: Option<PageRequest>,
+    ) -> jsonrpsee::core::RpcResult<Page<TradeRow>>;
+
+    /// The orders `address` placed on the share exchange, in id order, one page at a time.
+    #[method(name = "orders", blocking)]
+    fn orders(
+        &self,
+        address: Address,
+        page: Option<PageRequest>,
+    ) -> jsonrpsee::core::RpcResult<Page<OrderRow>>;
 
     /// The Merkle proof of a lease's delivered GPU-seconds in `epoch`, from this node's oracle
     /// archive.

@@ -438,6 +438,147 @@ impl From<ClusterRow> for ClusterView {
     }
 }
 
+/// Which side of a lease's order book an order is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderSide {
+    /// The maker sells shares (they stay in its wallet until filled).
+    Ask,
+    /// The maker buys; its cost is escrowed in the exchange.
+    Bid,
+}
+
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum OrderStatus {
+    /// Shares are left (it may still have expired, or its lease stopped trading: compare
+    /// `expiry` with chain time).
+    Open,
+    /// Filled to the last share.
+    Filled,
+    /// Cancelled by its maker, or by anyone once it could no longer fill.
+    Cancelled,
+}
+
+/// A limit order on the share exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderRow {
+    /// Order id.
+    pub id: u64,
+    /// The lease whose shares trade.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub lease_id: U256,
+    /// Who placed it.
+    #[schemars(schema_with = "schema::address")]
+    pub maker: Address,
+    /// Ask or bid.
+    pub side: OrderSide,
+    /// The stablecoin it is priced and paid in (the lease's).
+    #[schemars(schema_with = "schema::address")]
+    pub stablecoin: Address,
+    /// Shares placed.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub amount: U256,
+    /// Shares left (0 once filled or cancelled).
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub remaining: U256,
+    /// Price of one share, stablecoin base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub price_per_share: U256,
+    /// Unix seconds (chain time); the order fills strictly before it.
+    pub expiry: u64,
+    /// Open, filled or cancelled.
+    pub status: OrderStatus,
+    /// Block it was placed in.
+    pub placed_block: u64,
+}
+
+/// One fill on the share exchange.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TradeRow {
+    /// The order filled.
+    pub order_id: u64,
+    /// The lease whose shares traded.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub lease_id: U256,
+    /// The order's maker.
+    #[schemars(schema_with = "schema::address")]
+    pub maker: Address,
+    /// Who filled it.
+    #[schemars(schema_with = "schema::address")]
+    pub taker: Address,
+    /// The maker's side: `ask` (the taker bought) or `bid` (the taker sold).
+    pub side: OrderSide,
+    /// Shares moved.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub amount: U256,
+    /// Price of one share, stablecoin base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub price_per_share: U256,
+    /// What the buyer paid, stablecoin base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub cost: U256,
+    /// Block of the fill.
+    pub block: u64,
+    /// Position of the fill's event in its block.
+    pub log_index: u64,
+    /// Chain time of that block (`null` when the RPC's logs do not carry it).
+    pub timestamp: Option<u64>,
+    /// The fill's transaction.
+    #[schemars(schema_with = "schema::hash")]
+    pub tx_hash: B256,
+}
+
+/// A lease's trading so far, kept on write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TradingStats {
+    /// Fills.
+    pub trades: u64,
+    /// Shares traded in all fills.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub volume_shares: U256,
+    /// Stablecoin paid in all fills, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub volume: U256,
+    /// Price per share of the latest fill (`null` before the first).
+    #[serde(with = "dec_option")]
+    #[schemars(schema_with = "schema::optional_decimal")]
+    pub last_price: Option<U256>,
+    /// Block of the latest fill.
+    pub last_trade_block: Option<u64>,
+}
+
+/// A lease's order book: open orders best price first (asks lowest, bids highest; equal prices
+/// oldest first), and its trading so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderBook {
+    /// The lease.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub lease_id: U256,
+    /// Open asks, lowest price first.
+    pub asks: Vec<OrderRow>,
+    /// Open bids, highest price first.
+    pub bids: Vec<OrderRow>,
+    /// Fills so far, volume and last price.
+    pub stats: TradingStats,
+}
+
 /// One page of a listing, in key order. Pass `nextCursor` back as the page's `cursor` to read the
 /// next one; `null` means there is no more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Claimable, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter, LeaseId, LeaseRow,
-    Live, MarketTotals, NodeStatus, Page, PageRequest, PositionView, ReportRow, SettlementRow,
-    schema,
+    Live, MarketTotals, NodeStatus, OrderBook, OrderRow, Page, PageRequest, PositionView,
+    ReportRow, SettlementRow, TradeRow, schema,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -229,6 +229,34 @@ pub fn methods() -> &'static [MethodSpec] {
                 "Rent an address may claim, in total and per lease.",
                 vec![address("The holder.")],
                 "Claimable",
+            ),
+            call::<OrderBook>(
+                "ledger_orderBook",
+                "A lease's order book on the share exchange: open asks (lowest price first) and \
+                 bids (highest first), with its fills, volume and last price.",
+                vec![
+                    lease_id(),
+                    param::<u32>(
+                        "depth",
+                        false,
+                        "an unsigned integer of at least 1",
+                        "Orders per side (default and maximum: the server's page size).",
+                    ),
+                ],
+                "OrderBook",
+            ),
+            call::<Page<TradeRow>>(
+                "ledger_trades",
+                "A lease's fills on the share exchange in chain order, one page at a time.",
+                vec![lease_id(), page()],
+                "Page of Trade",
+            ),
+            call::<Page<OrderRow>>(
+                "ledger_orders",
+                "The orders an address placed on the share exchange (open, filled and \
+                 cancelled), in id order, one page at a time.",
+                vec![address("The maker."), page()],
+                "Page of Order",
             ),
             call::<DeliveryProof>(
                 "ledger_deliveryProof",

@@ -5,3 +5,4 @@ mod deploy;
 mod owner;
 mod roles;
 mod rpc;
+mod trade;
