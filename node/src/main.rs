@@ -7,8 +7,8 @@ use compute_ledger_node::{
     commands::{
         Output, claim::ClaimCommand, cluster::ClusterCommand, demo::DemoCommand,
         devnet::DevnetCommand, index::IndexCommand, keys::KeysCommand, lease::LeaseCommand,
-        oracle::OracleCommand, run::RunCommand, serve::ServeCommand, settle::SettleCommand,
-        shares::SharesCommand,
+        oracle::OracleCommand, order::OrderCommand, run::RunCommand, serve::ServeCommand,
+        settle::SettleCommand, shares::SharesCommand,
     },
     config::Overrides,
 };
@@ -55,6 +55,9 @@ enum Command {
     /// Share actions (owner offers, investors buy and transfer).
     #[command(subcommand)]
     Shares(SharesCommand),
+    /// Limit orders for lease shares on the share exchange (ask, bid, fill, cancel, show).
+    #[command(subcommand)]
+    Order(OrderCommand),
     /// Claim settled rent.
     Claim(ClaimCommand),
     /// Settle due epochs (missed and resolved ones; reported ones with proofs from a deliveries
@@ -88,6 +91,7 @@ async fn main() -> std::process::ExitCode {
         Command::Cluster(command) => command.execute(overrides, out).await,
         Command::Lease(command) => command.execute(overrides, out).await,
         Command::Shares(command) => command.execute(overrides, out).await,
+        Command::Order(command) => command.execute(overrides, out).await,
         Command::Claim(command) => command.execute(overrides, out).await,
         Command::Settle(command) => command.execute(overrides, out).await,
     };

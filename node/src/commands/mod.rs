@@ -9,6 +9,7 @@ pub mod index;
 pub mod keys;
 pub mod lease;
 pub mod oracle;
+pub mod order;
 pub mod run;
 pub mod serve;
 pub mod settle;

@@ -126,3 +126,85 @@ async fn the_book_lists_open_orders_best_price_first_and_trades_page_in_chain_or
     let foreign = PageRequest { cursor: Some("0x42".into()), limit: None };
     assert_eq!(rpc_code(client.trades(lease.into(), Some(foreign)).await), -32602);
 }
+
+/// `compute-ledger order …` through the binary: an ask, a partial fill by another key, a refused
+/// self-trade with the contract's reason, show and cancel; `--json` answers parse.
+#[tokio::test]
+async fn the_order_command_places_fills_shows_and_cancels() {
+    use std::process::Command;
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.funded_lease(&m.lease_offer(16, start, 3)).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let deployment = dir.path().join("deployment.json");
+    m.deployment.save(&deployment).expect("save");
+    let keys = dir.path().join("keys");
+    let bin = env!("CARGO_BIN_EXE_compute-ledger");
+    let run = |args: &[&str]| {
+        let output = Command::new(bin)
+            .arg("--rpc-url")
+            .arg(m.devnet.anvil.endpoint())
+            .arg("--deployment")
+            .arg(&deployment)
+            .args(args)
+            .env("COMPUTE_LEDGER_PASSWORD", "trade")
+            .env_remove("COMPUTE_LEDGER_RPC_URL")
+            .env_remove("COMPUTE_LEDGER_KEYSTORE")
+            .output()
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success(), stdout, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    // The owner's and an investor's dev keys, imported into encrypted keystores.
+    let import = |name: &str, index: usize| {
+        let key = alloy::hex::encode_prefixed(m.devnet.signer(index).to_bytes());
+        let output = Command::new(bin)
+            .args(["--json", "keys", "import", "--name", name, "--key-env", "TRADE_KEY", "--dir"])
+            .arg(&keys)
+            .env("TRADE_KEY", key)
+            .env("COMPUTE_LEDGER_PASSWORD", "trade")
+            .output()
+            .expect("import");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let imported: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("keys import --json");
+        imported["keystore"].as_str().expect("keystore path").to_string()
+    };
+    let (owner, alice) = (import("owner", 1), import("alice", 3));
+    let lease = lease.to_string();
+
+    let (ok, out, err) = run(&[
+        "--json",
+        "order",
+        "ask",
+        "--keystore",
+        &owner,
+        "--lease",
+        &lease,
+        "--amount",
+        "1000",
+        "--price",
+        "0.000002",
+    ]);
+    assert!(ok, "{err}");
+    let placed: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    let id = placed["orderId"].as_u64().expect("order id").to_string();
+
+    let (ok, out, err) =
+        run(&["--json", "order", "fill", "--keystore", &alice, "--order", &id, "--amount", "400"]);
+    assert!(ok, "{err}");
+    let fill: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!((fill["cost"].as_str(), fill["remaining"].as_str()), (Some("800"), Some("600")));
+
+    let (ok, _, err) =
+        run(&["order", "fill", "--keystore", &owner, "--order", &id, "--amount", "1"]);
+    assert!(!ok && err.contains("SelfTrade"), "{err}");
+
+    let (ok, out, err) = run(&["order", "show", "--keystore", &alice, "--order", &id]);
+    assert!(ok && out.contains("600 shares left"), "{out}{err}");
+    let (ok, out, err) = run(&["order", "cancel", "--keystore", &owner, "--order", &id]);
+    assert!(ok && out.contains("cancelled"), "{out}{err}");
+    let (ok, _, err) = run(&["order", "show", "--keystore", &alice, "--order", "99"]);
+    assert!(!ok && err.contains("no order 99"), "{err}");
+}
