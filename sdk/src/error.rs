@@ -33,10 +33,15 @@ pub enum SdkError {
     Rejected(String),
     /// A transaction was mined but failed (it passed simulation, so the chain changed between
     /// the two: retry after re-reading the state).
-    #[error("transaction {tx} was mined but reverted; the state changed since it was simulated")]
+    #[error(
+        "transaction {tx} was mined but reverted ({reason}); the state changed since it was \
+         simulated"
+    )]
     RevertedOnChain {
         /// The transaction hash.
         tx: B256,
+        /// Why, from replaying the call on the state of the block it was mined in.
+        reason: String,
     },
     /// A sent transaction was not mined within the wait; it may still be mined later.
     #[error(

@@ -19,16 +19,31 @@ pub const RECEIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Simulates a transaction first — a revert comes back as the contract's custom error and no
 /// nonce is spent — then sends it and waits (up to [`RECEIPT_TIMEOUT`]) for a successful receipt.
-pub(crate) async fn transact<D: CallDecoder>(
+pub(crate) async fn transact<D: CallDecoder + Clone>(
     call: CallBuilder<&DynProvider, D>,
 ) -> Result<TransactionReceipt> {
     call.call_raw().await?;
     let pending = call.send().await.map_err(refused)?;
     let receipt = receipt_within(pending.provider(), *pending.tx_hash(), RECEIPT_TIMEOUT).await?;
     if !receipt.status() {
-        return Err(SdkError::RevertedOnChain { tx: receipt.transaction_hash });
+        let reason = replayed_revert(&call, receipt.block_number).await;
+        return Err(SdkError::RevertedOnChain { tx: receipt.transaction_hash, reason });
     }
     Ok(receipt)
+}
+
+/// Why a mined call reverted, by replaying it on the state of its block: what the transactions
+/// before it changed is there (what came after it in the block is too, so this is a diagnosis,
+/// not a proof).
+async fn replayed_revert<D: CallDecoder + Clone>(
+    call: &CallBuilder<&DynProvider, D>,
+    block: Option<u64>,
+) -> String {
+    let Some(block) = block else { return "its block is unknown".into() };
+    match call.clone().block(block.into()).call_raw().await {
+        Err(e) => SdkError::from(e).to_string(),
+        Ok(_) => format!("replayed on block {block} it succeeds"),
+    }
 }
 
 /// Polls for `tx`'s receipt for up to `timeout`. Not alloy's block watcher: it trusts the blocks

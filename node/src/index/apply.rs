@@ -195,7 +195,7 @@ impl<'a> Changes<'a> {
         Ok(changed)
     }
 
-    fn position(&mut self, holder: Address, lease_id: U256) -> Result<PositionRow> {
+    pub(super) fn position(&mut self, holder: Address, lease_id: U256) -> Result<PositionRow> {
         Ok(self.get(&position_key(holder, lease_id))?.unwrap_or(PositionRow {
             holder,
             lease_id,
@@ -203,7 +203,7 @@ impl<'a> Changes<'a> {
         }))
     }
 
-    fn put_position(&mut self, position: PositionRow) {
+    pub(super) fn put_position(&mut self, position: PositionRow) {
         let (holder, lease_id) = (position.holder, position.lease_id);
         self.put(position_key(holder, lease_id), position);
         if self.seen.insert((holder, lease_id)) {

@@ -76,6 +76,18 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &X) -> Result<
             if order.status == OrderStatus::Filled {
                 ch.remove_plain(book_key(&order));
             }
+            // What each side paid and received, on its position (the share movement that
+            // follows in the same transaction moves the shares).
+            let (buyer, seller) = match order.side {
+                OrderSide::Ask => (e.taker, order.maker),
+                OrderSide::Bid => (order.maker, e.taker),
+            };
+            let mut bought = ch.position(buyer, order.lease_id)?;
+            bought.cost += e.cost;
+            ch.put_position(bought);
+            let mut sold = ch.position(seller, order.lease_id)?;
+            sold.proceeds += e.cost;
+            ch.put_position(sold);
             let trade = TradeRow {
                 order_id: id,
                 lease_id: order.lease_id,

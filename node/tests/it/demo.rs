@@ -1,7 +1,7 @@
 //! `make demo` does not rot: a short run of `compute-ledger demo` (10-second epochs, 3 per lease)
 //! shows its incidents (outage, dark oracle, a report that leaves a lease out, a node killed with
-//! SIGKILL mid-epoch and then cut off from the chain), pays everyone and stops by itself with the
-//! books balanced.
+//! SIGKILL mid-epoch and then cut off from the chain), lets investors trade shares on the
+//! exchange, pays everyone and stops by itself with the books balanced.
 
 use std::process::Command;
 
@@ -34,6 +34,9 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "seconds sampled: not one lost to the crash",
         "chain RPC stalls for 15 s",
         "answers again",
+        "takes 40 of them for",
+        "sells her 50 for",
+        "on the exchange: last",
         "both leases ended: everyone is paid",
         "stopped cleanly",
     ] {

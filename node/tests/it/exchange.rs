@@ -88,6 +88,20 @@ async fn the_book_lists_open_orders_best_price_first_and_trades_page_in_chain_or
     assert!(trades.iter().all(|t| t.taker == alice.client().address()));
     assert!(trades.windows(2).all(|w| (w[0].block, w[0].log_index) < (w[1].block, w[1].log_index)));
 
+    // What each side paid and received is on its position.
+    let position = |holder| {
+        let client = &client;
+        async move {
+            let page = client.positions(holder, None).await.expect("positions");
+            let p = page.items.into_iter().find(|p| p.position.lease_id == lease).expect("held");
+            (p.position.cost, p.position.proceeds)
+        }
+    };
+    let (a, b, o) = (alice.client().address(), bob.client().address(), m.owner.client().address());
+    assert_eq!(position(a).await, (U256::from(280_000), U256::from(300_000)));
+    assert_eq!(position(b).await, (U256::from(300_000), U256::ZERO));
+    assert_eq!(position(o).await, (U256::ZERO, U256::from(280_000)));
+
     // A maker's orders, every status.
     let mine = client.orders(m.owner.client().address(), None).await.expect("orders");
     let statuses: Vec<_> = mine.items.iter().map(|o| (o.id, o.status)).collect();

@@ -275,10 +275,14 @@ pub struct PositionRow {
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
     pub claimed: U256,
-    /// Paid for shares bought from offers, in total.
+    /// Paid for shares bought, in total: from the owner's offers and on the share exchange.
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
     pub cost: U256,
+    /// Received for shares sold on the share exchange, in total.
+    #[serde(default, with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub proceeds: U256,
     /// Balances recorded while ended epochs were unsettled, oldest first: `(epoch, balance)`
     /// means the holder held `balance` when every epoch before `epoch` ended.
     #[serde(default)]

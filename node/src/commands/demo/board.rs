@@ -86,7 +86,7 @@ impl Board<'_> {
             for p in &positions {
                 let Some(lease) = self.index.lease(p.position.lease_id)? else { continue };
                 let settled = lease.next_epoch - lease.start_epoch;
-                earned += p.claimable + p.position.claimed;
+                earned += p.claimable + p.position.claimed + p.position.proceeds;
                 cost += p.position.cost;
                 // The part of the price the epochs settled so far stand for.
                 cost_to_date += p.position.cost * U256::from(settled)
@@ -116,10 +116,12 @@ impl Board<'_> {
             );
         }
         println!(
-            "  * rent earned (claimed + claimable) against the part of the price the settled epochs stand for\n  \
+            "  * rent earned (claimed + claimable) and share sales against the part of the price the settled epochs stand for\n  \
              † that return annualized as if each {}-second demo epoch were a day",
             self.epoch_seconds
         );
+        let leases: Vec<U256> = self.sites.iter().map(|s| s.lease).collect();
+        super::trading::print_books(&self.index, &leases)?;
         for site in self.sites {
             if let Some(last) = self.index.settlements(site.lease)?.last() {
                 let note = if last.missed {

@@ -15,6 +15,7 @@ mod board;
 mod child_node;
 mod scenario;
 mod setup;
+mod trading;
 
 use std::{
     path::PathBuf,

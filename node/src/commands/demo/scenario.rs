@@ -115,6 +115,12 @@ impl Scenario<'_> {
             args.epoch_seconds
         );
 
+        // Investors trade shares on the exchange while the leases run (each epoch's rent goes to
+        // whoever holds at its end), beside the scenario: its transactions take a few blocks.
+        let traders = [0, 1, 2].map(|i| investors[i].client().clone());
+        let trading =
+            tokio::spawn(super::trading::trade(traders, [sites[0].lease, sites[1].lease], epoch_s));
+
         let board = Board {
             index: index.clone(),
             sites,
@@ -256,8 +262,12 @@ impl Scenario<'_> {
         }
 
         if shutdown.is_triggered() {
+            trading.abort();
             return Ok(());
         }
+        trading
+            .await
+            .map_err(|e| crate::NodeError::Server(format!("the demo's trading: {e}")))??;
         say("both leases ended: everyone is paid");
         for (investor, name) in investors.iter().zip(NAMES) {
             let paid: U256 = investor.claim_all().await?.iter().map(|(_, a)| a.base()).sum();
