@@ -29,16 +29,15 @@ contract ShareExchange is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
 
-    /// @notice One limit order, packed to three slots (a fill writes only the last).
+    /// @notice One limit order, packed to two slots (a fill writes only the second). Its
+    /// stablecoin is its lease's, read from the market when needed.
     struct Order {
         // slot 0
         address maker;
-        uint64 expiry; // unix seconds; the order fills strictly before it
+        uint40 expiry; // unix seconds; the order fills strictly before it
         bool bid; // true: the maker buys (its cost is escrowed here); false: the maker sells
+        uint48 leaseId;
         // slot 1
-        address stablecoin; // the lease's stablecoin when the order was placed
-        uint64 leaseId;
-        // slot 2
         uint128 remaining; // shares left; 0 once filled or cancelled
         uint128 pricePerShare; // stablecoin base units per share
     }
@@ -104,41 +103,38 @@ contract ShareExchange is ReentrancyGuardTransient {
         if (amount == 0 || amount > o.remaining) revert FillTooLarge(orderId, amount, o.remaining);
         if (msg.sender == o.maker) revert SelfTrade(orderId);
         if (block.timestamp >= o.expiry) revert OrderExpired(orderId, o.expiry);
-        _requireTradable(o.leaseId);
+        IERC20 coin = IERC20(_requireTradable(o.leaseId));
 
         cost = amount * o.pricePerShare; // below 2^128: remaining * price was checked when placed
         uint128 remaining = o.remaining - uint128(amount);
         _orders[orderId].remaining = remaining;
-        emit OrderFilled(
-            orderId, o.leaseId, msg.sender, o.maker, o.bid, amount, o.pricePerShare, cost, remaining
-        );
+        emit OrderFilled(orderId, msg.sender, amount, cost);
 
         IERC1155 shares = IERC1155(address(market));
         if (o.bid) {
             shares.safeTransferFrom(msg.sender, o.maker, o.leaseId, amount, "");
-            IERC20(o.stablecoin).safeTransfer(msg.sender, cost);
+            coin.safeTransfer(msg.sender, cost);
         } else {
-            IERC20(o.stablecoin).safeTransferFrom(msg.sender, o.maker, cost);
+            coin.safeTransferFrom(msg.sender, o.maker, cost);
             shares.safeTransferFrom(o.maker, msg.sender, o.leaseId, amount, "");
         }
     }
 
     /// @notice Cancels what is left of order `orderId`: its maker may at any time, anyone once
-    /// the order can no longer fill (expired, or its lease no longer active). A bid's unfilled
-    /// escrow goes back to its maker.
+    /// the order can no longer fill (expired, or its lease no longer active or past its term). A
+    /// bid's unfilled escrow goes back to its maker.
     /// @return refund The escrow returned (0 for an ask).
     function cancel(uint256 orderId) external nonReentrant returns (uint256 refund) {
         Order storage o = _orders[orderId];
         uint256 remaining = o.remaining;
         if (remaining == 0) revert UnknownOrder(orderId);
         (address maker, uint256 leaseId) = (o.maker, o.leaseId);
-        if (msg.sender != maker && block.timestamp < o.expiry && _tradable(leaseId)) {
-            revert OrderStillLive(orderId);
-        }
+        (bool tradable, address stablecoin) = _tradable(leaseId);
+        if (msg.sender != maker && block.timestamp < o.expiry && tradable) revert OrderStillLive(orderId);
         o.remaining = 0;
         if (o.bid) refund = remaining * o.pricePerShare;
         emit OrderCancelled(orderId, leaseId, msg.sender, refund);
-        if (refund != 0) IERC20(o.stablecoin).safeTransfer(maker, refund);
+        if (refund != 0) IERC20(stablecoin).safeTransfer(maker, refund);
     }
 
     // ------------------------------------------------------------ views
@@ -153,7 +149,9 @@ contract ShareExchange is ReentrancyGuardTransient {
     /// the shares.)
     function fillable(uint256 orderId) external view returns (bool) {
         Order storage o = _orders[orderId];
-        return o.remaining != 0 && block.timestamp < o.expiry && _tradable(o.leaseId);
+        if (o.remaining == 0 || block.timestamp >= o.expiry) return false;
+        (bool tradable,) = _tradable(o.leaseId);
+        return tradable;
     }
 
     // ------------------------------------------------------------ internal
@@ -170,22 +168,23 @@ contract ShareExchange is ReentrancyGuardTransient {
                 || amount > type(uint128).max / pricePerShare
         ) revert InvalidOrder(amount, pricePerShare);
         if (expiry <= block.timestamp) revert OrderExpiryPassed(expiry);
-        _requireTradable(leaseId);
-        stablecoin = market.getLease(leaseId).stablecoin;
+        stablecoin = _requireTradable(leaseId);
     }
 
     /// @dev Shares trade while their lease is funded and its term runs. After the term they earn
     /// nothing more (the rent of its epochs belongs to who held at each epoch's end), although
-    /// the lease stays `Active` until its last epoch settles.
-    function _requireTradable(uint256 leaseId) internal view {
-        (LeaseStatus status, uint256 termEnd) = market.leaseStatus(leaseId);
+    /// the lease stays `Active` until its last epoch settles. Returns the lease's stablecoin.
+    function _requireTradable(uint256 leaseId) internal view returns (address stablecoin) {
+        (LeaseStatus status, uint256 termEnd, address coin) = market.leaseStatus(leaseId);
         if (status != LeaseStatus.Active) revert LeaseNotTradable(leaseId, uint8(status));
         if (block.timestamp >= termEnd) revert LeaseTermOver(leaseId, termEnd);
+        return coin;
     }
 
-    function _tradable(uint256 leaseId) internal view returns (bool) {
-        (LeaseStatus status, uint256 termEnd) = market.leaseStatus(leaseId);
-        return status == LeaseStatus.Active && block.timestamp < termEnd;
+    /// @dev Whether the lease's shares trade now, and its stablecoin.
+    function _tradable(uint256 leaseId) internal view returns (bool, address) {
+        (LeaseStatus status, uint256 termEnd, address coin) = market.leaseStatus(leaseId);
+        return (status == LeaseStatus.Active && block.timestamp < termEnd, coin);
     }
 
     function _place(
@@ -199,10 +198,9 @@ contract ShareExchange is ReentrancyGuardTransient {
         orderId = ++orderCount;
         _orders[orderId] = Order({
             maker: msg.sender,
-            expiry: expiry,
+            expiry: uint256(expiry).toUint40(),
             bid: bid,
-            stablecoin: stablecoin,
-            leaseId: leaseId.toUint64(),
+            leaseId: leaseId.toUint48(),
             remaining: uint128(amount),
             pricePerShare: uint128(pricePerShare)
         });

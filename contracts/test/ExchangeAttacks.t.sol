@@ -45,7 +45,7 @@ contract ExchangeAttacksTest is BaseTest {
         vm.prank(alice);
         uint256 bid = exchange.placeBid(lease, 100_000, 1e6, expiry); // $100,000 escrowed
         _warpToEpochEnd(4); // the term is over; epoch 4 waits for its report and challenge window
-        (LeaseStatus status, uint256 termEnd) = market.leaseStatus(lease);
+        (LeaseStatus status, uint256 termEnd,) = market.leaseStatus(lease);
         assertEq(uint8(status), uint8(LeaseStatus.Active));
         assertEq(termEnd, block.timestamp);
 

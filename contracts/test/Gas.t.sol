@@ -141,13 +141,25 @@ contract GasTest is BaseTest {
         bid = exchange.placeBid(id, SHARES / 4, 1e6, expiry);
     }
 
-    /// One fill of an eighth of the shares on a lease that has settled epochs, alice already a
-    /// holder: of the owner's ask by alice, or of alice's bid by the owner.
-    function _gasOfFill(bool ofBid, string memory name) internal {
-        uint256 id = _activeLease(4);
+    /// A lease where alice holds half the shares and two epochs settled; with `traded`, both the
+    /// owner and alice moved shares after that (their checkpoints recorded rent) and a third
+    /// epoch settled since: the state of holders who trade more than once.
+    function _leaseWithHolders(bool traded) internal returns (uint256 id) {
+        id = _activeLease(4);
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
         _settleSecondEpoch(id);
+        if (traded) {
+            vm.prank(alice);
+            market.safeTransferFrom(alice, owner, id, 1, "");
+            _reportAndSettle(id, 3, _full());
+        }
+    }
+
+    /// One fill of an eighth of the shares: of the owner's ask by alice, or of alice's bid by the
+    /// owner.
+    function _gasOfFill(bool traded, bool ofBid, string memory name) internal {
+        uint256 id = _leaseWithHolders(traded);
         (ShareExchange exchange, uint256 ask, uint256 bid) = _exchangeWithOrders(id);
         _coolAll();
         vm.cool(address(exchange));
@@ -156,25 +168,39 @@ contract GasTest is BaseTest {
         vm.snapshotGasLastCall(GROUP, name);
     }
 
-    /// A buyer takes part of an ask: pays the maker, receives the shares (both sides checkpointed).
+    /// A buyer takes part of an ask: pays the maker, receives the shares (both sides checkpointed),
+    /// between holders who have traded before.
     function test_gas_fillAsk() public {
-        _gasOfFill(false, "fillAsk");
+        _gasOfFill(true, false, "fillAsk");
     }
 
     /// A seller hits part of a bid: its shares go to the bidder, the escrow pays it.
     function test_gas_fillBid() public {
-        _gasOfFill(true, "fillBid");
+        _gasOfFill(true, true, "fillBid");
     }
 
+    /// The first trade of both sides since they began to earn: each records its accrued rent in a
+    /// slot that was still zero (20,000 gas a side, once per holder and lease).
+    function test_gas_fillAsk_firstTrade() public {
+        _gasOfFill(false, false, "fillAsk_firstTrade");
+    }
+
+    /// The first share movement of both sides since they began to earn.
     function test_gas_transferShares() public {
-        uint256 id = _activeLease(4);
-        vm.prank(owner);
-        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
-        _settleSecondEpoch(id);
+        uint256 id = _leaseWithHolders(false);
         _coolAll();
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
         vm.snapshotGasLastCall(GROUP, "transferShares");
+    }
+
+    /// A later movement between the same holders, after another epoch settled.
+    function test_gas_transferShares_again() public {
+        uint256 id = _leaseWithHolders(true);
+        _coolAll();
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
+        vm.snapshotGasLastCall(GROUP, "transferShares_again");
     }
 
     // ------------------------------------------------------------ disputes and owner failures

@@ -54,7 +54,7 @@ contract ShareExchangeTest is BaseTest {
         for (uint64 e = 1; e <= 4; ++e) {
             _reportAndSettle(lease, e, _full());
         }
-        (LeaseStatus status,) = market.leaseStatus(lease);
+        (LeaseStatus status,,) = market.leaseStatus(lease);
         assertEq(uint8(status), uint8(LeaseStatus.Ended));
     }
 
@@ -353,7 +353,7 @@ contract Reenterer is IERC1155Receiver {
     }
 
     function _approve() internal {
-        address token = exchange.getOrder(target).stablecoin;
+        (,, address token) = exchange.market().leaseStatus(exchange.getOrder(target).leaseId);
         (bool ok,) = token.call(
             abi.encodeWithSignature("approve(address,uint256)", address(exchange), type(uint256).max)
         );

@@ -74,16 +74,18 @@ impl Trader {
         if o.maker == Address::ZERO {
             return Err(SdkError::Invalid(format!("no order {id} on the exchange")));
         }
-        let decimals = self.client.decimals_of(o.stablecoin).await?;
+        let lease_id = U256::from(o.leaseId);
+        let stablecoin = self.client.market().leaseStatus(lease_id).call().await?.stablecoin;
+        let decimals = self.client.decimals_of(stablecoin).await?;
         Ok(Order {
             id,
-            lease_id: U256::from(o.leaseId),
+            lease_id,
             maker: o.maker,
             side: if o.bid { Side::Bid } else { Side::Ask },
-            stablecoin: o.stablecoin,
+            stablecoin,
             remaining: o.remaining,
             price_per_share: Amount::from_base(U256::from(o.pricePerShare), decimals),
-            expiry: o.expiry,
+            expiry: o.expiry.to::<u64>(),
         })
     }
 
@@ -142,7 +144,9 @@ impl Trader {
         Ok(Fill {
             shares: u128::try_from(filled.amount).unwrap_or(u128::MAX),
             cost: Amount::from_base(filled.cost, order.price_per_share.decimals()),
-            remaining: u128::try_from(filled.remaining).unwrap_or(u128::MAX),
+            remaining: order
+                .remaining
+                .saturating_sub(u128::try_from(filled.amount).unwrap_or(u128::MAX)),
         })
     }
 

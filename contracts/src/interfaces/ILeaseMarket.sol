@@ -114,11 +114,14 @@ interface ILeaseMarket {
     /// @notice Every stored field of a lease (reverts `UnknownLease`).
     function getLease(uint256 leaseId) external view returns (Lease memory);
 
-    /// @notice Where a lease is in its life (`None` for an unknown id) and when its term ends (the
-    /// end of its last epoch, unix seconds): for contracts that trade its shares. A lease stays
-    /// `Active` until its last epoch settles, after the term; its shares earn nothing more once
-    /// the term is over.
-    function leaseStatus(uint256 leaseId) external view returns (LeaseStatus status, uint256 termEnd);
+    /// @notice Where a lease is in its life (`None` for an unknown id), when its term ends (the
+    /// end of its last epoch, unix seconds) and its stablecoin: what contracts that trade its
+    /// shares need, in one call. A lease stays `Active` until its last epoch settles, after the
+    /// term; its shares earn nothing more once the term is over.
+    function leaseStatus(uint256 leaseId)
+        external
+        view
+        returns (LeaseStatus status, uint256 termEnd, address stablecoin);
 
     /// @notice Seconds after a report's acceptance during which it may be challenged.
     function challengeWindow() external view returns (uint64);

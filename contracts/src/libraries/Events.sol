@@ -143,19 +143,11 @@ event OrderPlaced(
     uint256 pricePerShare,
     uint64 expiry
 );
-/// @notice Emitted for every fill: `amount` shares moved from the seller to the buyer for `cost`
-/// of the lease's stablecoin, at the order's price.
-event OrderFilled(
-    uint256 indexed orderId,
-    uint256 indexed leaseId,
-    address indexed taker,
-    address maker,
-    bool bid,
-    uint256 amount,
-    uint256 pricePerShare,
-    uint256 cost,
-    uint256 remaining
-);
+/// @notice Emitted for every fill: `amount` shares moved between the order's maker and `taker` at
+/// the order's price, for `cost` of the lease's stablecoin. (Lease, maker, side, price and what is
+/// left follow from the order as `OrderPlaced` gave it and its earlier fills: a fill's log stays
+/// small, as every fill pays for it.)
+event OrderFilled(uint256 indexed orderId, address indexed taker, uint256 amount, uint256 cost);
 /// @notice Emitted when an order is cancelled by its maker, or by anyone once it can no longer be
 /// filled; a bid's unfilled escrow (`refund`) goes back to its maker.
 event OrderCancelled(uint256 indexed orderId, uint256 indexed leaseId, address indexed by, uint256 refund);

@@ -67,9 +67,10 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &X) -> Result<
         X::OrderPlaced(e) => placed(ch, log, e),
         X::OrderFilled(e) => {
             let id = order_id(e.orderId)?;
+            // The event carries only what the order does not: what is left follows from it.
             let order = ch.update(order_key(id), |o: &mut OrderRow| {
-                o.remaining = e.remaining;
-                if e.remaining.is_zero() {
+                o.remaining = o.remaining.saturating_sub(e.amount);
+                if o.remaining.is_zero() {
                     o.status = OrderStatus::Filled;
                 }
             })?;
@@ -95,7 +96,7 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &X) -> Result<
                 taker: e.taker,
                 side: order.side,
                 amount: e.amount,
-                price_per_share: e.pricePerShare,
+                price_per_share: order.price_per_share,
                 cost: e.cost,
                 block: log.block_number,
                 log_index: log.log_index,
@@ -106,7 +107,7 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &X) -> Result<
             stats.trades += 1;
             stats.volume_shares += e.amount;
             stats.volume += e.cost;
-            stats.last_price = Some(e.pricePerShare);
+            stats.last_price = Some(order.price_per_share);
             stats.last_trade_block = Some(log.block_number);
             ch.put(trading_key(order.lease_id), stats);
             ch.put(format!("{}{}", trades_prefix(order.lease_id), trade_cursor(&trade)), trade);
