@@ -1,37 +1,19 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ShareExchange} from "../src/ShareExchange.sol";
 import "../src/libraries/Errors.sol";
-import {LeaseStatus, LeaseTerms} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {LeaseStatus} from "../src/libraries/Types.sol";
+import {ExchangeBase} from "./utils/ExchangeBase.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 /// @notice Independent review of ShareExchange. `test_attack_*` failed on the reviewed code (each
 /// demonstrated a finding, now fixed); `test_withstands_*` are attempts the exchange withstood.
-contract ExchangeAttacksTest is BaseTest {
-    ShareExchange internal exchange;
-    uint256 internal lease; // epochs [1, 5)
-    uint64 internal expiry;
-
-    function setUp() public override {
-        super.setUp();
-        exchange = new ShareExchange(market);
-        lease = _activeLease(4);
-        expiry = uint64(block.timestamp + 30 days);
-        address[3] memory traders = [owner, alice, bob];
-        for (uint256 i; i < traders.length; ++i) {
-            vm.startPrank(traders[i]);
-            usd.approve(address(exchange), type(uint256).max);
-            market.setApprovalForAll(address(exchange), true);
-            vm.stopPrank();
-        }
-    }
-
+contract ExchangeAttacksTest is ExchangeBase {
     // ------------------------------------------------------------ findings
 
     /// FINDING (fixed): once a lease's term is over but its last epoch is not settled yet, its
@@ -67,24 +49,11 @@ contract ExchangeAttacksTest is BaseTest {
     /// coin one maker's fill was paid out of another maker's escrow and the last refund reverted.
     function test_attack_feeOnTransferCoin_bidEscrowIsShort_lastMakerLocked() public {
         FeeCoin fee = new FeeCoin();
-        vm.prank(governance);
-        market.setStablecoinAllowed(address(fee), true);
         address[4] memory users = [owner, tenant, alice, bob];
         for (uint256 i; i < users.length; ++i) {
             fee.mint(users[i], 10_000_000e6);
-            vm.startPrank(users[i]);
-            fee.approve(address(market), type(uint256).max);
-            fee.approve(address(exchange), type(uint256).max);
-            vm.stopPrank();
         }
-        vm.prank(owner);
-        market.depositBond(clusterId, address(fee), 100_000e6);
-        LeaseTerms memory t = _terms(1, 5);
-        t.stablecoin = address(fee);
-        vm.prank(owner);
-        uint256 feeLease = market.createLease(t);
-        vm.prank(tenant);
-        market.fund(feeLease);
+        uint256 feeLease = _leaseIn(IERC20(address(fee)));
 
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(EscrowShortfall.selector, 100e6, 99e6));
@@ -146,25 +115,11 @@ contract ExchangeAttacksTest is BaseTest {
     function test_withstands_twoStablecoinsKeepSeparateEscrow() public {
         FeeCoin other = new FeeCoin();
         other.setFee(0);
-        vm.prank(governance);
-        market.setStablecoinAllowed(address(other), true);
-        other.mint(owner, 1_000_000e6);
-        other.mint(tenant, 1_000_000e6);
-        other.mint(alice, 1_000e6);
-        vm.prank(owner);
-        other.approve(address(market), type(uint256).max);
-        vm.prank(tenant);
-        other.approve(address(market), type(uint256).max);
-        vm.prank(alice);
-        other.approve(address(exchange), type(uint256).max);
-        vm.prank(owner);
-        market.depositBond(clusterId, address(other), 100_000e6);
-        LeaseTerms memory t = _terms(1, 5);
-        t.stablecoin = address(other);
-        vm.prank(owner);
-        uint256 lease2 = market.createLease(t);
-        vm.prank(tenant);
-        market.fund(lease2);
+        address[4] memory users = [owner, tenant, alice, bob];
+        for (uint256 i; i < users.length; ++i) {
+            other.mint(users[i], 1_000_000e6);
+        }
+        uint256 lease2 = _leaseIn(IERC20(address(other)));
 
         vm.startPrank(alice);
         uint256 b1 = exchange.placeBid(lease, 10, 5e6, expiry);
@@ -222,7 +177,7 @@ contract FeeCoin is ERC20 {
 }
 
 /// A bid maker whose share receipt tries to cancel its own (now partly filled) bid.
-contract MakerReenterer is IERC1155Receiver {
+contract MakerReenterer is ShareReceiver {
     ShareExchange internal immutable exchange;
     uint256 internal orderId;
 
@@ -240,17 +195,5 @@ contract MakerReenterer is IERC1155Receiver {
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
         exchange.cancel(orderId);
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 id) external pure returns (bool) {
-        return id == type(IERC1155Receiver).interfaceId;
     }
 }

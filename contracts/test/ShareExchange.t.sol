@@ -3,37 +3,19 @@ pragma solidity ^0.8.28;
 
 import {IERC1155Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {IERC1155} from "@openzeppelin/contracts/token/ERC1155/IERC1155.sol";
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
 import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {ShareExchange} from "../src/ShareExchange.sol";
 import "../src/libraries/Errors.sol";
 import {LeaseStatus} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {ExchangeBase} from "./utils/ExchangeBase.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 /// @notice The secondary market for lease shares: asks that leave shares with their maker, bids
 /// that escrow their cost, partial fills, expiry, cancellation, and what the stablecoin and the
 /// lease's life allow.
-contract ShareExchangeTest is BaseTest {
-    ShareExchange internal exchange;
-    uint256 internal lease;
-    uint64 internal expiry;
-
-    function setUp() public override {
-        super.setUp();
-        exchange = new ShareExchange(market);
-        lease = _activeLease(4);
-        expiry = uint64(block.timestamp + 30 days);
-        address[3] memory traders = [owner, alice, bob];
-        for (uint256 i; i < traders.length; ++i) {
-            vm.startPrank(traders[i]);
-            usd.approve(address(exchange), type(uint256).max);
-            market.setApprovalForAll(address(exchange), true);
-            vm.stopPrank();
-        }
-    }
-
+contract ShareExchangeTest is ExchangeBase {
     function _ask(address maker, uint256 amount, uint256 price) internal returns (uint256) {
         vm.prank(maker);
         return exchange.placeAsk(lease, amount, price, expiry);
@@ -334,7 +316,7 @@ contract ShareExchangeTest is BaseTest {
 }
 
 /// A taker whose share receipt calls back into the exchange.
-contract Reenterer is IERC1155Receiver {
+contract Reenterer is ShareReceiver {
     ShareExchange internal immutable exchange;
     uint256 internal target;
 
@@ -363,17 +345,5 @@ contract Reenterer is IERC1155Receiver {
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
         exchange.fill(target, 1);
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 id) external pure returns (bool) {
-        return id == type(IERC1155Receiver).interfaceId;
     }
 }

@@ -11,45 +11,33 @@ use crate::{Result, config::Overrides};
 /// Seconds an order stays on the book unless `--expires-in` says otherwise.
 const DEFAULT_LIFETIME: u64 = 7 * 86_400;
 
+/// What an ask or a bid says.
+#[derive(Debug, clap::Args)]
+pub struct PlaceArgs {
+    /// The signing key.
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The lease.
+    #[arg(long)]
+    lease: U256,
+    /// Shares.
+    #[arg(long)]
+    amount: u128,
+    /// Price per share, e.g. 0.000002.
+    #[arg(long)]
+    price: String,
+    /// Seconds (of chain time) until the order expires.
+    #[arg(long, default_value_t = DEFAULT_LIFETIME)]
+    expires_in: u64,
+}
+
 /// `order` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum OrderCommand {
     /// Offer shares you hold at a price. They stay in your wallet, earning rent, until filled.
-    Ask {
-        /// The signing key.
-        #[command(flatten)]
-        key: KeyArgs,
-        /// The lease.
-        #[arg(long)]
-        lease: U256,
-        /// Shares offered.
-        #[arg(long)]
-        amount: u128,
-        /// Price per share, e.g. 0.000002.
-        #[arg(long)]
-        price: String,
-        /// Seconds (of chain time) until the order expires.
-        #[arg(long, default_value_t = DEFAULT_LIFETIME)]
-        expires_in: u64,
-    },
+    Ask(PlaceArgs),
     /// Bid for shares at a price; the whole cost is escrowed until filled or cancelled.
-    Bid {
-        /// The signing key.
-        #[command(flatten)]
-        key: KeyArgs,
-        /// The lease.
-        #[arg(long)]
-        lease: U256,
-        /// Shares wanted.
-        #[arg(long)]
-        amount: u128,
-        /// Price per share, e.g. 0.000002.
-        #[arg(long)]
-        price: String,
-        /// Seconds (of chain time) until the order expires.
-        #[arg(long, default_value_t = DEFAULT_LIFETIME)]
-        expires_in: u64,
-    },
+    Bid(PlaceArgs),
     /// Take shares of an order at its price: buy from an ask, or sell into a bid.
     Fill {
         /// The signing key.
@@ -86,10 +74,10 @@ pub enum OrderCommand {
 impl OrderCommand {
     /// Runs the subcommand.
     pub async fn execute(self, overrides: &Overrides, out: Output) -> Result<()> {
-        let bid = matches!(self, OrderCommand::Bid { .. });
+        let bid = matches!(self, OrderCommand::Bid(_));
         match self {
-            OrderCommand::Ask { key, lease, amount: shares, price, expires_in }
-            | OrderCommand::Bid { key, lease, amount: shares, price, expires_in } => {
+            OrderCommand::Ask(place) | OrderCommand::Bid(place) => {
+                let PlaceArgs { key, lease, amount: shares, price, expires_in } = place;
                 let trader = Trader::new(client(overrides, &key).await?);
                 let per_share = amount(trader.client(), &price, "price")?;
                 let expiry = trader.client().chain_time().await? + expires_in;
