@@ -33,13 +33,13 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     // ------------------------------------------------------------ storage
 
     /// @dev A holder's checkpoint: the accumulator it was paid up to, rent accrued until then, and
-    /// a queue [head, tail) of balance boundaries still waiting for their epochs to settle.
-    /// `accruedPlusOne` is the accrued rent plus 1 once some rent was first recorded (0 before):
-    /// after that the slot never returns to zero, so a holder's later checkpoints and claims
-    /// rewrite a non-zero slot (2,900 gas) instead of setting a zero one (20,000).
+    /// a queue [head, tail) of balance boundaries still waiting for their epochs to settle. The
+    /// first write of `accrued` moves the empty queue's origin from 0 to 1, so the slot never
+    /// returns to zero: a holder's later checkpoints and claims rewrite a non-zero slot (2,900
+    /// gas) instead of setting a zero one (20,000).
     struct Holder {
         uint256 rentPerSharePaid;
-        uint128 accruedPlusOne;
+        uint128 accrued;
         uint64 head;
         uint64 tail;
     }
@@ -344,7 +344,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         (amount, paid, head) = _accrue(leaseId, msg.sender, h, l.rentPerShare);
         if (amount == 0) revert NothingToClaim();
         h.rentPerSharePaid = paid;
-        if (h.accruedPlusOne > 1 || h.head != head) (h.accruedPlusOne, h.head) = (1, head);
+        if (h.accrued != 0 || h.head != head) (h.accrued, h.head) = (0, head);
         l.rentPool -= uint128(amount);
         emit RentClaimed(leaseId, msg.sender, amount);
         IERC20(l.stablecoin).safeTransfer(msg.sender, amount);
@@ -665,13 +665,13 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         Holder storage h = _holders[leaseId][account];
         (uint256 owed, uint256 paid, uint64 head) = _accrue(leaseId, account, h, acc);
         if (paid != h.rentPerSharePaid) h.rentPerSharePaid = paid;
-        uint256 before = h.accruedPlusOne;
-        // A holder with nothing accrued yet keeps a zero slot (no write on receiving shares).
-        if (owed != (before == 0 ? 0 : before - 1) || head != h.head) {
-            (h.accruedPlusOne, h.head) = ((owed + 1).toUint128(), head);
+        uint64 tail = h.tail;
+        if (owed != h.accrued || head != h.head) {
+            // An empty queue (head == tail) may start anywhere: at 1, the slot stays non-zero.
+            if (tail == 0) (head, tail) = (1, 1);
+            (h.accrued, h.head, h.tail) = (owed.toUint128(), head, tail);
         }
         if (boundary == 0) return;
-        uint64 tail = h.tail;
         // Only the balance before the first movement in an epoch covers the epochs before it.
         if (tail != head && _boundaries[leaseId][account][tail - 1].epoch == boundary) return;
         uint256 balance = balanceOf(account, leaseId);
@@ -688,8 +688,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         view
         returns (uint256 owed, uint256 paid, uint64 head)
     {
-        uint256 stored = h.accruedPlusOne;
-        (owed, paid, head) = (stored == 0 ? 0 : stored - 1, h.rentPerSharePaid, h.head);
+        (owed, paid, head) = (h.accrued, h.rentPerSharePaid, h.head);
         uint64 tail = h.tail;
         if (head != tail) {
             uint64 settledUpTo = _leases[leaseId].nextEpoch;

@@ -198,7 +198,8 @@ contract ShareExchange is ReentrancyGuardTransient {
         orderId = ++orderCount;
         _orders[orderId] = Order({
             maker: msg.sender,
-            expiry: uint256(expiry).toUint40(),
+            // Past 2^40 (the year 36812) is as good as never: stored as the latest expiry.
+            expiry: expiry > type(uint40).max ? type(uint40).max : uint40(expiry),
             bid: bid,
             leaseId: leaseId.toUint48(),
             remaining: uint128(amount),

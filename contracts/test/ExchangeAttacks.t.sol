@@ -5,9 +5,10 @@ import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
+import {DevStablecoin} from "../src/DevStablecoin.sol";
 import {ShareExchange} from "../src/ShareExchange.sol";
 import "../src/libraries/Errors.sol";
-import {LeaseStatus} from "../src/libraries/Types.sol";
+import {LeaseStatus, LeaseTerms} from "../src/libraries/Types.sol";
 import {ExchangeBase} from "./utils/ExchangeBase.sol";
 import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
@@ -59,6 +60,54 @@ contract ExchangeAttacksTest is ExchangeBase {
         vm.expectRevert(abi.encodeWithSelector(EscrowShortfall.selector, 100e6, 99e6));
         exchange.placeBid(feeLease, 100, 1e6, expiry);
         assertEq(fee.balanceOf(address(exchange)), 0);
+    }
+
+    /// FINDING (fixed; review of the fill-gas change): storing a holder's accrued rent plus one
+    /// overflowed 128 bits for a holder owed the whole of a full rent pool (2^128 - 1), and every
+    /// share movement of that holder reverted until it claimed. The slot is now kept non-zero
+    /// by the boundary queue's origin instead, and `accrued` holds the rent itself.
+    function test_attack_holderOwedAFullPoolCanStillMoveShares() public {
+        DevStablecoin big = new DevStablecoin(governance);
+        uint256 max = type(uint128).max;
+        vm.startPrank(governance);
+        big.mint(owner, max);
+        big.mint(tenant, max);
+        vm.stopPrank();
+        vm.prank(owner);
+        big.approve(address(market), type(uint256).max);
+        vm.prank(tenant);
+        big.approve(address(market), type(uint256).max);
+        vm.prank(governance);
+        market.setStablecoinAllowed(address(big), true);
+        vm.prank(owner);
+        market.depositBond(clusterId, address(big), max);
+        LeaseTerms memory t = _terms(1, 2);
+        (t.stablecoin, t.gpus, t.pricePerGpuHour, t.slaBps, t.creditBps, t.totalShares) =
+        (address(big), 1, uint128(max), 0, 0, 1);
+        vm.prank(owner);
+        uint256 id = market.createLease(t);
+        vm.prank(tenant);
+        market.fund(id);
+        // A missed epoch: the bond pays holders its full rent, and the pool reaches 2^128 - 1.
+        skip(3 * EPOCH + REPORT_WINDOW + 1);
+        market.settleMissed(id, 1);
+        assertEq(market.claimable(id, owner), max);
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, 1, "");
+        assertEq(market.claimable(id, owner), max, "the rent stays the seller's");
+        vm.prank(owner);
+        assertEq(market.claim(id), max);
+    }
+
+    /// FINDING (fixed; same review): orders were stored with a 40-bit expiry and refused a later
+    /// one (such as `type(uint64).max` for "never") with a bare SafeCast error. Past 2^40 (the
+    /// year 36812) now stores as the latest expiry.
+    function test_attack_aNeverExpiringOrderIsAccepted() public {
+        vm.prank(alice);
+        uint256 id = exchange.placeBid(lease, 10, 1e6, type(uint64).max);
+        assertEq(exchange.getOrder(id).expiry, type(uint40).max);
+        vm.prank(owner);
+        exchange.fill(id, 10);
     }
 
     // ------------------------------------------------------------ withstood

@@ -1,7 +1,10 @@
 //! The trader's actions on the share exchange: place asks and bids for lease shares, fill other
 //! traders' orders, cancel one's own, read an order.
 
-use alloy::primitives::{Address, U256};
+use alloy::{
+    eips::BlockId,
+    primitives::{Address, U256},
+};
 
 use crate::{
     Amount, Client, Result, SdkError,
@@ -141,12 +144,13 @@ impl Trader {
         }
         let receipt = transact(exchange.fill(U256::from(id), U256::from(amount))).await?;
         let filled = event_in::<ShareExchange::OrderFilled>(&receipt)?;
+        // What is left at the end of the fill's block (the order read above may be stale).
+        let block = receipt.block_number.map_or(BlockId::latest(), BlockId::number);
+        let after = exchange.getOrder(U256::from(id)).block(block).call().await?;
         Ok(Fill {
             shares: u128::try_from(filled.amount).unwrap_or(u128::MAX),
             cost: Amount::from_base(filled.cost, order.price_per_share.decimals()),
-            remaining: order
-                .remaining
-                .saturating_sub(u128::try_from(filled.amount).unwrap_or(u128::MAX)),
+            remaining: after.remaining,
         })
     }
 
