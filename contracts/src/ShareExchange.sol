@@ -196,15 +196,16 @@ contract ShareExchange is ReentrancyGuardTransient {
         uint64 expiry
     ) internal returns (uint256 orderId) {
         orderId = ++orderCount;
+        // Past 2^40 (the year 36812) is as good as never: stored (and announced) as the latest.
+        uint40 until = expiry > type(uint40).max ? type(uint40).max : uint40(expiry);
         _orders[orderId] = Order({
             maker: msg.sender,
-            // Past 2^40 (the year 36812) is as good as never: stored as the latest expiry.
-            expiry: expiry > type(uint40).max ? type(uint40).max : uint40(expiry),
+            expiry: until,
             bid: bid,
             leaseId: leaseId.toUint48(),
             remaining: uint128(amount),
             pricePerShare: uint128(pricePerShare)
         });
-        emit OrderPlaced(orderId, leaseId, msg.sender, bid, stablecoin, amount, pricePerShare, expiry);
+        emit OrderPlaced(orderId, leaseId, msg.sender, bid, stablecoin, amount, pricePerShare, until);
     }
 }

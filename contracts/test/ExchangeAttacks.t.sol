@@ -8,6 +8,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {DevStablecoin} from "../src/DevStablecoin.sol";
 import {ShareExchange} from "../src/ShareExchange.sol";
 import "../src/libraries/Errors.sol";
+import "../src/libraries/Events.sol";
 import {LeaseStatus, LeaseTerms} from "../src/libraries/Types.sol";
 import {ExchangeBase} from "./utils/ExchangeBase.sol";
 import {ShareReceiver} from "./utils/ShareReceiver.sol";
@@ -104,6 +105,8 @@ contract ExchangeAttacksTest is ExchangeBase {
     /// year 36812) now stores as the latest expiry.
     function test_attack_aNeverExpiringOrderIsAccepted() public {
         vm.prank(alice);
+        vm.expectEmit(address(exchange));
+        emit OrderPlaced(1, lease, alice, true, address(usd), 10, 1e6, type(uint40).max);
         uint256 id = exchange.placeBid(lease, 10, 1e6, type(uint64).max);
         assertEq(exchange.getOrder(id).expiry, type(uint40).max);
         vm.prank(owner);
