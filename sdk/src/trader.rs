@@ -136,9 +136,13 @@ impl Trader {
         let exchange = self.client.exchange()?;
         match order.side {
             Side::Ask => {
+                // Nothing left (or nothing asked): no approval; the fill's own error says why.
                 let cost = order.price_per_share.base() * U256::from(amount.min(order.remaining));
-                let token = DevStablecoin::new(order.stablecoin, self.client.provider().clone());
-                transact(token.approve(*exchange.address(), cost)).await?;
+                if !cost.is_zero() {
+                    let token =
+                        DevStablecoin::new(order.stablecoin, self.client.provider().clone());
+                    transact(token.approve(*exchange.address(), cost)).await?;
+                }
             }
             Side::Bid => self.approve_shares().await?,
         }
