@@ -35,7 +35,7 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "chain RPC stalls for 15 s",
         "answers again",
         "takes 40 of them for",
-        "sells her 50 for",
+        "sells 50 into the bid for",
         "on the exchange: last",
         "both leases ended: everyone is paid",
         "stopped cleanly",

@@ -33,9 +33,10 @@ pub(super) async fn trade(
 
     let ask = carol.place_ask(a, 60, scaled(primary_a, 102), expiry).await?;
     println!(
-        "\n  {} asks 60 shares of lease {a} at {} USD each (order {ask}); they stay in her wallet, earning, until sold",
+        "\n  {} asks 60 shares of lease {a} at {} USD each (order {ask}); they stay in {}'s wallet, earning, until sold",
         NAMES[2],
-        scaled(primary_a, 102)
+        scaled(primary_a, 102),
+        NAMES[2]
     );
     let fill = bob.fill(ask, 40).await?;
     println!(
@@ -49,7 +50,7 @@ pub(super) async fn trade(
         scaled(primary_b, 98)
     );
     let fill = bob.fill(bid, 50).await?;
-    println!("  {} sells her 50 for {} USD", NAMES[1], fill.cost);
+    println!("  {} sells 50 into the bid for {} USD", NAMES[1], fill.cost);
     Ok(())
 }
 
