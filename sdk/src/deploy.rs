@@ -76,7 +76,8 @@ pub struct DeployParams {
 }
 
 /// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`)
-/// and the market's `ShareExchange`, links them, allowlists the stablecoin and names the arbiter. The provider's signer must be `params.governance`.
+/// and the market's `ShareExchange`, links them, allowlists the stablecoin and names the arbiter.
+/// The provider's signer must be `params.governance`.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let chain_id = provider.get_chain_id().await?;
     let deploy_block = provider.get_block_number().await? + 1;

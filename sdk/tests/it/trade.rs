@@ -98,3 +98,65 @@ async fn a_deployment_without_an_exchange_says_so() {
     let old: Deployment = serde_json::from_value(json).expect("an old deployment loads");
     assert_eq!(old.exchange, None);
 }
+
+/// A fill that passed simulation is mined behind the maker's cancel of the same ask (sent later
+/// with a higher tip, so the block puts it first). The taker is told its transaction was mined
+/// but reverted, and why: the fill's own error, replayed on the block it was mined in.
+#[tokio::test]
+async fn a_fill_overtaken_by_a_cancel_is_told_why_it_reverted() {
+    use std::time::{Duration, Instant};
+
+    let m = Market::start(10_000, 5_000).await;
+    let start = m.current_epoch().await + 2;
+    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("create");
+    let now = m.tenant.client().chain_time().await.expect("time");
+    m.tenant.fund_with_permit(lease, now + 600).await.expect("fund");
+    let owner = Trader::new(m.owner.client().clone());
+    let price = Amount::from_base(U256::from(2), 6);
+    let ask = owner.place_ask(lease, 1_000, price, now + 3_600).await.expect("ask");
+
+    let anvil = m.devnet.provider_for(m.devnet.signer(0));
+    anvil.raw_request::<_, ()>("evm_setAutomine".into(), (false,)).await.expect("automine off");
+    // Waits until `n` transactions are in the pool.
+    let pending = |n: u64| {
+        let anvil = anvil.clone();
+        async move {
+            let give_up = Instant::now() + Duration::from_secs(60);
+            loop {
+                let status: serde_json::Value =
+                    anvil.raw_request("txpool_status".into(), ()).await.expect("txpool");
+                let count = status["pending"].as_str().map(|hex| {
+                    u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("hex count")
+                });
+                if count == Some(n) {
+                    return;
+                }
+                assert!(Instant::now() < give_up, "{n} transactions never reached the pool");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let mine = || anvil.raw_request::<_, String>("evm_mine".into(), ());
+    let taker = Trader::new(m.investors[0].client().clone());
+    let fill = tokio::spawn(async move { taker.fill(ask, 500).await });
+    pending(1).await; // the taker's approval
+    mine().await.expect("mine");
+    pending(1).await; // its fill, simulated against the ask as placed
+    let exchange = m.owner.client().exchange().expect("exchange");
+    let tip = 100_000_000_000u128;
+    let _cancel = exchange
+        .cancel(U256::from(ask))
+        .max_priority_fee_per_gas(tip)
+        .max_fee_per_gas(10 * tip)
+        .send()
+        .await
+        .expect("send the cancel");
+    pending(2).await;
+    mine().await.expect("mine the cancel and the fill");
+    match tokio::time::timeout(Duration::from_secs(60), fill).await.expect("hung").expect("task") {
+        Err(SdkError::RevertedOnChain { reason, .. }) => {
+            assert!(reason.contains("UnknownOrder"), "{reason}")
+        }
+        other => panic!("expected a revert on chain with its reason, got {other:?}"),
+    }
+}
