@@ -115,12 +115,12 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &X) -> Result<
         }
         X::OrderCancelled(e) => {
             let id = order_id(e.orderId)?;
-            let before: OrderRow = ch.need(&order_key(id))?;
-            ch.update(order_key(id), |o: &mut OrderRow| {
+            // The book key names lease, side, price and id, none of which a cancel changes.
+            let order = ch.update(order_key(id), |o: &mut OrderRow| {
                 o.remaining = U256::ZERO;
                 o.status = OrderStatus::Cancelled;
             })?;
-            ch.remove_plain(book_key(&before));
+            ch.remove_plain(book_key(&order));
             Ok(())
         }
     }

@@ -19,9 +19,8 @@ fn error_kind<T: std::fmt::Debug>(result: Result<T, SdkError>) -> ErrorKind {
 async fn investors_trade_shares_at_the_makers_price_and_the_book_refuses_what_it_must() {
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("create");
+    let lease = m.funded_lease(&m.lease_offer(16, start, 2)).await;
     let now = m.tenant.client().chain_time().await.expect("time");
-    m.tenant.fund_with_permit(lease, now + 600).await.expect("fund");
     let owner = Trader::new(m.owner.client().clone());
     let alice = Trader::new(m.investors[0].client().clone());
     let bob = Trader::new(m.investors[1].client().clone());
@@ -108,9 +107,8 @@ async fn a_fill_overtaken_by_a_cancel_is_told_why_it_reverted() {
 
     let m = Market::start(10_000, 5_000).await;
     let start = m.current_epoch().await + 2;
-    let lease = m.owner.create_lease(&m.lease_offer(16, start, 2)).await.expect("create");
+    let lease = m.funded_lease(&m.lease_offer(16, start, 2)).await;
     let now = m.tenant.client().chain_time().await.expect("time");
-    m.tenant.fund_with_permit(lease, now + 600).await.expect("fund");
     let owner = Trader::new(m.owner.client().clone());
     let price = Amount::from_base(U256::from(2), 6);
     let ask = owner.place_ask(lease, 1_000, price, now + 3_600).await.expect("ask");
