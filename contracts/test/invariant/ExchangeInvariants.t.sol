@@ -7,6 +7,7 @@ import {StdUtils} from "forge-std/StdUtils.sol";
 
 import {LeaseMarket} from "../../src/LeaseMarket.sol";
 import {ShareExchange} from "../../src/ShareExchange.sol";
+import {LeaseStatus} from "../../src/libraries/Types.sol";
 import {BaseTest} from "../BaseTest.sol";
 
 /// @notice Random traders place, fill and cancel asks and bids on two leases, move shares away
@@ -42,6 +43,12 @@ contract ExchangeHandler is CommonBase, StdCheats, StdUtils {
         return count == 0 ? 0 : 1 + seed % count;
     }
 
+    /// Orders on a lease live only while it is Active and inside its term.
+    function _tradable(uint256 lease) internal view returns (bool) {
+        (LeaseStatus status, uint256 termEnd,) = market.leaseStatus(lease);
+        return status == LeaseStatus.Active && block.timestamp < termEnd;
+    }
+
     function place(uint256 who, uint256 which, bool bid, uint256 amount, uint256 price, uint32 life)
         external
     {
@@ -67,6 +74,7 @@ contract ExchangeHandler is CommonBase, StdCheats, StdUtils {
         vm.prank(taker);
         try exchange.fill(id, amount) returns (uint256 cost) {
             require(block.timestamp < o.expiry, "filled after its expiry");
+            require(_tradable(o.leaseId), "filled on a lease no longer tradable");
             require(taker != o.maker, "self-trade filled");
             require(amount > 0 && amount <= o.remaining, "filled beyond the order");
             require(cost == amount * o.pricePerShare, "not at the maker's price");
@@ -85,7 +93,10 @@ contract ExchangeHandler is CommonBase, StdCheats, StdUtils {
         ShareExchange.Order memory o = exchange.getOrder(id);
         vm.prank(caller);
         try exchange.cancel(id) returns (uint256 refund) {
-            require(caller == o.maker || block.timestamp >= o.expiry, "a stranger cancelled a live order");
+            require(
+                caller == o.maker || block.timestamp >= o.expiry || !_tradable(o.leaseId),
+                "a stranger cancelled a live order"
+            );
             require(refund == (o.bid ? uint256(o.remaining) * o.pricePerShare : 0), "wrong refund");
             cancelled[id] += o.remaining;
         } catch {
