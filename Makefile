@@ -7,7 +7,7 @@ FORGE := $(BIN)/forge
 # CI (CI=true) fuzzes and runs invariants deeper; see contracts/foundry.toml.
 export FOUNDRY_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: all demo test install contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
+.PHONY: all demo test install morpho-build contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
 
 all: test
 
@@ -24,13 +24,17 @@ demo: install contracts-build
 
 test: contracts-test rust-test
 
-contracts-test: install
+contracts-test: install morpho-build
 	cd contracts && $(FORGE) fmt --check
 	node contracts/tools/merkle-fixture.mjs
 	cd contracts && FORGE_SNAPSHOT_CHECK=true $(FORGE) test
 
-contracts-build: install
+contracts-build: install morpho-build
 	cd contracts && $(FORGE) build
+
+# Morpho Blue from npm, with its own compiler (solc 0.8.19) and settings, into contracts/out-morpho.
+morpho-build: install
+	cd contracts && FOUNDRY_PROFILE=morpho $(FORGE) build
 
 # Rust tests read the Foundry artifacts (contract bindings) and start anvil from node_modules.
 rust-test: contracts-build telemetry-tools

@@ -169,6 +169,18 @@ error InsufficientShares(uint256 leaseId, uint256 held, uint256 offered);
 /// @notice Thrown when someone other than the maker cancels an order that can still be filled.
 error OrderStillLive(uint256 orderId);
 
+// ---------------------------------------------------------------- collateral (share token, NAV feed)
+
+/// @notice Thrown when shares reach a share token other than through its `wrap` (they would back
+/// no token), or shares of another lease, or a batch.
+error SharesNotWrapped(address from, uint256 id);
+/// @notice Thrown when a NAV feed's rise cap is 0 or above 10,000 basis points.
+error InvalidRiseCap(uint16 maxRiseBps);
+/// @notice Thrown when a NAV feed is asked for a round it does not keep (only the latest).
+error RoundNotKept(uint80 requested, uint80 latest);
+/// @notice Thrown when a lease already has its share token and NAV feed.
+error CollateralExists(uint256 leaseId, address token);
+
 // ---------------------------------------------------------------- stablecoin
 
 /// @notice Thrown when a blocklisted address sends or receives the stablecoin.

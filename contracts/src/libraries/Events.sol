@@ -151,3 +151,18 @@ event OrderFilled(uint256 indexed orderId, address indexed taker, uint256 amount
 /// @notice Emitted when an order is cancelled by its maker, or by anyone once it can no longer be
 /// filled; a bid's unfilled escrow (`refund`) goes back to its maker.
 event OrderCancelled(uint256 indexed orderId, uint256 indexed leaseId, address indexed by, uint256 refund);
+
+// ---------------------------------------------------------------- collateral (share token, NAV feed)
+
+/// @notice Emitted when `amount` shares are wrapped into as many tokens for `receiver`, the
+/// caller paying `paid` of rent already accrued to the tokens.
+event SharesWrapped(address indexed account, address indexed receiver, uint256 amount, uint256 paid);
+/// @notice Emitted when `amount` tokens are burned for as many shares and `rent` of the stablecoin,
+/// sent to `receiver`.
+event SharesUnwrapped(address indexed account, address indexed receiver, uint256 amount, uint256 rent);
+/// @notice Emitted when a share token claims the rent its shares earned.
+event RentHarvested(uint256 indexed leaseId, uint256 amount);
+/// @notice Emitted when a NAV feed publishes its price (Morpho scale) as its rise cap's anchor.
+event NavPublished(uint256 indexed leaseId, uint256 price, uint256 ratio1e18, uint256 updatedAt);
+/// @notice Emitted when a lease gets its share token and NAV feed.
+event CollateralCreated(uint256 indexed leaseId, address token, address oracle);

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Strings} from "@openzeppelin/contracts/utils/Strings.sol";
+import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
+import {LeaseMarket} from "./LeaseMarket.sol";
+import "./libraries/Errors.sol";
+import "./libraries/Events.sol";
+
+/// @title LeaseShareToken
+/// @notice The ERC-20 form of one lease's shares, so that standard DeFi (a Morpho Blue market)
+/// can hold them. One token is one ERC-1155 share held here plus an equal slice of the rent this
+/// wrapper has received as their holder: rent accrues to the token's value, not to whoever holds
+/// the token, because the holder of collateral is the lending market, which claims nothing.
+///
+/// One wrapper per lease, not a vault pooling many: each lease is its own credit (cluster, tenant,
+/// term), and a lending market prices one collateral with one oracle.
+///
+/// `wrap` takes shares and the rent already accrued per token (so no holder is diluted);
+/// `unwrap` gives both back. Rent is harvested from the market before either, so it is always
+/// counted; the wrapper keeps its cash in its own books (`cash`), never in `balanceOf`, so a
+/// donation cannot move the value per token that the NAV feed reads.
+contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+
+    /// @notice The market whose shares (ERC-1155, id = lease id) this wraps.
+    LeaseMarket public immutable market;
+    /// @notice The lease whose shares this wraps.
+    uint256 public immutable leaseId;
+    /// @notice The lease's stablecoin, in which its rent is paid.
+    IERC20 public immutable stablecoin;
+    /// @notice Rent received for the wrapped shares plus what entrants paid in, owed to the tokens
+    /// pro rata (stablecoin base units).
+    uint256 public cash;
+
+    /// @dev Set while this contract moves shares to itself, so only `wrap` can deliver them.
+    bool internal transient _wrapping;
+
+    /// @param market_ The lease market.
+    /// @param leaseId_ The lease whose shares this wraps (it must exist).
+    constructor(LeaseMarket market_, uint256 leaseId_)
+        ERC20(
+            string.concat("compute-ledger lease ", Strings.toString(leaseId_), " shares"),
+            string.concat("CLS-", Strings.toString(leaseId_))
+        )
+    {
+        market = market_;
+        leaseId = leaseId_;
+        (,, address coin) = market_.leaseStatus(leaseId_);
+        if (coin == address(0)) revert UnknownLease(leaseId_);
+        stablecoin = IERC20(coin);
+    }
+
+    /// @notice Tokens are whole shares.
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @notice Wraps `amount` shares held by the caller (who approved this contract on the
+    /// market) into as many tokens for `receiver`, paying the rent already accrued per token in
+    /// the stablecoin (approved to this contract). Returns what was paid.
+    function wrap(uint256 amount, address receiver) external nonReentrant returns (uint256 paid) {
+        if (amount == 0) revert ZeroAmount();
+        if (receiver == address(0)) revert ZeroAddress();
+        _harvest();
+        uint256 supply = totalSupply();
+        // Rounded up: an entrant never takes a base unit of rent accrued before it came.
+        paid = supply == 0 ? 0 : Math.mulDiv(amount, cash, supply, Math.Rounding.Ceil);
+        cash += paid;
+        _mint(receiver, amount);
+        emit SharesWrapped(msg.sender, receiver, amount, paid);
+        if (paid != 0) _pull(paid);
+        _wrapping = true;
+        market.safeTransferFrom(msg.sender, address(this), leaseId, amount, "");
+        _wrapping = false;
+    }
+
+    /// @notice Burns `amount` of the caller's tokens for as many shares and their slice of the
+    /// rent held here (rounded down), both sent to `receiver`. Rent for ended epochs not yet
+    /// settled stays with the tokens that remain (see docs/investor.md).
+    function unwrap(uint256 amount, address receiver) external nonReentrant returns (uint256 rent) {
+        if (amount == 0) revert ZeroAmount();
+        if (receiver == address(0)) revert ZeroAddress();
+        _harvest();
+        uint256 supply = totalSupply();
+        _burn(msg.sender, amount); // reverts unless the caller holds `amount`, so supply >= amount
+        rent = Math.mulDiv(amount, cash, supply);
+        cash -= rent;
+        emit SharesUnwrapped(msg.sender, receiver, amount, rent);
+        market.safeTransferFrom(address(this), receiver, leaseId, amount, "");
+        if (rent != 0) stablecoin.safeTransfer(receiver, rent);
+    }
+
+    /// @notice Claims the rent the market holds for the wrapped shares into `cash` (anyone may).
+    function harvest() external nonReentrant returns (uint256 claimed) {
+        return _harvest();
+    }
+
+    /// @notice Stablecoin base units per token: rent held here and rent the market holds for the
+    /// wrapped shares, scaled by 1e18. Zero while nothing is wrapped.
+    function cashPerToken1e18() external view returns (uint256) {
+        uint256 supply = totalSupply();
+        if (supply == 0) return 0;
+        return Math.mulDiv(cash + market.claimable(leaseId, address(this)), 1e18, supply);
+    }
+
+    /// @notice Accepts shares only from `wrap`: shares sent here any other way would back no token.
+    function onERC1155Received(address operator, address, uint256 id, uint256, bytes calldata)
+        external
+        view
+        returns (bytes4)
+    {
+        if (msg.sender != address(market) || id != leaseId || operator != address(this) || !_wrapping) {
+            revert SharesNotWrapped(msg.sender, id);
+        }
+        return this.onERC1155Received.selector;
+    }
+
+    /// @notice Refuses batches: `wrap` moves one lease's shares at a time.
+    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
+        external
+        view
+        returns (bytes4)
+    {
+        revert SharesNotWrapped(msg.sender, leaseId);
+    }
+
+    /// @inheritdoc IERC165
+    function supportsInterface(bytes4 interfaceId) external pure returns (bool) {
+        return interfaceId == type(IERC1155Receiver).interfaceId || interfaceId == type(IERC165).interfaceId;
+    }
+
+    function _harvest() internal returns (uint256 claimed) {
+        if (market.claimable(leaseId, address(this)) == 0) return 0;
+        claimed = market.claim(leaseId);
+        cash += claimed;
+        emit RentHarvested(leaseId, claimed);
+    }
+
+    /// @dev Pulls exactly `amount` of the stablecoin from the caller (a fee-charging token would
+    /// leave the books short).
+    function _pull(uint256 amount) internal {
+        uint256 before = stablecoin.balanceOf(address(this));
+        stablecoin.safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = stablecoin.balanceOf(address(this)) - before;
+        if (received != amount) revert EscrowShortfall(amount, received);
+    }
+}
