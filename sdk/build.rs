@@ -5,7 +5,12 @@
 
 use std::{env, fmt::Write, fs, path::Path};
 
-const ARTIFACTS: [&str; 4] = [
+const ARTIFACTS: [&str; 9] = [
+    "../contracts/out/ShareExchange.sol/ShareExchange.json",
+    "../contracts/out/CollateralFactory.sol/CollateralFactory.json",
+    "../contracts/out/LeaseShareToken.sol/LeaseShareToken.json",
+    "../contracts/out/LeaseNavOracle.sol/LeaseNavOracle.json",
+    "../contracts/out-morpho/Morpho.sol/Morpho.json",
     "../contracts/out/ClusterRegistry.sol/ClusterRegistry.json",
     "../contracts/out/LeaseMarket.sol/LeaseMarket.json",
     "../contracts/out/DisputeDesk.sol/DisputeDesk.json",

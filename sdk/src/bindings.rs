@@ -38,3 +38,32 @@ alloy::sol!(
     DevStablecoin,
     "../contracts/out/DevStablecoin.sol/DevStablecoin.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    CollateralFactory,
+    "../contracts/out/CollateralFactory.sol/CollateralFactory.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    LeaseShareToken,
+    "../contracts/out/LeaseShareToken.sol/LeaseShareToken.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    LeaseNavOracle,
+    "../contracts/out/LeaseNavOracle.sol/LeaseNavOracle.json"
+);
+
+// Morpho Blue as published on npm, built by solc 0.8.19 (contracts/foundry.toml, profile morpho).
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Morpho,
+    "../contracts/out-morpho/Morpho.sol/Morpho.json"
+);

@@ -3,14 +3,17 @@
 use std::path::Path;
 
 use alloy::{
-    primitives::Address,
+    primitives::{Address, U256},
     providers::{DynProvider, Provider},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     Result, SdkError,
-    bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket, ShareExchange},
+    bindings::{
+        ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket, Morpho,
+        ShareExchange,
+    },
 };
 
 /// Where a ledger lives.
@@ -31,6 +34,14 @@ pub struct Deployment {
     /// existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exchange: Option<Address>,
+    /// `CollateralFactory` (each lease's ERC-20 share token and NAV feed); absent from
+    /// deployments made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collateral: Option<Address>,
+    /// Morpho Blue (npm `@morpho-org/morpho-blue`), owned by governance, with the zero-interest
+    /// IRM and [`MORPHO_LLTV`] enabled; absent from deployments made before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub morpho: Option<Address>,
     /// Block of the first deployment transaction (where indexers start).
     pub deploy_block: u64,
 }
@@ -75,8 +86,14 @@ pub struct DeployParams {
     pub metadata_uri: String,
 }
 
-/// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`)
-/// and the market's `ShareExchange`, links them, allowlists the stablecoin and names the arbiter.
+/// Loan-to-value at which a Morpho position against lease shares is liquidated (WAD: 80%).
+pub const MORPHO_LLTV: u128 = 800_000_000_000_000_000;
+/// Most a NAV feed's price may rise per epoch, in basis points of its lease's face value.
+pub const NAV_MAX_RISE_BPS: u16 = 1_000;
+
+/// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`),
+/// the market's `ShareExchange` and `CollateralFactory`, and Morpho Blue; links them, allowlists
+/// the stablecoin, names the arbiter and enables Morpho's zero-interest IRM and [`MORPHO_LLTV`].
 /// The provider's signer must be `params.governance`.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
     let chain_id = provider.get_chain_id().await?;
@@ -97,6 +114,11 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     .await?;
     let disputes = DisputeDesk::new(market.disputes().call().await?, provider.clone());
     let exchange = ShareExchange::deploy(provider.clone(), *market.address()).await?;
+    let collateral =
+        CollateralFactory::deploy(provider.clone(), *market.address(), NAV_MAX_RISE_BPS).await?;
+    let morpho = Morpho::deploy(provider.clone(), params.governance).await?;
+    morpho.enableIrm(Address::ZERO).send().await?.get_receipt().await?;
+    morpho.enableLltv(U256::from(MORPHO_LLTV)).send().await?.get_receipt().await?;
     registry.setMarket(*market.address()).send().await?.get_receipt().await?;
     market.setStablecoinAllowed(*stablecoin.address(), true).send().await?.get_receipt().await?;
     disputes.setArbiter(params.arbiter).send().await?.get_receipt().await?;
@@ -107,6 +129,8 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         disputes: *disputes.address(),
         stablecoin: *stablecoin.address(),
         exchange: Some(*exchange.address()),
+        collateral: Some(*collateral.address()),
+        morpho: Some(*morpho.address()),
         deploy_block,
     })
 }

@@ -32,6 +32,7 @@
 mod amount;
 pub mod api;
 pub mod bindings;
+mod borrower;
 mod client;
 mod deploy;
 pub mod drill;
@@ -53,11 +54,12 @@ mod trader;
 mod tx;
 
 pub use amount::Amount;
+pub use borrower::{Borrower, Collateral, Liquidation, Loan, Nav};
 pub use client::{
     Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, token_decimals,
     wallet_provider, wallet_provider_with,
 };
-pub use deploy::{DeployParams, Deployment, deploy};
+pub use deploy::{DeployParams, Deployment, MORPHO_LLTV, NAV_MAX_RISE_BPS, deploy};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
 pub use investor::{Investor, Offer, Position};

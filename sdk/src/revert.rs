@@ -3,7 +3,10 @@
 
 use alloy::sol_types::SolInterface;
 
-use crate::bindings::{ClusterRegistry, DevStablecoin, DisputeDesk, LeaseMarket, ShareExchange};
+use crate::bindings::{
+    ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket, LeaseNavOracle,
+    LeaseShareToken, ShareExchange,
+};
 
 include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
 
@@ -51,6 +54,12 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
         format!("{e:?}")
     } else if let Ok(e) = ShareExchange::ShareExchangeErrors::abi_decode(data) {
         format!("{e:?}")
+    } else if let Ok(e) = LeaseShareToken::LeaseShareTokenErrors::abi_decode(data) {
+        format!("{e:?}")
+    } else if let Ok(e) = LeaseNavOracle::LeaseNavOracleErrors::abi_decode(data) {
+        format!("{e:?}")
+    } else if let Ok(e) = CollateralFactory::CollateralFactoryErrors::abi_decode(data) {
+        format!("{e:?}")
     } else if let Ok(e) = DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         format!("{e:?}")
     } else {
@@ -83,6 +92,9 @@ mod tests {
             LeaseMarket::LeaseMarketErrors::SELECTORS,
             DisputeDesk::DisputeDeskErrors::SELECTORS,
             ShareExchange::ShareExchangeErrors::SELECTORS,
+            LeaseShareToken::LeaseShareTokenErrors::SELECTORS,
+            LeaseNavOracle::LeaseNavOracleErrors::SELECTORS,
+            CollateralFactory::CollateralFactoryErrors::SELECTORS,
             DevStablecoin::DevStablecoinErrors::SELECTORS,
         ] {
             for selector in selectors {

@@ -364,6 +364,8 @@ mod tests {
             disputes: Address::ZERO,
             stablecoin: Address::ZERO,
             exchange: None,
+            collateral: None,
+            morpho: None,
             deploy_block: 1,
         };
         let metrics = Arc::new(Metrics::default());

@@ -1,6 +1,7 @@
 //! Integration tests of the SDK against a real anvil (the npm-installed binary).
 
 mod amount;
+mod borrow;
 mod deploy;
 mod owner;
 mod roles;
