@@ -115,6 +115,10 @@ contract MorphoCollateralTest is CollateralBase {
         // ... and epoch 3's oracle goes dark: marked down once its reporting window closes.
         vm.warp(_epochEnd(3) + REPORT_WINDOW + 1);
         assertEq(oracle.breakdown().markedDownEpochs, 1);
+        // docs/protocol.md's worked example: 5 live epochs x $16 x 10% / 1,000 shares + $0.0176.
+        assertEq(oracle.price(), 25_600e36);
+        (, int256 answer,,,) = oracle.latestRoundData();
+        assertEq(answer, 0.0256e18);
         assertFalse(_healthy(alice), "the markdowns leave the loan above the liquidation line");
 
         // While the stablecoin is paused, liquidation cannot repay: Morpho says so, nothing moves.
