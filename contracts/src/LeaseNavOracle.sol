@@ -32,9 +32,10 @@ import {DisputeStatus, Lease, LeaseStatus} from "./libraries/Types.sol";
 ///   marked   = 0 for each ended, unsettled epoch that missed its report, passed its proof
 ///              deadline unsettled, or has an open challenge (the arbiter's ruling, once given,
 ///              values it exactly); compensation from the bond counts once it is booked
-///   raw      = (sum of live) / totalShares + (wrapper cash + claimable) / wrapper supply
+///   raw      = (sum of live) / totalShares + (rent the wrapper holds or is owed) / its supply
 ///   price    = min(raw, anchor + face x maxRiseBps x (epochs since anchor + 1)): a fall shows at
-///              once, a rise at most `maxRiseBps` of the face value per epoch
+///              once, a rise at most `maxRiseBps` of the face value per epoch; `poke` moves the
+///              anchor to the price, but up only by the allowance the epochs since earned
 /// A dark oracle therefore marks its epochs down as their report deadlines pass, with no
 /// transaction needed, while `updatedAt` stays at the last report it counted.
 contract LeaseNavOracle is IOracle, AggregatorV3Interface {
@@ -56,6 +57,7 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         uint256 rawPrice; // per token, Morpho scale (1e36 per base unit)
         uint256 price; // rawPrice under the rise cap
         uint256 updatedAt; // the newest attested input counted
+        uint256 lastReportAt; // submission time of the newest report counted (0: none)
     }
 
     /// @notice Ended, unsettled epochs looked at; older ones beyond count as marked down.
@@ -82,6 +84,9 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
     uint64 public anchorEpochPlusOne;
     /// @notice Checkpoints written (the ring holds the last `WINDOW`).
     uint64 public checkpoints;
+    /// @notice The newest report time a `poke` saw counted, so `updatedAt` never goes back when
+    /// a later epoch settles without a report.
+    uint64 public lastReportSeen;
     Checkpoint[WINDOW] internal _ring;
 
     /// @param token_ The lease's share token (its market and lease are this feed's).
@@ -145,14 +150,27 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
 
     // ------------------------------------------------------------ state
 
-    /// @notice Publishes the price as the rise cap's new anchor and records a trailing-ratio
-    /// checkpoint once more epochs settled. Anyone may call it (the keeper does, each round).
+    /// @notice Publishes the price and, while the lease is active, makes it the rise cap's new
+    /// anchor (up by no more than the epochs since the last anchor allow, so repeated pokes cannot
+    /// stack allowances) and records a trailing-ratio checkpoint once more epochs settled. Anyone
+    /// may call it (the keeper does, each round).
     function poke() external returns (uint256 published) {
         Lease memory l = market.getLease(leaseId);
         Breakdown memory b = breakdown();
         published = b.price;
-        (anchorPrice, anchorEpochPlusOne) = (published, _epochNow(l) + 1);
         if (l.status == LeaseStatus.Active) {
+            // The anchor may rise only by the allowance the epochs since the last one earned, so
+            // poking again and again cannot stack allowances.
+            uint64 anchored = anchorEpochPlusOne;
+            uint64 now_ = _epochNow(l);
+            uint256 anchor = published;
+            if (anchored != 0) {
+                uint256 earned = _allowance(l, b.fullEpochRent, now_ - (anchored - 1));
+                uint256 ceiling = Math.saturatingAdd(anchorPrice, earned);
+                if (ceiling < anchor) anchor = ceiling;
+            }
+            (anchorPrice, anchorEpochPlusOne) = (anchor, now_ + 1);
+            if (b.lastReportAt > lastReportSeen) lastReportSeen = uint64(b.lastReportAt);
             uint64 settled = l.nextEpoch - l.startEpoch;
             uint64 n = checkpoints;
             if (settled != 0 && (n == 0 || _ring[(n - 1) % WINDOW].settled < settled)) {
@@ -173,7 +191,7 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         if (l.status == LeaseStatus.Active) _valueShares(l, b);
         uint256 supply = token.totalSupply();
         if (supply != 0) {
-            uint256 held = token.cash() + market.claimable(leaseId, address(token));
+            uint256 held = token.rentHeld();
             b.cashPerToken1e18 = Math.mulDiv(held, RATIO_SCALE, supply);
             b.rawPrice = Math.mulDiv(held, PRICE_SCALE, supply);
         }
@@ -181,10 +199,9 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         b.price = b.rawPrice;
         uint64 anchored = anchorEpochPlusOne;
         if (anchored != 0) {
-            uint64 since = _epochNow(l) + 1 - anchored; // the anchor's epoch is never in the future
-            uint256 face =
-                Math.mulDiv(b.fullEpochRent * (l.endEpoch - l.startEpoch), PRICE_SCALE, l.totalShares);
-            uint256 cap = anchorPrice + face * maxRiseBps * (uint256(since) + 1) / RentLib.BPS;
+            // The anchor's epoch is never in the future; one epoch's allowance is there at once.
+            uint64 since = _epochNow(l) + 1 - anchored;
+            uint256 cap = Math.saturatingAdd(anchorPrice, _allowance(l, b.fullEpochRent, uint256(since) + 1));
             if (b.price > cap) b.price = cap;
         }
     }
@@ -198,8 +215,15 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         uint64 firstLive = current > l.nextEpoch ? current : l.nextEpoch;
         if (l.endEpoch > firstLive) b.liveEpochs = l.endEpoch - firstLive;
 
+        // The newest report among the last settled epochs (a missed one has none).
         uint256 newestReport;
-        if (l.nextEpoch > l.startEpoch) (, newestReport) = _registry.reportOf(l.clusterId, l.nextEpoch - 1);
+        for (
+            uint64 e = l.nextEpoch;
+            e > l.startEpoch && e + MAX_PENDING_SCAN > l.nextEpoch && newestReport == 0;
+            --e
+        ) {
+            (, newestReport) = _registry.reportOf(l.clusterId, e - 1);
+        }
         uint64 scanEnd = ended;
         if (scanEnd > l.nextEpoch + MAX_PENDING_SCAN) scanEnd = l.nextEpoch + MAX_PENDING_SCAN;
         for (uint64 e = l.nextEpoch; e < scanEnd; ++e) {
@@ -210,6 +234,8 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
             if (submittedAt > newestReport) newestReport = submittedAt;
         }
         if (ended > scanEnd) b.markedDownEpochs += ended - scanEnd;
+        if (lastReportSeen > newestReport) newestReport = lastReportSeen;
+        b.lastReportAt = newestReport;
 
         b.shareValue =
             Math.mulDiv(b.fullEpochRent * b.liveEpochs, b.ratio1e18, RATIO_SCALE) + b.arbitratedValue;
@@ -259,6 +285,18 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         }
         uint256 ratio = Math.mulDiv(paid, RATIO_SCALE, fullEpochRent * settled);
         return ratio > RATIO_SCALE ? RATIO_SCALE : ratio;
+    }
+
+    /// @dev How far the price may rise over `epochs` epochs: `maxRiseBps` of the face value each
+    /// (saturating, so absurd terms cannot make `price()` revert).
+    function _allowance(Lease memory l, uint256 fullEpochRent, uint256 epochs)
+        internal
+        view
+        returns (uint256)
+    {
+        uint256 face = Math.mulDiv(fullEpochRent * (l.endEpoch - l.startEpoch), PRICE_SCALE, l.totalShares);
+        (bool ok, uint256 steps) = Math.tryMul(face, uint256(maxRiseBps) * epochs);
+        return ok ? steps / RentLib.BPS : type(uint256).max;
     }
 
     /// @dev Delivered rent paid out of escrow so far (compensation from the bond is not delivery).

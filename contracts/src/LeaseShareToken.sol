@@ -24,9 +24,12 @@ import "./libraries/Events.sol";
 /// term), and a lending market prices one collateral with one oracle.
 ///
 /// `wrap` takes shares and the rent already accrued per token (so no holder is diluted);
-/// `unwrap` gives both back. Rent is harvested from the market before either, so it is always
-/// counted; the wrapper keeps its cash in its own books (`cash`), never in `balanceOf`, so a
-/// donation cannot move the value per token that the NAV feed reads.
+/// `unwrap` gives both back. Both wait while any ended epoch of the lease is unsettled: the market
+/// pays an epoch's rent to whoever held when it ended, so tokens minted or burned before it
+/// settles would take rent that belongs to others (or leave it to nobody). Rent is harvested from
+/// the market before either, so it is always counted; the wrapper keeps its cash in its own books
+/// (`cash`), never in `balanceOf`, so a donation cannot move the value per token that the NAV
+/// feed reads. An unwrap always returns the shares: rent it cannot pay at once is kept as `owed`.
 contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -39,6 +42,14 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     /// @notice Rent received for the wrapped shares plus what entrants paid in, owed to the tokens
     /// pro rata (stablecoin base units).
     uint256 public cash;
+    /// @notice Rent an unwrap could not pay out at once (the stablecoin paused, or the receiver or
+    /// this contract frozen), kept for its receiver to pull with `withdrawOwed`.
+    mapping(address account => uint256) public owed;
+    /// @notice Sum of `owed`.
+    uint256 public owedTotal;
+    /// @notice Part of `cash` the market still holds for this token (a claim failed: paused or
+    /// frozen stablecoin). The token's balance plus this covers `cash + owedTotal`.
+    uint256 public unclaimed;
 
     /// @dev Set while this contract moves shares to itself, so only `wrap` can deliver them.
     bool internal transient _wrapping;
@@ -69,7 +80,8 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     function wrap(uint256 amount, address receiver) external nonReentrant returns (uint256 paid) {
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        _harvest();
+        _requireSettled();
+        _harvest(false);
         uint256 supply = totalSupply();
         // Rounded up: an entrant never takes a base unit of rent accrued before it came.
         paid = supply == 0 ? 0 : Math.mulDiv(amount, cash, supply, Math.Rounding.Ceil);
@@ -83,24 +95,45 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     }
 
     /// @notice Burns `amount` of the caller's tokens for as many shares and their slice of the
-    /// rent held here (rounded down), both sent to `receiver`. Rent for ended epochs not yet
-    /// settled stays with the tokens that remain (see docs/investor.md).
+    /// rent held here (rounded down), both sent to `receiver`. If the rent cannot be claimed from
+    /// the market or paid out now (a paused or freezing stablecoin), the shares still go: unpaid
+    /// rent is kept as `owed[receiver]`, and rent the market still holds stays with the tokens.
     function unwrap(uint256 amount, address receiver) external nonReentrant returns (uint256 rent) {
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        _harvest();
+        _requireSettled();
+        _harvest(true);
         uint256 supply = totalSupply();
         _burn(msg.sender, amount); // reverts unless the caller holds `amount`, so supply >= amount
         rent = Math.mulDiv(amount, cash, supply);
         cash -= rent;
         emit SharesUnwrapped(msg.sender, receiver, amount, rent);
         market.safeTransferFrom(address(this), receiver, leaseId, amount, "");
-        if (rent != 0) stablecoin.safeTransfer(receiver, rent);
+        if (rent != 0 && !stablecoin.trySafeTransfer(receiver, rent)) {
+            owed[receiver] += rent;
+            owedTotal += rent;
+            emit RentOwed(receiver, rent);
+        }
+    }
+
+    /// @notice Pays the caller the rent an earlier unwrap kept for it.
+    function withdrawOwed() external nonReentrant returns (uint256 amount) {
+        amount = owed[msg.sender];
+        if (amount == 0) revert NothingToClaim();
+        _harvest(false); // what the market still holds for the token, first
+        owed[msg.sender] = 0;
+        owedTotal -= amount;
+        stablecoin.safeTransfer(msg.sender, amount);
     }
 
     /// @notice Claims the rent the market holds for the wrapped shares into `cash` (anyone may).
-    function harvest() external nonReentrant returns (uint256 claimed) {
-        return _harvest();
+    function harvest() external nonReentrant {
+        _harvest(false);
+    }
+
+    /// @notice All rent owed to the tokens: held here, and held by the market for this token.
+    function rentHeld() public view returns (uint256) {
+        return cash + market.claimable(leaseId, address(this)) - unclaimed;
     }
 
     /// @notice Stablecoin base units per token: rent held here and rent the market holds for the
@@ -108,7 +141,7 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     function cashPerToken1e18() external view returns (uint256) {
         uint256 supply = totalSupply();
         if (supply == 0) return 0;
-        return Math.mulDiv(cash + market.claimable(leaseId, address(this)), 1e18, supply);
+        return Math.mulDiv(rentHeld(), 1e18, supply);
     }
 
     /// @notice Accepts shares only from `wrap`: shares sent here any other way would back no token.
@@ -137,10 +170,29 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         return interfaceId == type(IERC1155Receiver).interfaceId || interfaceId == type(IERC165).interfaceId;
     }
 
-    function _harvest() internal returns (uint256 claimed) {
-        if (market.claimable(leaseId, address(this)) == 0) return 0;
-        claimed = market.claim(leaseId);
-        cash += claimed;
+    /// @dev Wrap and unwrap wait while an ended epoch is unsettled (the keeper settles it once its
+    /// challenge window closes; anyone may, once its deadlines pass).
+    function _requireSettled() internal view {
+        uint64 pending = market.unsettledEpochs(leaseId);
+        if (pending != 0) revert SettlementPending(leaseId, pending);
+    }
+
+    /// @dev Books the rent the market holds for the token into `cash`. A claim that fails (paused
+    /// or frozen stablecoin) reverts, or, when `mayDefer`, books the rent as `unclaimed` so an
+    /// unwrap can still count it (and owe it) and return the shares.
+    function _harvest(bool mayDefer) internal {
+        uint256 pending = market.claimable(leaseId, address(this)); // >= unclaimed until claimed
+        if (pending == 0) return;
+        if (!mayDefer) return _booked(market.claim(leaseId));
+        try market.claim(leaseId) returns (uint256 claimed) {
+            _booked(claimed);
+        } catch {
+            (cash, unclaimed) = (cash + pending - unclaimed, pending);
+        }
+    }
+
+    function _booked(uint256 claimed) internal {
+        (cash, unclaimed) = (cash + claimed - unclaimed, 0);
         emit RentHarvested(leaseId, claimed);
     }
 

@@ -101,17 +101,64 @@ contract CollateralTest is CollateralBase {
         assertEq(oracle.price(), priceBefore);
     }
 
-    function test_whilePausedWrapAndUnwrapWaitAndLoseNothing() public {
+    function test_whilePausedAnUnwrapReturnsTheSharesAndOwesTheRent() public {
         _wrap(alice, 600);
         _reportAndSettle(lease, 1, _full());
         vm.prank(governance);
         usd.pause();
+        vm.prank(owner);
+        vm.expectRevert(); // a wrap needs the rent claimed first: the coin's EnforcedPause
+        token.wrap(1, owner);
+        uint256 rent = _unwrap(alice, 600);
+        assertEq(rent, 600 * 16_000, "counted, though the market still holds it");
+        assertEq(market.balanceOf(alice, lease), 600, "the shares came back");
+        assertEq(token.owed(alice), rent);
+        assertEq(token.unclaimed(), rent);
         vm.prank(alice);
-        vm.expectRevert(); // the stablecoin's EnforcedPause, from the harvest's claim
-        token.unwrap(600, alice);
+        vm.expectRevert();
+        token.withdrawOwed();
         vm.prank(governance);
         usd.unpause();
-        assertEq(_unwrap(alice, 600), 600 * (16_000_000 / LEASE_SHARES));
+        uint256 before = usd.balanceOf(alice);
+        vm.prank(alice);
+        assertEq(token.withdrawOwed(), rent);
+        assertEq(usd.balanceOf(alice) - before, rent);
+        assertEq(token.cash() + token.owedTotal() + token.unclaimed(), 0);
+        assertEq(usd.balanceOf(address(token)), 0);
+    }
+
+    function test_aFrozenTokenStillReturnsSharesAndNobodyTakesTheFrozenRent() public {
+        _wrap(alice, 600);
+        _reportAndSettle(lease, 1, _full());
+        vm.prank(governance);
+        usd.setBlocklisted(address(token), true);
+        assertEq(_unwrap(alice, 600), 600 * 16_000);
+        assertEq(market.balanceOf(alice, lease), 600, "the shares are never frozen with the rent");
+        // Rent of epochs the shares earn from here on is alice's own.
+        _reportAndSettle(lease, 2, _full());
+        assertEq(market.claimable(lease, alice), 600 * 16_000);
+        // A new entrant at zero supply pays for the rent still owed to alice: none is its windfall.
+        vm.prank(governance);
+        usd.setBlocklisted(address(token), false);
+        assertEq(_wrap(owner, 400), 0, "cash is all owed to alice");
+        vm.prank(alice);
+        assertEq(token.withdrawOwed(), 600 * 16_000);
+        assertEq(_unwrap(owner, 400), 0);
+    }
+
+    function test_wrapAndUnwrapWaitForEndedEpochsToSettle() public {
+        _wrap(alice, 600);
+        _reportSingle(lease, 1, _full()); // epoch 1 ended, not yet settled
+        vm.prank(owner);
+        vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 1));
+        token.wrap(400, owner);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 1));
+        token.unwrap(600, alice);
+        skip(CHALLENGE_WINDOW);
+        market.settle(lease, 1, _full(), new bytes32[](0));
+        assertEq(_wrap(owner, 400), 400 * 16_000, "the entrant pays for the rent it did not earn");
+        assertEq(_unwrap(alice, 600), 600 * 16_000, "alice keeps all her rent");
     }
 
     // ------------------------------------------------------------ NAV feed
@@ -246,7 +293,11 @@ contract CollateralFuzzTest is CollateralBase {
                 ++nextEpoch;
             }
             assertEq(market.balanceOf(address(token), lease), token.totalSupply(), "one share per token");
-            assertGe(usd.balanceOf(address(token)), token.cash(), "the books never exceed the balance");
+            assertGe(
+                usd.balanceOf(address(token)) + token.unclaimed(),
+                token.cash() + token.owedTotal(),
+                "the books never exceed what the token holds or is owed"
+            );
         }
         // Everyone leaves: the token keeps at most one base unit of dust per exit.
         token.harvest();

@@ -10,6 +10,7 @@ import {
 } from "@morpho-org/morpho-blue/src/interfaces/IMorpho.sol";
 import {MarketParamsLib} from "@morpho-org/morpho-blue/src/libraries/MarketParamsLib.sol";
 
+import {SettlementPending} from "../src/libraries/Errors.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
 
 /// @notice The real Morpho Blue (npm `@morpho-org/morpho-blue`, built by solc 0.8.19 into
@@ -136,10 +137,20 @@ contract MorphoCollateralTest is CollateralBase {
         (uint256 seized, uint256 repaid) = morpho.liquidate(params, alice, p.collateral, 0, "");
         assertEq(seized, 600);
         assertGt(repaid, 0);
+        // Tokens move between wraps and unwraps only once every ended epoch settled: the dark
+        // epoch settles missed (the bond compensates it), the rest of the term is delivered.
+        vm.prank(liquidator);
+        vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 2));
+        token.unwrap(seized, liquidator);
+        market.settleMissed(lease, 3);
+        for (uint64 e = 4; e < 9; ++e) {
+            _reportAndSettle(lease, e, _full());
+        }
         vm.prank(liquidator);
         uint256 rent = token.unwrap(seized, liquidator);
         assertEq(market.balanceOf(liquidator, lease), 600, "the shares, ready to earn or sell");
-        assertEq(rent, 600 * (16_000 + 1_600), "with the rent epochs 1 and 2 paid them");
+        // Per token: epoch 1 $0.016, epoch 2 $0.0016, epoch 3's compensation $0.016, 4-8 $0.08.
+        assertEq(rent, 600 * (16_000 + 1_600 + 16_000 + 5 * 16_000), "all the rent its tokens earned");
 
         // Every base unit: nothing minted or burned, all of it with someone known.
         assertEq(usd.totalSupply(), supplyBefore);

@@ -174,12 +174,22 @@ error OrderStillLive(uint256 orderId);
 /// @notice Thrown when shares reach a share token other than through its `wrap` (they would back
 /// no token), or shares of another lease, or a batch.
 error SharesNotWrapped(address from, uint256 id);
+/// @notice Thrown when shares are wrapped or unwrapped while ended epochs of their lease are
+/// unsettled (their rent goes to whoever held when they ended: wait for settlement).
+error SettlementPending(uint256 leaseId, uint64 unsettledEpochs);
 /// @notice Thrown when a NAV feed's rise cap is 0 or above 10,000 basis points.
 error InvalidRiseCap(uint16 maxRiseBps);
 /// @notice Thrown when a NAV feed is asked for a round it does not keep (only the latest).
 error RoundNotKept(uint80 requested, uint80 latest);
 /// @notice Thrown when a lease already has its share token and NAV feed.
 error CollateralExists(uint256 leaseId, address token);
+
+// ---------------------------------------------------------------- capacity pricing
+
+/// @notice Thrown when a price curve's reference price is zero or its floor is above it.
+error InvalidPriceCurve(uint128 referencePrice, uint128 floorPrice);
+/// @notice Thrown when a cluster's quote is updated before its owner set a price curve.
+error NoPriceCurve(uint64 clusterId);
 
 // ---------------------------------------------------------------- stablecoin
 

@@ -160,9 +160,21 @@ event SharesWrapped(address indexed account, address indexed receiver, uint256 a
 /// @notice Emitted when `amount` tokens are burned for as many shares and `rent` of the stablecoin,
 /// sent to `receiver`.
 event SharesUnwrapped(address indexed account, address indexed receiver, uint256 amount, uint256 rent);
+/// @notice Emitted when an unwrap could not pay `amount` of rent at once; `account` pulls it later.
+event RentOwed(address indexed account, uint256 amount);
 /// @notice Emitted when a share token claims the rent its shares earned.
 event RentHarvested(uint256 indexed leaseId, uint256 amount);
 /// @notice Emitted when a NAV feed publishes its price (Morpho scale) as its rise cap's anchor.
 event NavPublished(uint256 indexed leaseId, uint256 price, uint256 ratio1e18, uint256 updatedAt);
 /// @notice Emitted when a lease gets its share token and NAV feed.
 event CollateralCreated(uint256 indexed leaseId, address token, address oracle);
+
+// ---------------------------------------------------------------- capacity pricing
+
+/// @notice Emitted when a cluster's owner sets its reference price and floor (per GPU-hour).
+event PriceCurveSet(uint64 indexed clusterId, uint128 referencePrice, uint128 floorPrice);
+/// @notice Emitted when a cluster's quote moves: the last reported epoch applied, its utilization
+/// (basis points), the adapted price at target and the quote (both per GPU-hour).
+event QuoteUpdated(
+    uint64 indexed clusterId, uint64 epoch, uint64 utilizationBps, uint256 priceAtTarget, uint256 quote
+);
