@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
+import {CapacityPricer} from "../src/CapacityPricer.sol";
+import {CollateralFactory} from "../src/CollateralFactory.sol";
+import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
+import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {ShareExchange} from "../src/ShareExchange.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {SettleItem, UsageReport} from "../src/libraries/Types.sol";
@@ -201,6 +205,62 @@ contract GasTest is BaseTest {
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 4, "");
         vm.snapshotGasLastCall(GROUP, "transferShares_again");
+    }
+
+    // ------------------------------------------------------------ collateral and pricing
+
+    /// A lease with one settled epoch, its share token (alice wrapped 100 shares) and NAV feed.
+    function _wrappedLease() internal returns (uint256 id, LeaseShareToken token, LeaseNavOracle oracle) {
+        id = _activeLease(4);
+        vm.prank(owner);
+        market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
+        (token, oracle) = new CollateralFactory(market, 1_000).create(id);
+        vm.startPrank(alice);
+        market.setApprovalForAll(address(token), true);
+        usd.approve(address(token), type(uint256).max);
+        token.wrap(100, alice);
+        vm.stopPrank();
+        _reportAndSettle(id, 1, _full());
+        oracle.poke();
+    }
+
+    /// A second wrap: claims the epoch's rent for the token, charges the entrant, mints.
+    function test_gas_wrap() public {
+        (uint256 id, LeaseShareToken token,) = _wrappedLease();
+        _coolAll();
+        vm.cool(address(token));
+        vm.prank(alice);
+        token.wrap(100, alice);
+        vm.snapshotGasLastCall(GROUP, "wrap");
+        assertEq(market.balanceOf(address(token), id), 200);
+    }
+
+    /// What Morpho pays for a price: the lease, the token's rent, one pending epoch's report.
+    function test_gas_navPrice() public {
+        (uint256 id, LeaseShareToken token, LeaseNavOracle oracle) = _wrappedLease();
+        _reportSingle(id, 2, _full());
+        _coolAll();
+        vm.cool(address(token));
+        vm.cool(address(oracle));
+        oracle.price();
+        vm.snapshotGasLastCall(GROUP, "navPrice_onePendingEpoch");
+    }
+
+    /// The relayer's update after a report: one reported epoch applied.
+    function test_gas_pricerUpdate() public {
+        CapacityPricer pricer = new CapacityPricer(registry, 0.8e18, 4e18, 0.05e18);
+        vm.warp(_epochEnd(0));
+        vm.prank(owner);
+        pricer.setCurve(clusterId, 2_000_000, 1_000_000);
+        _warpToEpochEnd(1);
+        _submit(_report(1, keccak256("deliveries")));
+        pricer.update(clusterId);
+        _warpToEpochEnd(2);
+        _submit(_report(2, keccak256("deliveries")));
+        _coolAll();
+        vm.cool(address(pricer));
+        pricer.update(clusterId);
+        vm.snapshotGasLastCall(GROUP, "pricerUpdate_oneEpoch");
     }
 
     // ------------------------------------------------------------ disputes and owner failures
