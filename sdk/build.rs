@@ -5,7 +5,8 @@
 
 use std::{env, fmt::Write, fs, path::Path};
 
-const ARTIFACTS: [&str; 9] = [
+const ARTIFACTS: [&str; 10] = [
+    "../contracts/out/CapacityPricer.sol/CapacityPricer.json",
     "../contracts/out/ShareExchange.sol/ShareExchange.json",
     "../contracts/out/CollateralFactory.sol/CollateralFactory.json",
     "../contracts/out/LeaseShareToken.sol/LeaseShareToken.json",

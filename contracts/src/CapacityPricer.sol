@@ -89,22 +89,21 @@ contract CapacityPricer {
         Curve storage c = _curves[clusterId];
         (c.referencePrice, c.floorPrice, c.priceAtTarget) = (referencePrice, floorPrice, referencePrice);
         if (c.nextEpoch == 0) c.nextEpoch = registry.currentEpoch(clusterId);
-        emit PriceCurveSet(clusterId, referencePrice, floorPrice);
+        emit PriceCurveSet(clusterId, referencePrice, floorPrice, targetUtilization, steepness, speedPerEpoch);
         emit QuoteUpdated(clusterId, c.lastReportedEpoch, c.lastUtilizationBps, referencePrice, _quote(c));
     }
 
     /// @notice Applies every reported epoch of `clusterId` since the last one applied (at most
-    /// `MAX_EPOCHS_PER_UPDATE`), stopping at an epoch whose report may still come. Returns the
-    /// quote. Anyone may call it (the report relayer does, after each report).
+    /// `MAX_EPOCHS_PER_UPDATE`), stopping at an epoch whose report may still come; reverts
+    /// `QuoteUpToDate` when there is none to look at. Returns the quote. Anyone may call it (the
+    /// keeper does, each round, for clusters with a new report).
     function update(uint64 clusterId) external returns (uint256 quote) {
         Curve storage c = _curves[clusterId];
         if (c.referencePrice == 0) revert NoPriceCurve(clusterId);
         uint64 from = c.nextEpoch;
-        uint64 next = _applyReported(clusterId, c);
+        if (_applyReported(clusterId, c) == from) revert QuoteUpToDate(clusterId, from);
         quote = _quote(c);
-        if (next != from) {
-            emit QuoteUpdated(clusterId, c.lastReportedEpoch, c.lastUtilizationBps, c.priceAtTarget, quote);
-        }
+        emit QuoteUpdated(clusterId, c.lastReportedEpoch, c.lastUtilizationBps, c.priceAtTarget, quote);
     }
 
     /// @notice The price per GPU-hour `clusterId` quotes for a new lease now (0 without a curve).

@@ -92,6 +92,8 @@ contract CapacityPricerTest is BaseTest {
         _reportBusy(3, 10_000);
         vm.warp(_epochEnd(2) + REPORT_WINDOW); // epoch 2's report may still come
         pricer.update(clusterId);
+        vm.expectRevert(abi.encodeWithSelector(QuoteUpToDate.selector, clusterId, 2));
+        pricer.update(clusterId);
         assertEq(pricer.curveOf(clusterId).lastReportedEpoch, 1, "stops before epoch 2");
         assertEq(pricer.curveOf(clusterId).nextEpoch, 2);
         vm.warp(_epochEnd(2) + REPORT_WINDOW + 1);

@@ -1,5 +1,6 @@
 //! The long-running loops a cluster owner's node runs beside the indexer: the oracle (sample,
-//! finalize, sign, submit, archive) and the keeper (settle due epochs).
+//! finalize, sign, submit, archive) and the keeper (settle due epochs, then keep NAV feeds and
+//! quotes current).
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
@@ -66,7 +67,39 @@ pub async fn keeper_round_from(
     let due = due?;
     let mut run = keeper.settle_epochs(&due.epochs, proofs, batch_size).await?;
     run.expired_challenges = keeper.expire_challenges_of(&due.expired_challenges).await?;
+    refresh_prices(keeper, proofs, &run).await?;
     Ok(run)
+}
+
+/// Clusters whose quotes one round updates at most.
+const QUOTES_PER_ROUND: usize = 64;
+
+/// After a round's settlements: pokes the NAV feeds of the leases that settled (their rise cap's
+/// anchor and trailing ratio move on) and applies new reports to the quotes of clusters with a
+/// price curve (those whose newest report the index has and the quote has not).
+async fn refresh_prices(keeper: &Keeper, proofs: &NodeProofs, run: &KeeperRun) -> Result<()> {
+    let settled: std::collections::BTreeSet<_> = run.settled.iter().map(|s| s.lease_id).collect();
+    let settled: Vec<_> = settled.into_iter().collect();
+    for lease in keeper.poke_navs(&settled).await? {
+        tracing::debug!(%lease, "NAV feed poked");
+    }
+    if keeper.client().deployment().pricer.is_none() {
+        return Ok(());
+    }
+    let index = proofs.index.clone();
+    let behind = tokio::task::spawn_blocking(move || index.quotes_behind(QUOTES_PER_ROUND))
+        .await
+        .map_err(|e| NodeError::Index {
+            path: proofs.index.path().to_path_buf(),
+            reason: format!("the keeper's index reader failed: {e}"),
+        })??;
+    for q in keeper.update_quotes(&behind).await? {
+        tracing::info!(
+            cluster = q.cluster_id, epoch = q.epoch, utilization_bps = q.utilization_bps,
+            quote = %q.price_per_gpu_hour, "quote moved"
+        );
+    }
+    Ok(())
 }
 
 /// Runs [`keeper_round`] every `interval` until shutdown. Proofs come from the node's

@@ -67,3 +67,10 @@ alloy::sol!(
     Morpho,
     "../contracts/out-morpho/Morpho.sol/Morpho.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    CapacityPricer,
+    "../contracts/out/CapacityPricer.sol/CapacityPricer.json"
+);

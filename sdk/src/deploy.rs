@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Result, SdkError,
     bindings::{
-        ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket, Morpho,
-        ShareExchange,
+        CapacityPricer, ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk,
+        LeaseMarket, Morpho, ShareExchange,
     },
+    pricing::{PRICER_SPEED_PER_EPOCH, PRICER_STEEPNESS, PRICER_TARGET_UTILIZATION},
 };
 
 /// Where a ledger lives.
@@ -42,6 +43,10 @@ pub struct Deployment {
     /// IRM and [`MORPHO_LLTV`] enabled; absent from deployments made before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub morpho: Option<Address>,
+    /// `CapacityPricer` (each cluster's quote for new leases); absent from deployments made
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pricer: Option<Address>,
     /// Block of the first deployment transaction (where indexers start).
     pub deploy_block: u64,
 }
@@ -92,7 +97,8 @@ pub const MORPHO_LLTV: u128 = 800_000_000_000_000_000;
 pub const NAV_MAX_RISE_BPS: u16 = 1_000;
 
 /// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`),
-/// the market's `ShareExchange` and `CollateralFactory`, and Morpho Blue; links them, allowlists
+/// the market's `ShareExchange` and `CollateralFactory`, the `CapacityPricer`, and Morpho Blue;
+/// links them, allowlists
 /// the stablecoin, names the arbiter and enables Morpho's zero-interest IRM and [`MORPHO_LLTV`].
 /// The provider's signer must be `params.governance`.
 pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Deployment> {
@@ -117,6 +123,14 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     let collateral =
         CollateralFactory::deploy(provider.clone(), *market.address(), NAV_MAX_RISE_BPS).await?;
     let morpho = Morpho::deploy(provider.clone(), params.governance).await?;
+    let pricer = CapacityPricer::deploy(
+        provider.clone(),
+        *registry.address(),
+        U256::from(PRICER_TARGET_UTILIZATION),
+        U256::from(PRICER_STEEPNESS),
+        U256::from(PRICER_SPEED_PER_EPOCH),
+    )
+    .await?;
     morpho.enableIrm(Address::ZERO).send().await?.get_receipt().await?;
     morpho.enableLltv(U256::from(MORPHO_LLTV)).send().await?.get_receipt().await?;
     registry.setMarket(*market.address()).send().await?.get_receipt().await?;
@@ -131,6 +145,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         exchange: Some(*exchange.address()),
         collateral: Some(*collateral.address()),
         morpho: Some(*morpho.address()),
+        pricer: Some(*pricer.address()),
         deploy_block,
     })
 }

@@ -16,7 +16,7 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::{
     Deployment, Result, SdkError,
-    bindings::{ClusterRegistry, DisputeDesk, LeaseMarket, ShareExchange},
+    bindings::{CapacityPricer, ClusterRegistry, DisputeDesk, LeaseMarket, ShareExchange},
 };
 
 /// Block ranges start here and double after each success, up to [`MAX_RANGE`]; a failed
@@ -25,7 +25,7 @@ const START_RANGE: u64 = 1_000;
 /// The largest block range one `eth_getLogs` asks for.
 pub const MAX_RANGE: u64 = 50_000;
 
-/// An event of the registry, the market, its dispute desk or its share exchange.
+/// An event of the registry, the market, its dispute desk, its share exchange or the pricer.
 #[derive(Debug, Clone)]
 pub enum LedgerEvent {
     /// A `ClusterRegistry` event.
@@ -36,6 +36,8 @@ pub enum LedgerEvent {
     Disputes(DisputeDesk::DisputeDeskEvents),
     /// A `ShareExchange` event (orders placed, filled, cancelled).
     Exchange(ShareExchange::ShareExchangeEvents),
+    /// A `CapacityPricer` event (price curves set, quotes moved).
+    Pricer(CapacityPricer::CapacityPricerEvents),
 }
 
 /// A decoded event and where it happened.
@@ -73,6 +75,9 @@ impl LedgerLog {
         } else if Some(log.address()) == deployment.exchange {
             ShareExchange::ShareExchangeEvents::decode_log(&log.inner)
                 .map(|l| LedgerEvent::Exchange(l.data))
+        } else if Some(log.address()) == deployment.pricer {
+            CapacityPricer::CapacityPricerEvents::decode_log(&log.inner)
+                .map(|l| LedgerEvent::Pricer(l.data))
         } else {
             return Err(bad(format!("log of unknown contract {}", log.address())));
         }
@@ -204,6 +209,6 @@ impl LedgerEvents {
     /// The contracts whose events this reads.
     pub fn addresses(&self) -> Vec<Address> {
         let d = &self.deployment;
-        [d.registry, d.market, d.disputes].into_iter().chain(d.exchange).collect()
+        [d.registry, d.market, d.disputes].into_iter().chain(d.exchange).chain(d.pricer).collect()
     }
 }

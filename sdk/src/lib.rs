@@ -44,6 +44,7 @@ mod keeper;
 mod lease;
 mod nonce;
 mod owner;
+mod pricing;
 mod reports;
 mod revert;
 mod rpc;
@@ -70,6 +71,7 @@ pub use keeper::{
 };
 pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
 pub use owner::{Bond, ClusterSpec, Owner};
+pub use pricing::{PRICER_SPEED_PER_EPOCH, PRICER_STEEPNESS, PRICER_TARGET_UTILIZATION, Quote};
 pub use reports::{AcceptedReport, Reports, to_binding};
 pub use revert::{ErrorKind, Revert, decode_revert};
 pub use rpc::RpcOptions;

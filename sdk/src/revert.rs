@@ -4,8 +4,8 @@
 use alloy::sol_types::SolInterface;
 
 use crate::bindings::{
-    ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket, LeaseNavOracle,
-    LeaseShareToken, ShareExchange,
+    CapacityPricer, ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket,
+    LeaseNavOracle, LeaseShareToken, ShareExchange,
 };
 
 include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
@@ -54,6 +54,8 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
         format!("{e:?}")
     } else if let Ok(e) = ShareExchange::ShareExchangeErrors::abi_decode(data) {
         format!("{e:?}")
+    } else if let Ok(e) = CapacityPricer::CapacityPricerErrors::abi_decode(data) {
+        format!("{e:?}")
     } else if let Ok(e) = LeaseShareToken::LeaseShareTokenErrors::abi_decode(data) {
         format!("{e:?}")
     } else if let Ok(e) = LeaseNavOracle::LeaseNavOracleErrors::abi_decode(data) {
@@ -92,6 +94,7 @@ mod tests {
             LeaseMarket::LeaseMarketErrors::SELECTORS,
             DisputeDesk::DisputeDeskErrors::SELECTORS,
             ShareExchange::ShareExchangeErrors::SELECTORS,
+            CapacityPricer::CapacityPricerErrors::SELECTORS,
             LeaseShareToken::LeaseShareTokenErrors::SELECTORS,
             LeaseNavOracle::LeaseNavOracleErrors::SELECTORS,
             CollateralFactory::CollateralFactoryErrors::SELECTORS,

@@ -190,6 +190,9 @@ error CollateralExists(uint256 leaseId, address token);
 error InvalidPriceCurve(uint128 referencePrice, uint128 floorPrice);
 /// @notice Thrown when a cluster's quote is updated before its owner set a price curve.
 error NoPriceCurve(uint64 clusterId);
+/// @notice Thrown when a cluster's quote is updated while no ended epoch awaits it (the next one
+/// has not ended, or its report may still come).
+error QuoteUpToDate(uint64 clusterId, uint64 nextEpoch);
 
 // ---------------------------------------------------------------- stablecoin
 

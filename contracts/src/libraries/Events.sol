@@ -171,8 +171,17 @@ event CollateralCreated(uint256 indexed leaseId, address token, address oracle);
 
 // ---------------------------------------------------------------- capacity pricing
 
-/// @notice Emitted when a cluster's owner sets its reference price and floor (per GPU-hour).
-event PriceCurveSet(uint64 indexed clusterId, uint128 referencePrice, uint128 floorPrice);
+/// @notice Emitted when a cluster's owner sets its reference price and floor (per GPU-hour), with
+/// the deployment's target utilization, steepness and speed per epoch (WAD), so the event alone
+/// describes the curve.
+event PriceCurveSet(
+    uint64 indexed clusterId,
+    uint128 referencePrice,
+    uint128 floorPrice,
+    uint256 targetUtilization,
+    uint256 steepness,
+    uint256 speedPerEpoch
+);
 /// @notice Emitted when a cluster's quote moves: the last reported epoch applied, its utilization
 /// (basis points), the adapted price at target and the quote (both per GPU-hour).
 event QuoteUpdated(

@@ -19,7 +19,7 @@ use super::{
     due,
     model::{
         Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
-        OrderRow, PositionRow, ReportRow, SettlementRow, TradeRow, TradingStats,
+        OrderRow, PositionRow, QuoteRow, ReportRow, SettlementRow, TradeRow, TradingStats,
     },
     store::{
         Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key,
@@ -64,6 +64,7 @@ pub(crate) enum Kind {
     Order,
     Trade,
     Trading,
+    Quote,
     /// Not a record: a secondary key or a queue entry, bytes in `Changes::plain`.
     Plain,
 }
@@ -87,6 +88,7 @@ pub(crate) struct Cache {
     orders: HashMap<String, OrderRow>,
     trades: HashMap<String, TradeRow>,
     trading: HashMap<String, TradingStats>,
+    quotes: HashMap<String, QuoteRow>,
 }
 
 macro_rules! record {
@@ -108,6 +110,7 @@ record!(SettlementRow, settlements, Settlement);
 record!(OrderRow, orders, Order);
 record!(TradeRow, trades, Trade);
 record!(TradingStats, trading, Trading);
+record!(QuoteRow, quotes, Quote);
 
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -233,6 +236,7 @@ impl<'a> Changes<'a> {
                 Kind::Order => c.orders.get(&key).map(encode),
                 Kind::Trade => c.trades.get(&key).map(encode),
                 Kind::Trading => c.trading.get(&key).map(encode),
+                Kind::Quote => c.quotes.get(&key).map(encode),
             };
             writes.push((key, Some(record.expect("every record written is cached"))));
         }
@@ -298,6 +302,7 @@ pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {
         LedgerEvent::Market(event) => apply_market(ch, log, event),
         LedgerEvent::Disputes(event) => apply_disputes(ch, event),
         LedgerEvent::Exchange(event) => super::exchange::apply(ch, log, event),
+        LedgerEvent::Pricer(event) => super::pricing::apply(ch, log, event),
     }
 }
 

@@ -18,6 +18,7 @@ mod archive;
 mod due;
 mod exchange;
 pub mod model;
+mod pricing;
 mod routes;
 mod store;
 

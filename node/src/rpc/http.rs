@@ -366,6 +366,7 @@ mod tests {
             exchange: None,
             collateral: None,
             morpho: None,
+            pricer: None,
             deploy_block: 1,
         };
         let metrics = Arc::new(Metrics::default());

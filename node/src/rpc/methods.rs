@@ -10,7 +10,8 @@ pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
 use compute_ledger_sdk::api::{
     Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
     LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, OrderBook,
-    OrderRow, Page, PageRequest, PositionView, ReportRow, RolledBack, SettlementRow, TradeRow,
+    OrderRow, Page, PageRequest, PositionView, QuoteRow, ReportRow, RolledBack, SettlementRow,
+    TradeRow,
 };
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage,
@@ -126,6 +127,19 @@ impl LedgerApiServer for LedgerRpc {
     fn cluster(&self, cluster_id: u64) -> RpcResult<ClusterView> {
         let row = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
         Ok(row.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?.into())
+    }
+
+    fn quote(&self, cluster_id: u64) -> RpcResult<QuoteRow> {
+        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
+            return Err(not_found(format!("no cluster {cluster_id}")));
+        }
+        let row = self.0.index.quote(cluster_id).map_err(|e| internal(&e))?;
+        row.ok_or_else(|| {
+            not_found(format!(
+                "cluster {cluster_id} has no price curve: its owner sets one with \
+                 `compute-ledger cluster price-curve`"
+            ))
+        })
     }
 
     fn reports(&self, cluster_id: u64, request: Option<EpochPage>) -> RpcResult<Vec<ReportRow>> {

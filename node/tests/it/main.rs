@@ -11,5 +11,6 @@ mod index;
 mod keeper;
 mod loops;
 mod outbox;
+mod pricing;
 mod process;
 mod rpc;

@@ -42,7 +42,7 @@ pub use model::{
     Billing, BondRow, Claimable, ClaimableLease, ClusterRow, ClusterView, DeliveryProof,
     DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus,
     OfferRow, OrderBook, OrderRow, OrderSide, OrderStatus, Page, PositionRow, PositionView,
-    ReportRow, RolledBack, SettlementRow, SyncStatus, TradeRow, TradingStats,
+    QuoteRow, ReportRow, RolledBack, SettlementRow, SyncStatus, TradeRow, TradingStats,
 };
 pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest};
 
@@ -66,6 +66,13 @@ pub trait LedgerApi {
         &self,
         #[argument(rename = "clusterId")] cluster_id: u64,
     ) -> jsonrpsee::core::RpcResult<ClusterView>;
+
+    /// A cluster's quote for new leases (per GPU-hour) with every input of its adaptive curve.
+    #[method(name = "quote", blocking)]
+    fn quote(
+        &self,
+        #[argument(rename = "clusterId")] cluster_id: u64,
+    ) -> jsonrpsee::core::RpcResult<QuoteRow>;
 
     /// A cluster's accepted reports in epoch order from `page.fromEpoch`.
     #[method(name = "reports", blocking)]

@@ -583,6 +583,44 @@ pub struct OrderBook {
     pub stats: TradingStats,
 }
 
+/// A cluster's quote for new leases (`CapacityPricer`) and every input of it, as of the last
+/// pricer event indexed. Prices are stablecoin base units per GPU-hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuoteRow {
+    /// The cluster.
+    pub cluster_id: u64,
+    /// What the cluster quotes for a new lease.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub quote: U256,
+    /// The adapted price at target utilization.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub price_at_target: U256,
+    /// The owner's reference price (where the price at target starts).
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub reference_price: U256,
+    /// The owner's floor: no quote goes below it.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub floor_price: U256,
+    /// Attested utilization (busy over available GPU time) of the last reported epoch applied,
+    /// basis points.
+    pub utilization_bps: u64,
+    /// That epoch (0 before any).
+    pub epoch: u64,
+    /// Utilization the curve steers to, basis points.
+    pub target_utilization_bps: u64,
+    /// Quote at full utilization over the price at target, basis points (40000 = 4x).
+    pub steepness_bps: u64,
+    /// Most the price at target moves per reported epoch at full error, basis points.
+    pub speed_per_epoch_bps: u64,
+    /// Block of the last pricer event indexed.
+    pub updated_block: u64,
+}
+
 /// One page of a listing, in key order. Pass `nextCursor` back as the page's `cursor` to read the
 /// next one; `null` means there is no more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::{
     Claimable, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter, LeaseId, LeaseRow,
-    Live, MarketTotals, NodeStatus, OrderBook, OrderRow, Page, PageRequest, PositionView,
+    Live, MarketTotals, NodeStatus, OrderBook, OrderRow, Page, PageRequest, PositionView, QuoteRow,
     ReportRow, SettlementRow, TradeRow, schema,
 };
 
@@ -173,6 +173,15 @@ pub fn methods() -> &'static [MethodSpec] {
                  PUE, Wh per GPU-hour, rent settled and revenue per kWh.",
                 vec![cluster_id()],
                 "Cluster",
+            ),
+            call::<QuoteRow>(
+                "ledger_quote",
+                "A cluster's quote for new leases (stablecoin base units per GPU-hour) with its \
+                 inputs: the attested utilization of the last reported epoch applied, the adapted \
+                 price at target, the owner's reference and floor, and the curve's target, \
+                 steepness and speed.",
+                vec![cluster_id()],
+                "Quote",
             ),
             call::<Vec<ReportRow>>(
                 "ledger_reports",
