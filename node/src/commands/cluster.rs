@@ -1,4 +1,5 @@
-//! `compute-ledger cluster`: register a cluster and bond it (its owner).
+//! `compute-ledger cluster`: register a cluster, bond it and set its price curve (its owner);
+//! read its quote for new leases (anyone).
 
 use alloy::primitives::{Address, keccak256};
 use clap::Subcommand;
@@ -44,6 +45,31 @@ pub enum ClusterCommand {
         #[arg(long)]
         amount: String,
     },
+    /// Set the cluster's price curve: the reference price per GPU-hour (where its adaptive quote
+    /// starts) and the floor no quote goes below.
+    PriceCurve {
+        /// The signing key.
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The cluster.
+        #[arg(long)]
+        cluster: u64,
+        /// Reference price per GPU-hour, e.g. 2.00.
+        #[arg(long)]
+        reference: String,
+        /// Floor price per GPU-hour, e.g. 1.00.
+        #[arg(long)]
+        floor: String,
+    },
+    /// Show the cluster's quote for a new lease and its inputs, from the chain.
+    Quote {
+        /// The signing key (any account: this only reads).
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The cluster.
+        #[arg(long)]
+        cluster: u64,
+    },
 }
 
 impl ClusterCommand {
@@ -81,6 +107,35 @@ impl ClusterCommand {
                 &format!("cluster {cluster} bond: {} USD ({} locked)", bond.total, bond.locked),
                 &json!({ "clusterId": cluster, "total": bond.total.base().to_string(), "locked": bond.locked.base().to_string() }),
             );
+            }
+            ClusterCommand::PriceCurve { key, cluster, reference, floor } => {
+                let owner = Owner::new(client(overrides, &key).await?);
+                let reference = amount(owner.client(), &reference, "reference")?;
+                let floor = amount(owner.client(), &floor, "floor")?;
+                owner.set_price_curve(cluster, reference, floor).await?;
+                out.print(
+                    &format!("cluster {cluster} quotes from {reference} USD per GPU-hour (floor {floor})"),
+                    &json!({ "clusterId": cluster, "reference": reference.base().to_string(), "floor": floor.base().to_string() }),
+                );
+            }
+            ClusterCommand::Quote { key, cluster } => {
+                let q = client(overrides, &key).await?.quote(cluster).await?;
+                out.print(
+                    &format!(
+                        "cluster {cluster} quotes {} USD per GPU-hour (at target {}, reference {}, floor {}; utilization {}.{:02} % in epoch {})",
+                        q.price_per_gpu_hour, q.price_at_target, q.reference, q.floor,
+                        q.utilization_bps / 100, q.utilization_bps % 100, q.epoch
+                    ),
+                    &json!({
+                        "clusterId": cluster,
+                        "quote": q.price_per_gpu_hour.base().to_string(),
+                        "priceAtTarget": q.price_at_target.base().to_string(),
+                        "referencePrice": q.reference.base().to_string(),
+                        "floorPrice": q.floor.base().to_string(),
+                        "utilizationBps": q.utilization_bps,
+                        "epoch": q.epoch,
+                    }),
+                );
             }
         }
         Ok(())

@@ -31,7 +31,8 @@ pub enum LeaseCommand {
         /// Epochs in the term.
         #[arg(long)]
         epochs: u64,
-        /// Price per GPU-hour, e.g. 2.10.
+        /// Price per GPU-hour, e.g. 2.10; or `quote` for the cluster's quote now (its adaptive
+        /// curve, see `compute-ledger cluster quote`).
         #[arg(long)]
         price: String,
         /// Shares minted to the owner.
@@ -92,23 +93,32 @@ impl LeaseCommand {
                             + 2
                     }
                 };
+                let at_quote = price == "quote";
                 let offer = LeaseOffer {
                     cluster_id: cluster,
                     tenant,
                     gpus,
                     start_epoch: start,
                     end_epoch: start + epochs,
-                    price_per_gpu_hour: amount(owner.client(), &price, "price")?,
+                    price_per_gpu_hour: if at_quote {
+                        owner.client().quote(cluster).await?.price_per_gpu_hour
+                    } else {
+                        amount(owner.client(), &price, "price")?
+                    },
                     billing: if metered { Billing::Metered } else { Billing::Reserved },
                     sla_bps,
                     credit_bps,
                     total_shares: shares,
                 };
-                let id = owner.create_lease(&offer).await?;
+                let (id, priced) = if at_quote {
+                    owner.create_lease_at_quote(&offer).await?
+                } else {
+                    (owner.create_lease(&offer).await?, offer.price_per_gpu_hour)
+                };
                 let escrow = owner.client().escrow_required(id).await?;
                 out.print(
-                &format!("created lease {id}: {gpus} GPUs, epochs {start}–{}, escrow {escrow} USD due from {tenant} before epoch {start}", start + epochs - 1),
-                &json!({ "leaseId": id.to_string(), "startEpoch": start, "escrow": escrow.base().to_string() }),
+                &format!("created lease {id}: {gpus} GPUs at {priced} USD per GPU-hour, epochs {start}–{}, escrow {escrow} USD due from {tenant} before epoch {start}", start + epochs - 1),
+                &json!({ "leaseId": id.to_string(), "startEpoch": start, "pricePerGpuHour": priced.base().to_string(), "escrow": escrow.base().to_string() }),
             );
             }
             LeaseCommand::Fund { key, lease, permit } => {

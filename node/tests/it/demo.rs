@@ -42,6 +42,12 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
     }
+    // Each cluster's quote for new leases is on the board and moves with its utilization.
+    assert!(stdout.contains("quote/GPU-h"), "no quote column in:\n{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.contains(" ▲ ") || l.contains(" ▼ ")),
+        "no quote moved off its reference in:\n{stdout}"
+    );
     let books = stdout.lines().find(|l| l.contains("rounding dust")).expect("books line");
     let dust: u64 = books
         .split("plus ")

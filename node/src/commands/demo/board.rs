@@ -1,5 +1,5 @@
-//! The demo's board: each cluster's efficiency and rent, each investor's shares, claims and
-//! return, and the latest settlement of each lease.
+//! The demo's board: each cluster's efficiency, rent and quote for new leases, each investor's
+//! shares, claims and return, and the latest settlement of each lease.
 
 use alloy::primitives::U256;
 use compute_ledger_sdk::Investor;
@@ -37,8 +37,8 @@ impl Board<'_> {
             "\n\x1b[1m── lease epoch {epoch} of {epochs} ─────────────────────────────────────────────────────────────────\x1b[0m"
         );
         println!(
-            "  {:<26} {:>8} {:>8} {:>6} {:>9} {:>13} {:>9}  utilization by epoch",
-            "cluster", "util", "avail", "PUE", "Wh/GPU-h", "rent settled", "USD/kWh"
+            "  {:<26} {:>8} {:>8} {:>6} {:>9} {:>13} {:>9} {:>12}  utilization by epoch",
+            "cluster", "util", "avail", "PUE", "Wh/GPU-h", "rent settled", "USD/kWh", "quote/GPU-h"
         );
         for site in self.sites {
             let Some(c) = self.index.cluster(site.id)? else { continue };
@@ -46,8 +46,17 @@ impl Board<'_> {
             let history: Vec<u64> = reports.iter().map(|r| r.efficiency.utilization_bps).collect();
             let latest = c.latest_report.as_ref().map(|r| r.efficiency).unwrap_or_default();
             let per_kwh = c.revenue_per_kwh().map_or("-".into(), usd);
+            // The quote for a new lease, against the owner's reference (▲ above, ▼ below).
+            let quote = self.index.quote(site.id)?.map_or("-".into(), |q| {
+                let arrow = match q.quote.cmp(&q.reference_price) {
+                    std::cmp::Ordering::Greater => "▲",
+                    std::cmp::Ordering::Less => "▼",
+                    std::cmp::Ordering::Equal => " ",
+                };
+                format!("{} {arrow}", usd(q.quote))
+            });
             println!(
-                "  {:<26} {:>8} {:>8} {:>6} {:>9} {:>13} {:>9}  {}",
+                "  {:<26} {:>8} {:>8} {:>6} {:>9} {:>13} {:>9} {:>12}  {}",
                 format!("{} {}×H100 {}", c.id, site.gpus, site.name),
                 pct(latest.utilization_bps),
                 pct(latest.availability_bps),
@@ -59,6 +68,7 @@ impl Board<'_> {
                 latest.wh_per_gpu_hour.map_or("-".into(), |w| w.to_string()),
                 usd(c.rent_settled),
                 per_kwh,
+                quote,
                 sparkline(&history),
             );
         }

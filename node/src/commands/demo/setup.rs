@@ -222,6 +222,11 @@ impl Market {
                     ),
                 )
                 .await?;
+            // The cluster's quote for new leases starts at its lease's price and moves with
+            // its attested utilization (the keeper applies each report); it never goes below half.
+            let reference = Amount::parse(site.price, STABLECOIN_DECIMALS)?;
+            let floor = Amount::from_base(reference.base() / U256::from(2u8), STABLECOIN_DECIMALS);
+            owner.set_price_curve(site.id, reference, floor).await?;
             let info = owner
                 .client()
                 .registry()
