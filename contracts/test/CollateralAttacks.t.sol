@@ -1,13 +1,11 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IMorpho, Id, MarketParams} from "@morpho-org/morpho-blue/src/interfaces/IMorpho.sol";
-import {MarketParamsLib} from "@morpho-org/morpho-blue/src/libraries/MarketParamsLib.sol";
-
 import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {LeaseTerms} from "../src/libraries/Types.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
+import {MorphoBase} from "./utils/MorphoBase.sol";
 
 /// @notice Attacks on LeaseShareToken / LeaseNavOracle found by an independent review, one
 /// regression test each: every test asserts the correct behaviour and failed on the first version
@@ -205,38 +203,7 @@ contract CollateralAttacksOverflowTest is CollateralBase {
 
 /// @notice F2 end to end with the real Morpho Blue: a borrower pokes 20 times in its borrow
 /// transaction and borrows against the raw NAV that the rise cap was meant to hold back.
-contract CollateralAttacksMorphoTest is CollateralBase {
-    using MarketParamsLib for MarketParams;
-
-    uint256 internal constant LLTV = 0.8e18;
-    IMorpho internal morpho;
-    MarketParams internal params;
-    address internal lender = makeAddr("lender");
-
-    function setUp() public override {
-        super.setUp();
-        morpho = IMorpho(deployCode("out-morpho/Morpho.sol/Morpho.json", abi.encode(governance)));
-        vm.startPrank(governance);
-        morpho.enableIrm(address(0));
-        morpho.enableLltv(LLTV);
-        usd.mint(lender, 1_000e6);
-        vm.stopPrank();
-        params = MarketParams({
-            loanToken: address(usd),
-            collateralToken: address(token),
-            oracle: address(oracle),
-            irm: address(0),
-            lltv: LLTV
-        });
-        morpho.createMarket(params);
-        vm.startPrank(lender);
-        usd.approve(address(morpho), type(uint256).max);
-        morpho.supply(params, 100e6, 0, lender, "");
-        vm.stopPrank();
-        vm.prank(alice);
-        token.approve(address(morpho), type(uint256).max);
-    }
-
+contract CollateralAttacksMorphoTest is MorphoBase {
     function test_F2_morpho_borrowerOverBorrowsByPoking() public {
         _wrap(alice, 600);
         vm.prank(alice);

@@ -1,60 +1,25 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {
-    IMorpho,
-    Id,
-    Market,
-    MarketParams,
-    Position
-} from "@morpho-org/morpho-blue/src/interfaces/IMorpho.sol";
-import {MarketParamsLib} from "@morpho-org/morpho-blue/src/libraries/MarketParamsLib.sol";
+import {Market, Position} from "@morpho-org/morpho-blue/src/interfaces/IMorpho.sol";
 
 import {SettlementPending} from "../src/libraries/Errors.sol";
-import {CollateralBase} from "./utils/CollateralBase.sol";
+import {MorphoBase} from "./utils/MorphoBase.sol";
 
 /// @notice The real Morpho Blue (npm `@morpho-org/morpho-blue`, built by solc 0.8.19 into
 /// out-morpho/) lends the stablecoin against a lease's share token, priced by its NAV feed. An
 /// investor posts shares and borrows; rent accrues to the collateral; an outage and a dark oracle
 /// mark the NAV down; the position turns unhealthy and a liquidator takes it; every base unit of
 /// the stablecoin and every share is accounted for.
-contract MorphoCollateralTest is CollateralBase {
-    using MarketParamsLib for MarketParams;
-
-    uint256 internal constant LLTV = 0.8e18;
+contract MorphoCollateralTest is MorphoBase {
     uint256 internal constant WAD = 1e18;
 
-    IMorpho internal morpho;
-    MarketParams internal params;
-    Id internal id;
-    address internal lender = makeAddr("lender");
     address internal liquidator = makeAddr("liquidator");
 
     function setUp() public override {
         super.setUp();
-        morpho = IMorpho(deployCode("out-morpho/Morpho.sol/Morpho.json", abi.encode(governance)));
-        vm.startPrank(governance);
-        morpho.enableIrm(address(0)); // no interest: every base unit of the test stays countable
-        morpho.enableLltv(LLTV);
-        usd.mint(lender, 1_000e6);
+        vm.prank(governance);
         usd.mint(liquidator, 1_000e6);
-        vm.stopPrank();
-        params = MarketParams({
-            loanToken: address(usd),
-            collateralToken: address(token),
-            oracle: address(oracle),
-            irm: address(0),
-            lltv: LLTV
-        });
-        morpho.createMarket(params);
-        id = params.id();
-
-        vm.startPrank(lender);
-        usd.approve(address(morpho), type(uint256).max);
-        morpho.supply(params, 100e6, 0, lender, "");
-        vm.stopPrank();
-        vm.prank(alice);
-        token.approve(address(morpho), type(uint256).max);
         vm.prank(liquidator);
         usd.approve(address(morpho), type(uint256).max);
     }

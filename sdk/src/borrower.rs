@@ -224,11 +224,7 @@ impl Borrower {
 
     /// Repays `amount` of this account's debt (approves exactly that first).
     pub async fn repay(&self, lease_id: U256, amount: Amount) -> Result<()> {
-        let c = self.collateral(lease_id).await?;
-        let params = self.params(&c).await?;
-        let morpho = self.morpho()?;
-        transact(self.stablecoin(lease_id).await?.approve(*morpho.address(), amount.base()))
-            .await?;
+        let (morpho, params) = self.pay_in(lease_id, amount).await?;
         let me = self.client.address();
         transact(morpho.repay(params, amount.base(), U256::ZERO, me, Bytes::new())).await?;
         Ok(())
@@ -237,14 +233,25 @@ impl Borrower {
     /// Lends `amount` of the lease's stablecoin to its Morpho market (the lender's side; approves
     /// exactly that first).
     pub async fn lend(&self, lease_id: U256, amount: Amount) -> Result<()> {
+        let (morpho, params) = self.pay_in(lease_id, amount).await?;
+        let me = self.client.address();
+        transact(morpho.supply(params, amount.base(), U256::ZERO, me, Bytes::new())).await?;
+        Ok(())
+    }
+
+    /// Approves Morpho for exactly `amount` of the lease's stablecoin; returns Morpho and the
+    /// lease's market.
+    async fn pay_in(
+        &self,
+        lease_id: U256,
+        amount: Amount,
+    ) -> Result<(Morpho::MorphoInstance<alloy::providers::DynProvider>, MarketParams)> {
         let c = self.collateral(lease_id).await?;
         let params = self.params(&c).await?;
         let morpho = self.morpho()?;
         transact(self.stablecoin(lease_id).await?.approve(*morpho.address(), amount.base()))
             .await?;
-        let me = self.client.address();
-        transact(morpho.supply(params, amount.base(), U256::ZERO, me, Bytes::new())).await?;
-        Ok(())
+        Ok((morpho, params))
     }
 
     /// Takes `tokens` of posted collateral back (Morpho refuses if the loan would be unhealthy).

@@ -59,6 +59,10 @@ async fn a_loan_against_shares_is_liquidated_once_a_dark_oracle_marks_the_nav_do
     assert_eq!(loan.collateral, 600);
     let borrowed = Amount::from_base(loan.max_debt.base() * U256::from(95) / U256::from(100), 6);
     alice.borrow(lease, borrowed).await.expect("borrow");
+    alice.repay(lease, Amount::from_base(U256::from(1_000), 6)).await.expect("repay");
+    let borrowed = Amount::from_base(borrowed.base() - U256::from(1_000), 6);
+    let owed = alice.loan(lease, alice.client().address()).await.expect("loan").debt;
+    assert_eq!(owed, borrowed, "a repayment lowers the debt by what it paid");
     let too_much = Amount::from_base(loan.max_debt.base(), 6);
     assert!(
         matches!(alice.borrow(lease, too_much).await, Err(SdkError::Revert(r)) if r.contains("insufficient collateral")),
