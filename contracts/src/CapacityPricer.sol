@@ -24,7 +24,8 @@ import "./libraries/Events.sol";
 /// multiplies and divides by the same factor). The owner sets the reference price (where the
 /// price at target starts, and restarts on a new reference) and the floor; target, steepness and
 /// speed are the deployment's. Anyone calls `update`: it applies every reported epoch since the
-/// last one applied, in epoch order, so no caller can reorder or skip them.
+/// last one applied, in epoch order, so no caller can reorder or skip them (after a quiet spell
+/// longer than `MAX_EPOCHS_PER_UPDATE` epochs, only the last that many are looked at).
 contract CapacityPricer {
     /// @notice One cluster's curve state.
     struct Curve {
@@ -42,7 +43,7 @@ contract CapacityPricer {
 
     uint256 internal constant WAD = 1e18;
     uint256 internal constant BPS = 10_000;
-    /// @notice Most ended epochs one `update` looks at (call again for the rest).
+    /// @notice Most ended epochs one `update` looks at: the last ones (older ones are skipped).
     uint64 public constant MAX_EPOCHS_PER_UPDATE = 64;
     /// @notice The price at target never climbs above this multiple of the reference.
     uint256 public constant MAX_MULTIPLE = 16;
@@ -83,12 +84,17 @@ contract CapacityPricer {
         (address clusterOwner,,,) = registry.clusterInfo(clusterId);
         if (clusterOwner == address(0)) revert UnknownCluster(clusterId);
         if (clusterOwner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
-        if (referencePrice == 0 || floorPrice > referencePrice) {
+        // The price at target may climb to MAX_MULTIPLE x the reference and is stored in 128 bits.
+        if (
+            referencePrice == 0 || floorPrice > referencePrice
+                || referencePrice > type(uint128).max / MAX_MULTIPLE
+        ) {
             revert InvalidPriceCurve(referencePrice, floorPrice);
         }
         Curve storage c = _curves[clusterId];
+        // The first curve starts with the current epoch; a new reference keeps the epochs applied.
+        if (c.referencePrice == 0) c.nextEpoch = registry.currentEpoch(clusterId);
         (c.referencePrice, c.floorPrice, c.priceAtTarget) = (referencePrice, floorPrice, referencePrice);
-        if (c.nextEpoch == 0) c.nextEpoch = registry.currentEpoch(clusterId);
         emit PriceCurveSet(clusterId, referencePrice, floorPrice, targetUtilization, steepness, speedPerEpoch);
         emit QuoteUpdated(clusterId, c.lastReportedEpoch, c.lastUtilizationBps, referencePrice, _quote(c));
     }
@@ -123,6 +129,10 @@ contract CapacityPricer {
         (, uint32 epochLength, uint64 genesis,) = registry.clusterInfo(clusterId);
         uint256 reportWindow = registry.reportWindow();
         epoch = c.nextEpoch;
+        // After a long quiet spell only the last MAX_EPOCHS_PER_UPDATE ended epochs are looked
+        // at: older reports say little about demand now, and one call then always catches up.
+        uint256 ended = block.timestamp > genesis ? (block.timestamp - genesis) / epochLength : 0;
+        if (ended > uint256(epoch) + MAX_EPOCHS_PER_UPDATE) epoch = uint64(ended - MAX_EPOCHS_PER_UPDATE);
         uint64 last = epoch + MAX_EPOCHS_PER_UPDATE;
         for (; epoch < last; ++epoch) {
             uint256 endsAt = uint256(genesis) + (uint256(epoch) + 1) * epochLength;

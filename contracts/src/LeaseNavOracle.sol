@@ -32,10 +32,12 @@ import {DisputeStatus, Lease, LeaseStatus} from "./libraries/Types.sol";
 ///   marked   = 0 for each ended, unsettled epoch that missed its report, passed its proof
 ///              deadline unsettled, or has an open challenge (the arbiter's ruling, once given,
 ///              values it exactly); compensation from the bond counts once it is booked
-///   raw      = (sum of live) / totalShares + (rent the wrapper holds or is owed) / its supply
-///   price    = min(raw, anchor + face x maxRiseBps x (epochs since anchor + 1)): a fall shows at
-///              once, a rise at most `maxRiseBps` of the face value per epoch; `poke` moves the
-///              anchor to the price, but up only by the allowance the epochs since earned
+///   share    = (sum of live) / totalShares
+///   price    = (rent the wrapper holds or is owed) / its supply
+///              + min(share, anchor + face x maxRiseBps x (epochs since anchor + 1)): a fall shows
+///              at once, the share's estimate rises at most `maxRiseBps` of the face value per
+///              epoch (booked rent is exact and never capped); `poke` moves the anchor to the
+///              share's part, but up only by the allowance the epochs since earned
 /// A dark oracle therefore marks its epochs down as their report deadlines pass, with no
 /// transaction needed, while `updatedAt` stays at the last report it counted.
 contract LeaseNavOracle is IOracle, AggregatorV3Interface {
@@ -55,7 +57,8 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         uint256 shareValue; // what every share of the lease can still earn, in total
         uint256 cashPerToken1e18; // rent held for the wrapper per token, scaled by 1e18
         uint256 rawPrice; // per token, Morpho scale (1e36 per base unit)
-        uint256 price; // rawPrice under the rise cap
+        uint256 sharePrice; // the share's part of it (without the rent held), under the rise cap
+        uint256 price; // rent held per token + sharePrice
         uint256 updatedAt; // the newest attested input counted
         uint256 lastReportAt; // submission time of the newest report counted (0: none)
     }
@@ -79,7 +82,8 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
     uint64 internal immutable _reportWindow;
     uint8 internal immutable _coinDecimals;
 
-    /// @notice The price `poke` last published, and the epoch it was published in (+1; 0 = never).
+    /// @notice The share's part of the price `poke` last published (the rise cap's anchor), and the
+    /// epoch it was published in (+1; 0 = never).
     uint256 public anchorPrice;
     uint64 public anchorEpochPlusOne;
     /// @notice Checkpoints written (the ring holds the last `WINDOW`).
@@ -163,7 +167,7 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
             // poking again and again cannot stack allowances.
             uint64 anchored = anchorEpochPlusOne;
             uint64 now_ = _epochNow(l);
-            uint256 anchor = published;
+            uint256 anchor = b.sharePrice;
             if (anchored != 0) {
                 uint256 earned = _allowance(l, b.fullEpochRent, now_ - (anchored - 1));
                 uint256 ceiling = Math.saturatingAdd(anchorPrice, earned);
@@ -190,20 +194,24 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         b.updatedAt = block.timestamp;
         if (l.status == LeaseStatus.Active) _valueShares(l, b);
         uint256 supply = token.totalSupply();
+        uint256 cashPrice;
         if (supply != 0) {
             uint256 held = token.rentHeld();
             b.cashPerToken1e18 = Math.mulDiv(held, RATIO_SCALE, supply);
-            b.rawPrice = Math.mulDiv(held, PRICE_SCALE, supply);
+            cashPrice = Math.mulDiv(held, PRICE_SCALE, supply);
         }
-        b.rawPrice += Math.mulDiv(b.shareValue, PRICE_SCALE, l.totalShares);
-        b.price = b.rawPrice;
+        // Rent the token holds is booked and exact: only the share's estimate is capped.
+        uint256 sharePrice = Math.mulDiv(b.shareValue, PRICE_SCALE, l.totalShares);
+        b.rawPrice = cashPrice + sharePrice;
+        b.sharePrice = sharePrice;
         uint64 anchored = anchorEpochPlusOne;
-        if (anchored != 0) {
+        if (anchored != 0 && l.status == LeaseStatus.Active) {
             // The anchor's epoch is never in the future; one epoch's allowance is there at once.
             uint64 since = _epochNow(l) + 1 - anchored;
             uint256 cap = Math.saturatingAdd(anchorPrice, _allowance(l, b.fullEpochRent, uint256(since) + 1));
-            if (b.price > cap) b.price = cap;
+            if (b.sharePrice > cap) b.sharePrice = cap;
         }
+        b.price = cashPrice + b.sharePrice;
     }
 
     /// @dev Values the shares of an active lease: live epochs at F x ratio, ended ones by what

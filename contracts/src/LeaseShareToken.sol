@@ -11,8 +11,10 @@ import {IERC165} from "@openzeppelin/contracts/utils/introspection/IERC165.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {LeaseMarket} from "./LeaseMarket.sol";
+import {IDisputeDesk} from "./interfaces/IDisputeDesk.sol";
 import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
+import {DisputeStatus} from "./libraries/Types.sol";
 
 /// @title LeaseShareToken
 /// @notice The ERC-20 form of one lease's shares, so that standard DeFi (a Morpho Blue market)
@@ -24,12 +26,15 @@ import "./libraries/Events.sol";
 /// term), and a lending market prices one collateral with one oracle.
 ///
 /// `wrap` takes shares and the rent already accrued per token (so no holder is diluted);
-/// `unwrap` gives both back. Both wait while any ended epoch of the lease is unsettled: the market
-/// pays an epoch's rent to whoever held when it ended, so tokens minted or burned before it
-/// settles would take rent that belongs to others (or leave it to nobody). Rent is harvested from
-/// the market before either, so it is always counted; the wrapper keeps its cash in its own books
-/// (`cash`), never in `balanceOf`, so a donation cannot move the value per token that the NAV
-/// feed reads. An unwrap always returns the shares: rent it cannot pay at once is kept as `owed`.
+/// `unwrap` gives both back. A wrap waits while any ended epoch of the lease is unsettled: the
+/// market pays an epoch's rent to whoever held when it ended, so tokens minted before it settles
+/// would take rent that belongs to the holders then. An unwrap never waits: the leaver takes its
+/// slice of the rent held now and leaves its slice of epochs still settling to the tokens that
+/// remain (or, if it burns the last token, is owed whatever the token receives while none exist).
+/// Rent is harvested from the market before either, so it is always counted; the wrapper keeps
+/// its cash in its own books (`cash`), never in `balanceOf`, so a donation cannot move the value
+/// per token that the NAV feed reads. Rent an unwrap cannot pay at once is kept as `owed`. Any
+/// token holder may challenge a report through the token (it holds the shares the desk asks for).
 contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
@@ -47,6 +52,13 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     mapping(address account => uint256) public owed;
     /// @notice Sum of `owed`.
     uint256 public owedTotal;
+    /// @notice Who burned the last token: rent the token receives while no token exists (epochs
+    /// that ended while it was wrapped, settling later) is owed to it.
+    address public residualTo;
+    /// @notice Who challenged an epoch's report through this token, and the bond it posted (0 once
+    /// reclaimed).
+    mapping(uint64 epoch => address) public challengerOf;
+    mapping(uint64 epoch => uint256) public challengeBondOf;
     /// @notice Part of `cash` the market still holds for this token (a claim failed: paused or
     /// frozen stablecoin). The token's balance plus this covers `cash + owedTotal`.
     uint256 public unclaimed;
@@ -95,35 +107,69 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     }
 
     /// @notice Burns `amount` of the caller's tokens for as many shares and their slice of the
-    /// rent held here (rounded down), both sent to `receiver`. If the rent cannot be claimed from
-    /// the market or paid out now (a paused or freezing stablecoin), the shares still go: unpaid
-    /// rent is kept as `owed[receiver]`, and rent the market still holds stays with the tokens.
+    /// rent held here (rounded down), both sent to `receiver`. Rent of ended epochs still settling
+    /// stays with the remaining tokens (unwrap after settlement to keep it); if this burns the last
+    /// token, what arrives later is owed to `receiver`. If the rent cannot be claimed from the
+    /// market or paid out now (a paused or freezing stablecoin), the shares still go: unpaid rent
+    /// is kept as `owed[receiver]`.
     function unwrap(uint256 amount, address receiver) external nonReentrant returns (uint256 rent) {
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
-        _requireSettled();
         _harvest(true);
         uint256 supply = totalSupply();
         _burn(msg.sender, amount); // reverts unless the caller holds `amount`, so supply >= amount
         rent = Math.mulDiv(amount, cash, supply);
         cash -= rent;
+        if (supply == amount) residualTo = receiver;
         emit SharesUnwrapped(msg.sender, receiver, amount, rent);
         market.safeTransferFrom(address(this), receiver, leaseId, amount, "");
-        if (rent != 0 && !stablecoin.trySafeTransfer(receiver, rent)) {
-            owed[receiver] += rent;
-            owedTotal += rent;
-            emit RentOwed(receiver, rent);
-        }
+        if (rent != 0 && !stablecoin.trySafeTransfer(receiver, rent)) _owe(receiver, rent);
     }
 
-    /// @notice Pays the caller the rent an earlier unwrap kept for it.
+    /// @notice Pays the caller what the token keeps for it: rent an unwrap could not pay at once,
+    /// rent that reached the token after the caller burned its last token, returned bonds.
     function withdrawOwed() external nonReentrant returns (uint256 amount) {
+        _harvest(false); // what the market still holds for the token, first (it may be owed here)
         amount = owed[msg.sender];
         if (amount == 0) revert NothingToClaim();
-        _harvest(false); // what the market still holds for the token, first
         owed[msg.sender] = 0;
         owedTotal -= amount;
         stablecoin.safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice Challenges the report of `epoch` for the tokens (any token holder may, within the
+    /// desk's challenge window): the caller posts the desk's bond through this contract; if the
+    /// desk returns it (upheld, expired or conflict), `reclaimChallengeBond` pays it back.
+    function challenge(uint64 epoch) external nonReentrant {
+        if (balanceOf(msg.sender) == 0) revert NotTokenHolder(msg.sender);
+        IDisputeDesk desk = market.disputes();
+        uint256 bond = desk.challengeBond(leaseId);
+        (challengerOf[epoch], challengeBondOf[epoch]) = (msg.sender, bond);
+        emit TokenChallenged(leaseId, epoch, msg.sender, bond);
+        if (bond != 0) {
+            _pull(bond);
+            stablecoin.forceApprove(address(desk), bond);
+        }
+        desk.challenge(leaseId, epoch);
+    }
+
+    /// @notice Pays back the bond of a challenge made through this token once the desk returned
+    /// it, to its challenger (kept as `owed` if it cannot be paid now). Anyone may call it.
+    function reclaimChallengeBond(uint64 epoch) external nonReentrant returns (uint256 amount) {
+        amount = challengeBondOf[epoch];
+        if (amount == 0) revert NothingToClaim();
+        IDisputeDesk desk = market.disputes();
+        (DisputeStatus status,,) = desk.verdict(leaseId, epoch);
+        if (
+            status != DisputeStatus.Upheld && status != DisputeStatus.Expired
+                && status != DisputeStatus.Conflict
+        ) {
+            revert ChallengeBondNotReturned(leaseId, epoch, uint8(status));
+        }
+        challengeBondOf[epoch] = 0;
+        if (desk.payouts(address(stablecoin), address(this)) != 0) desk.withdrawPayout(address(stablecoin));
+        address to = challengerOf[epoch];
+        if (!stablecoin.trySafeTransfer(to, amount)) _owe(to, amount);
     }
 
     /// @notice Claims the rent the market holds for the wrapped shares into `cash` (anyone may).
@@ -170,7 +216,7 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         return interfaceId == type(IERC1155Receiver).interfaceId || interfaceId == type(IERC165).interfaceId;
     }
 
-    /// @dev Wrap and unwrap wait while an ended epoch is unsettled (the keeper settles it once its
+    /// @dev A wrap waits while an ended epoch is unsettled (the keeper settles it once its
     /// challenge window closes; anyone may, once its deadlines pass).
     function _requireSettled() internal view {
         uint64 pending = market.unsettledEpochs(leaseId);
@@ -187,13 +233,31 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         try market.claim(leaseId) returns (uint256 claimed) {
             _booked(claimed);
         } catch {
-            (cash, unclaimed) = (cash + pending - unclaimed, pending);
+            uint256 fresh = pending - unclaimed;
+            unclaimed = pending;
+            _count(fresh);
         }
     }
 
     function _booked(uint256 claimed) internal {
-        (cash, unclaimed) = (cash + claimed - unclaimed, 0);
+        uint256 fresh = claimed - unclaimed;
+        unclaimed = 0;
         emit RentHarvested(leaseId, claimed);
+        _count(fresh);
+    }
+
+    /// @dev Rent newly counted for the tokens: theirs, or, while none exist, owed to whoever
+    /// burned the last one (it arrives for epochs that ended while that token existed).
+    function _count(uint256 fresh) internal {
+        if (fresh == 0) return;
+        if (totalSupply() == 0 && residualTo != address(0)) _owe(residualTo, fresh);
+        else cash += fresh;
+    }
+
+    function _owe(address to, uint256 amount) internal {
+        owed[to] += amount;
+        owedTotal += amount;
+        emit RentOwed(to, amount);
     }
 
     /// @dev Pulls exactly `amount` of the stablecoin from the caller (a fee-charging token would

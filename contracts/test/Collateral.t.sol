@@ -146,22 +146,36 @@ contract CollateralTest is CollateralBase {
         assertEq(_unwrap(owner, 400), 0);
     }
 
-    function test_wrapAndUnwrapWaitForEndedEpochsToSettle() public {
+    function test_aWrapWaitsForSettlementAndAnEarlyExitLeavesItsPendingRent() public {
         _wrap(alice, 600);
         _reportSingle(lease, 1, _full()); // epoch 1 ended, not yet settled
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 1));
         token.wrap(400, owner);
-        vm.prank(alice);
-        vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 1));
-        token.unwrap(600, alice);
+        // An exit never waits; it leaves its slice of epoch 1 to the tokens that stay.
+        assertEq(_unwrap(alice, 300), 0, "no rent held yet");
         skip(CHALLENGE_WINDOW);
         market.settle(lease, 1, _full(), new bytes32[](0));
-        assertEq(_wrap(owner, 400), 400 * 16_000, "the entrant pays for the rent it did not earn");
-        assertEq(_unwrap(alice, 600), 600 * 16_000, "alice keeps all her rent");
+        assertEq(token.cashPerToken1e18(), 2 * 16_000e18, "the 600 shares' rent, on 300 tokens");
+        assertEq(_wrap(owner, 400), 400 * 2 * 16_000, "the entrant pays for the rent it did not earn");
+        assertEq(_unwrap(alice, 300), 300 * 2 * 16_000, "alice's tokens got all her shares' rent");
     }
 
-    // ------------------------------------------------------------ NAV feed
+    function test_theLastExitDuringABacklogIsOwedWhatTheTokenStillReceives() public {
+        _wrap(alice, 600);
+        _reportSingle(lease, 1, _full());
+        assertEq(_unwrap(alice, 600), 0);
+        assertEq(token.residualTo(), alice);
+        skip(CHALLENGE_WINDOW);
+        market.settle(lease, 1, _full(), new bytes32[](0));
+        // An entrant after settlement pays nothing and gets none of it.
+        assertEq(_wrap(owner, 400), 0);
+        assertEq(token.cash(), 0);
+        assertEq(token.owed(alice), 600 * 16_000);
+        vm.prank(alice);
+        assertEq(token.withdrawOwed(), 600 * 16_000);
+        assertEq(_unwrap(owner, 400), 0);
+    }
 
     function test_navStartsAtFaceAndMovesIntoCashAsEpochsSettle() public {
         _wrap(alice, 600);

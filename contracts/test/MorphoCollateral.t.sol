@@ -3,7 +3,6 @@ pragma solidity ^0.8.28;
 
 import {Market, Position} from "@morpho-org/morpho-blue/src/interfaces/IMorpho.sol";
 
-import {SettlementPending} from "../src/libraries/Errors.sol";
 import {MorphoBase} from "./utils/MorphoBase.sol";
 
 /// @notice The real Morpho Blue (npm `@morpho-org/morpho-blue`, built by solc 0.8.19 into
@@ -102,19 +101,23 @@ contract MorphoCollateralTest is MorphoBase {
         (uint256 seized, uint256 repaid) = morpho.liquidate(params, alice, p.collateral, 0, "");
         assertEq(seized, 600);
         assertGt(repaid, 0);
-        // Tokens move between wraps and unwraps only once every ended epoch settled: the dark
-        // epoch settles missed (the bond compensates it), the rest of the term is delivered.
-        vm.prank(liquidator);
-        vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 2));
-        token.unwrap(seized, liquidator);
-        market.settleMissed(lease, 3);
-        for (uint64 e = 4; e < 9; ++e) {
-            _reportAndSettle(lease, e, _full());
-        }
+        // It unwraps at once, during the backlog: the rent held now (epochs 1 and 2) comes with
+        // the shares; epochs 3 and 4, which ended while the token held them, still pay the token,
+        // and what it gets with no token left is owed to the liquidator, who burned the last one.
         vm.prank(liquidator);
         uint256 rent = token.unwrap(seized, liquidator);
         assertEq(market.balanceOf(liquidator, lease), 600, "the shares, ready to earn or sell");
-        // Per token: epoch 1 $0.016, epoch 2 $0.0016, epoch 3's compensation $0.016, 4-8 $0.08.
+        assertEq(rent, 600 * (16_000 + 1_600), "per token: epoch 1 $0.016, epoch 2 $0.0016");
+        market.settleMissed(lease, 3); // the bond compensates the dark epoch
+        for (uint64 e = 4; e < 9; ++e) {
+            _reportAndSettle(lease, e, _full());
+        }
+        token.harvest();
+        assertEq(token.owed(liquidator), 600 * 2 * 16_000, "epochs 3 and 4, through the token");
+        vm.prank(liquidator);
+        rent += token.withdrawOwed();
+        vm.prank(liquidator);
+        rent += market.claim(lease); // epochs 5-8, as a holder of the shares themselves
         assertEq(rent, 600 * (16_000 + 1_600 + 16_000 + 5 * 16_000), "all the rent its tokens earned");
 
         // Every base unit: nothing minted or burned, all of it with someone known.

@@ -191,6 +191,39 @@ impl Borrower {
         Ok(Amount::from_base(after.saturating_sub(before), decimals))
     }
 
+    /// Pulls the rent a share token keeps for this account: what an unwrap could not pay at once,
+    /// what reached the token after this account burned its last token, returned challenge
+    /// bonds. Returns what was paid.
+    pub async fn withdraw_owed(&self, lease_id: U256) -> Result<Amount> {
+        let c = self.collateral(lease_id).await?;
+        let decimals = self.decimals(lease_id).await?;
+        let token = LeaseShareToken::new(c.token, self.client.provider().clone());
+        let stablecoin = self.stablecoin(lease_id).await?;
+        let before = stablecoin.balanceOf(self.client.address()).call().await?;
+        let receipt = transact(token.withdrawOwed()).await?;
+        let after = self.balance_at(&stablecoin, receipt.block_number).await?;
+        Ok(Amount::from_base(after.saturating_sub(before), decimals))
+    }
+
+    /// Challenges the report of `epoch` for the share tokens (this account must hold some): posts
+    /// the desk's bond through the token (approves exactly that first).
+    pub async fn challenge(&self, lease_id: U256, epoch: u64) -> Result<()> {
+        let c = self.collateral(lease_id).await?;
+        let bond = self.client.disputes().challengeBond(lease_id).call().await?;
+        transact(self.stablecoin(lease_id).await?.approve(c.token, bond)).await?;
+        let token = LeaseShareToken::new(c.token, self.client.provider().clone());
+        transact(token.challenge(epoch)).await?;
+        Ok(())
+    }
+
+    /// Pays back the bond of a challenge made through the token, once the desk returned it.
+    pub async fn reclaim_challenge_bond(&self, lease_id: U256, epoch: u64) -> Result<()> {
+        let c = self.collateral(lease_id).await?;
+        let token = LeaseShareToken::new(c.token, self.client.provider().clone());
+        transact(token.reclaimChallengeBond(epoch)).await?;
+        Ok(())
+    }
+
     /// Share tokens of `lease_id` this account holds (not counting those posted on Morpho).
     pub async fn tokens(&self, lease_id: U256) -> Result<u128> {
         let c = self.collateral(lease_id).await?;

@@ -174,9 +174,14 @@ error OrderStillLive(uint256 orderId);
 /// @notice Thrown when shares reach a share token other than through its `wrap` (they would back
 /// no token), or shares of another lease, or a batch.
 error SharesNotWrapped(address from, uint256 id);
-/// @notice Thrown when shares are wrapped or unwrapped while ended epochs of their lease are
-/// unsettled (their rent goes to whoever held when they ended: wait for settlement).
+/// @notice Thrown when shares are wrapped while ended epochs of their lease are unsettled (their
+/// rent goes to whoever held when they ended: wait for settlement).
 error SettlementPending(uint256 leaseId, uint64 unsettledEpochs);
+/// @notice Thrown when someone holding no share token challenges through the token.
+error NotTokenHolder(address account);
+/// @notice Thrown when a challenge bond is reclaimed from a share token before the desk returned it
+/// (the challenge is open, or was rejected and its bond forfeited).
+error ChallengeBondNotReturned(uint256 leaseId, uint64 epoch, uint8 status);
 /// @notice Thrown when a NAV feed's rise cap is 0 or above 10,000 basis points.
 error InvalidRiseCap(uint16 maxRiseBps);
 /// @notice Thrown when a NAV feed is asked for a round it does not keep (only the latest).

@@ -162,6 +162,10 @@ event SharesWrapped(address indexed account, address indexed receiver, uint256 a
 event SharesUnwrapped(address indexed account, address indexed receiver, uint256 amount, uint256 rent);
 /// @notice Emitted when an unwrap could not pay `amount` of rent at once; `account` pulls it later.
 event RentOwed(address indexed account, uint256 amount);
+/// @notice Emitted when a token holder challenges an epoch's report through its share token.
+event TokenChallenged(
+    uint256 indexed leaseId, uint64 indexed epoch, address indexed challenger, uint256 bond
+);
 /// @notice Emitted when a share token claims the rent its shares earned.
 event RentHarvested(uint256 indexed leaseId, uint256 amount);
 /// @notice Emitted when a NAV feed publishes its price (Morpho scale) as its rise cap's anchor.
