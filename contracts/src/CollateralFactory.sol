@@ -7,6 +7,17 @@ import {LeaseShareToken} from "./LeaseShareToken.sol";
 import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
 
+/// @title NavOracleDeployer
+/// @notice Deploys NAV feeds for the collateral factory: the token's and the feed's creation code
+/// together exceed the 24,576-byte code limit (EIP-170) of one contract. Anyone may deploy a feed
+/// here; only the factory's `oracleOf` names a lease's feed.
+contract NavOracleDeployer {
+    /// @notice A NAV feed for `token` with a rise cap of `maxRiseBps` per epoch.
+    function deploy(LeaseShareToken token, uint16 maxRiseBps) external returns (LeaseNavOracle) {
+        return new LeaseNavOracle(token, maxRiseBps);
+    }
+}
+
 /// @title CollateralFactory
 /// @notice Gives a lease its ERC-20 share token and NAV feed, once, for anyone who asks: the pair
 /// a lending market (Morpho Blue) needs to take the lease's shares as collateral. One known
@@ -16,15 +27,18 @@ contract CollateralFactory {
     LeaseMarket public immutable market;
     /// @notice The rise cap every feed gets, in basis points of face value per epoch.
     uint16 public immutable maxRiseBps;
+    /// @notice Where feeds are deployed from.
+    NavOracleDeployer public immutable oracles;
 
     mapping(uint256 leaseId => LeaseShareToken) public tokenOf;
     mapping(uint256 leaseId => LeaseNavOracle) public oracleOf;
 
-    constructor(LeaseMarket market_, uint16 maxRiseBps_) {
-        if (address(market_) == address(0)) revert ZeroAddress();
+    constructor(LeaseMarket market_, uint16 maxRiseBps_, NavOracleDeployer oracles_) {
+        if (address(market_) == address(0) || address(oracles_) == address(0)) revert ZeroAddress();
         if (maxRiseBps_ == 0 || maxRiseBps_ > 10_000) revert InvalidRiseCap(maxRiseBps_);
         market = market_;
         maxRiseBps = maxRiseBps_;
+        oracles = oracles_;
     }
 
     /// @notice Deploys `leaseId`'s share token and NAV feed (reverts if it has them already).
@@ -33,7 +47,7 @@ contract CollateralFactory {
             revert CollateralExists(leaseId, address(tokenOf[leaseId]));
         }
         token = new LeaseShareToken(market, leaseId);
-        oracle = new LeaseNavOracle(token, maxRiseBps);
+        oracle = oracles.deploy(token, maxRiseBps);
         (tokenOf[leaseId], oracleOf[leaseId]) = (token, oracle);
         emit CollateralCreated(leaseId, address(token), address(oracle));
     }

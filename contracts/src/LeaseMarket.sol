@@ -398,6 +398,12 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         return ended > l.nextEpoch ? ended - l.nextEpoch : 0;
     }
 
+    /// @notice The rent-per-share accumulator once every epoch before `epoch` settled, where a
+    /// share movement during a settlement backlog asked for it (0 elsewhere, 1 until it settles).
+    function accAt(uint256 leaseId, uint64 epoch) external view returns (uint256) {
+        return _accAt[leaseId][epoch];
+    }
+
     /// @inheritdoc ILeaseMarket
     function getLease(uint256 leaseId) external view returns (Lease memory) {
         return _lease(leaseId);

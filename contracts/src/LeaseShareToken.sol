@@ -14,7 +14,7 @@ import {LeaseMarket} from "./LeaseMarket.sol";
 import {IDisputeDesk} from "./interfaces/IDisputeDesk.sol";
 import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
-import {DisputeStatus} from "./libraries/Types.sol";
+import {DisputeStatus, Lease, LeaseStatus} from "./libraries/Types.sol";
 
 /// @title LeaseShareToken
 /// @notice The ERC-20 form of one lease's shares, so that standard DeFi (a Morpho Blue market)
@@ -29,8 +29,8 @@ import {DisputeStatus} from "./libraries/Types.sol";
 /// `unwrap` gives both back. A wrap waits while any ended epoch of the lease is unsettled: the
 /// market pays an epoch's rent to whoever held when it ended, so tokens minted before it settles
 /// would take rent that belongs to the holders then. An unwrap never waits: the leaver takes its
-/// slice of the rent held now and leaves its slice of epochs still settling to the tokens that
-/// remain (or, if it burns the last token, is owed whatever the token receives while none exist).
+/// slice of the rent held now, and its slice of the epochs still settling is recorded as an exit
+/// and paid to it as they settle (`claimExits`), so neither leavers nor stayers take the other's.
 /// Rent is harvested from the market before either, so it is always counted; the wrapper keeps
 /// its cash in its own books (`cash`), never in `balanceOf`, so a donation cannot move the value
 /// per token that the NAV feed reads. Rent an unwrap cannot pay at once is kept as `owed`. Any
@@ -52,9 +52,26 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     mapping(address account => uint256) public owed;
     /// @notice Sum of `owed`.
     uint256 public owedTotal;
-    /// @notice Who burned the last token: rent the token receives while no token exists (epochs
-    /// that ended while it was wrapped, settling later) is owed to it.
-    address public residualTo;
+
+    /// @notice Tokens burned while ended epochs were unsettled, grouped by the first epoch not yet
+    /// ended when they left (`boundary`) and the market's accumulator then (`accFrom`): they still
+    /// earn the rent of the epochs in between, reserved as those settle (up to `accTo`) and paid
+    /// by `claimExits` once all have (`resolved`).
+    struct Exit {
+        uint64 boundary;
+        bool resolved;
+        uint256 accFrom;
+        uint256 accTo;
+        uint256 tokens;
+    }
+
+    mapping(bytes32 key => Exit) public exits;
+    /// @notice Each account's tokens in each exit.
+    mapping(address account => mapping(bytes32 key => uint256)) public exitTokensOf;
+    /// @notice Rent held for exits (in the token's balance, apart from `cash`).
+    uint256 public exitReserve;
+    bytes32[] internal _openExits;
+    mapping(address account => bytes32[]) internal _exitKeysOf;
     /// @notice Who challenged an epoch's report through this token, and the bond it posted (0 once
     /// reclaimed).
     mapping(uint64 epoch => address) public challengerOf;
@@ -62,6 +79,8 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     /// @notice Part of `cash` the market still holds for this token (a claim failed: paused or
     /// frozen stablecoin). The token's balance plus this covers `cash + owedTotal`.
     uint256 public unclaimed;
+
+    uint256 internal constant ACC_SCALE = 1e36; // the market's accumulator scale (RentLib)
 
     /// @dev Set while this contract moves shares to itself, so only `wrap` can deliver them.
     bool internal transient _wrapping;
@@ -94,6 +113,7 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         if (receiver == address(0)) revert ZeroAddress();
         _requireSettled();
         _harvest(false);
+        _reserveExits(); // every exit resolves here: no epoch is unsettled
         uint256 supply = totalSupply();
         // Rounded up: an entrant never takes a base unit of rent accrued before it came.
         paid = supply == 0 ? 0 : Math.mulDiv(amount, cash, supply, Math.Rounding.Ceil);
@@ -107,20 +127,20 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     }
 
     /// @notice Burns `amount` of the caller's tokens for as many shares and their slice of the
-    /// rent held here (rounded down), both sent to `receiver`. Rent of ended epochs still settling
-    /// stays with the remaining tokens (unwrap after settlement to keep it); if this burns the last
-    /// token, what arrives later is owed to `receiver`. If the rent cannot be claimed from the
-    /// market or paid out now (a paused or freezing stablecoin), the shares still go: unpaid rent
-    /// is kept as `owed[receiver]`.
+    /// rent held here (rounded down), both sent to `receiver`. Never waits: the tokens' slice of
+    /// ended epochs still settling is recorded as an exit for `receiver` and paid by `claimExits`
+    /// once they settle. If the rent cannot be claimed from the market or paid out now (a paused
+    /// or freezing stablecoin), the shares still go: unpaid rent is kept as `owed[receiver]`.
     function unwrap(uint256 amount, address receiver) external nonReentrant returns (uint256 rent) {
         if (amount == 0) revert ZeroAmount();
         if (receiver == address(0)) revert ZeroAddress();
         _harvest(true);
+        _reserveExits();
         uint256 supply = totalSupply();
         _burn(msg.sender, amount); // reverts unless the caller holds `amount`, so supply >= amount
         rent = Math.mulDiv(amount, cash, supply);
         cash -= rent;
-        if (supply == amount) residualTo = receiver;
+        _recordExit(receiver, amount);
         emit SharesUnwrapped(msg.sender, receiver, amount, rent);
         market.safeTransferFrom(address(this), receiver, leaseId, amount, "");
         if (rent != 0 && !stablecoin.trySafeTransfer(receiver, rent)) _owe(receiver, rent);
@@ -129,7 +149,8 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     /// @notice Pays the caller what the token keeps for it: rent an unwrap could not pay at once,
     /// rent that reached the token after the caller burned its last token, returned bonds.
     function withdrawOwed() external nonReentrant returns (uint256 amount) {
-        _harvest(false); // what the market still holds for the token, first (it may be owed here)
+        _harvest(true); // what the market holds for the token first (a failed claim defers it)
+        _reserveExits();
         amount = owed[msg.sender];
         if (amount == 0) revert NothingToClaim();
         owed[msg.sender] = 0;
@@ -175,11 +196,50 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
     /// @notice Claims the rent the market holds for the wrapped shares into `cash` (anyone may).
     function harvest() external nonReentrant {
         _harvest(false);
+        _reserveExits();
+    }
+
+    /// @notice Pays `account` the rent of its exits whose epochs have all settled (kept as `owed`
+    /// if it cannot be paid now). Anyone may call it.
+    function claimExits(address account) external nonReentrant returns (uint256 paid) {
+        _harvest(true);
+        _reserveExits();
+        bytes32[] storage keys = _exitKeysOf[account];
+        for (uint256 i = keys.length; i > 0; --i) {
+            bytes32 key = keys[i - 1];
+            Exit storage e = exits[key];
+            if (!e.resolved) continue;
+            // Each member's floor: together never more than the exit's reserve.
+            uint256 amount = Math.mulDiv(exitTokensOf[account][key], e.accTo - e.accFrom, ACC_SCALE);
+            exitTokensOf[account][key] = 0;
+            keys[i - 1] = keys[keys.length - 1];
+            keys.pop();
+            exitReserve -= amount;
+            paid += amount;
+        }
+        if (paid == 0) revert NothingToClaim();
+        emit ExitsClaimed(account, paid);
+        if (!stablecoin.trySafeTransfer(account, paid)) _owe(account, paid);
+    }
+
+    /// @notice `account`'s exits not yet paid.
+    function exitsOf(address account) external view returns (bytes32[] memory) {
+        return _exitKeysOf[account];
     }
 
     /// @notice All rent owed to the tokens: held here, and held by the market for this token.
     function rentHeld() public view returns (uint256) {
-        return cash + market.claimable(leaseId, address(this)) - unclaimed;
+        uint256 held = cash + market.claimable(leaseId, address(this)) - unclaimed;
+        uint256 n = _openExits.length;
+        if (n == 0) return held;
+        // Rent settled since the last reservation that belongs to exits.
+        Lease memory l = market.getLease(leaseId);
+        for (uint256 i; i < n; ++i) {
+            Exit storage e = exits[_openExits[i]];
+            (uint256 due,) = _exitDue(e, l);
+            held -= due;
+        }
+        return held;
     }
 
     /// @notice Stablecoin base units per token: rent held here and rent the market holds for the
@@ -246,12 +306,56 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         _count(fresh);
     }
 
-    /// @dev Rent newly counted for the tokens: theirs, or, while none exist, owed to whoever
-    /// burned the last one (it arrives for epochs that ended while that token existed).
+    /// @dev Rent newly counted for the tokens (exits' part of it is reserved by `_reserveExits`).
     function _count(uint256 fresh) internal {
-        if (fresh == 0) return;
-        if (totalSupply() == 0 && residualTo != address(0)) _owe(residualTo, fresh);
-        else cash += fresh;
+        cash += fresh;
+    }
+
+    /// @dev Records `amount` tokens leaving for `receiver` while ended epochs are unsettled (the
+    /// market's boundary, computed as it does): they keep their slice of those epochs' rent.
+    function _recordExit(address receiver, uint256 amount) internal {
+        Lease memory l = market.getLease(leaseId);
+        if (l.status != LeaseStatus.Active) return;
+        uint64 current = uint64((block.timestamp - l.genesis) / l.epochLength);
+        uint64 boundary = current < l.endEpoch ? current : l.endEpoch;
+        if (l.nextEpoch >= boundary) return;
+        bytes32 key = keccak256(abi.encode(boundary, l.rentPerShare));
+        Exit storage e = exits[key];
+        if (e.tokens == 0) {
+            (e.boundary, e.accFrom, e.accTo) = (boundary, l.rentPerShare, l.rentPerShare);
+            _openExits.push(key);
+        }
+        e.tokens += amount;
+        if (exitTokensOf[receiver][key] == 0) _exitKeysOf[receiver].push(key);
+        exitTokensOf[receiver][key] += amount;
+        emit ExitRecorded(receiver, key, boundary, amount);
+    }
+
+    /// @dev Moves the rent exits earned in epochs settled since the last call from `cash` to
+    /// `exitReserve` (it arrived with the harvest before), and closes exits whose epochs all settled.
+    function _reserveExits() internal {
+        uint256 n = _openExits.length;
+        if (n == 0) return;
+        Lease memory l = market.getLease(leaseId);
+        for (uint256 i = n; i > 0; --i) {
+            Exit storage e = exits[_openExits[i - 1]];
+            (uint256 due, uint256 accTo) = _exitDue(e, l);
+            (cash, exitReserve, e.accTo) = (cash - due, exitReserve + due, accTo);
+            if (l.nextEpoch >= e.boundary) {
+                e.resolved = true;
+                _openExits[i - 1] = _openExits[_openExits.length - 1];
+                _openExits.pop();
+            }
+        }
+    }
+
+    /// @dev An open exit's rent settled since its last reservation, and the accumulator it reaches:
+    /// the boundary's once every epoch before it settled, else the market's now.
+    function _exitDue(Exit storage e, Lease memory l) internal view returns (uint256 due, uint256 accTo) {
+        accTo = l.nextEpoch >= e.boundary ? market.accAt(leaseId, e.boundary) : l.rentPerShare;
+        // Floors of the running total, so the reservations add up to floor(tokens x gain).
+        due = Math.mulDiv(e.tokens, accTo - e.accFrom, ACC_SCALE)
+            - Math.mulDiv(e.tokens, e.accTo - e.accFrom, ACC_SCALE);
     }
 
     function _owe(address to, uint256 amount) internal {

@@ -146,34 +146,39 @@ contract CollateralTest is CollateralBase {
         assertEq(_unwrap(owner, 400), 0);
     }
 
-    function test_aWrapWaitsForSettlementAndAnEarlyExitLeavesItsPendingRent() public {
+    function test_aWrapWaitsForSettlementAndAnEarlyExitKeepsItsPendingRent() public {
         _wrap(alice, 600);
         _reportSingle(lease, 1, _full()); // epoch 1 ended, not yet settled
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(SettlementPending.selector, lease, 1));
         token.wrap(400, owner);
-        // An exit never waits; it leaves its slice of epoch 1 to the tokens that stay.
+        // An exit never waits: its slice of epoch 1 is kept for it, the stayers keep theirs.
         assertEq(_unwrap(alice, 300), 0, "no rent held yet");
         skip(CHALLENGE_WINDOW);
         market.settle(lease, 1, _full(), new bytes32[](0));
-        assertEq(token.cashPerToken1e18(), 2 * 16_000e18, "the 600 shares' rent, on 300 tokens");
-        assertEq(_wrap(owner, 400), 400 * 2 * 16_000, "the entrant pays for the rent it did not earn");
-        assertEq(_unwrap(alice, 300), 300 * 2 * 16_000, "alice's tokens got all her shares' rent");
+        assertEq(token.cashPerToken1e18(), 16_000e18, "each staying token: its own share's rent");
+        assertEq(_wrap(owner, 400), 400 * 16_000, "the entrant pays for the rent it did not earn");
+        assertEq(_unwrap(alice, 300), 300 * 16_000);
+        assertEq(token.claimExits(alice), 300 * 16_000, "the leaver's slice, once epoch 1 settled");
     }
 
-    function test_theLastExitDuringABacklogIsOwedWhatTheTokenStillReceives() public {
+    function test_anExitDuringABacklogIsPaidItsSliceOnceTheEpochsSettle() public {
         _wrap(alice, 600);
         _reportSingle(lease, 1, _full());
-        assertEq(_unwrap(alice, 600), 0);
-        assertEq(token.residualTo(), alice);
+        assertEq(_unwrap(alice, 600), 0, "no rent held yet");
+        bytes32[] memory keys = token.exitsOf(alice);
+        assertEq(keys.length, 1);
+        vm.expectRevert(NothingToClaim.selector); // epoch 1 has not settled
+        token.claimExits(alice);
         skip(CHALLENGE_WINDOW);
         market.settle(lease, 1, _full(), new bytes32[](0));
-        // An entrant after settlement pays nothing and gets none of it.
+        // An entrant after settlement pays nothing for it and gets none of it.
         assertEq(_wrap(owner, 400), 0);
         assertEq(token.cash(), 0);
-        assertEq(token.owed(alice), 600 * 16_000);
-        vm.prank(alice);
-        assertEq(token.withdrawOwed(), 600 * 16_000);
+        uint256 before = usd.balanceOf(alice);
+        assertEq(token.claimExits(alice), 600 * 16_000, "alice's 600 shares' rent of epoch 1");
+        assertEq(usd.balanceOf(alice) - before, 600 * 16_000);
+        assertEq(token.exitsOf(alice).length, 0);
         assertEq(_unwrap(owner, 400), 0);
     }
 

@@ -2,7 +2,7 @@
 pragma solidity ^0.8.28;
 
 import {CapacityPricer} from "../src/CapacityPricer.sol";
-import {CollateralFactory} from "../src/CollateralFactory.sol";
+import {CollateralFactory, NavOracleDeployer} from "../src/CollateralFactory.sol";
 import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {ShareExchange} from "../src/ShareExchange.sol";
@@ -214,7 +214,7 @@ contract GasTest is BaseTest {
         id = _activeLease(4);
         vm.prank(owner);
         market.safeTransferFrom(owner, alice, id, SHARES / 2, "");
-        (token, oracle) = new CollateralFactory(market, 1_000).create(id);
+        (token, oracle) = new CollateralFactory(market, 1_000, new NavOracleDeployer()).create(id);
         vm.startPrank(alice);
         market.setApprovalForAll(address(token), true);
         usd.approve(address(token), type(uint256).max);

@@ -102,8 +102,8 @@ contract MorphoCollateralTest is MorphoBase {
         assertEq(seized, 600);
         assertGt(repaid, 0);
         // It unwraps at once, during the backlog: the rent held now (epochs 1 and 2) comes with
-        // the shares; epochs 3 and 4, which ended while the token held them, still pay the token,
-        // and what it gets with no token left is owed to the liquidator, who burned the last one.
+        // the shares; its slice of epochs 3 and 4, which ended while the token held them, is kept
+        // as an exit and paid once they settle.
         vm.prank(liquidator);
         uint256 rent = token.unwrap(seized, liquidator);
         assertEq(market.balanceOf(liquidator, lease), 600, "the shares, ready to earn or sell");
@@ -112,10 +112,8 @@ contract MorphoCollateralTest is MorphoBase {
         for (uint64 e = 4; e < 9; ++e) {
             _reportAndSettle(lease, e, _full());
         }
-        token.harvest();
-        assertEq(token.owed(liquidator), 600 * 2 * 16_000, "epochs 3 and 4, through the token");
-        vm.prank(liquidator);
-        rent += token.withdrawOwed();
+        rent += token.claimExits(liquidator);
+        assertEq(token.exitReserve(), 0, "epochs 3 and 4, through the token, all paid");
         vm.prank(liquidator);
         rent += market.claim(lease); // epochs 5-8, as a holder of the shares themselves
         assertEq(rent, 600 * (16_000 + 1_600 + 16_000 + 5 * 16_000), "all the rent its tokens earned");

@@ -49,6 +49,13 @@ alloy::sol!(
 alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
+    NavOracleDeployer,
+    "../contracts/out/CollateralFactory.sol/NavOracleDeployer.json"
+);
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
     LeaseShareToken,
     "../contracts/out/LeaseShareToken.sol/LeaseShareToken.json"
 );

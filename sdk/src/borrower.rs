@@ -191,9 +191,8 @@ impl Borrower {
         Ok(Amount::from_base(after.saturating_sub(before), decimals))
     }
 
-    /// Pulls the rent a share token keeps for this account: what an unwrap could not pay at once,
-    /// what reached the token after this account burned its last token, returned challenge
-    /// bonds. Returns what was paid.
+    /// Pulls what a share token keeps for this account: rent an unwrap or exit could not pay at
+    /// once, returned challenge bonds. Returns what was paid.
     pub async fn withdraw_owed(&self, lease_id: U256) -> Result<Amount> {
         let c = self.collateral(lease_id).await?;
         let decimals = self.decimals(lease_id).await?;
@@ -203,6 +202,25 @@ impl Borrower {
         let receipt = transact(token.withdrawOwed()).await?;
         let after = self.balance_at(&stablecoin, receipt.block_number).await?;
         Ok(Amount::from_base(after.saturating_sub(before), decimals))
+    }
+
+    /// Pays this account the rent of its exits (tokens it unwrapped while epochs were still
+    /// settling) whose epochs have all settled. Returns what was paid (zero if none is due yet).
+    pub async fn claim_exits(&self, lease_id: U256) -> Result<Amount> {
+        let c = self.collateral(lease_id).await?;
+        let decimals = self.decimals(lease_id).await?;
+        let token = LeaseShareToken::new(c.token, self.client.provider().clone());
+        let me = self.client.address();
+        match transact(token.claimExits(me)).await {
+            Ok(receipt) => {
+                let claimed = crate::tx::event_in::<LeaseShareToken::ExitsClaimed>(&receipt)?;
+                Ok(Amount::from_base(claimed.amount, decimals))
+            }
+            Err(SdkError::Contract(r)) if r.kind == crate::ErrorKind::NothingToClaim => {
+                Ok(Amount::from_base(U256::ZERO, decimals))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Challenges the report of `epoch` for the share tokens (this account must hold some): posts

@@ -12,7 +12,7 @@ use crate::{
     Result, SdkError,
     bindings::{
         CapacityPricer, ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk,
-        LeaseMarket, Morpho, ShareExchange,
+        LeaseMarket, Morpho, NavOracleDeployer, ShareExchange,
     },
     pricing::{PRICER_SPEED_PER_EPOCH, PRICER_STEEPNESS, PRICER_TARGET_UTILIZATION},
 };
@@ -120,8 +120,14 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
     .await?;
     let disputes = DisputeDesk::new(market.disputes().call().await?, provider.clone());
     let exchange = ShareExchange::deploy(provider.clone(), *market.address()).await?;
-    let collateral =
-        CollateralFactory::deploy(provider.clone(), *market.address(), NAV_MAX_RISE_BPS).await?;
+    let oracles = NavOracleDeployer::deploy(provider.clone()).await?;
+    let collateral = CollateralFactory::deploy(
+        provider.clone(),
+        *market.address(),
+        NAV_MAX_RISE_BPS,
+        *oracles.address(),
+    )
+    .await?;
     let morpho = Morpho::deploy(provider.clone(), params.governance).await?;
     let pricer = CapacityPricer::deploy(
         provider.clone(),

@@ -166,6 +166,11 @@ event RentOwed(address indexed account, uint256 amount);
 event TokenChallenged(
     uint256 indexed leaseId, uint64 indexed epoch, address indexed challenger, uint256 bond
 );
+/// @notice Emitted when tokens leave a share token while ended epochs are unsettled: `receiver`
+/// keeps their slice of those epochs' rent (exit `key`, epochs before `boundary`).
+event ExitRecorded(address indexed receiver, bytes32 indexed key, uint64 boundary, uint256 tokens);
+/// @notice Emitted when an account is paid the rent of its settled exits.
+event ExitsClaimed(address indexed account, uint256 amount);
 /// @notice Emitted when a share token claims the rent its shares earned.
 event RentHarvested(uint256 indexed leaseId, uint256 amount);
 /// @notice Emitted when a NAV feed publishes its price (Morpho scale) as its rise cap's anchor.

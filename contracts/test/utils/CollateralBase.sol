@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {CollateralFactory} from "../../src/CollateralFactory.sol";
+import {CollateralFactory, NavOracleDeployer} from "../../src/CollateralFactory.sol";
 import {LeaseNavOracle} from "../../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../../src/LeaseShareToken.sol";
 import {LeaseTerms} from "../../src/libraries/Types.sol";
@@ -21,7 +21,7 @@ abstract contract CollateralBase is BaseTest {
 
     function setUp() public virtual override {
         super.setUp();
-        factory = new CollateralFactory(market, RISE_BPS);
+        factory = new CollateralFactory(market, RISE_BPS, new NavOracleDeployer());
         LeaseTerms memory t = _terms(1, 9);
         t.totalShares = LEASE_SHARES;
         vm.prank(owner);

@@ -131,6 +131,8 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         ("ledger_cluster", json!(["one"]), "param \"clusterId\": expected an unsigned 64-bit"),
         ("ledger_cluster", json!([-1]), "unsigned 64-bit integer"),
         ("ledger_cluster", json!([1, 2]), "at most 1 params"),
+        ("ledger_quote", json!([]), "needs param \"clusterId\""),
+        ("ledger_quote", json!([-1]), "unsigned 64-bit integer"),
         ("ledger_reports", json!([1, { "fromEpoch": "x" }]), "fromEpoch"),
         ("ledger_reports", json!({ "cluster": 1 }), "no param \"cluster\""),
         ("ledger_lease", json!([0]), "lease ids start at 1"),

@@ -101,9 +101,8 @@ async fn a_loan_against_shares_is_liquidated_once_a_dark_oracle_marks_the_nav_do
     assert!(taken.seized > 0 && taken.seized < 600, "{taken:?}");
     assert!(taken.repaid.base() >= borrowed.base(), "the whole debt: {taken:?}");
 
-    // An unwrap never waits: the liquidator takes its shares and the rent held now, leaving its
-    // slice of epochs still settling to the tokens that stay; alice, who burns the last token,
-    // is owed what the token receives after that.
+    // An unwrap never waits: the liquidator and then alice take their shares and the rent held
+    // now; their slices of the epochs still settling are kept as exits, paid once those settle.
     let rent = liquidator.unwrap(lease, taken.seized).await.expect("unwrap");
     let after = liquidator.client().balance().await.expect("balance");
     assert_eq!(after.base() + taken.repaid.base(), before.base() + rent.base());
@@ -116,14 +115,16 @@ async fn a_loan_against_shares_is_liquidated_once_a_dark_oracle_marks_the_nav_do
     assert_eq!((alice_shares + taken_shares, taken_shares), (600, taken.seized));
 
     // The cluster stays dark to the end of the term; every epoch settles missed and its bond
-    // compensation reaches whoever held at its end: the token (owed to alice), then the two.
+    // compensation reaches whoever held at its end: the token (for the two exits), then the two.
+    assert!(liquidator.claim_exits(lease).await.expect("none yet").base().is_zero());
     m.advance_past_epoch(start + 5, test_utils::REPORT_WINDOW + 1).await;
     while !m.keeper.settle_due(&proofs, 10).await.expect("settle").settled.is_empty() {}
-    let owed = alice.withdraw_owed(lease).await.expect("owed");
-    assert!(!owed.base().is_zero(), "the epochs that ended while the token held the shares");
+    let exits = alice.claim_exits(lease).await.expect("exits").base()
+        + liquidator.claim_exits(lease).await.expect("exits").base();
+    assert!(!exits.is_zero(), "the epochs that ended while the token held the shares");
     let direct = m.investors[0].claim(lease).await.expect("claim").base()
         + m.investors[2].claim(lease).await.expect("claim").base();
-    let total = rent.base() + kept.base() + owed.base() + direct;
+    let total = rent.base() + kept.base() + exits + direct;
     // 6 epochs of $0.266666 for 600 of 1,000 shares, rounded down at each claim.
     assert!(
         total <= U256::from(959_997) && total + U256::from(3) >= U256::from(959_997),
