@@ -154,9 +154,9 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
 
     // ------------------------------------------------------------ state
 
-    /// @notice Publishes the price and, while the lease is active, makes it the rise cap's new
-    /// anchor (up by no more than the epochs since the last anchor allow, so repeated pokes cannot
-    /// stack allowances) and records a trailing-ratio checkpoint once more epochs settled. Anyone
+    /// @notice Publishes the price and, while the lease is active, makes its share part the rise
+    /// cap's new anchor (up by no more than the epochs since the last anchor allow, so repeated
+    /// pokes cannot stack allowances) and records a trailing-ratio checkpoint once more epochs settled. Anyone
     /// may call it (the keeper does, each round).
     function poke() external returns (uint256 published) {
         Lease memory l = market.getLease(leaseId);

@@ -146,8 +146,8 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         if (rent != 0 && !stablecoin.trySafeTransfer(receiver, rent)) _owe(receiver, rent);
     }
 
-    /// @notice Pays the caller what the token keeps for it: rent an unwrap could not pay at once,
-    /// rent that reached the token after the caller burned its last token, returned bonds.
+    /// @notice Pays the caller what the token keeps for it: rent an unwrap or a claim of exits
+    /// could not pay at once, and returned challenge bonds the same.
     function withdrawOwed() external nonReentrant returns (uint256 amount) {
         _harvest(true); // what the market holds for the token first (a failed claim defers it)
         _reserveExits();
