@@ -3,30 +3,19 @@ pragma solidity ^0.8.28;
 
 import {CapacityPricer} from "../src/CapacityPricer.sol";
 import "../src/libraries/Errors.sol";
-import {UsageReport} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {PricerBase} from "./utils/PricerBase.sol";
 
 /// @notice The adaptive quote for new leases: utilization from accepted reports against a target
 /// of 80%, steepness 4, 5% per reported epoch at full error, around the owner's reference and floor.
-contract CapacityPricerTest is BaseTest {
+contract CapacityPricerTest is PricerBase {
     uint128 internal constant REFERENCE = 2_000_000; // $2.00 per GPU-hour
     uint128 internal constant FLOOR = 1_000_000;
-    CapacityPricer internal pricer;
 
     function setUp() public override {
         super.setUp();
-        pricer = new CapacityPricer(registry, 0.8e18, 4e18, 0.05e18);
         vm.warp(_epochEnd(0)); // the curve starts with epoch 1
         vm.prank(owner);
         pricer.setCurve(clusterId, REFERENCE, FLOOR);
-    }
-
-    /// Reports `epoch` with `busyBps` of the available GPU time busy (at the epoch's end).
-    function _reportBusy(uint64 epoch, uint256 busyBps) internal {
-        _warpToEpochEnd(epoch);
-        UsageReport memory r = _report(epoch, keccak256(abi.encode("deliveries", epoch)));
-        r.gpuSecondsBusy = uint40(uint256(r.gpuSecondsAvailable) * busyBps / 10_000);
-        _submit(r);
     }
 
     function test_onlyTheOwnerSetsASaneCurve() public {

@@ -3,28 +3,14 @@ pragma solidity ^0.8.28;
 
 import {CapacityPricer} from "../src/CapacityPricer.sol";
 import {InvalidPriceCurve} from "../src/libraries/Errors.sol";
-import {UsageReport} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {PricerBase} from "./utils/PricerBase.sol";
 
 /// @notice Second-round review of CapacityPricer (target 80%, steepness 4, speed 5%: the
 /// deployment's parameters in CapacityPricer.t.sol). Each test asserts the correct behaviour and
 /// failed on the code the review read (fixed since).
-contract PricerAttacks2Test is BaseTest {
+contract PricerAttacks2Test is PricerBase {
     uint128 internal constant REFERENCE = 2_000_000;
     uint128 internal constant FLOOR = 1_000_000;
-    CapacityPricer internal pricer;
-
-    function setUp() public override {
-        super.setUp();
-        pricer = new CapacityPricer(registry, 0.8e18, 4e18, 0.05e18);
-    }
-
-    function _reportBusy(uint64 epoch, uint256 busyBps) internal {
-        _warpToEpochEnd(epoch);
-        UsageReport memory r = _report(epoch, keccak256(abi.encode("deliveries", epoch)));
-        r.gpuSecondsBusy = uint40(uint256(r.gpuSecondsAvailable) * busyBps / 10_000);
-        _submit(r);
-    }
 
     /// R2-4. `_learn` stores the adapted price with an unchecked `uint128(...)` cast, but the
     /// ceiling it is clamped to is `referencePrice * 16`, up to 2^132. A reference above
