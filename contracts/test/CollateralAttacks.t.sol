@@ -17,6 +17,19 @@ contract CollateralAttacksTest is CollateralBase {
 
     // ---------------------------------------------------------------- F1: backlog wrap theft
 
+    /// The owner wraps its 400 shares while epoch 1 is ended but unsettled, settles it and
+    /// unwraps. A fix may refuse the wrap: the attack then simply fails.
+    function _ownerWrapsAcrossEpoch1sSettlement() internal {
+        vm.startPrank(owner);
+        bool wrapped;
+        try token.wrap(400, owner) returns (uint256) {
+            wrapped = true;
+        } catch {}
+        market.settle(lease, 1, _full(), new bytes32[](0));
+        if (wrapped) token.unwrap(400, owner);
+        vm.stopPrank();
+    }
+
     /// The lease owner (400 shares, unwrapped) steals 40% of the epoch-1 rent that alice's 600
     /// wrapped shares earned: it wraps while epoch 1 has ended but is unsettled (its own shares
     /// keep a market boundary for epoch 1, so the market still pays it), settles, and unwraps,
@@ -27,16 +40,9 @@ contract CollateralAttacksTest is CollateralBase {
         skip(CHALLENGE_WINDOW); // epoch 1 ended, reported, settleable, not yet settled
 
         uint256 ownerBefore = usd.balanceOf(owner);
-        vm.startPrank(owner);
-        // A fix may refuse the wrap while epoch 1 is unsettled: the attack then simply fails.
-        bool wrapped;
-        try token.wrap(400, owner) returns (uint256) {
-            wrapped = true;
-        } catch {}
-        market.settle(lease, 1, _full(), new bytes32[](0));
-        if (wrapped) token.unwrap(400, owner);
+        _ownerWrapsAcrossEpoch1sSettlement();
+        vm.prank(owner);
         market.claim(lease); // its own epoch-1 rent, via its boundary
-        vm.stopPrank();
         uint256 ownerGain = usd.balanceOf(owner) - ownerBefore;
 
         uint256 aliceRent = _unwrap(alice, 600);
@@ -55,14 +61,7 @@ contract CollateralAttacksTest is CollateralBase {
         uint256 priceBefore = oracle.price();
         assertEq(priceBefore, _fullPrice(1, 0));
 
-        vm.startPrank(owner);
-        bool wrapped;
-        try token.wrap(400, owner) returns (uint256) {
-            wrapped = true;
-        } catch {}
-        market.settle(lease, 1, _full(), new bytes32[](0));
-        if (wrapped) token.unwrap(400, owner);
-        vm.stopPrank();
+        _ownerWrapsAcrossEpoch1sSettlement();
 
         emit log_named_uint("price before", priceBefore);
         emit log_named_uint("price after ", oracle.price());

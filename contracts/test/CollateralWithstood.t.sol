@@ -1,14 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-
 import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {LeaseTerms} from "../src/libraries/Types.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
-contract Reenterer is IERC1155Receiver {
+contract Reenterer is ShareReceiver {
     LeaseShareToken internal t;
     bool public reentered;
     bool public reentryFailed;
@@ -25,18 +24,6 @@ contract Reenterer is IERC1155Receiver {
         }
         try t.unwrap(1, address(this)) {} catch {}
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4) external pure returns (bool) {
-        return true;
     }
 }
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {
@@ -16,6 +14,7 @@ import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {DisputeStatus} from "../src/libraries/Types.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
 import {MorphoBase} from "./utils/MorphoBase.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 /// @notice Third review of LeaseShareToken: attacks the code withstood (challenges through the
 /// token, books under random wraps, unwraps, challenges, rulings, freezes and claims).
@@ -333,7 +332,7 @@ interface IERC20Like {
     function approve(address, uint256) external returns (bool);
 }
 
-contract Reenterer is IERC1155Receiver {
+contract Reenterer is ShareReceiver {
     LeaseShareToken internal immutable tok;
     LeaseMarket internal immutable mkt;
     uint256 internal immutable lease;
@@ -367,17 +366,5 @@ contract Reenterer is IERC1155Receiver {
             } catch {}
         }
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 id) external pure returns (bool) {
-        return id == type(IERC1155Receiver).interfaceId;
     }
 }

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.28;
 
-import {IERC1155Receiver} from "@openzeppelin/contracts/token/ERC1155/IERC1155Receiver.sol";
-
 import {CapacityPricer} from "../src/CapacityPricer.sol";
 import {ClusterRegistry} from "../src/ClusterRegistry.sol";
 import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
+import {ShareReceiver} from "./utils/ShareReceiver.sol";
 
 /// @notice Second-round attacks that the fixed code withstood (all pass).
 contract Withstood2Test is CollateralBase {
@@ -197,7 +196,7 @@ contract Withstood2Test is CollateralBase {
     }
 }
 
-contract Peeker is IERC1155Receiver {
+contract Peeker is ShareReceiver {
     LeaseShareToken internal immutable tok;
     LeaseNavOracle internal immutable feed;
     uint256 public seen;
@@ -214,17 +213,5 @@ contract Peeker is IERC1155Receiver {
             reentered = true;
         } catch {}
         return this.onERC1155Received.selector;
-    }
-
-    function onERC1155BatchReceived(address, address, uint256[] calldata, uint256[] calldata, bytes calldata)
-        external
-        pure
-        returns (bytes4)
-    {
-        return this.onERC1155BatchReceived.selector;
-    }
-
-    function supportsInterface(bytes4 id) external pure returns (bool) {
-        return id == type(IERC1155Receiver).interfaceId;
     }
 }

@@ -4,8 +4,10 @@
 //! read the NAV and a position's health; liquidate an unhealthy one.
 
 use alloy::{
+    contract::{CallBuilder, CallDecoder},
     eips::BlockId,
     primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::DynProvider,
     sol_types::SolValue,
 };
 
@@ -35,8 +37,23 @@ pub struct Collateral {
     pub token: Address,
     /// `LeaseNavOracle`: Morpho `IOracle` and Chainlink `AggregatorV3Interface`.
     pub oracle: Address,
+    /// The lease's stablecoin (lent on the Morpho market, paid as rent).
+    pub stablecoin: Address,
     /// The Morpho market lending the lease's stablecoin against the token.
     pub market_id: B256,
+}
+
+impl Collateral {
+    /// The Morpho market of the token: its stablecoin lent, no interest, [`MORPHO_LLTV`].
+    fn params(&self) -> MarketParams {
+        MarketParams {
+            loanToken: self.stablecoin,
+            collateralToken: self.token,
+            oracle: self.oracle,
+            irm: Address::ZERO,
+            lltv: U256::from(MORPHO_LLTV),
+        }
+    }
 }
 
 /// The NAV of one share token and what it is made of (docs/protocol.md, "NAV feed").
@@ -111,7 +128,7 @@ impl Borrower {
             transact(factory.create(lease_id)).await?;
         }
         let collateral = self.collateral(lease_id).await?;
-        let params = self.params(&collateral).await?;
+        let params = collateral.params();
         let morpho = self.morpho()?;
         let created = morpho.market(collateral.market_id).call().await?.lastUpdate != 0;
         if !created {
@@ -131,14 +148,15 @@ impl Borrower {
         }
         let oracle = factory.oracleOf(lease_id).call().await?;
         let stablecoin = self.client.market().leaseStatus(lease_id).call().await?.stablecoin;
-        let params = market_params(stablecoin, token, oracle);
-        Ok(Collateral { lease_id, token, oracle, market_id: keccak256(params.abi_encode()) })
+        let mut c = Collateral { lease_id, token, oracle, stablecoin, market_id: B256::ZERO };
+        c.market_id = keccak256(c.params().abi_encode());
+        Ok(c)
     }
 
     /// The NAV of one of `lease_id`'s share tokens now, with its inputs.
     pub async fn nav(&self, lease_id: U256) -> Result<Nav> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let b = LeaseNavOracle::new(c.oracle, self.client.provider().clone())
             .breakdown()
             .call()
@@ -160,7 +178,7 @@ impl Borrower {
     /// token (approves the token for shares and exactly that payment). Returns what was paid.
     pub async fn wrap(&self, lease_id: U256, shares: u128) -> Result<Amount> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let market = self.client.market();
         if !market.isApprovedForAll(self.client.address(), c.token).call().await? {
             transact(market.setApprovalForAll(c.token, true)).await?;
@@ -170,11 +188,9 @@ impl Borrower {
         // estimate counts too.
         let per_token = token.cashPerToken1e18().call().await?;
         let due = (per_token * U256::from(shares)).div_ceil(U256::from(WAD)) + U256::from(1u8);
-        let stablecoin = self.stablecoin(lease_id).await?;
-        transact(stablecoin.approve(c.token, due)).await?;
-        let before = stablecoin.balanceOf(self.client.address()).call().await?;
-        let receipt = transact(token.wrap(U256::from(shares), self.client.address())).await?;
-        let after = self.balance_at(&stablecoin, receipt.block_number).await?;
+        transact(self.coin(&c).approve(c.token, due)).await?;
+        let (before, after) =
+            self.balances_around(&c, token.wrap(U256::from(shares), self.client.address())).await?;
         Ok(Amount::from_base(before.saturating_sub(after), decimals))
     }
 
@@ -182,12 +198,11 @@ impl Borrower {
     /// the rent received.
     pub async fn unwrap(&self, lease_id: U256, tokens: u128) -> Result<Amount> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
-        let stablecoin = self.stablecoin(lease_id).await?;
-        let before = stablecoin.balanceOf(self.client.address()).call().await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let token = LeaseShareToken::new(c.token, self.client.provider().clone());
-        let receipt = transact(token.unwrap(U256::from(tokens), self.client.address())).await?;
-        let after = self.balance_at(&stablecoin, receipt.block_number).await?;
+        let (before, after) = self
+            .balances_around(&c, token.unwrap(U256::from(tokens), self.client.address()))
+            .await?;
         Ok(Amount::from_base(after.saturating_sub(before), decimals))
     }
 
@@ -195,12 +210,9 @@ impl Borrower {
     /// once, returned challenge bonds. Returns what was paid.
     pub async fn withdraw_owed(&self, lease_id: U256) -> Result<Amount> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let token = LeaseShareToken::new(c.token, self.client.provider().clone());
-        let stablecoin = self.stablecoin(lease_id).await?;
-        let before = stablecoin.balanceOf(self.client.address()).call().await?;
-        let receipt = transact(token.withdrawOwed()).await?;
-        let after = self.balance_at(&stablecoin, receipt.block_number).await?;
+        let (before, after) = self.balances_around(&c, token.withdrawOwed()).await?;
         Ok(Amount::from_base(after.saturating_sub(before), decimals))
     }
 
@@ -208,7 +220,7 @@ impl Borrower {
     /// settling) whose epochs have all settled. Returns what was paid (zero if none is due yet).
     pub async fn claim_exits(&self, lease_id: U256) -> Result<Amount> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let token = LeaseShareToken::new(c.token, self.client.provider().clone());
         let me = self.client.address();
         match transact(token.claimExits(me)).await {
@@ -228,7 +240,7 @@ impl Borrower {
     pub async fn challenge(&self, lease_id: U256, epoch: u64) -> Result<()> {
         let c = self.collateral(lease_id).await?;
         let bond = self.client.disputes().challengeBond(lease_id).call().await?;
-        transact(self.stablecoin(lease_id).await?.approve(c.token, bond)).await?;
+        transact(self.coin(&c).approve(c.token, bond)).await?;
         let token = LeaseShareToken::new(c.token, self.client.provider().clone());
         transact(token.challenge(epoch)).await?;
         Ok(())
@@ -258,7 +270,7 @@ impl Borrower {
         let morpho = self.morpho()?;
         let token = LeaseShareToken::new(c.token, self.client.provider().clone());
         transact(token.approve(*morpho.address(), U256::from(tokens))).await?;
-        let params = self.params(&c).await?;
+        let params = c.params();
         let me = self.client.address();
         transact(morpho.supplyCollateral(params, U256::from(tokens), me, Bytes::new())).await?;
         Ok(())
@@ -267,7 +279,7 @@ impl Borrower {
     /// Borrows `amount` of the lease's stablecoin against the posted tokens, to this account.
     pub async fn borrow(&self, lease_id: U256, amount: Amount) -> Result<()> {
         let c = self.collateral(lease_id).await?;
-        let params = self.params(&c).await?;
+        let params = c.params();
         let me = self.client.address();
         transact(self.morpho()?.borrow(params, amount.base(), U256::ZERO, me, me)).await?;
         Ok(())
@@ -296,19 +308,18 @@ impl Borrower {
         &self,
         lease_id: U256,
         amount: Amount,
-    ) -> Result<(Morpho::MorphoInstance<alloy::providers::DynProvider>, MarketParams)> {
+    ) -> Result<(Morpho::MorphoInstance<DynProvider>, MarketParams)> {
         let c = self.collateral(lease_id).await?;
-        let params = self.params(&c).await?;
+        let params = c.params();
         let morpho = self.morpho()?;
-        transact(self.stablecoin(lease_id).await?.approve(*morpho.address(), amount.base()))
-            .await?;
+        transact(self.coin(&c).approve(*morpho.address(), amount.base())).await?;
         Ok((morpho, params))
     }
 
     /// Takes `tokens` of posted collateral back (Morpho refuses if the loan would be unhealthy).
     pub async fn withdraw_collateral(&self, lease_id: U256, tokens: u128) -> Result<()> {
         let c = self.collateral(lease_id).await?;
-        let params = self.params(&c).await?;
+        let params = c.params();
         let me = self.client.address();
         transact(self.morpho()?.withdrawCollateral(params, U256::from(tokens), me, me)).await?;
         Ok(())
@@ -317,7 +328,7 @@ impl Borrower {
     /// `borrower`'s position against `lease_id`'s tokens, valued at the NAV now.
     pub async fn loan(&self, lease_id: U256, borrower: Address) -> Result<Loan> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
         let morpho = self.morpho()?;
         let p = morpho.position(c.market_id, borrower).call().await?;
         let m = morpho.market(c.market_id).call().await?;
@@ -344,14 +355,14 @@ impl Borrower {
     /// seizes all of it (Morpho books the rest as bad debt). Approves exactly the repayment first.
     pub async fn liquidate(&self, lease_id: U256, borrower: Address) -> Result<Liquidation> {
         let c = self.collateral(lease_id).await?;
-        let decimals = self.decimals(lease_id).await?;
-        let params = self.params(&c).await?;
+        let decimals = self.client.decimals_of(c.stablecoin).await?;
+        let params = c.params();
         let morpho = self.morpho()?;
         let p = morpho.position(c.market_id, borrower).call().await?;
         // What repaying all of it costs at most (Morpho rounds a repayment up); approved first,
         // as Morpho pulls the repayment inside the call the simulations below run.
         let debt = self.loan(lease_id, borrower).await?.debt.base();
-        let stablecoin = self.stablecoin(lease_id).await?;
+        let stablecoin = self.coin(&c);
         transact(stablecoin.approve(*morpho.address(), debt)).await?;
         let all_debt = U256::from(p.borrowShares);
         let repay_all =
@@ -383,54 +394,34 @@ impl Borrower {
         })
     }
 
-    fn factory(
-        &self,
-    ) -> Result<CollateralFactory::CollateralFactoryInstance<alloy::providers::DynProvider>> {
+    fn factory(&self) -> Result<CollateralFactory::CollateralFactoryInstance<DynProvider>> {
         let address = self.client.deployment().collateral.ok_or_else(|| missing("collateral"))?;
         Ok(CollateralFactory::new(address, self.client.provider().clone()))
     }
 
-    fn morpho(&self) -> Result<Morpho::MorphoInstance<alloy::providers::DynProvider>> {
+    fn morpho(&self) -> Result<Morpho::MorphoInstance<DynProvider>> {
         let address = self.client.deployment().morpho.ok_or_else(|| missing("morpho"))?;
         Ok(Morpho::new(address, self.client.provider().clone()))
     }
 
-    async fn params(&self, c: &Collateral) -> Result<MarketParams> {
-        let stablecoin = self.client.market().leaseStatus(c.lease_id).call().await?.stablecoin;
-        Ok(market_params(stablecoin, c.token, c.oracle))
+    /// The lease's stablecoin binding.
+    fn coin(&self, c: &Collateral) -> DevStablecoin::DevStablecoinInstance<DynProvider> {
+        DevStablecoin::new(c.stablecoin, self.client.provider().clone())
     }
 
-    async fn stablecoin(
+    /// This account's balance of the lease's stablecoin just before sending `call` and at the
+    /// block it was mined in.
+    async fn balances_around<D: CallDecoder + Clone>(
         &self,
-        lease_id: U256,
-    ) -> Result<DevStablecoin::DevStablecoinInstance<alloy::providers::DynProvider>> {
-        let address = self.client.market().leaseStatus(lease_id).call().await?.stablecoin;
-        Ok(DevStablecoin::new(address, self.client.provider().clone()))
-    }
-
-    async fn decimals(&self, lease_id: U256) -> Result<u8> {
-        let address = self.client.market().leaseStatus(lease_id).call().await?.stablecoin;
-        self.client.decimals_of(address).await
-    }
-
-    async fn balance_at(
-        &self,
-        token: &DevStablecoin::DevStablecoinInstance<alloy::providers::DynProvider>,
-        block: Option<u64>,
-    ) -> Result<U256> {
-        let at = block.map_or(BlockId::latest(), BlockId::number);
-        Ok(token.balanceOf(self.client.address()).block(at).call().await?)
-    }
-}
-
-/// The Morpho market of a lease's token: its stablecoin lent, no interest, [`MORPHO_LLTV`].
-fn market_params(stablecoin: Address, token: Address, oracle: Address) -> MarketParams {
-    MarketParams {
-        loanToken: stablecoin,
-        collateralToken: token,
-        oracle,
-        irm: Address::ZERO,
-        lltv: U256::from(MORPHO_LLTV),
+        c: &Collateral,
+        call: CallBuilder<&DynProvider, D>,
+    ) -> Result<(U256, U256)> {
+        let coin = self.coin(c);
+        let me = self.client.address();
+        let before = coin.balanceOf(me).call().await?;
+        let receipt = transact(call).await?;
+        let at = receipt.block_number.map_or(BlockId::latest(), BlockId::number);
+        Ok((before, coin.balanceOf(me).block(at).call().await?))
     }
 }
 
