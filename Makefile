@@ -7,7 +7,7 @@ FORGE := $(BIN)/forge
 # CI (CI=true) fuzzes and runs invariants deeper; see contracts/foundry.toml.
 export FOUNDRY_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: all demo test install morpho-build contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
+.PHONY: all demo test install market-build morpho-build contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
 
 all: test
 
@@ -24,13 +24,17 @@ demo: install contracts-build
 
 test: contracts-test rust-test
 
-contracts-test: install morpho-build
+contracts-test: install market-build morpho-build
 	cd contracts && $(FORGE) fmt --check
 	node contracts/tools/merkle-fixture.mjs
 	cd contracts && FORGE_SNAPSHOT_CHECK=true $(FORGE) test
 
-contracts-build: install morpho-build
+contracts-build: install market-build morpho-build
 	cd contracts && $(FORGE) build
+
+# LeaseMarket as deployed (via-IR, under the code-size limit), into contracts/out-market.
+market-build: install
+	cd contracts && FOUNDRY_PROFILE=market $(FORGE) build src/LeaseMarket.sol
 
 # Morpho Blue from npm, with its own compiler (solc 0.8.19) and settings, into contracts/out-morpho.
 morpho-build: install
@@ -74,7 +78,7 @@ bench: install contracts-build
 	bash scripts/sampler-overhead.sh
 
 # Re-records contracts/snapshots/*.json after an intended gas change; commit the result.
-gas-snapshot: install
+gas-snapshot: install market-build morpho-build
 	cd contracts && $(FORGE) test --match-path test/Gas.t.sol
 
 fmt: install

@@ -47,15 +47,7 @@ abstract contract BaseTest is Test {
         (tenant, tenantKey) = makeAddrAndKey("tenant");
         usd = new DevStablecoin(governance);
         registry = new ClusterRegistry(governance, REPORT_WINDOW);
-        market = new LeaseMarket(
-            governance,
-            registry,
-            CHALLENGE_WINDOW,
-            RESOLUTION_WINDOW,
-            PROOF_GRACE,
-            CHALLENGE_BOND_BPS,
-            "http://127.0.0.1/metadata/{id}.json"
-        );
+        market = _deployMarket("http://127.0.0.1/metadata/{id}.json");
         desk = DisputeDesk(address(market.disputes()));
         vm.startPrank(governance);
         registry.setMarket(market);
@@ -80,6 +72,20 @@ abstract contract BaseTest is Test {
     }
 
     // ------------------------------------------------------------ actors
+
+    /// @dev A LeaseMarket as deployed: the via-IR build in out-market/ (see foundry.toml).
+    function _deployMarket(string memory metadataUri) internal returns (LeaseMarket) {
+        bytes memory args = abi.encode(
+            governance,
+            registry,
+            CHALLENGE_WINDOW,
+            RESOLUTION_WINDOW,
+            PROOF_GRACE,
+            CHALLENGE_BOND_BPS,
+            metadataUri
+        );
+        return LeaseMarket(deployCode("out-market/LeaseMarket.sol/LeaseMarket.json", args));
+    }
 
     function _makeAttestors(uint256 n) internal {
         delete attestorKeys;

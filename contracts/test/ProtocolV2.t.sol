@@ -440,9 +440,7 @@ contract ProtocolV2Test is BaseTest {
 
     /// No challenge can be opened while no arbiter is named (nobody could rule on it).
     function test_noChallengeWithoutArbiter() public {
-        LeaseMarket bare = new LeaseMarket(
-            governance, registry, CHALLENGE_WINDOW, RESOLUTION_WINDOW, PROOF_GRACE, CHALLENGE_BOND_BPS, ""
-        );
+        LeaseMarket bare = _deployMarket("");
         DisputeDesk bareDesk = DisputeDesk(address(bare.disputes()));
         assertEq(bareDesk.arbiter(), address(0));
         vm.prank(governance);

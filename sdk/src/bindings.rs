@@ -1,4 +1,5 @@
-//! Contract bindings, generated from `contracts/out` (Foundry artifacts: ABI and bytecode).
+//! Contract bindings, generated from `contracts/out` (Foundry artifacts: ABI and bytecode);
+//! LeaseMarket from `contracts/out-market`, its via-IR build (see `contracts/foundry.toml`).
 
 // Generated code: its items mirror the contracts (documented by their NatSpec), and the permit
 // function has the eight arguments EIP-2612 defines.
@@ -15,7 +16,7 @@ alloy::sol!(
     #[sol(rpc)]
     #[derive(Debug)]
     LeaseMarket,
-    "../contracts/out/LeaseMarket.sol/LeaseMarket.json"
+    "../contracts/out-market/LeaseMarket.sol/LeaseMarket.json"
 );
 
 alloy::sol!(
