@@ -14,7 +14,7 @@ import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
 import {RentLib} from "./libraries/RentLib.sol";
 import {ReportLib} from "./libraries/ReportLib.sol";
-import {Challenge, DisputeStatus, Lease, LeaseStatus} from "./libraries/Types.sol";
+import {Challenge, DisputeStatus, Lease, LeaseStatus, ProvenLeaf} from "./libraries/Types.sol";
 
 /// @title DisputeDesk
 /// @notice Where a lease's tenant or holders dispute reported epochs. Deployed by the LeaseMarket
@@ -95,9 +95,13 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IDisputeDesk
-    function resolveChallenge(uint256 leaseId, uint64 epoch, uint64 correctedDelivered, bool upheld)
-        external
-    {
+    function resolveChallenge(
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 correctedDelivered,
+        uint64 correctedEnergyWh,
+        bool upheld
+    ) external {
         if (msg.sender != arbiter) revert NotArbiter(msg.sender);
         Challenge storage c = _challenges[leaseId][epoch];
         if (c.status != DisputeStatus.Open) revert NoOpenChallenge(leaseId, epoch);
@@ -105,6 +109,7 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
         if (block.timestamp >= resolveBy) revert ResolutionWindowClosed(leaseId, epoch, resolveBy);
         c.status = upheld ? DisputeStatus.Upheld : DisputeStatus.Rejected;
         c.delivered = correctedDelivered;
+        c.energyWh = correctedEnergyWh;
         Lease memory l = market.getLease(leaseId);
         if (upheld) {
             _release(l.stablecoin, c, c.challenger);
@@ -113,7 +118,7 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
             // challenge with its own shares would otherwise get its bond back either way.
             _release(l.stablecoin, c, owner());
         }
-        emit EpochChallengeResolved(leaseId, epoch, correctedDelivered, upheld);
+        emit EpochChallengeResolved(leaseId, epoch, correctedDelivered, correctedEnergyWh, upheld);
     }
 
     /// @inheritdoc IDisputeDesk
@@ -128,14 +133,9 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
     }
 
     /// @inheritdoc IDisputeDesk
-    function proveConflict(
-        uint256 leaseId,
-        uint64 epoch,
-        uint64 deliveredA,
-        bytes32[] calldata proofA,
-        uint64 deliveredB,
-        bytes32[] calldata proofB
-    ) external {
+    function proveConflict(uint256 leaseId, uint64 epoch, ProvenLeaf calldata a, ProvenLeaf calldata b)
+        external
+    {
         Lease memory l = market.getLease(leaseId);
         if (l.status != LeaseStatus.Active) revert WrongLeaseStatus(leaseId, uint8(l.status));
         if (epoch < l.nextEpoch || epoch >= l.endEpoch) revert EpochAlreadySettled(leaseId, epoch);
@@ -145,15 +145,15 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
             revert EpochArbitrated(leaseId, epoch);
         }
         if (status == DisputeStatus.Conflict) revert AlreadyChallenged(leaseId, epoch);
-        if (deliveredA == deliveredB) revert LeavesAgree(leaseId, epoch);
+        if (a.delivered == b.delivered && a.energyWh == b.energyWh) revert LeavesAgree(leaseId, epoch);
         (bytes32 root, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) revert NoReport(l.clusterId, epoch);
-        ReportLib.requireLeaf(root, leaseId, epoch, deliveredA, proofA);
-        ReportLib.requireLeaf(root, leaseId, epoch, deliveredB, proofB);
+        ReportLib.requireLeaf(root, leaseId, epoch, a.delivered, a.energyWh, a.proof);
+        ReportLib.requireLeaf(root, leaseId, epoch, b.delivered, b.energyWh, b.proof);
         // A challenger who spotted a bad report is not at fault: its bond comes back.
         if (status == DisputeStatus.Open) _release(l.stablecoin, c, c.challenger);
         c.status = DisputeStatus.Conflict;
-        emit ConflictingLeavesProven(leaseId, epoch, deliveredA, deliveredB);
+        emit ConflictingLeavesProven(leaseId, epoch, a.delivered, a.energyWh, b.delivered, b.energyWh);
         market.markDisputed(leaseId, epoch);
     }
 
@@ -172,12 +172,12 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
     function verdict(uint256 leaseId, uint64 epoch)
         external
         view
-        returns (DisputeStatus status, uint64 ruled, uint64 resolveBy)
+        returns (DisputeStatus status, uint64 ruled, uint64 ruledEnergyWh, uint64 resolveBy)
     {
         Challenge storage c = _challenges[leaseId][epoch];
         status = c.status;
-        if (status == DisputeStatus.None) return (status, 0, 0);
-        return (status, c.delivered, c.openedAt + resolutionWindow);
+        if (status == DisputeStatus.None) return (status, 0, 0, 0);
+        return (status, c.delivered, c.energyWh, c.openedAt + resolutionWindow);
     }
 
     /// @notice Every field of one (lease, epoch)'s dispute.
@@ -193,8 +193,8 @@ contract DisputeDesk is IDisputeDesk, Ownable2Step, ReentrancyGuardTransient {
     // ------------------------------------------------------------ internal
 
     function _bond(Lease memory l) internal view returns (uint256) {
-        return RentLib.fullRent(RentLib.capacity(l.gpus, l.epochLength), l.pricePerGpuHour) * challengeBondBps
-            / RentLib.BPS;
+        return RentLib.fullRent(RentLib.capacity(l.units, l.epochLength), l.pricePerUnitHour)
+            * challengeBondBps / RentLib.BPS;
     }
 
     /// @dev Makes a challenge's bond withdrawable by `to` (pull payment: a frozen account blocks nobody).

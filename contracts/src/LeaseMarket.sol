@@ -17,10 +17,21 @@ import "./libraries/Errors.sol";
 import "./libraries/Events.sol";
 import {RentLib} from "./libraries/RentLib.sol";
 import {ReportLib} from "./libraries/ReportLib.sol";
-import {DisputeStatus, Lease, LeaseStatus, LeaseTerms, Outcome, SettleItem} from "./libraries/Types.sol";
+import {
+    Billing,
+    DisputeStatus,
+    Lease,
+    LeaseStatus,
+    LeaseTerms,
+    Outcome,
+    SettleItem,
+    Unit
+} from "./libraries/Types.sol";
 
 /// @title LeaseMarket
-/// @notice Leases of attested GPU capacity. Holds escrow, rent and bonds, and keeps
+/// @notice Leases of attested capacity: GPUs, or the kW of a powered shell (the tenant's own
+/// machines on the site's critical-IT power, energy passed through). Holds escrow, rent and bonds,
+/// and keeps
 /// `balance == Σ escrow + Σ rent pools + Σ SLA credits owed + Σ bonds` for each stablecoin
 /// (challenge bonds live in its DisputeDesk, which it deploys). Lease shares are ERC-1155 tokens
 /// (id = lease id); rent reaches holders through a rent-per-share accumulator, so settling and
@@ -91,8 +102,8 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     /// @dev The accumulator once every epoch before `epoch` settled, kept only where a boundary needs it.
     mapping(uint256 leaseId => mapping(uint64 epoch => uint256)) internal _accAt;
     mapping(uint64 clusterId => mapping(address token => Bond)) internal _bonds;
-    /// @dev Delivery + 1 of epochs whose leaf was proven before their turn to settle.
-    mapping(uint256 leaseId => mapping(uint64 epoch => uint64)) internal _proven;
+    /// @dev The leaf (see `_leaf`) + 1 of epochs proven before their turn to settle.
+    mapping(uint256 leaseId => mapping(uint64 epoch => uint256)) internal _proven;
     /// @dev Epochs the desk has a dispute for (settlement asks the desk only for these).
     mapping(uint256 leaseId => mapping(uint64 epoch => bool)) internal _disputed;
 
@@ -193,18 +204,11 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     function createLease(LeaseTerms calldata t) external returns (uint256 leaseId) {
         (uint32 epochLength, uint64 genesis, bool active) = _requireClusterOwner(t.clusterId);
         if (!active) revert ClusterInactive(t.clusterId);
-        if (!stablecoinAllowed[t.stablecoin]) revert StablecoinNotAllowed(t.stablecoin);
-        if (t.tenant == address(0)) revert ZeroAddress();
-        uint64 current = uint64((block.timestamp - genesis) / epochLength);
-        if (
-            t.gpus == 0 || t.pricePerGpuHour == 0 || t.totalShares == 0 || t.totalShares > RentLib.MAX_SHARES
-                || t.startEpoch <= current || t.endEpoch <= t.startEpoch || t.slaBps > RentLib.BPS
-                || t.creditBps > RentLib.BPS
-        ) revert InvalidLeaseTerms();
+        _requireValidTerms(t, uint64((block.timestamp - genesis) / epochLength));
 
-        uint256 cap = RentLib.capacity(t.gpus, epochLength);
-        uint256 perEpoch = RentLib.slaCredit(0, cap, t.pricePerGpuHour, t.slaBps, t.creditBps)
-            + RentLib.fullRent(cap, t.pricePerGpuHour);
+        uint256 cap = RentLib.capacity(t.units, epochLength);
+        uint256 perEpoch = RentLib.slaCredit(0, cap, t.pricePerUnitHour, t.slaBps, t.creditBps)
+            + RentLib.fullRent(cap, t.pricePerUnitHour);
         uint256 lock = perEpoch * (t.endEpoch - t.startEpoch);
         Bond storage b = _bonds[t.clusterId][t.stablecoin];
         uint256 free = b.total - b.locked;
@@ -218,7 +222,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         l.endEpoch = t.endEpoch;
         l.nextEpoch = t.startEpoch;
         l.tenant = t.tenant;
-        l.gpus = t.gpus;
+        l.units = t.units;
         l.epochLength = epochLength;
         l.status = LeaseStatus.Offered;
         l.billing = t.billing;
@@ -226,15 +230,32 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         l.stablecoin = t.stablecoin;
         l.creditBps = t.creditBps;
         l.genesis = genesis;
-        l.pricePerGpuHour = t.pricePerGpuHour;
+        l.unit = t.unit;
+        l.pricePerUnitHour = t.pricePerUnitHour;
         l.totalShares = t.totalShares;
         l.bondPerEpoch = perEpoch.toUint128();
+        if (t.energyPricePerKwh != 0) l.energyPricePerKwh = t.energyPricePerKwh;
         // The accumulator starts at 1, not 0: holders' checkpoints and the first settlement then
         // update non-zero slots (2,900 gas) instead of creating them (20,000). Only deltas count.
         l.rentPerShare = 1;
         activeLeases[t.clusterId] += 1;
         emit LeaseCreated(leaseId, t.clusterId, t.tenant, t, lock);
         _mint(msg.sender, leaseId, t.totalShares, "");
+    }
+
+    /// @dev Reverts unless the terms are whole: a future start, a term, non-zero size, price and
+    /// shares, shares and basis points in range. A powered shell bills the power available to the
+    /// tenant's racks (`Reserved`); only it passes energy through.
+    function _requireValidTerms(LeaseTerms calldata t, uint64 current) internal view {
+        if (!stablecoinAllowed[t.stablecoin]) revert StablecoinNotAllowed(t.stablecoin);
+        if (t.tenant == address(0)) revert ZeroAddress();
+        bool kw = t.unit == Unit.Kw;
+        if (
+            t.units == 0 || t.pricePerUnitHour == 0 || t.totalShares == 0
+                || t.totalShares > RentLib.MAX_SHARES || t.startEpoch <= current || t.endEpoch <= t.startEpoch
+                || t.slaBps > RentLib.BPS || t.creditBps > RentLib.BPS
+                || (kw && t.billing != Billing.Reserved) || (!kw && t.energyPricePerKwh != 0)
+        ) revert InvalidLeaseTerms();
     }
 
     /// @inheritdoc ILeaseMarket
@@ -305,8 +326,14 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     // ------------------------------------------------------------ settlement
 
     /// @inheritdoc ILeaseMarket
-    function settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] calldata proof) external {
-        _settle(leaseId, epoch, delivered, proof, Mode.Any);
+    function settle(
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 delivered,
+        uint64 energyWh,
+        bytes32[] calldata proof
+    ) external {
+        _settle(leaseId, epoch, _leaf(delivered, energyWh), proof, Mode.Any);
     }
 
     /// @inheritdoc ILeaseMarket
@@ -323,7 +350,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     function settleBatch(SettleItem[] calldata items) external {
         for (uint256 i; i < items.length; ++i) {
             SettleItem calldata item = items[i];
-            _settle(item.leaseId, item.epoch, item.delivered, item.proof, Mode.Any);
+            _settle(item.leaseId, item.epoch, _leaf(item.delivered, item.energyWh), item.proof, Mode.Any);
         }
     }
 
@@ -375,9 +402,9 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     function escrowRequired(uint256 leaseId) public view returns (uint256) {
         Lease storage l = _lease(leaseId);
         uint64 start = l.status == LeaseStatus.Offered ? _fundingStart(l, leaseId) : l.startEpoch;
-        return
-            RentLib.fullRent(RentLib.capacity(l.gpus, l.epochLength), l.pricePerGpuHour)
-                * (l.endEpoch - start);
+        uint256 cap = RentLib.capacity(l.units, l.epochLength);
+        return (RentLib.fullRent(cap, l.pricePerUnitHour) + RentLib.maxEnergyCharge(cap, l.energyPricePerKwh))
+            * (l.endEpoch - start);
     }
 
     /// @inheritdoc ILeaseMarket
@@ -385,7 +412,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         Lease storage l = _lease(leaseId);
         (, uint64 submittedAt) = registry.reportOf(l.clusterId, epoch);
         if (submittedAt == 0) return 0;
-        (,, uint64 resolveBy) = _verdict(leaseId, epoch);
+        (, uint64 resolveBy) = _verdict(leaseId, epoch);
         return _proofDeadline(submittedAt, resolveBy);
     }
 
@@ -420,7 +447,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     }
 
     /// @notice A cluster's bond in `token`: total deposited (less credits and compensation paid,
-    /// plus forfeited challenge bonds) and the part locked for open leases.
+    /// plus forfeited challenge bonds and powered shells' energy billed) and the part locked for open leases.
     function bondOf(uint64 clusterId, address token) external view returns (Bond memory) {
         return _bonds[clusterId][token];
     }
@@ -482,8 +509,14 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
 
     // ------------------------------------------------------------ internal: settlement
 
+    /// @dev A deliveries leaf's values in one word (fewer stack slots through settlement): the
+    /// delivered unit-seconds in the low 64 bits, the metered energy (Wh) in the next 64.
+    function _leaf(uint64 delivered, uint64 energyWh) internal pure returns (uint128) {
+        return (uint128(energyWh) << 64) | delivered;
+    }
+
     /// @dev Settlement is strictly in epoch order per lease, so no epoch can settle twice.
-    function _settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] memory proof, Mode mode)
+    function _settle(uint256 leaseId, uint64 epoch, uint128 leaf, bytes32[] memory proof, Mode mode)
         internal
     {
         Lease storage l = _lease(leaseId);
@@ -499,32 +532,33 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         }
 
         Outcome outcome;
-        (delivered, outcome) = _delivery(l, leaseId, epoch, delivered, proof, mode);
-        if (epoch == next) return _book(l, leaseId, epoch, delivered, outcome);
+        (leaf, outcome) = _delivery(l, leaseId, epoch, leaf, proof, mode);
+        if (epoch == next) return _book(l, leaseId, epoch, leaf, outcome);
         // A later epoch's proof is kept for its turn (an earlier epoch may be under challenge):
         // proofs never wait for order, so a blocked epoch cannot push a later one into unproven.
         if (outcome != Outcome.Proven) revert EpochNotNext(leaseId, epoch, next);
         if (_proven[leaseId][epoch] != 0) revert EpochProven(leaseId, epoch);
-        _proven[leaseId][epoch] = delivered + 1;
-        emit DeliveryProven(leaseId, epoch, delivered);
+        _proven[leaseId][epoch] = uint256(leaf) + 1;
+        emit DeliveryProven(leaseId, epoch, uint64(leaf), uint64(leaf >> 64));
     }
 
-    /// @dev The delivery to bill and why: the arbiter's ruling; zero for a missed, unproven or
-    /// conflicting epoch; or the proven leaf. A challenge past its deadline unruled leaves the
-    /// report standing.
+    /// @dev The delivery and energy to bill and why: the arbiter's ruling; zero for a missed,
+    /// unproven or conflicting epoch; or the proven leaf. A challenge past its deadline unruled
+    /// leaves the report standing.
     function _delivery(
         Lease storage l,
         uint256 leaseId,
         uint64 epoch,
-        uint64 delivered,
+        uint128 leaf,
         bytes32[] memory proof,
         Mode mode
-    ) internal view returns (uint64, Outcome) {
-        (DisputeStatus status, uint64 ruled, uint64 resolveBy) = _verdict(leaseId, epoch);
+    ) internal view returns (uint128, Outcome) {
+        (DisputeStatus status, uint64 resolveBy) = _verdict(leaseId, epoch);
         if (status == DisputeStatus.Upheld || status == DisputeStatus.Rejected) {
             if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
             if (mode == Mode.Unproven) revert EpochArbitrated(leaseId, epoch);
-            return (ruled, Outcome.Arbitrated);
+            (, uint64 ruled, uint64 ruledWh,) = disputes.verdict(leaseId, epoch);
+            return (_leaf(ruled, ruledWh), Outcome.Arbitrated);
         }
         if (status == DisputeStatus.Conflict) {
             if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
@@ -543,28 +577,37 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         }
         if (mode == Mode.Missed) revert EpochReported(l.clusterId, epoch);
         // The first valid proof fixes the delivery, whenever it came (proofs never wait for order).
-        uint64 proven = _proven[leaseId][epoch];
+        uint256 proven = _proven[leaseId][epoch];
         if (mode == Mode.Unproven) {
             if (proven != 0) revert EpochProven(leaseId, epoch);
             uint256 deadline = _proofDeadline(submittedAt, resolveBy);
             if (block.timestamp <= deadline) revert ProofWindowOpen(leaseId, epoch, deadline);
             return (0, Outcome.Unproven);
         }
-        if (proven != 0) return (proven - 1, Outcome.Proven);
-        uint256 closesAt = uint256(submittedAt) + challengeWindow;
-        if (block.timestamp < closesAt) revert ChallengeWindowOpen(leaseId, epoch, closesAt);
-        ReportLib.requireLeaf(root, leaseId, epoch, delivered, proof);
-        return (delivered, Outcome.Proven);
+        if (proven != 0) return (uint128(proven - 1), Outcome.Proven);
+        {
+            uint256 closesAt = uint256(submittedAt) + challengeWindow;
+            if (block.timestamp < closesAt) revert ChallengeWindowOpen(leaseId, epoch, closesAt);
+        }
+        _requireLeaf(root, leaseId, epoch, leaf, proof);
+        return (leaf, Outcome.Proven);
     }
 
-    /// @dev The desk's verdict on an epoch, asked only when the desk flagged a dispute.
+    function _requireLeaf(bytes32 root, uint256 leaseId, uint64 epoch, uint128 leaf, bytes32[] memory proof)
+        internal
+        pure
+    {
+        ReportLib.requireLeaf(root, leaseId, epoch, uint64(leaf), uint64(leaf >> 64), proof);
+    }
+
+    /// @dev Where the desk's dispute of an epoch stands, asked only when the desk flagged one.
     function _verdict(uint256 leaseId, uint64 epoch)
         internal
         view
-        returns (DisputeStatus status, uint64 ruled, uint64 resolveBy)
+        returns (DisputeStatus status, uint64 resolveBy)
     {
-        if (!_disputed[leaseId][epoch]) return (DisputeStatus.None, 0, 0);
-        return disputes.verdict(leaseId, epoch);
+        if (!_disputed[leaseId][epoch]) return (DisputeStatus.None, 0);
+        (status,,, resolveBy) = disputes.verdict(leaseId, epoch);
     }
 
     /// @dev After the challenge window and any challenge's resolution deadline (open or expired:
@@ -577,34 +620,58 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
 
     /// @dev Books one epoch. Delivered epochs move rent from escrow to holders and pay the SLA
     /// credit from the bond; missed or unproven ones (the owner's failure) pay holders the full
-    /// rent and the tenant the full credit, both from the bond. Releases the epoch's bond lock.
-    /// No tokens move here, so a paused stablecoin cannot stop or corrupt settlement.
-    function _book(Lease storage l, uint256 leaseId, uint64 epoch, uint64 delivered, Outcome outcome)
-        internal
-    {
-        uint256 cap = RentLib.capacity(l.gpus, l.epochLength);
-        uint256 price = l.pricePerGpuHour;
-        bool ownersFailure = outcome == Outcome.Missed || outcome == Outcome.Unproven;
-        uint256 rent = ownersFailure ? 0 : RentLib.rent(delivered, cap, price);
-        uint256 compensation = ownersFailure ? RentLib.fullRent(cap, price) : 0;
-        uint256 credit = RentLib.slaCredit(delivered, cap, price, l.slaBps, l.creditBps);
+    /// rent and the tenant the full credit, both from the bond, and bill no energy. A powered
+    /// shell's metered energy moves from escrow to the cluster's bond (the site pays the utility).
+    /// Releases the epoch's bond lock. No tokens move here, so a paused stablecoin cannot stop or
+    /// corrupt settlement.
+    function _book(Lease storage l, uint256 leaseId, uint64 epoch, uint128 leaf, Outcome outcome) internal {
+        (uint256 rent, uint256 compensation, uint256 credit, uint64 billed) =
+            _amounts(l, uint64(leaf), outcome);
         uint256 acc = _pay(l, leaseId, epoch, rent, compensation, credit);
-        emit EpochSettled(
-            leaseId,
-            epoch,
-            delivered < cap ? delivered : uint64(cap),
-            rent,
-            compensation,
-            credit,
-            acc,
-            outcome
-        );
+        emit EpochSettled(leaseId, epoch, billed, rent, compensation, credit, acc, outcome);
+        // Only a powered shell reads its tariff's slot.
+        if (l.unit == Unit.Kw) _billEnergy(l, leaseId, epoch, uint64(leaf >> 64), outcome);
 
         if (epoch + 1 == l.endEpoch) {
             l.status = LeaseStatus.Ended;
             activeLeases[l.clusterId] -= 1;
             emit LeaseEnded(leaseId, l.escrow);
         }
+    }
+
+    /// @dev What an epoch books: rent (escrow to holders), compensation (bond to holders), the SLA
+    /// credit (bond to tenant), and the delivery billed (capped at capacity).
+    function _amounts(Lease storage l, uint64 delivered, Outcome outcome)
+        internal
+        view
+        returns (uint256 rent, uint256 compensation, uint256 credit, uint64 billed)
+    {
+        uint256 cap = RentLib.capacity(l.units, l.epochLength);
+        uint256 price = l.pricePerUnitHour;
+        billed = delivered < cap ? delivered : uint64(cap);
+        if (outcome == Outcome.Missed || outcome == Outcome.Unproven) {
+            compensation = RentLib.fullRent(cap, price);
+        } else {
+            rent = RentLib.rent(billed, cap, price);
+        }
+        credit = RentLib.slaCredit(billed, cap, price, l.slaBps, l.creditBps);
+    }
+
+    /// @dev A powered shell's energy pass-through: the metered energy at the lease's tariff, from
+    /// escrow to the cluster's bond (the site pays the utility). None for the owner's failure.
+    function _billEnergy(Lease storage l, uint256 leaseId, uint64 epoch, uint64 energyWh, Outcome outcome)
+        internal
+    {
+        uint256 charge;
+        if (outcome != Outcome.Missed && outcome != Outcome.Unproven) {
+            charge =
+                RentLib.energyCharge(energyWh, RentLib.capacity(l.units, l.epochLength), l.energyPricePerKwh);
+        }
+        if (charge != 0) {
+            l.escrow -= uint128(charge);
+            _bonds[l.clusterId][l.stablecoin].total += uint128(charge);
+        }
+        emit EnergyBilled(leaseId, epoch, energyWh, charge);
     }
 
     /// @dev Moves the amounts and advances the accumulator; returns it.

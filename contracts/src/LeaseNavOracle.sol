@@ -190,7 +190,7 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
     /// @notice Every input and step of the NAV, for wallets and for anyone checking the price.
     function breakdown() public view returns (Breakdown memory b) {
         Lease memory l = market.getLease(leaseId);
-        b.fullEpochRent = RentLib.fullRent(RentLib.capacity(l.gpus, l.epochLength), l.pricePerGpuHour);
+        b.fullEpochRent = RentLib.fullRent(RentLib.capacity(l.units, l.epochLength), l.pricePerUnitHour);
         b.updatedAt = block.timestamp;
         if (l.status == LeaseStatus.Active) _valueShares(l, b);
         uint256 supply = token.totalSupply();
@@ -261,11 +261,11 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
         view
         returns (bool live, uint256 ruledValue, uint64 submittedAt)
     {
-        (DisputeStatus status, uint64 ruled, uint64 resolveBy) = _disputes.verdict(leaseId, epoch);
+        (DisputeStatus status, uint64 ruled,, uint64 resolveBy) = _disputes.verdict(leaseId, epoch);
         (, submittedAt) = _registry.reportOf(l.clusterId, epoch);
         if (status == DisputeStatus.Upheld || status == DisputeStatus.Rejected) {
-            uint256 cap = RentLib.capacity(l.gpus, l.epochLength);
-            return (false, RentLib.rent(ruled, cap, l.pricePerGpuHour), submittedAt);
+            uint256 cap = RentLib.capacity(l.units, l.epochLength);
+            return (false, RentLib.rent(ruled, cap, l.pricePerUnitHour), submittedAt);
         }
         if (status == DisputeStatus.Conflict) return (false, 0, submittedAt);
         if (status == DisputeStatus.Open && block.timestamp < resolveBy) return (false, 0, submittedAt);

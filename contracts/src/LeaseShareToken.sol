@@ -180,7 +180,7 @@ contract LeaseShareToken is ERC20, IERC1155Receiver, ReentrancyGuardTransient {
         amount = challengeBondOf[epoch];
         if (amount == 0) revert NothingToClaim();
         IDisputeDesk desk = market.disputes();
-        (DisputeStatus status,,) = desk.verdict(leaseId, epoch);
+        (DisputeStatus status,,,) = desk.verdict(leaseId, epoch);
         if (
             status != DisputeStatus.Upheld && status != DisputeStatus.Expired
                 && status != DisputeStatus.Conflict

@@ -41,7 +41,7 @@ contract AttacksTest is BaseTest {
         vm.warp(resolveBy - 1);
         vm.prank(owner);
         vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(1), resolveBy));
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
 
         // ...and at resolveBy the tenant strikes first (one transaction).
         vm.warp(resolveBy);
@@ -68,30 +68,30 @@ contract AttacksTest is BaseTest {
     function test_attack_challengeStarvesLaterEpochProofs() public {
         uint256 id = _activeLease(3); // epochs 1..3
         vm.warp(_epochEnd(1) + 30 minutes); // epoch 1 reported half-way through its window
-        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0)));
         vm.warp(uint256(block.timestamp) + CHALLENGE_WINDOW - 1);
         vm.prank(tenant);
         desk.challenge(id, 1);
         uint256 resolveBy = block.timestamp + RESOLUTION_WINDOW;
 
         _warpToEpochEnd(2); // epoch 2 reported on time, full delivery
-        _submit(_report(2, ReportLib.deliveryLeaf(id, 2, _full())));
+        _submit(_report(2, ReportLib.deliveryLeaf(id, 2, _full(), 0)));
         uint256 deadline2 = market.proofDeadline(id, 2);
         skip(CHALLENGE_WINDOW);
         // The owner brings epoch 2's proof as soon as its window closes; today this reverts
         // EpochNotNext (epoch 1 is blocked), so the proof cannot be used.
         vm.prank(owner);
         (bool ownerOk,) =
-            address(market).call(abi.encodeCall(market.settle, (id, 2, _full(), new bytes32[](0))));
+            address(market).call(abi.encodeCall(market.settle, (id, 2, _full(), 0, new bytes32[](0))));
         if (!ownerOk) emit log("owner's proof of epoch 2 refused (EpochNotNext)");
 
         vm.warp(resolveBy - 1);
         assertGt(block.timestamp, deadline2, "epoch 2's deadline passed while it could not settle");
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full(), false); // the tenant was wrong
+        desk.resolveChallenge(id, 1, _full(), 0, false); // the tenant was wrong
 
         vm.startPrank(tenant);
-        market.settle(id, 1, 0, new bytes32[](0));
+        market.settle(id, 1, 0, 0, new bytes32[](0));
         (bool ok,) = address(market).call(abi.encodeCall(market.settleUnproven, (id, 2)));
         vm.stopPrank();
 
@@ -176,7 +176,7 @@ contract AttacksTest is BaseTest {
         desk.challenge(id, 1);
 
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full(), false); // frivolous: rejected
+        desk.resolveChallenge(id, 1, _full(), 0, false); // frivolous: rejected
         // Fixed: a rejected bond is forfeited to governance, not paid to the cluster owner.
         vm.prank(owner);
         vm.expectRevert(NothingToClaim.selector);
@@ -237,13 +237,13 @@ contract AttacksTest is BaseTest {
         vm.prank(governance);
         usd.mint(address(evil), 1e6);
         _warpToEpochEnd(1);
-        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0)));
         skip(10 minutes); // epoch 2, epoch 1 unsettled
         vm.prank(owner);
         market.safeTransferFrom(owner, address(evil), id, 500_000, "");
         assertEq(market.balanceOf(carol, id), 250_000, "the hook moved half on");
         skip(CHALLENGE_WINDOW);
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         _reportAndSettle(id, 2, _full());
         // Epoch 1 was the owner's; epoch 2: owner 500k, evil 250k, carol 250k.
         assertEq(market.claimable(id, owner), _epochRent() + _epochRent() / 2);

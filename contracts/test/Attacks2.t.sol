@@ -5,7 +5,7 @@ import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
 
 import "../src/libraries/Errors.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {Lease, LeaseStatus, LeaseTerms, Outcome, UsageReport} from "../src/libraries/Types.sol";
+import {Lease, LeaseStatus, LeaseTerms, Outcome, ProvenLeaf, UsageReport} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @notice Second independent review of the v2 contracts, focused on the code added after the
@@ -75,7 +75,7 @@ contract Attacks2Test is BaseTest {
         if (ownKeyNow) {
             // Consequence: epoch 1 of the running lease, signed by the owner's key alone, is accepted.
             _warpToEpochEnd(1);
-            UsageReport memory rep = _report(1, ReportLib.deliveryLeaf(id, 1, _full()));
+            UsageReport memory rep = _report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0));
             rep.clusterId = cid;
             uint256[] memory keys = new uint256[](1);
             keys[0] = rogueKey;
@@ -95,7 +95,7 @@ contract Attacks2Test is BaseTest {
     function test_withstands_aheadProofSurvivesBlockedEarlierEpoch() public {
         uint256 id = _activeLease(2);
         vm.warp(_epochEnd(1) + 30 minutes);
-        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0)));
         vm.warp(block.timestamp + CHALLENGE_WINDOW - 1);
         vm.prank(tenant);
         desk.challenge(id, 1);
@@ -108,12 +108,12 @@ contract Attacks2Test is BaseTest {
                 ChallengeWindowOpen.selector, id, uint64(2), block.timestamp + CHALLENGE_WINDOW
             )
         );
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
         skip(CHALLENGE_WINDOW);
         vm.prank(owner);
-        market.settle(id, 2, _full(), new bytes32[](0)); // kept for its turn
+        market.settle(id, 2, _full(), 0, new bytes32[](0)); // kept for its turn
         vm.expectRevert(abi.encodeWithSelector(EpochProven.selector, id, uint64(2)));
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
         // Ahead, only a proof is accepted.
         vm.expectRevert(abi.encodeWithSelector(EpochNotNext.selector, id, uint64(2), uint64(1)));
         market.settleUnproven(id, 2);
@@ -121,10 +121,10 @@ contract Attacks2Test is BaseTest {
         vm.warp(resolveBy); // arbiter dark; epoch 2's own deadline is long gone
         assertGt(block.timestamp, market.proofDeadline(id, 2));
         vm.startPrank(tenant);
-        market.settle(id, 1, _full(), new bytes32[](0)); // report stands
+        market.settle(id, 1, _full(), 0, new bytes32[](0)); // report stands
         vm.expectRevert(abi.encodeWithSelector(EpochProven.selector, id, uint64(2)));
         market.settleUnproven(id, 2);
-        market.settle(id, 2, 0, new bytes32[](0)); // junk argument: the kept proof is billed
+        market.settle(id, 2, 0, 0, new bytes32[](0)); // junk argument: the kept proof is billed
         vm.stopPrank();
         Lease memory l = market.getLease(id);
         assertEq(uint8(l.status), uint8(LeaseStatus.Ended));
@@ -146,11 +146,11 @@ contract Attacks2Test is BaseTest {
         uint256 resolveBy = block.timestamp + RESOLUTION_WINDOW;
         skip(CHALLENGE_WINDOW);
         vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(2), resolveBy));
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 2, _full() / 2, true);
+        desk.resolveChallenge(id, 2, _full() / 2, 0, true);
         vm.expectRevert(abi.encodeWithSelector(EpochNotNext.selector, id, uint64(2), uint64(1)));
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
 
         // Epoch 3: a lying oracle put two leaves for the lease; the owner proves the big one ahead.
         uint256[] memory ls = new uint256[](2);
@@ -162,16 +162,16 @@ contract Attacks2Test is BaseTest {
         _submit(_report(3, root));
         skip(CHALLENGE_WINDOW);
         vm.prank(owner);
-        market.settle(id, 3, _full(), proofs[0]);
+        market.settle(id, 3, _full(), 0, proofs[0]);
         vm.prank(tenant);
-        desk.proveConflict(id, 3, _full(), proofs[0], 1, proofs[1]);
+        desk.proveConflict(id, 3, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(1, 0, proofs[1]));
         // Arbitrated epochs cannot be turned into conflicts.
         vm.expectRevert(abi.encodeWithSelector(EpochArbitrated.selector, id, uint64(2)));
-        desk.proveConflict(id, 2, _full(), proofs[0], 1, proofs[1]);
+        desk.proveConflict(id, 2, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(1, 0, proofs[1]));
 
-        market.settle(id, 1, _full(), new bytes32[](0));
-        market.settle(id, 2, 0, new bytes32[](0));
-        market.settle(id, 3, _full(), proofs[0]);
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
+        market.settle(id, 2, 0, 0, new bytes32[](0));
+        market.settle(id, 3, _full(), 0, proofs[0]);
         Lease memory l = market.getLease(id);
         assertEq(uint8(l.status), uint8(LeaseStatus.Ended));
         // epoch 1 full rent, epoch 2 half, epoch 3 compensation; tenant: half-epoch shortfall + full credit
@@ -193,14 +193,14 @@ contract Attacks2Test is BaseTest {
         vm.warp(resolveBy);
         desk.expire(id, 2);
         assertEq(market.proofDeadline(id, 2), resolveBy + PROOF_GRACE);
-        market.settle(id, 1, 0, new bytes32[](0));
+        market.settle(id, 1, 0, 0, new bytes32[](0));
         vm.expectRevert(
             abi.encodeWithSelector(ProofWindowOpen.selector, id, uint64(2), resolveBy + PROOF_GRACE)
         );
         market.settleUnproven(id, 2);
         vm.warp(resolveBy + PROOF_GRACE);
         vm.prank(owner);
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
         assertEq(market.getLease(id).credits, _maxCredit(), "only epoch 1 (zero delivered) credited");
     }
 
@@ -244,7 +244,7 @@ contract Attacks2Test is BaseTest {
         registry.rotateAttestors(clusterId, attestors, 2, 3, c1);
         // The old-only key cannot sign epoch 1 or 2.
         _warpToEpochEnd(1);
-        UsageReport memory r1 = _report(1, ReportLib.deliveryLeaf(id, 1, _full()));
+        UsageReport memory r1 = _report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0));
         bytes[] memory s1 = new bytes[](2);
         a = _sign(r1, _keys(1));
         b = _sign(r1, old3);
@@ -280,7 +280,7 @@ contract Attacks2Test is BaseTest {
         vm.prank(bob);
         market.buyShares(id, 600_000, 2); // all reserved shares, during the backlog
         skip(CHALLENGE_WINDOW);
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         _reportAndSettle(id, 2, _full());
         // Epoch 1: owner 60%, alice 40%. Epoch 2: bob 60%, alice 40%.
         assertEq(market.claimable(id, owner), _epochRent() * 6 / 10);
@@ -319,7 +319,7 @@ contract Attacks2Test is BaseTest {
         market.fund(id);
         assertEq(market.getLease(id).startEpoch, 3);
         vm.warp(_epochEnd(3) + REPORT_WINDOW);
-        _submit(_report(3, ReportLib.deliveryLeaf(id, 3, _full())));
+        _submit(_report(3, ReportLib.deliveryLeaf(id, 3, _full(), 0)));
         vm.warp(block.timestamp + CHALLENGE_WINDOW - 1);
         vm.prank(tenant);
         desk.challenge(id, 3);

@@ -8,7 +8,7 @@ import {DevStablecoin} from "../src/DevStablecoin.sol";
 import {DisputeDesk} from "../src/DisputeDesk.sol";
 import {LeaseMarket} from "../src/LeaseMarket.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {Billing, LeaseTerms, UsageReport} from "../src/libraries/Types.sol";
+import {Billing, LeaseTerms, Unit, UsageReport} from "../src/libraries/Types.sol";
 import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
 
 /// @notice Shared set-up: a registry, a market, a stablecoin, one cluster with three attestors
@@ -118,14 +118,16 @@ abstract contract BaseTest is Test {
             clusterId: clusterId,
             tenant: tenant,
             stablecoin: address(usd),
-            gpus: GPUS,
+            units: GPUS,
             startEpoch: start,
             endEpoch: end,
-            pricePerGpuHour: PRICE,
+            pricePerUnitHour: PRICE,
             billing: Billing.Reserved,
             slaBps: 9_900,
             creditBps: 10_000,
-            totalShares: SHARES
+            totalShares: SHARES,
+            unit: Unit.Gpu,
+            energyPricePerKwh: 0
         });
     }
 
@@ -189,7 +191,7 @@ abstract contract BaseTest is Test {
     /// Reports `epoch` with one delivery leaf for `leaseId` and returns the proof (empty).
     function _reportSingle(uint256 leaseId, uint64 epoch, uint64 delivered) internal {
         _warpToEpochEnd(epoch);
-        _submit(_report(epoch, ReportLib.deliveryLeaf(leaseId, epoch, delivered)));
+        _submit(_report(epoch, ReportLib.deliveryLeaf(leaseId, epoch, delivered, 0)));
     }
 
     function _deliveriesTree(uint256[] memory leaseIds, uint64 epoch, uint64[] memory delivered)
@@ -199,7 +201,7 @@ abstract contract BaseTest is Test {
     {
         bytes32[] memory leaves = new bytes32[](leaseIds.length);
         for (uint256 i; i < leaves.length; ++i) {
-            leaves[i] = ReportLib.deliveryLeaf(leaseIds[i], epoch, delivered[i]);
+            leaves[i] = ReportLib.deliveryLeaf(leaseIds[i], epoch, delivered[i], 0);
         }
         root = MerkleBuilder.root(leaves);
         proofs = new bytes32[][](leaves.length);
@@ -212,7 +214,7 @@ abstract contract BaseTest is Test {
     function _reportAndSettle(uint256 leaseId, uint64 epoch, uint64 delivered) internal {
         _reportSingle(leaseId, epoch, delivered);
         skip(CHALLENGE_WINDOW);
-        market.settle(leaseId, epoch, delivered, new bytes32[](0));
+        market.settle(leaseId, epoch, delivered, 0, new bytes32[](0));
     }
 
     function _full() internal pure returns (uint64) {

@@ -155,7 +155,7 @@ contract CollateralTest is CollateralBase {
         // An exit never waits: its slice of epoch 1 is kept for it, the stayers keep theirs.
         assertEq(_unwrap(alice, 300), 0, "no rent held yet");
         skip(CHALLENGE_WINDOW);
-        market.settle(lease, 1, _full(), new bytes32[](0));
+        market.settle(lease, 1, _full(), 0, new bytes32[](0));
         assertEq(token.cashPerToken1e18(), 16_000e18, "each staying token: its own share's rent");
         assertEq(_wrap(owner, 400), 400 * 16_000, "the entrant pays for the rent it did not earn");
         assertEq(_unwrap(alice, 300), 300 * 16_000);
@@ -171,7 +171,7 @@ contract CollateralTest is CollateralBase {
         vm.expectRevert(NothingToClaim.selector); // epoch 1 has not settled
         token.claimExits(alice);
         skip(CHALLENGE_WINDOW);
-        market.settle(lease, 1, _full(), new bytes32[](0));
+        market.settle(lease, 1, _full(), 0, new bytes32[](0));
         // An entrant after settlement pays nothing for it and gets none of it.
         assertEq(_wrap(owner, 400), 0);
         assertEq(token.cash(), 0);
@@ -238,7 +238,7 @@ contract CollateralTest is CollateralBase {
         desk.challenge(lease, 1);
         assertEq(before - oracle.price(), _epochRent() * 1e36 / LEASE_SHARES, "challenged: 0 until ruled");
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full() / 2, true);
+        desk.resolveChallenge(lease, 1, _full() / 2, 0, true);
         LeaseNavOracle.Breakdown memory b = oracle.breakdown();
         assertEq(b.arbitratedValue, _epochRent() / 2, "valued at the ruling");
         assertEq(b.markedDownEpochs, 0);
@@ -251,7 +251,7 @@ contract CollateralTest is CollateralBase {
         desk.challenge(lease, 1);
         uint256 low = oracle.poke(); // anchored while epoch 1 is marked down
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full(), false); // the report stands in full
+        desk.resolveChallenge(lease, 1, _full(), 0, false); // the report stands in full
         uint256 face = _epochRent() * 8 * 1e36 / LEASE_SHARES;
         LeaseNavOracle.Breakdown memory b = oracle.breakdown();
         assertEq(b.rawPrice - low, _epochRent() * 1e36 / LEASE_SHARES, "raw recovers the epoch at once");

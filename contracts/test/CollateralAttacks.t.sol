@@ -25,7 +25,7 @@ contract CollateralAttacksTest is CollateralBase {
         try token.wrap(400, owner) returns (uint256) {
             wrapped = true;
         } catch {}
-        market.settle(lease, 1, _full(), new bytes32[](0));
+        market.settle(lease, 1, _full(), 0, new bytes32[](0));
         if (wrapped) token.unwrap(400, owner);
         vm.stopPrank();
     }
@@ -101,7 +101,7 @@ contract CollateralAttacksTest is CollateralBase {
         skip(CHALLENGE_WINDOW);
         vm.prank(alice);
         try token.unwrap(600, alice) returns (uint256) {} catch {} // supply 0 (unless a fix refuses)
-        market.settle(lease, 1, _full(), new bytes32[](0));
+        market.settle(lease, 1, _full(), 0, new bytes32[](0));
 
         vm.prank(owner);
         market.safeTransferFrom(owner, bob, lease, 1, ""); // bob enters after epoch 1, with 1 share
@@ -185,7 +185,7 @@ contract CollateralAttacksOverflowTest is CollateralBase {
         market.depositBond(clusterId, address(usd), 3e37);
         LeaseTerms memory t = _terms(2, 10);
         t.totalShares = 1;
-        t.pricePerGpuHour = 2e35;
+        t.pricePerUnitHour = 2e35;
         vm.prank(owner);
         uint256 big = market.createLease(t);
         vm.prank(governance);

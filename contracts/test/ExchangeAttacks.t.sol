@@ -83,7 +83,7 @@ contract ExchangeAttacksTest is ExchangeBase {
         vm.prank(owner);
         market.depositBond(clusterId, address(big), max);
         LeaseTerms memory t = _terms(1, 2);
-        (t.stablecoin, t.gpus, t.pricePerGpuHour, t.slaBps, t.creditBps, t.totalShares) =
+        (t.stablecoin, t.units, t.pricePerUnitHour, t.slaBps, t.creditBps, t.totalShares) =
         (address(big), 1, uint128(max), 0, 0, 1);
         vm.prank(owner);
         uint256 id = market.createLease(t);

@@ -64,7 +64,7 @@ contract FuzzTest is BaseTest {
         vm.prank(owner);
         market.depositBond(clusterId, address(usd), 1e15);
         LeaseTerms memory t = _terms(1, 2);
-        (t.gpus, t.pricePerGpuHour, t.totalShares) = (gpus, price, shares);
+        (t.units, t.pricePerUnitHour, t.totalShares) = (gpus, price, shares);
         vm.prank(owner);
         uint256 id = market.createLease(t);
         uint256 escrow = market.escrowRequired(id);

@@ -7,7 +7,7 @@ import {LeaseNavOracle} from "../src/LeaseNavOracle.sol";
 import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import {ShareExchange} from "../src/ShareExchange.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {SettleItem, UsageReport} from "../src/libraries/Types.sol";
+import {LeaseTerms, SettleItem, Unit, UsageReport} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @notice Gas benchmarks recorded with vm.snapshotGasLastCall into snapshots/ComputeLedger.json.
@@ -69,13 +69,31 @@ contract GasTest is BaseTest {
         uint64 delivered = _full();
         _coolAll();
         vm.prank(keeper);
-        market.settle(id, 2, delivered, proof);
+        market.settle(id, 2, delivered, 0, proof);
     }
 
     function test_gas_settle_1holder() public {
         uint256 id = _activeLease(4);
         _settleSecondEpoch(id);
         vm.snapshotGasLastCall(GROUP, "settle_1holder");
+    }
+
+    /// A powered shell's epoch: rent to holders and its racks' energy, at the tariff, to the bond.
+    function test_gas_settle_poweredShell() public {
+        LeaseTerms memory t = _terms(1, 5);
+        (t.unit, t.units, t.pricePerUnitHour, t.energyPricePerKwh) = (Unit.Kw, 1_500, 200_000, 50_000);
+        vm.prank(owner);
+        uint256 id = market.createLease(t);
+        vm.prank(tenant);
+        market.fund(id);
+        for (uint64 e = 1; e <= 2; ++e) {
+            _warpToEpochEnd(e);
+            _submit(_report(e, ReportLib.deliveryLeaf(id, e, 1_500 * EPOCH, 1_200_000)));
+            skip(CHALLENGE_WINDOW);
+            if (e == 2) _coolAll();
+            market.settle(id, e, 1_500 * EPOCH, 1_200_000, new bytes32[](0));
+        }
+        vm.snapshotGasLastCall(GROUP, "settle_poweredShell");
     }
 
     function test_gas_settle_1000holders() public {
@@ -96,7 +114,7 @@ contract GasTest is BaseTest {
         bytes32[] memory proof = new bytes32[](0);
         uint64 delivered = _full();
         _coolAll();
-        market.settle(id, 1, delivered, proof);
+        market.settle(id, 1, delivered, 0, proof);
         vm.snapshotGasLastCall(GROUP, "settle_firstEpoch");
     }
 
@@ -105,7 +123,8 @@ contract GasTest is BaseTest {
         SettleItem[] memory items = new SettleItem[](24);
         for (uint64 e = 1; e <= 24; ++e) {
             _reportSingle(id, e, _full());
-            items[e - 1] = SettleItem({leaseId: id, epoch: e, delivered: _full(), proof: new bytes32[](0)});
+            items[e - 1] =
+                SettleItem({leaseId: id, epoch: e, delivered: _full(), energyWh: 0, proof: new bytes32[](0)});
         }
         skip(CHALLENGE_WINDOW);
         _coolAll();
@@ -286,7 +305,7 @@ contract GasTest is BaseTest {
         desk.challenge(id, 2);
         _coolAll();
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 2, _full() / 2, true);
+        desk.resolveChallenge(id, 2, _full() / 2, 0, true);
         vm.snapshotGasLastCall(GROUP, "resolveChallenge");
     }
 
@@ -299,7 +318,7 @@ contract GasTest is BaseTest {
         bytes32[] memory proof = new bytes32[](0);
         uint64 delivered = _full();
         _coolAll();
-        market.settle(id, 2, delivered, proof);
+        market.settle(id, 2, delivered, 0, proof);
         vm.snapshotGasLastCall(GROUP, "settle_afterChallengeTimeout");
         desk.expire(id, 2);
         vm.snapshotGasLastCall(GROUP, "expireChallenge");

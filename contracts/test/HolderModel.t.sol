@@ -104,7 +104,7 @@ contract HolderModelTest is BaseTest {
         m.start = m.fundAt == 0 ? 1 : m.fundAt + 1;
         LeaseTerms memory t = _terms(1, m.endEpoch);
         t.totalShares = uint128(m.shares);
-        t.pricePerGpuHour = _rnd(m) % 2 == 0 ? PRICE : 1_234_567;
+        t.pricePerUnitHour = _rnd(m) % 2 == 0 ? PRICE : 1_234_567;
         m.full = uint64(GPUS) * EPOCH;
         vm.prank(owner);
         m.id = market.createLease(t);
@@ -128,7 +128,7 @@ contract HolderModelTest is BaseTest {
         uint64 d = r == 1 ? m.full / 3 : (r == 2 ? 0 : m.full);
         m.reported[e] = true;
         m.delivered[e] = d;
-        _submit(_report(e, ReportLib.deliveryLeaf(m.id, e, d)));
+        _submit(_report(e, ReportLib.deliveryLeaf(m.id, e, d, 0)));
     }
 
     function _settleSome(Model memory m, uint256 k) internal {
@@ -139,12 +139,12 @@ contract HolderModelTest is BaseTest {
             uint64 e = l.nextEpoch;
             if (_epochEnd(e) > block.timestamp) return;
             if (m.reported[e]) {
-                market.settle(m.id, e, m.delivered[e], new bytes32[](0));
-                m.amount[e] = uint256(m.delivered[e]) * l.pricePerGpuHour / 3600;
+                market.settle(m.id, e, m.delivered[e], 0, new bytes32[](0));
+                m.amount[e] = uint256(m.delivered[e]) * l.pricePerUnitHour / 3600;
             } else {
                 if (block.timestamp <= _epochEnd(e) + REPORT_WINDOW) return;
                 market.settleMissed(m.id, e);
-                m.amount[e] = cap * l.pricePerGpuHour / 3600;
+                m.amount[e] = cap * l.pricePerUnitHour / 3600;
             }
             l = market.getLease(m.id);
         }

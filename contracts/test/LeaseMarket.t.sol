@@ -137,8 +137,8 @@ contract LeaseMarketTest is BaseTest {
         for (uint256 i; i < bad.length; ++i) {
             bad[i] = _terms(1, 4);
         }
-        bad[0].gpus = 0;
-        bad[1].pricePerGpuHour = 0;
+        bad[0].units = 0;
+        bad[1].pricePerUnitHour = 0;
         bad[2].totalShares = 0;
         bad[3].startEpoch = 0; // current epoch: must start in the future
         bad[4].endEpoch = 1; // empty term
@@ -348,7 +348,7 @@ contract LeaseMarketTest is BaseTest {
         vm.expectEmit(true, true, false, true, address(market));
         emit EpochSettled(id, 1, _full(), FULL_RENT, 0, 0, 1 + FULL_RENT * 1e36 / SHARES, Outcome.Proven);
         vm.prank(keeper);
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         Lease memory l = market.getLease(id);
         assertEq(l.escrow, 2 * FULL_RENT);
         assertEq(l.rentPool, FULL_RENT);
@@ -394,9 +394,9 @@ contract LeaseMarketTest is BaseTest {
         skip(CHALLENGE_WINDOW);
         // Lease 2 cannot claim lease 1's leaf.
         vm.expectRevert(abi.encodeWithSelector(InvalidProof.selector, ids[1], uint64(1)));
-        market.settle(ids[1], 1, delivered[0], proofs[0]);
+        market.settle(ids[1], 1, delivered[0], 0, proofs[0]);
         for (uint256 i; i < 3; ++i) {
-            market.settle(ids[i], 1, delivered[i], proofs[i]);
+            market.settle(ids[i], 1, delivered[i], 0, proofs[i]);
             assertEq(market.getLease(ids[i]).rentPool, uint256(delivered[i]) * PRICE / 3600);
         }
     }
@@ -411,35 +411,35 @@ contract LeaseMarketTest is BaseTest {
                 ChallengeWindowOpen.selector, id, uint64(1), block.timestamp + CHALLENGE_WINDOW
             )
         );
-        market.settle(id, 1, _full(), none);
+        market.settle(id, 1, _full(), 0, none);
 
         skip(CHALLENGE_WINDOW);
         vm.expectRevert(abi.encodeWithSelector(InvalidProof.selector, id, uint64(1)));
-        market.settle(id, 1, _full() + 1, none); // over-claiming the leaf
+        market.settle(id, 1, _full() + 1, 0, none); // over-claiming the leaf
 
         vm.expectRevert(abi.encodeWithSelector(EpochNotNext.selector, id, uint64(2), uint64(1)));
         market.settleMissed(id, 2);
 
-        market.settle(id, 1, _full(), none);
+        market.settle(id, 1, _full(), 0, none);
         vm.expectRevert(abi.encodeWithSelector(EpochAlreadySettled.selector, id, uint64(1)));
-        market.settle(id, 1, _full(), none);
+        market.settle(id, 1, _full(), 0, none);
 
         // Epoch 2 unreported and still within its deadline.
         _warpToEpochEnd(2);
         vm.expectRevert(
             abi.encodeWithSelector(ReportPending.selector, uint64(2), _epochEnd(2) + REPORT_WINDOW)
         );
-        market.settle(id, 2, 0, none);
+        market.settle(id, 2, 0, 0, none);
 
         vm.expectRevert(abi.encodeWithSelector(UnknownLease.selector, 99));
-        market.settle(99, 1, 0, none);
+        market.settle(99, 1, 0, 0, none);
 
         vm.prank(owner);
         uint256 unfunded = market.createLease(_terms(5, 6));
         vm.expectRevert(
             abi.encodeWithSelector(WrongLeaseStatus.selector, unfunded, uint8(LeaseStatus.Offered))
         );
-        market.settle(unfunded, 5, 0, none);
+        market.settle(unfunded, 5, 0, 0, none);
     }
 
     /// A dark oracle is the owner's failure: the tenant pays nothing and gets the full credit, and
@@ -476,7 +476,8 @@ contract LeaseMarketTest is BaseTest {
         SettleItem[] memory items = new SettleItem[](3);
         for (uint64 e = 1; e <= 3; ++e) {
             _reportSingle(id, e, _full());
-            items[e - 1] = SettleItem({leaseId: id, epoch: e, delivered: _full(), proof: new bytes32[](0)});
+            items[e - 1] =
+                SettleItem({leaseId: id, epoch: e, delivered: _full(), energyWh: 0, proof: new bytes32[](0)});
         }
         skip(CHALLENGE_WINDOW);
         vm.expectEmit(true, false, false, true, address(market));
@@ -491,7 +492,7 @@ contract LeaseMarketTest is BaseTest {
         vm.expectRevert(abi.encodeWithSelector(EpochAlreadySettled.selector, id, uint64(1)));
         market.settleBatch(items); // replaying a whole batch settles nothing twice
         vm.expectRevert(abi.encodeWithSelector(WrongLeaseStatus.selector, id, uint8(LeaseStatus.Ended)));
-        market.settle(id, 4, 0, new bytes32[](0));
+        market.settle(id, 4, 0, 0, new bytes32[](0));
     }
 
     function test_settleBatch_interleavesLeases() public {
@@ -505,8 +506,9 @@ contract LeaseMarketTest is BaseTest {
             _warpToEpochEnd(e);
             _submit(_report(e, root));
             for (uint256 i; i < 2; ++i) {
-                items[(e - 1) * 2 + i] =
-                    SettleItem({leaseId: ids[i], epoch: e, delivered: delivered[i], proof: proofs[i]});
+                items[(e - 1) * 2 + i] = SettleItem({
+                    leaseId: ids[i], epoch: e, delivered: delivered[i], energyWh: 0, proof: proofs[i]
+                });
             }
         }
         skip(CHALLENGE_WINDOW);
@@ -530,11 +532,11 @@ contract LeaseMarketTest is BaseTest {
         assertEq(usd.balanceOf(address(desk)), bond, "the desk holds the bond");
         skip(CHALLENGE_WINDOW);
         vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(1), resolveBy));
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
 
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full() / 4, true);
-        market.settle(id, 1, 0, new bytes32[](0)); // args ignored: the arbiter's figure counts
+        desk.resolveChallenge(id, 1, _full() / 4, 0, true);
+        market.settle(id, 1, 0, 0, new bytes32[](0)); // args ignored: the arbiter's figure counts
         assertEq(market.getLease(id).rentPool, FULL_RENT / 4);
         assertEq(desk.payouts(address(usd), tenant), bond, "upheld: the bond comes back");
         uint256 before = usd.balanceOf(tenant);
@@ -550,12 +552,12 @@ contract LeaseMarketTest is BaseTest {
         vm.prank(tenant);
         desk.challenge(id, 1);
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full(), false);
+        desk.resolveChallenge(id, 1, _full(), 0, false);
         assertEq(desk.payouts(address(usd), governance), FULL_RENT / 10, "forfeited to governance");
         assertEq(desk.payouts(address(usd), owner), 0);
         assertEq(desk.payouts(address(usd), tenant), 0);
         skip(CHALLENGE_WINDOW);
-        market.settle(id, 1, 0, new bytes32[](0));
+        market.settle(id, 1, 0, 0, new bytes32[](0));
         assertEq(market.getLease(id).rentPool, FULL_RENT);
     }
 
@@ -581,10 +583,10 @@ contract LeaseMarketTest is BaseTest {
         desk.challenge(id, 1);
 
         vm.expectRevert(abi.encodeWithSelector(NotArbiter.selector, address(this)));
-        desk.resolveChallenge(id, 1, 0, true);
+        desk.resolveChallenge(id, 1, 0, 0, true);
         vm.prank(arbiter);
         vm.expectRevert(abi.encodeWithSelector(NoOpenChallenge.selector, id, uint64(2)));
-        desk.resolveChallenge(id, 2, 0, true);
+        desk.resolveChallenge(id, 2, 0, 0, true);
 
         _reportSingle(id, 2, _full());
         skip(CHALLENGE_WINDOW);

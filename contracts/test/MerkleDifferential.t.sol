@@ -29,20 +29,28 @@ contract MerkleDifferentialTest is BaseTest {
             uint256 leaseId = vm.parseJsonUint(json, string.concat(path, ".leaseId"));
             uint64 epoch = uint64(vm.parseJsonUint(json, string.concat(path, ".epoch")));
             uint64 delivered = uint64(vm.parseJsonUint(json, string.concat(path, ".delivered")));
+            uint64 energyWh = uint64(vm.parseJsonUint(json, string.concat(path, ".energyWh")));
             bytes32[] memory proof = vm.parseJsonBytes32Array(json, string.concat(path, ".proof"));
 
-            // A proof for the wrong amount fails; the reference proof settles.
+            // A proof for the wrong delivery or energy fails; the reference proof settles.
             vm.expectPartialRevert(bytes4(keccak256("InvalidProof(uint256,uint64)")));
-            market.settle(leaseId, epoch, delivered + 1, proof);
-            market.settle(leaseId, epoch, delivered, proof);
+            market.settle(leaseId, epoch, delivered + 1, energyWh, proof);
+            vm.expectPartialRevert(bytes4(keccak256("InvalidProof(uint256,uint64)")));
+            market.settle(leaseId, epoch, delivered, energyWh + 1, proof);
+            market.settle(leaseId, epoch, delivered, energyWh, proof);
             assertEq(market.getLease(leaseId).rentPool, uint256(delivered) * PRICE / 3600);
         }
     }
 
     function test_leafEncodingMatchesReference() public view {
-        // keccak256(bytes.concat(keccak256(abi.encode(uint256, uint64, uint64)))) as in the JS tree:
-        // a single-leaf tree's root is its leaf.
-        bytes32 leaf = ReportLib.deliveryLeaf(1, 1, 28_800);
-        assertEq(leaf, keccak256(bytes.concat(keccak256(abi.encode(uint256(1), uint64(1), uint64(28_800))))));
+        // keccak256(bytes.concat(keccak256(abi.encode(uint256, uint64, uint64, uint64)))) as in the
+        // JS tree: a single-leaf tree's root is its leaf.
+        bytes32 leaf = ReportLib.deliveryLeaf(1, 1, 28_800, 5_600);
+        assertEq(
+            leaf,
+            keccak256(
+                bytes.concat(keccak256(abi.encode(uint256(1), uint64(1), uint64(28_800), uint64(5_600))))
+            )
+        );
     }
 }

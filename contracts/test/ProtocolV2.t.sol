@@ -11,7 +11,15 @@ import {LeaseMarket} from "../src/LeaseMarket.sol";
 import "../src/libraries/Errors.sol";
 import "../src/libraries/Events.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {Billing, Lease, LeaseStatus, LeaseTerms, Outcome, UsageReport} from "../src/libraries/Types.sol";
+import {
+    Billing,
+    Lease,
+    LeaseStatus,
+    LeaseTerms,
+    Outcome,
+    ProvenLeaf,
+    UsageReport
+} from "../src/libraries/Types.sol";
 import {BaseTest} from "./BaseTest.sol";
 
 /// @notice Regression tests for the protocol-v2 fixes: one test (or group) per v1 finding, each
@@ -86,13 +94,13 @@ contract ProtocolV2Test is BaseTest {
 
         // The oracle's tree has a leaf for another lease only.
         _warpToEpochEnd(1);
-        _submit(_report(1, ReportLib.deliveryLeaf(999, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(999, 1, _full(), 0)));
         uint256 deadline = market.proofDeadline(id, 1);
         assertEq(deadline, block.timestamp + CHALLENGE_WINDOW + PROOF_GRACE);
 
         skip(CHALLENGE_WINDOW);
         vm.expectRevert(abi.encodeWithSelector(InvalidProof.selector, id, uint64(1)));
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         vm.warp(deadline);
         vm.prank(keeper);
         vm.expectRevert(abi.encodeWithSelector(ProofWindowOpen.selector, id, uint64(1), deadline));
@@ -228,11 +236,11 @@ contract ProtocolV2Test is BaseTest {
 
         // Epoch 2 ends 10 minutes after epoch 1 and is reported first.
         vm.warp(genesis + 3 * uint256(len));
-        UsageReport memory r2 = _reportFor(cid, 2, ReportLib.deliveryLeaf(id, 2, full), len);
+        UsageReport memory r2 = _reportFor(cid, 2, ReportLib.deliveryLeaf(id, 2, full, 0), len);
         registry.submitReport(r2, _sign(r2, _keys(2)));
         // Epoch 1, 30 minutes after its end (< its 1 h deadline), is still accepted.
         vm.warp(genesis + 2 * uint256(len) + 30 minutes);
-        UsageReport memory r1 = _reportFor(cid, 1, ReportLib.deliveryLeaf(id, 1, full), len);
+        UsageReport memory r1 = _reportFor(cid, 1, ReportLib.deliveryLeaf(id, 1, full, 0), len);
         registry.submitReport(r1, _sign(r1, _keys(2)));
         (, uint64 at1) = registry.reportOf(cid, 1);
         (, uint64 at2) = registry.reportOf(cid, 2);
@@ -248,18 +256,18 @@ contract ProtocolV2Test is BaseTest {
         market.settleMissed(id, 1);
         // Epoch 2's proof may come first: it is kept for epoch 2's turn (proofs never wait).
         vm.expectEmit(true, true, false, true, address(market));
-        emit DeliveryProven(id, 2, full);
-        market.settle(id, 2, full, new bytes32[](0));
+        emit DeliveryProven(id, 2, full, 0);
+        market.settle(id, 2, full, 0, new bytes32[](0));
         vm.expectRevert(abi.encodeWithSelector(EpochNotNext.selector, id, uint64(2), uint64(1)));
         market.settleUnproven(id, 2);
 
         uint256 rent = uint256(full) * PRICE / 3600;
         vm.expectEmit(true, true, false, true, address(market));
         emit EpochSettled(id, 1, full, rent, 0, 0, _acc(rent * ACC / SHARES), Outcome.Proven);
-        market.settle(id, 1, full, new bytes32[](0));
+        market.settle(id, 1, full, 0, new bytes32[](0));
         vm.expectEmit(true, true, false, true, address(market));
         emit EpochSettled(id, 2, full, rent, 0, 0, _acc(2 * (rent * ACC / SHARES)), Outcome.Proven);
-        market.settle(id, 2, 0, new bytes32[](0)); // the kept proof counts, args ignored
+        market.settle(id, 2, 0, 0, new bytes32[](0)); // the kept proof counts, args ignored
         assertEq(uint8(market.getLease(id).status), uint8(LeaseStatus.Ended));
         assertEq(market.claimable(id, owner), 2 * rent);
     }
@@ -294,16 +302,16 @@ contract ProtocolV2Test is BaseTest {
 
         skip(CHALLENGE_WINDOW);
         vm.expectRevert(); // EpochChallenged until the arbiter rules
-        market.settle(id, 1, 0, new bytes32[](0));
+        market.settle(id, 1, 0, 0, new bytes32[](0));
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full(), true);
+        desk.resolveChallenge(id, 1, _full(), 0, true);
         assertEq(desk.payouts(address(usd), alice), bond);
 
         uint256 accAfter1 = _acc(_epochRent() * ACC / SHARES);
         vm.expectEmit(true, true, false, true, address(market));
         emit EpochSettled(id, 1, _full(), _epochRent(), 0, 0, accAfter1, Outcome.Arbitrated);
         vm.prank(keeper);
-        market.settle(id, 1, 0, new bytes32[](0)); // args ignored: the ruling bills
+        market.settle(id, 1, 0, 0, new bytes32[](0)); // args ignored: the ruling bills
 
         // Epoch 2: the oracle goes dark; after the deadline anyone settles it missed.
         vm.warp(_epochEnd(2) + REPORT_WINDOW);
@@ -357,14 +365,14 @@ contract ProtocolV2Test is BaseTest {
 
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(NotArbiter.selector, alice));
-        desk.resolveChallenge(id, 1, 0, true);
+        desk.resolveChallenge(id, 1, 0, 0, true);
         skip(RESOLUTION_WINDOW - 1);
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 1, _full() / 2, true); // upheld: half delivered
+        desk.resolveChallenge(id, 1, _full() / 2, 0, true); // upheld: half delivered
         vm.prank(arbiter);
         vm.expectRevert(abi.encodeWithSelector(NoOpenChallenge.selector, id, uint64(1)));
-        desk.resolveChallenge(id, 1, 0, false);
-        market.settle(id, 1, 0, new bytes32[](0));
+        desk.resolveChallenge(id, 1, 0, 0, false);
+        market.settle(id, 1, 0, 0, new bytes32[](0));
         assertEq(market.getLease(id).escrow, 2 * _epochRent() - _epochRent() / 2);
         uint256 t0 = usd.balanceOf(tenant);
         vm.prank(tenant);
@@ -376,11 +384,11 @@ contract ProtocolV2Test is BaseTest {
         vm.prank(tenant);
         desk.challenge(id, 2);
         vm.prank(arbiter);
-        desk.resolveChallenge(id, 2, _full(), false);
+        desk.resolveChallenge(id, 2, _full(), 0, false);
         assertEq(desk.payouts(address(usd), governance), bond);
         assertEq(desk.payouts(address(usd), owner), 0);
         assertEq(desk.payouts(address(usd), tenant), 0);
-        market.settle(id, 2, 0, new bytes32[](0));
+        market.settle(id, 2, 0, 0, new bytes32[](0));
         uint256 g0 = usd.balanceOf(governance);
         vm.prank(governance);
         desk.withdrawPayout(address(usd));
@@ -405,14 +413,14 @@ contract ProtocolV2Test is BaseTest {
 
         vm.warp(resolveBy - 1);
         vm.expectRevert(abi.encodeWithSelector(EpochChallenged.selector, id, uint64(1), resolveBy));
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         vm.expectRevert(abi.encodeWithSelector(ResolutionPending.selector, id, uint64(1), resolveBy));
         desk.expire(id, 1);
 
         vm.warp(resolveBy);
         vm.prank(arbiter);
         vm.expectRevert(abi.encodeWithSelector(ResolutionWindowClosed.selector, id, uint64(1), resolveBy));
-        desk.resolveChallenge(id, 1, 0, true);
+        desk.resolveChallenge(id, 1, 0, 0, true);
         vm.expectRevert(
             abi.encodeWithSelector(ProofWindowOpen.selector, id, uint64(1), resolveBy + PROOF_GRACE)
         );
@@ -424,7 +432,7 @@ contract ProtocolV2Test is BaseTest {
             id, 1, _full(), _epochRent(), 0, 0, _acc(_epochRent() * ACC / SHARES), Outcome.Proven
         );
         vm.prank(owner);
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
 
         vm.expectEmit(true, true, false, true, address(desk));
         emit EpochChallengeExpired(id, 1);
@@ -457,7 +465,7 @@ contract ProtocolV2Test is BaseTest {
         vm.stopPrank();
         // The bare market's lease 1 collides with nothing in `market`: build its leaf by id.
         _warpToEpochEnd(1);
-        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0)));
 
         vm.prank(tenant);
         vm.expectRevert(NoArbiter.selector);
@@ -467,7 +475,7 @@ contract ProtocolV2Test is BaseTest {
         bareDesk.challenge(id, 1);
 
         skip(CHALLENGE_WINDOW);
-        bare.settle(id, 1, _full(), new bytes32[](0));
+        bare.settle(id, 1, _full(), 0, new bytes32[](0));
         assertEq(uint8(bare.getLease(id).status), uint8(LeaseStatus.Ended));
     }
 
@@ -483,9 +491,9 @@ contract ProtocolV2Test is BaseTest {
         usd.approve(address(market), type(uint256).max);
 
         _warpToEpochEnd(1);
-        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full())));
+        _submit(_report(1, ReportLib.deliveryLeaf(id, 1, _full(), 0)));
         _warpToEpochEnd(2);
-        _submit(_report(2, ReportLib.deliveryLeaf(id, 2, _full())));
+        _submit(_report(2, ReportLib.deliveryLeaf(id, 2, _full(), 0)));
 
         // Epoch 3, epochs 1-2 unsettled: the owner sells 300k by transfer and 200k by buyShares.
         skip(10 minutes);
@@ -499,9 +507,9 @@ contract ProtocolV2Test is BaseTest {
 
         // Epoch 4: settle epoch 1 only; alice and bob resell to carol.
         _warpToEpochEnd(3);
-        _submit(_report(3, ReportLib.deliveryLeaf(id, 3, _full())));
+        _submit(_report(3, ReportLib.deliveryLeaf(id, 3, _full(), 0)));
         skip(CHALLENGE_WINDOW);
-        market.settle(id, 1, _full(), new bytes32[](0));
+        market.settle(id, 1, _full(), 0, new bytes32[](0));
         assertEq(market.claimable(id, owner), r, "epoch 1 is the seller's");
         assertEq(market.claimable(id, alice), 0);
         assertEq(market.claimable(id, bob), 0);
@@ -517,9 +525,9 @@ contract ProtocolV2Test is BaseTest {
 
         // Epoch 5: settle epoch 2; carol passes 100k to dave by a batch transfer.
         _warpToEpochEnd(4);
-        _submit(_report(4, ReportLib.deliveryLeaf(id, 4, _full())));
+        _submit(_report(4, ReportLib.deliveryLeaf(id, 4, _full(), 0)));
         skip(CHALLENGE_WINDOW);
-        market.settle(id, 2, _full(), new bytes32[](0));
+        market.settle(id, 2, _full(), 0, new bytes32[](0));
         assertEq(market.claimable(id, owner), r, "epoch 2 is the seller's too");
         uint256[] memory ids = new uint256[](1);
         ids[0] = id;
@@ -530,7 +538,7 @@ contract ProtocolV2Test is BaseTest {
 
         // Epoch 6: nothing settles; alice self-transfers, bob resells 50k to the owner.
         _warpToEpochEnd(5);
-        _submit(_report(5, ReportLib.deliveryLeaf(id, 5, _full())));
+        _submit(_report(5, ReportLib.deliveryLeaf(id, 5, _full(), 0)));
         skip(CHALLENGE_WINDOW);
         vm.prank(alice);
         market.safeTransferFrom(alice, alice, id, 200_000, "");
@@ -542,13 +550,13 @@ contract ProtocolV2Test is BaseTest {
 
         // After the term, before the backlog settles: a transfer changes nothing owed.
         _warpToEpochEnd(6);
-        _submit(_report(6, ReportLib.deliveryLeaf(id, 6, _full())));
+        _submit(_report(6, ReportLib.deliveryLeaf(id, 6, _full(), 0)));
         skip(CHALLENGE_WINDOW);
         assertEq(market.unsettledEpochs(id), 4);
         vm.prank(dave);
         market.safeTransferFrom(dave, alice, id, 50_000, "");
         for (uint64 e = 3; e <= 6; ++e) {
-            market.settle(id, e, _full(), new bytes32[](0));
+            market.settle(id, e, _full(), 0, new bytes32[](0));
         }
         assertEq(uint8(market.getLease(id).status), uint8(LeaseStatus.Ended));
 
@@ -698,7 +706,7 @@ contract ProtocolV2Test is BaseTest {
         vm.prank(tenant);
         market.fund(id);
         vm.warp(_epochEnd(cur + 1) + 7 minutes);
-        _submit(_report(cur + 1, ReportLib.deliveryLeaf(id, cur + 1, _full())));
+        _submit(_report(cur + 1, ReportLib.deliveryLeaf(id, cur + 1, _full(), 0)));
         (, uint64 submittedAt) = registry.reportOf(clusterId, cur + 1);
         assertGt(submittedAt, type(uint32).max);
         assertEq(submittedAt, block.timestamp);
@@ -710,12 +718,12 @@ contract ProtocolV2Test is BaseTest {
                 ChallengeWindowOpen.selector, id, cur + 1, uint256(submittedAt) + CHALLENGE_WINDOW
             )
         );
-        market.settle(id, cur + 1, _full(), new bytes32[](0));
+        market.settle(id, cur + 1, _full(), 0, new bytes32[](0));
         vm.prank(tenant);
         desk.challenge(id, cur + 1); // the window is computed right too
         vm.prank(arbiter);
-        desk.resolveChallenge(id, cur + 1, _full(), false);
-        market.settle(id, cur + 1, 0, new bytes32[](0));
+        desk.resolveChallenge(id, cur + 1, _full(), 0, false);
+        market.settle(id, cur + 1, 0, 0, new bytes32[](0));
         assertEq(market.claimable(id, owner), _epochRent());
     }
 
@@ -732,16 +740,16 @@ contract ProtocolV2Test is BaseTest {
         _submit(_report(1, root));
 
         vm.expectRevert(abi.encodeWithSelector(LeavesAgree.selector, id, uint64(1)));
-        desk.proveConflict(id, 1, _full(), proofs[0], _full(), proofs[0]);
+        desk.proveConflict(id, 1, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(_full(), 0, proofs[0]));
         vm.expectRevert(abi.encodeWithSelector(InvalidProof.selector, id, uint64(1)));
-        desk.proveConflict(id, 1, _full(), proofs[0], 5, proofs[2]);
+        desk.proveConflict(id, 1, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(5, 0, proofs[2]));
 
         vm.expectEmit(true, true, false, true, address(desk));
-        emit ConflictingLeavesProven(id, 1, _full(), _full() / 2);
+        emit ConflictingLeavesProven(id, 1, _full(), 0, _full() / 2, 0);
         vm.prank(keeper);
-        desk.proveConflict(id, 1, _full(), proofs[0], _full() / 2, proofs[1]);
+        desk.proveConflict(id, 1, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(_full() / 2, 0, proofs[1]));
         vm.expectRevert(abi.encodeWithSelector(AlreadyChallenged.selector, id, uint64(1)));
-        desk.proveConflict(id, 1, _full(), proofs[0], _full() / 2, proofs[1]);
+        desk.proveConflict(id, 1, ProvenLeaf(_full(), 0, proofs[0]), ProvenLeaf(_full() / 2, 0, proofs[1]));
         vm.prank(tenant);
         vm.expectRevert(abi.encodeWithSelector(AlreadyChallenged.selector, id, uint64(1)));
         desk.challenge(id, 1);
@@ -755,7 +763,7 @@ contract ProtocolV2Test is BaseTest {
             id, 1, 0, 0, _epochRent(), _maxCredit(), _acc(_epochRent() * ACC / SHARES), Outcome.Unproven
         );
         vm.prank(owner);
-        market.settle(id, 1, _full(), proofs[0]);
+        market.settle(id, 1, _full(), 0, proofs[0]);
         assertEq(market.getLease(id).escrow, _epochRent(), "nothing billed");
         assertEq(market.getLease(id).credits, _maxCredit());
         _assertConserved(_one(id));

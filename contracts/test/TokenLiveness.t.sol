@@ -30,12 +30,12 @@ contract TokenLivenessTest is CollateralBase {
             vm.warp(t);
             // The owner: each report at the last second of its window (reports are still on time).
             if (reported < 9 && t == _epochEnd(reported) + REPORT_WINDOW) {
-                _submit(_report(reported, ReportLib.deliveryLeaf(lease, reported, _full())));
+                _submit(_report(reported, ReportLib.deliveryLeaf(lease, reported, _full(), 0)));
                 ++reported;
             }
             // The keeper: settles each epoch the moment its challenge window closes.
             if (settled < reported && t == _epochEnd(settled) + REPORT_WINDOW + CHALLENGE_WINDOW) {
-                market.settle(lease, settled, _full(), new bytes32[](0));
+                market.settle(lease, settled, _full(), 0, new bytes32[](0));
                 ++settled;
             }
             if (market.unsettledEpochs(lease) == 0) openMinutes += 5;
@@ -80,9 +80,9 @@ contract TokenLivenessTest is CollateralBase {
 
         // The arbiter upholds it with the real delivery: the tokens get the epoch's full rent.
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full(), true);
+        desk.resolveChallenge(lease, 1, _full(), 0, true);
         skip(CHALLENGE_WINDOW);
-        market.settle(lease, 1, 0, new bytes32[](0));
+        market.settle(lease, 1, 0, 0, new bytes32[](0));
         assertEq(token.rentHeld(), _epochRent(), "the fair rent reached the tokens");
         // The bond comes back to alice through the token.
         assertEq(token.reclaimChallengeBond(1), bond);

@@ -12,12 +12,12 @@ contract TokenR3FindingsTest is CollateralBase {
 
     function _lateReport(uint64 epoch) internal {
         vm.warp(_epochEnd(epoch) + REPORT_WINDOW); // last second of its (legal) reporting window
-        _submit(_report(epoch, ReportLib.deliveryLeaf(lease, epoch, _full())));
+        _submit(_report(epoch, ReportLib.deliveryLeaf(lease, epoch, _full(), 0)));
     }
 
     function _keeperSettle(uint64 epoch) internal {
         vm.warp(_epochEnd(epoch) + REPORT_WINDOW + CHALLENGE_WINDOW); // the moment it can settle
-        market.settle(lease, epoch, _full(), new bytes32[](0));
+        market.settle(lease, epoch, _full(), 0, new bytes32[](0));
     }
 
     /// R3-F1 (medium, economic). "Unwrap after settlement to keep it" is not an option while the

@@ -11,7 +11,7 @@ import {
     SettlementPending
 } from "../src/libraries/Errors.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {DisputeStatus} from "../src/libraries/Types.sol";
+import {DisputeStatus, ProvenLeaf} from "../src/libraries/Types.sol";
 import {CollateralBase} from "./utils/CollateralBase.sol";
 import {MorphoBase} from "./utils/MorphoBase.sol";
 import {ShareReceiver} from "./utils/ShareReceiver.sol";
@@ -57,7 +57,7 @@ contract TokenR3WithstoodTest is CollateralBase {
         );
         token.reclaimChallengeBond(1);
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full(), false); // rejected: forfeited to governance
+        desk.resolveChallenge(lease, 1, _full(), 0, false); // rejected: forfeited to governance
         vm.expectRevert(
             abi.encodeWithSelector(
                 ChallengeBondNotReturned.selector, lease, uint64(1), uint8(DisputeStatus.Rejected)
@@ -85,7 +85,7 @@ contract TokenR3WithstoodTest is CollateralBase {
         vm.prank(carol);
         desk.challenge(lease, 2);
         uint256 bal = usd.balanceOf(address(token));
-        desk.proveConflict(lease, 2, 1, pa, 2, pb);
+        desk.proveConflict(lease, 2, ProvenLeaf(1, 0, pa), ProvenLeaf(2, 0, pb));
         vm.expectRevert(NothingToClaim.selector);
         token.reclaimChallengeBond(2);
         assertEq(desk.payouts(address(usd), carol), desk.challengeBond(lease));
@@ -106,10 +106,10 @@ contract TokenR3WithstoodTest is CollateralBase {
         uint256 bond = _challengeVia(alice, 1);
         assertEq(usd.allowance(address(token), address(desk)), 0);
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full(), true);
+        desk.resolveChallenge(lease, 1, _full(), 0, true);
         returnedBonds += bond;
         skip(CHALLENGE_WINDOW);
-        market.settle(lease, 1, 0, new bytes32[](0));
+        market.settle(lease, 1, 0, 0, new bytes32[](0));
         token.harvest();
         uint256 cash = token.cash();
         (bytes32[] memory pa, bytes32[] memory pb) = _reportConflict(2, 3, 4);
@@ -118,7 +118,7 @@ contract TokenR3WithstoodTest is CollateralBase {
         vm.prank(alice);
         token.challenge(2);
         assertEq(token.challengerOf(2), bob, "a refused second challenge leaves no trace");
-        desk.proveConflict(lease, 2, 3, pa, 4, pb);
+        desk.proveConflict(lease, 2, ProvenLeaf(3, 0, pa), ProvenLeaf(4, 0, pb));
         returnedBonds += bond;
         _books();
         vm.prank(governance);
@@ -151,7 +151,7 @@ contract TokenR3WithstoodTest is CollateralBase {
         vm.expectRevert();
         token.reclaimChallengeBond(1); // still Open until expire is called
         desk.expire(lease, 1);
-        desk.proveConflict(lease, 1, 5, pa, 6, pb); // Expired -> Conflict, no second release
+        desk.proveConflict(lease, 1, ProvenLeaf(5, 0, pa), ProvenLeaf(6, 0, pb)); // Expired -> Conflict, no second release
         uint256 before = usd.balanceOf(alice);
         assertEq(token.reclaimChallengeBond(1), bond);
         assertEq(usd.balanceOf(alice) - before, bond);
@@ -203,7 +203,7 @@ contract TokenR3WithstoodTest is CollateralBase {
                     if (block.timestamp < desk.challengeOf(lease, next).openedAt + RESOLUTION_WINDOW) {
                         bool up = (r >> 20) % 2 == 0;
                         vm.prank(arbiter);
-                        desk.resolveChallenge(lease, next, _full(), up);
+                        desk.resolveChallenge(lease, next, _full(), 0, up);
                         if (up) {
                             state[next] = 2;
                             returnedBonds += desk.challengeBond(lease);
@@ -217,12 +217,12 @@ contract TokenR3WithstoodTest is CollateralBase {
                     }
                 }
                 skip(RESOLUTION_WINDOW + CHALLENGE_WINDOW);
-                try market.settle(lease, next, 0, new bytes32[](0)) {
+                try market.settle(lease, next, 0, 0, new bytes32[](0)) {
                     ++next;
                     reported = false;
                 } catch {
                     try market.settle(
-                        lease, next, desk.challengeOf(lease, next).delivered, new bytes32[](0)
+                        lease, next, desk.challengeOf(lease, next).delivered, 0, new bytes32[](0)
                     ) {
                         ++next;
                         reported = false;
@@ -297,7 +297,7 @@ contract TokenR3MorphoWithstoodTest is MorphoBase {
         fc.go(1);
         assertEq(token.challengerOf(1), address(fc));
         vm.prank(arbiter);
-        desk.resolveChallenge(lease, 1, _full(), true);
+        desk.resolveChallenge(lease, 1, _full(), 0, true);
         token.reclaimChallengeBond(1);
         assertEq(usd.balanceOf(address(fc)), bond);
     }
@@ -346,7 +346,7 @@ contract Reenterer is ShareReceiver {
     function onERC1155Received(address, address, uint256, uint256, bytes calldata) external returns (bytes4) {
         if (msg.sender == address(mkt) && !settled) {
             uint64 nextE = 1;
-            try mkt.settle(lease, nextE, 8 * 3600, new bytes32[](0)) {
+            try mkt.settle(lease, nextE, 8 * 3600, 0, new bytes32[](0)) {
                 settled = true;
             } catch {}
             try tok.challenge(2) {

@@ -8,14 +8,19 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const epoch = 1n;
-// (leaseId, epoch, gpuSecondsDelivered) for leases 1..7 of an 8-GPU, 1-hour-epoch cluster.
-const delivered = [28800n, 0n, 14400n, 28799n, 1n, 27000n, 123n];
-const values = delivered.map((d, i) => [BigInt(i + 1), epoch, d]);
-const tree = StandardMerkleTree.of(values, ['uint256', 'uint64', 'uint64']);
+// (leaseId, epoch, delivered unit-seconds, metered Wh) for leases 1..7 of an 8-GPU, 1-hour-epoch
+// cluster.
+const LEAF_TYPES = ['uint256', 'uint64', 'uint64', 'uint64'];
+const delivered = [[28800n, 5600n], [0n, 0n], [14400n, 2800n], [28799n, 5599n], [1n, 0n], [27000n, 14900n], [123n, 1n]];
+const values = delivered.map(([d, wh], i) => [BigInt(i + 1), epoch, d, wh]);
+const tree = StandardMerkleTree.of(values, LEAF_TYPES);
 
 const leaves = [];
-for (const [index, [leaseId, e, d]] of tree.entries()) {
-  leaves.push({ leaseId: leaseId.toString(), epoch: e.toString(), delivered: d.toString(), proof: tree.getProof(index) });
+for (const [index, [leaseId, e, d, wh]] of tree.entries()) {
+  leaves.push({
+    leaseId: leaseId.toString(), epoch: e.toString(), delivered: d.toString(), energyWh: wh.toString(),
+    proof: tree.getProof(index),
+  });
 }
 leaves.sort((a, b) => Number(a.leaseId) - Number(b.leaseId));
 
@@ -34,12 +39,15 @@ const next = () => {
 };
 const vectors = [1, 2, 3, 4, 5, 7, 8, 13, 100].map((n) => {
   const epoch = next() % 100000n;
-  const values = Array.from({ length: n }, (_, i) => [BigInt(i) * 1000003n + (next() % 1000n) + 1n, epoch, next() % 2000000n]);
-  const t = StandardMerkleTree.of(values, ['uint256', 'uint64', 'uint64']);
+  const values = Array.from({ length: n }, (_, i) => [
+    BigInt(i) * 1000003n + (next() % 1000n) + 1n, epoch, next() % 2000000n, next() % 500000n,
+  ]);
+  const t = StandardMerkleTree.of(values, LEAF_TYPES);
   return {
     root: t.root,
-    leaves: values.map(([leaseId, e, d], i) => ({
-      leaseId: leaseId.toString(), epoch: e.toString(), delivered: d.toString(), proof: t.getProof(i),
+    leaves: values.map(([leaseId, e, d, wh], i) => ({
+      leaseId: leaseId.toString(), epoch: e.toString(), delivered: d.toString(), energyWh: wh.toString(),
+      proof: t.getProof(i),
     })),
   };
 });

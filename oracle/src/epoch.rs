@@ -219,6 +219,9 @@ impl EpochAccumulator {
                 lease_id: U256::from(lease.lease_id),
                 epoch: self.epoch,
                 delivered: lease.gpus.iter().map(|uuid| lease.billing.delivered(tally(uuid))).sum(),
+                // The lease's GPUs' own energy, as their counters read it (attribution by GPU).
+                energy_wh: lease.gpus.iter().map(|uuid| tally(uuid).energy_mj).sum::<u64>()
+                    / MJ_PER_WH,
             })
             .collect();
 

@@ -7,7 +7,7 @@
 
 use alloy::{primitives::keccak256, signers::local::PrivateKeySigner};
 use compute_ledger_sdk::{
-    Amount, Billing, ClusterSpec, DeployParams, LeaseOffer, Owner, Tenant, deploy,
+    Amount, Billing, ClusterSpec, DeployParams, LeaseOffer, Owner, Tenant, Unit, deploy,
     test_utils::{Devnet, dollars, mint},
 };
 
@@ -58,14 +58,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let offer = LeaseOffer {
         cluster_id: cluster,
         tenant: tenant.address(),
-        gpus: 128,
+        unit: Unit::Gpu,
+        units: 128,
         start_epoch: start,
         end_epoch: start + 60,
-        price_per_gpu_hour: Amount::parse("2.10", 6)?,
+        price_per_unit_hour: Amount::parse("2.10", 6)?,
         billing: Billing::Reserved,
         sla_bps: 9_500,
         credit_bps: 5_000,
         total_shares: 1_000_000,
+        energy_price_per_kwh: Amount::zero(6),
     };
     let lease = owner.create_lease(&offer).await?;
     let bond = owner.bond(cluster).await?;

@@ -23,6 +23,11 @@ impl Amount {
         Self { base, decimals }
     }
 
+    /// Nothing, in a token of `decimals`.
+    pub const fn zero(decimals: u8) -> Self {
+        Self::from_base(U256::ZERO, decimals)
+    }
+
     /// Base units (what contracts take).
     pub const fn base(&self) -> U256 {
         self.base

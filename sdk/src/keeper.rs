@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 
 use alloy::primitives::{B256, U256};
-use compute_ledger_types::DeliveriesTree;
+use compute_ledger_types::{DeliveriesTree, DeliveryLeaf};
 
 use crate::{
     Amount, Client, ErrorKind, LeaseInfo, LeaseStatus, Result, SdkError,
@@ -30,17 +30,18 @@ const DISPUTE_CONFLICT: u8 = 5;
 /// Epochs one lease scan looks at, at most (a long-neglected lease catches up over several runs).
 pub const MAX_EPOCHS_PER_SCAN: u64 = 256;
 
-/// Where the keeper gets the (delivered, proof) of a lease in a reported epoch: the oracle's
-/// archive of deliveries trees, or the node's `ledger_deliveryProof`.
+/// Where the keeper gets the leaf and proof of a lease in a reported epoch: the oracle's archive
+/// of deliveries trees, or the node's `ledger_deliveryProof`.
 pub trait DeliveryProofs {
-    /// The lease's delivered GPU-seconds in (cluster, epoch) and its proof; `Ok(None)` when this
-    /// store has none, an error (e.g. [`SdkError::ProofStore`]) when it cannot tell.
+    /// The lease's leaf in (cluster, epoch) (delivered unit-seconds, metered energy) and its
+    /// proof; `Ok(None)` when this store has none, an error (e.g. [`SdkError::ProofStore`]) when
+    /// it cannot tell.
     fn delivery(
         &self,
         cluster_id: u64,
         epoch: u64,
         lease_id: U256,
-    ) -> Result<Option<(u64, Vec<B256>)>>;
+    ) -> Result<Option<(DeliveryLeaf, Vec<B256>)>>;
 }
 
 /// Deliveries trees kept in memory, by (cluster, epoch).
@@ -62,10 +63,10 @@ impl DeliveryProofs for ProofBook {
         cluster_id: u64,
         epoch: u64,
         lease_id: U256,
-    ) -> Result<Option<(u64, Vec<B256>)>> {
+    ) -> Result<Option<(DeliveryLeaf, Vec<B256>)>> {
         let Some(tree) = self.trees.get(&(cluster_id, epoch)) else { return Ok(None) };
         let Some(leaf) = tree.leaf(lease_id) else { return Ok(None) };
-        Ok(tree.proof(lease_id).ok().map(|proof| (leaf.delivered, proof)))
+        Ok(tree.proof(lease_id).ok().map(|proof| (*leaf, proof)))
     }
 }
 
@@ -465,12 +466,12 @@ impl Keeper {
                 }
                 continue;
             }
-            let (delivered, proof) = match due.kind {
+            let ((delivered, energy_wh), proof) = match due.kind {
                 DueKind::Ahead => {
-                    if let Some((delivered, proof)) =
+                    if let Some((leaf, proof)) =
                         proofs.delivery(due.cluster_id, due.epoch, due.lease_id)?
                     {
-                        self.prove_ahead(due, delivered, proof, &mut run).await?;
+                        self.prove_ahead(due, &leaf, proof, &mut run).await?;
                     }
                     continue;
                 }
@@ -478,7 +479,7 @@ impl Keeper {
                     // An unreadable store stops the run: settling such an epoch as unproven
                     // would bill the owner for a proof that exists.
                     match proofs.delivery(due.cluster_id, due.epoch, due.lease_id)? {
-                        Some(found) => found,
+                        Some((leaf, proof)) => ((leaf.delivered, leaf.energy_wh), proof),
                         None if now > unproven_after => {
                             self.flush(&mut items, batch_size, &mut run, &mut blocked).await?;
                             if let Some(reason) = blocked.get(&due.lease_id) {
@@ -500,12 +501,13 @@ impl Keeper {
                         }
                     }
                 }
-                DueKind::Missed | DueKind::Resolved | DueKind::Conflict => (0, Vec::new()),
+                DueKind::Missed | DueKind::Resolved | DueKind::Conflict => ((0, 0), Vec::new()),
             };
             let item = LeaseMarket::SettleItem {
                 leaseId: due.lease_id,
                 epoch: due.epoch,
                 delivered,
+                energyWh: energy_wh,
                 proof,
             };
             items.push((*due, item));
@@ -518,12 +520,13 @@ impl Keeper {
     async fn prove_ahead(
         &self,
         due: &DueEpoch,
-        delivered: u64,
+        leaf: &DeliveryLeaf,
         proof: Vec<B256>,
         run: &mut KeeperRun,
     ) -> Result<()> {
         let market = self.client.market();
-        match transact(market.settle(due.lease_id, due.epoch, delivered, proof)).await {
+        let call = market.settle(due.lease_id, due.epoch, leaf.delivered, leaf.energy_wh, proof);
+        match transact(call).await {
             Ok(_) => {
                 run.transactions += 1;
                 run.proven_ahead.push(*due);
@@ -552,7 +555,7 @@ impl Keeper {
         let market = self.client.market();
         let sent = match transact(market.settleUnproven(due.lease_id, due.epoch)).await {
             Err(SdkError::Contract(r)) if r.kind == ErrorKind::EpochProven => {
-                transact(market.settle(due.lease_id, due.epoch, 0, Vec::new())).await
+                transact(market.settle(due.lease_id, due.epoch, 0, 0, Vec::new())).await
             }
             other => other,
         };
@@ -721,16 +724,18 @@ impl Keeper {
         self.first_settlement(&receipt)
     }
 
-    /// Settles one reported epoch with its delivery proof.
+    /// Settles one reported epoch with its deliveries leaf (delivered unit-seconds, metered Wh)
+    /// and the leaf's proof.
     pub async fn settle(
         &self,
         lease_id: U256,
         epoch: u64,
         delivered: u64,
+        energy_wh: u64,
         proof: Vec<B256>,
     ) -> Result<Settlement> {
-        let receipt =
-            transact(self.client.market().settle(lease_id, epoch, delivered, proof)).await?;
+        let market = self.client.market();
+        let receipt = transact(market.settle(lease_id, epoch, delivered, energy_wh, proof)).await?;
         self.first_settlement(&receipt)
     }
 
@@ -763,7 +768,7 @@ impl Keeper {
         Settlement {
             lease_id: e.leaseId,
             epoch: e.epoch,
-            delivered: e.deliveredGpuSeconds,
+            delivered: e.delivered,
             rent: self.client.amount(e.rent),
             compensation: self.client.amount(e.compensation),
             sla_credit: self.client.amount(e.slaCredit),

@@ -41,6 +41,63 @@ impl std::fmt::Display for Billing {
     }
 }
 
+/// What a lease's units are (`"gpu"` or `"kw"` in JSON): GPUs, delivered in GPU-seconds and priced
+/// per GPU-hour; or kW of critical-IT power (a powered shell: the tenant brings its own machines),
+/// delivered in kW-seconds of power available to its racks and priced per kW-hour of capacity,
+/// with the racks' metered energy passed through at the lease's tariff.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum Unit {
+    /// GPUs.
+    #[default]
+    Gpu,
+    /// kW of critical-IT power.
+    Kw,
+}
+
+impl Unit {
+    /// The market's encoding: 0 GPU, 1 kW.
+    pub fn to_u8(self) -> u8 {
+        match self {
+            Self::Gpu => 0,
+            Self::Kw => 1,
+        }
+    }
+
+    /// From the market's encoding.
+    pub fn from_u8(raw: u8) -> Result<Self> {
+        match raw {
+            0 => Ok(Self::Gpu),
+            1 => Ok(Self::Kw),
+            other => Err(SdkError::Invalid(format!("unknown lease unit {other}"))),
+        }
+    }
+
+    /// The unit's short name: `GPU` or `kW`.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::Gpu => "GPU",
+            Self::Kw => "kW",
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.symbol())
+    }
+}
+
 /// Where a lease is in its life (as the market's `LeaseStatus`; `"offered"`, `"active"`,
 /// `"ended"` or `"cancelled"` in JSON: the node's index and wallets share this one definition).
 #[derive(
@@ -100,15 +157,17 @@ pub struct LeaseOffer {
     pub cluster_id: u64,
     /// Who funds the escrow and may challenge reports.
     pub tenant: Address,
-    /// GPUs leased.
-    pub gpus: u32,
+    /// What is leased: GPUs or kW of critical-IT power.
+    pub unit: Unit,
+    /// GPUs or kW leased.
+    pub units: u32,
     /// First epoch billed (must be in the future: the tenant funds before it starts).
     pub start_epoch: u64,
     /// First epoch after the term.
     pub end_epoch: u64,
-    /// Rent per GPU-hour at full delivery.
-    pub price_per_gpu_hour: Amount,
-    /// What counts as delivered.
+    /// Rent per unit-hour (GPU-hour, or kW-hour of capacity) at full delivery.
+    pub price_per_unit_hour: Amount,
+    /// What counts as delivered (a powered shell bills the power available: `Reserved`).
     pub billing: Billing,
     /// Delivery below this share of capacity (basis points) earns the tenant a credit.
     pub sla_bps: u16,
@@ -116,24 +175,31 @@ pub struct LeaseOffer {
     pub credit_bps: u16,
     /// ERC-1155 shares minted to the owner; investors buy them for the rent stream.
     pub total_shares: u128,
+    /// A powered shell's energy pass-through per kWh of its racks' metered energy (zero for none;
+    /// GPU leases must leave it zero).
+    pub energy_price_per_kwh: Amount,
 }
 
 impl LeaseOffer {
     pub(crate) fn to_terms(&self, stablecoin: Address) -> Result<LeaseMarket::LeaseTerms> {
-        let price = u128::try_from(self.price_per_gpu_hour.base())
-            .map_err(|_| SdkError::Invalid("price per GPU-hour is too large".into()))?;
+        let base = |amount: &Amount, what: &str| {
+            u128::try_from(amount.base())
+                .map_err(|_| SdkError::Invalid(format!("{what} is too large")))
+        };
         Ok(LeaseMarket::LeaseTerms {
             clusterId: self.cluster_id,
             tenant: self.tenant,
             stablecoin,
-            gpus: self.gpus,
+            units: self.units,
             startEpoch: self.start_epoch,
             endEpoch: self.end_epoch,
-            pricePerGpuHour: price,
+            pricePerUnitHour: base(&self.price_per_unit_hour, "price per unit-hour")?,
             billing: self.billing.to_u8(),
             slaBps: self.sla_bps,
             creditBps: self.credit_bps,
             totalShares: self.total_shares,
+            unit: self.unit.to_u8(),
+            energyPricePerKwh: base(&self.energy_price_per_kwh, "energy price per kWh")?,
         })
     }
 }
@@ -149,8 +215,10 @@ pub struct LeaseInfo {
     pub tenant: Address,
     /// The payment stablecoin.
     pub stablecoin: Address,
-    /// GPUs leased.
-    pub gpus: u32,
+    /// What is leased: GPUs or kW of critical-IT power.
+    pub unit: Unit,
+    /// GPUs or kW leased.
+    pub units: u32,
     /// First epoch billed.
     pub start_epoch: u64,
     /// First epoch after the term.
@@ -169,8 +237,10 @@ pub struct LeaseInfo {
     pub sla_bps: u16,
     /// Credit in basis points of the shortfall's rent.
     pub credit_bps: u16,
-    /// Rent per GPU-hour at full delivery.
-    pub price_per_gpu_hour: Amount,
+    /// Rent per unit-hour at full delivery.
+    pub price_per_unit_hour: Amount,
+    /// A powered shell's energy pass-through per kWh (zero for none).
+    pub energy_price_per_kwh: Amount,
     /// Shares in existence.
     pub total_shares: u128,
     /// Prepaid rent not yet settled (once ended: the tenant's remainder).
@@ -221,7 +291,8 @@ async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
         cluster_id: l.clusterId,
         tenant: l.tenant,
         stablecoin: l.stablecoin,
-        gpus: l.gpus,
+        unit: Unit::from_u8(l.unit)?,
+        units: l.units,
         start_epoch: l.startEpoch,
         end_epoch: l.endEpoch,
         next_epoch: l.nextEpoch,
@@ -231,7 +302,8 @@ async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
         billing: Billing::from_u8(l.billing),
         sla_bps: l.slaBps,
         credit_bps: l.creditBps,
-        price_per_gpu_hour: money(l.pricePerGpuHour),
+        price_per_unit_hour: money(l.pricePerUnitHour),
+        energy_price_per_kwh: money(l.energyPricePerKwh),
         total_shares: l.totalShares,
         escrow: money(l.escrow),
         rent_pool: money(l.rentPool),

@@ -69,7 +69,7 @@ pub use keeper::{
     DeliveryProofs, DisputeState, DueEpoch, DueKind, EpochFacts, Keeper, KeeperRun, LeaseWalk,
     MAX_EPOCHS_PER_SCAN, Outcome, ProofBook, Settlement, Skipped, WalkStep, Windows,
 };
-pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus};
+pub use lease::{Billing, LeaseInfo, LeaseOffer, LeaseStatus, Unit};
 pub use owner::{Bond, ClusterSpec, Owner};
 pub use pricing::{PRICER_SPEED_PER_EPOCH, PRICER_STEEPNESS, PRICER_TARGET_UTILIZATION, Quote};
 pub use reports::{AcceptedReport, Reports, to_binding};

@@ -111,7 +111,7 @@ impl crate::Owner {
     /// id and the price it was created at.
     pub async fn create_lease_at_quote(&self, offer: &LeaseOffer) -> Result<(U256, Amount)> {
         let quote = self.client().quote(offer.cluster_id).await?;
-        let priced = LeaseOffer { price_per_gpu_hour: quote.price_per_gpu_hour, ..offer.clone() };
+        let priced = LeaseOffer { price_per_unit_hour: quote.price_per_gpu_hour, ..offer.clone() };
         Ok((self.create_lease(&priced).await?, quote.price_per_gpu_hour))
     }
 }

@@ -163,17 +163,19 @@ impl Arbiter {
         Self { client }
     }
 
-    /// Rules on a challenged epoch before its deadline: the delivered GPU-seconds it settles
-    /// with, and whether the challenger was right (bond returned) or not (bond to the owner).
+    /// Rules on a challenged epoch before its deadline: the delivered unit-seconds and metered
+    /// energy (Wh) it settles with, and whether the challenger was right (bond returned) or not
+    /// (bond forfeited).
     pub async fn resolve(
         &self,
         lease_id: U256,
         epoch: u64,
         delivered: u64,
+        energy_wh: u64,
         upheld: bool,
     ) -> Result<()> {
         let desk = self.client.disputes();
-        transact(desk.resolveChallenge(lease_id, epoch, delivered, upheld)).await?;
+        transact(desk.resolveChallenge(lease_id, epoch, delivered, energy_wh, upheld)).await?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use std::{
 
 use crate::{
     Amount, Billing, Client, ClusterSpec, DeployParams, Deployment, Investor, Keeper, LeaseOffer,
-    Owner, Reports, STABLECOIN_DECIMALS, Tenant, deploy, tx::transact,
+    Owner, Reports, STABLECOIN_DECIMALS, Tenant, Unit, deploy, tx::transact,
 };
 use alloy::{
     node_bindings::{Anvil, AnvilInstance},
@@ -197,14 +197,16 @@ impl Market {
         LeaseOffer {
             cluster_id: self.cluster_id,
             tenant: self.tenant.address(),
-            gpus,
+            unit: Unit::Gpu,
+            units: gpus,
             start_epoch,
             end_epoch: start_epoch + epochs,
-            price_per_gpu_hour: Amount::parse("2.00", STABLECOIN_DECIMALS).expect("price"),
+            price_per_unit_hour: Amount::parse("2.00", STABLECOIN_DECIMALS).expect("price"),
             billing: Billing::Reserved,
             sla_bps: 9_500,
             credit_bps: 5_000,
             total_shares: 1_000_000,
+            energy_price_per_kwh: Amount::zero(STABLECOIN_DECIMALS),
         }
     }
 
@@ -233,7 +235,7 @@ impl Market {
     ) -> (UsageReport, Vec<alloy::primitives::Bytes>, DeliveriesTree) {
         let leaves = deliveries
             .iter()
-            .map(|&(lease_id, delivered)| DeliveryLeaf { lease_id, epoch, delivered })
+            .map(|&(lease_id, delivered)| DeliveryLeaf { lease_id, epoch, delivered, energy_wh: 0 })
             .collect();
         let tree = DeliveriesTree::new(leaves).expect("tree");
         let capacity = u64::from(CLUSTER_GPUS) * u64::from(EPOCH);

@@ -59,7 +59,7 @@ async fn every_base_unit_is_accounted_for() {
     assert_eq!((dispute.epoch, dispute.status.as_str()), (start + 1, "open"));
     assert!(dispute.resolve_by > 0, "{dispute:?}");
     Arbiter::new(m.governance.clone())
-        .resolve(lease, start + 1, cap * 7 / 10, true)
+        .resolve(lease, start + 1, cap * 7 / 10, 0, true)
         .await
         .expect("resolve");
     m.devnet.advance(CHALLENGE_WINDOW).await;
@@ -83,7 +83,7 @@ async fn every_base_unit_is_accounted_for() {
     assert_eq!(row.lease.status, LeaseStatus::Ended);
     assert_eq!(row.lease.missed_epochs, 1);
     let settlements = &row.settlements;
-    let delivered: Vec<u64> = settlements.iter().map(|s| s.delivered_gpu_seconds).collect();
+    let delivered: Vec<u64> = settlements.iter().map(|s| s.delivered).collect();
     assert_eq!(delivered, vec![cap, cap * 7 / 10, 0, cap * 9 / 10]);
     let rent: U256 = settlements.iter().map(|s| s.rent).sum();
     let credits: U256 = settlements.iter().map(|s| s.sla_credit).sum();

@@ -11,7 +11,7 @@
 //! use compute_ledger_types::{DeliveriesTree, DeliveryLeaf, verify_proof};
 //!
 //! let leaves: Vec<DeliveryLeaf> = (1..=3u64)
-//!     .map(|id| DeliveryLeaf { lease_id: U256::from(id), epoch: 7, delivered: 28_800 })
+//!     .map(|id| DeliveryLeaf { lease_id: U256::from(id), epoch: 7, delivered: 28_800, energy_wh: 5_600 })
 //!     .collect();
 //! let tree = DeliveriesTree::new(leaves.clone())?;
 //! let proof = tree.proof(U256::from(2))?; // what `LeaseMarket.settle` takes for lease 2

@@ -1,7 +1,7 @@
-//! The deliveries tree: a Merkle tree over `(leaseId, epoch, gpuSecondsDelivered)` leaves in the
+//! The deliveries tree: a Merkle tree over `(leaseId, epoch, delivered, energyWh)` leaves in the
 //! OpenZeppelin `StandardMerkleTree` convention, so `@openzeppelin/merkle-tree` with types
-//! `["uint256", "uint64", "uint64"]` builds the same root and proofs, and `MerkleProof.verify`
-//! accepts them on-chain.
+//! `["uint256", "uint64", "uint64", "uint64"]` builds the same root and proofs, and
+//! `MerkleProof.verify` accepts them on-chain.
 //!
 //! Layout (as in the JS library): leaf hashes sorted ascending fill the end of an array of
 //! `2n - 1` nodes in reverse; node `i` is `hash_pair(node 2i+1, node 2i+2)`; the root is node 0.
@@ -20,17 +20,23 @@ pub struct DeliveryLeaf {
     pub lease_id: U256,
     /// The epoch.
     pub epoch: u64,
-    /// GPU-seconds delivered to the lease in the epoch, by its billing mode.
+    /// Unit-seconds delivered to the lease in the epoch, by its billing mode: GPU-seconds, or a
+    /// powered shell's kW-seconds of power available to its racks.
     pub delivered: u64,
+    /// The lease's metered energy in the epoch (Wh): its GPUs' attributed share of IT energy, or
+    /// a powered shell's rack sub-meters (billed at its tariff).
+    #[serde(default)]
+    pub energy_wh: u64,
 }
 
 impl DeliveryLeaf {
-    /// `keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, delivered))))`.
+    /// `keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, delivered, energyWh))))`.
     pub fn hash(&self) -> B256 {
-        let mut encoded = [0u8; 96];
+        let mut encoded = [0u8; 128];
         encoded[..32].copy_from_slice(&self.lease_id.to_be_bytes::<32>());
         encoded[56..64].copy_from_slice(&self.epoch.to_be_bytes());
         encoded[88..96].copy_from_slice(&self.delivered.to_be_bytes());
+        encoded[120..128].copy_from_slice(&self.energy_wh.to_be_bytes());
         keccak256(keccak256(encoded))
     }
 }
@@ -119,7 +125,7 @@ mod tests {
     use super::*;
 
     fn leaf(lease: u64, delivered: u64) -> DeliveryLeaf {
-        DeliveryLeaf { lease_id: U256::from(lease), epoch: 7, delivered }
+        DeliveryLeaf { lease_id: U256::from(lease), epoch: 7, delivered, energy_wh: delivered / 5 }
     }
 
     #[test]
@@ -139,6 +145,8 @@ mod tests {
                 assert!(verify_proof(l.hash(), &proof, tree.root()), "n={n} lease={}", l.lease_id);
                 let inflated = DeliveryLeaf { delivered: l.delivered + 1, ..*l };
                 assert!(!verify_proof(inflated.hash(), &proof, tree.root()));
+                let more_energy = DeliveryLeaf { energy_wh: l.energy_wh + 1, ..*l };
+                assert!(!verify_proof(more_energy.hash(), &proof, tree.root()));
             }
         }
     }

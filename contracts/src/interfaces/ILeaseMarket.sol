@@ -30,7 +30,8 @@ interface ILeaseMarket {
     /// @return leaseId The new lease id, also its ERC-1155 token id (starting at 1).
     function createLease(LeaseTerms calldata terms) external returns (uint256 leaseId);
 
-    /// @notice The tenant pays the escrow (gpus x epoch length x epochs x price / 3600) with a prior
+    /// @notice The tenant pays the escrow (units x epoch length x epochs x price / 3600, plus, for a
+    /// powered shell with a tariff, the most energy its kW can draw at the tariff) with a prior
     /// approval; the lease becomes active. Funded after its start epoch began (say, the stablecoin
     /// was paused), the lease starts at the next epoch and escrows only the epochs left.
     function fund(uint256 leaseId) external;
@@ -57,14 +58,20 @@ interface ILeaseMarket {
     // ------------------------------------------------------------ settlement
 
     /// @notice Settles the lease's next epoch. With a report: after its challenge window (and any
-    /// open challenge's resolution deadline), with a Merkle proof of (leaseId, epoch, delivered)
-    /// against the report's deliveries root. Without a report after the reporting deadline: as
+    /// open challenge's resolution deadline), with a Merkle proof of (leaseId, epoch, delivered,
+    /// energyWh) against the report's deliveries root. Without a report after the reporting deadline: as
     /// missed (args ignored). After an arbiter's ruling: with the ruling (args ignored). After
     /// conflicting leaves were proven: as unproven (args ignored). For a later epoch than the
     /// lease's next (say, an earlier one is under challenge), a valid proof is kept instead
     /// (`DeliveryProven`): the epoch settles with it in its turn and can no longer become
     /// unproven, so proofs never wait for settlement order.
-    function settle(uint256 leaseId, uint64 epoch, uint64 delivered, bytes32[] calldata proof) external;
+    function settle(
+        uint256 leaseId,
+        uint64 epoch,
+        uint64 delivered,
+        uint64 energyWh,
+        bytes32[] calldata proof
+    ) external;
 
     /// @notice Settles an epoch that nobody reported by its deadline as missed: no rent from escrow,
     /// the full SLA credit to the tenant and the full rent to holders, both from the owner's bond.

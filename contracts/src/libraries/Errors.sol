@@ -205,3 +205,32 @@ error QuoteUpToDate(uint64 clusterId, uint64 nextEpoch);
 error Blocklisted(address account);
 /// @notice Thrown when a faucet request exceeds the per-call cap.
 error FaucetCapExceeded(uint256 requested, uint256 cap);
+
+// ---------------------------------------------------------------- demand response
+
+/// @notice Thrown when a demand-response program id does not exist.
+error UnknownProgram(uint256 programId);
+/// @notice Thrown when an enrollment id does not exist.
+error UnknownEnrollment(uint256 enrollmentId);
+/// @notice Thrown when a curtailment event id does not exist.
+error UnknownEvent(uint256 eventId);
+/// @notice Thrown when the caller is not the program's sponsor.
+error NotSponsor(uint256 programId, address caller);
+/// @notice Thrown when a dispatch or withdrawal needs more unreserved program funds than there are.
+error InsufficientProgramFunds(uint256 needed, uint256 available);
+/// @notice Thrown when an event is dispatched to a site that left its program.
+error EnrollmentInactive(uint256 enrollmentId);
+/// @notice Thrown when an event does not start in the future or ends before it starts.
+error InvalidEventWindow(uint64 start, uint64 end);
+/// @notice Thrown when an event is not in the status the call needs.
+error WrongEventStatus(uint256 eventId, uint8 status);
+/// @notice Thrown when the sponsor contests after the review window (or before any report).
+error ReviewWindowClosed(uint256 eventId);
+/// @notice Thrown when an event is settled before its report's review window closed.
+error ReviewWindowOpen(uint256 eventId, uint256 closesAt);
+/// @notice Thrown when a contested event is settled before the arbiter's deadline.
+error CurtailmentContestOpen(uint256 eventId, uint256 resolveBy);
+/// @notice Thrown when a curtailment leaf's proof does not match the report's deliveries root.
+error InvalidCurtailmentProof(uint256 eventId);
+/// @notice Thrown when an unattested event is closed before its attestation deadline.
+error AttestationWindowOpen(uint256 eventId, uint256 deadline);

@@ -77,9 +77,9 @@ event SharesOffered(uint256 indexed leaseId, address indexed seller, uint256 amo
 /// is paid on that balance (rent belongs to whoever held when the epoch ended).
 event HolderBalanceRecorded(uint256 indexed leaseId, address indexed holder, uint64 epoch, uint256 balance);
 /// @notice Emitted when an epoch's leaf is proven before the epoch's turn to settle; it settles
-/// with `deliveredGpuSeconds` when its turn comes, and can no longer be settled as unproven for
+/// with that leaf when its turn comes, and can no longer be settled as unproven for
 /// want of a proof (only conflicting leaves or an arbiter's ruling still change it).
-event DeliveryProven(uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds);
+event DeliveryProven(uint256 indexed leaseId, uint64 indexed epoch, uint64 delivered, uint64 energyWh);
 /// @notice Emitted when shares are bought from the primary offer.
 event SharesBought(
     uint256 indexed leaseId, address indexed buyer, address indexed seller, uint256 amount, uint256 cost
@@ -93,13 +93,17 @@ event SharesBought(
 event EpochSettled(
     uint256 indexed leaseId,
     uint64 indexed epoch,
-    uint64 deliveredGpuSeconds,
+    uint64 delivered,
     uint256 rent,
     uint256 compensation,
     uint256 slaCredit,
     uint256 rentPerShare,
     Outcome outcome
 );
+/// @notice Emitted after `EpochSettled` of a powered shell's epoch: its racks' metered energy and
+/// the pass-through charged for it (0 without a tariff, or for a missed or unproven epoch), moved
+/// from escrow to the cluster's bond.
+event EnergyBilled(uint256 indexed leaseId, uint64 indexed epoch, uint64 energyWh, uint256 charge);
 /// @notice Emitted when the tenant or a holder disputes an epoch's report, posting `bond`.
 event EpochChallengeOpened(
     uint256 indexed leaseId, uint64 indexed epoch, address indexed challenger, uint256 bond, uint64 resolveBy
@@ -107,7 +111,7 @@ event EpochChallengeOpened(
 /// @notice Emitted when the arbiter rules on a challenge: the delivery to bill, and whether the
 /// challenger was right (bond returned) or not (bond to the cluster's bond).
 event EpochChallengeResolved(
-    uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredGpuSeconds, bool upheld
+    uint256 indexed leaseId, uint64 indexed epoch, uint64 delivered, uint64 energyWh, bool upheld
 );
 /// @notice Emitted when an open challenge passes its resolution deadline unruled and its epoch
 /// settles: the report stands and the challenger's bond is returned.
@@ -115,7 +119,12 @@ event EpochChallengeExpired(uint256 indexed leaseId, uint64 indexed epoch);
 /// @notice Emitted when two different leaves for one (lease, epoch) are proven under its report's
 /// root: the epoch settles as unproven.
 event ConflictingLeavesProven(
-    uint256 indexed leaseId, uint64 indexed epoch, uint64 deliveredA, uint64 deliveredB
+    uint256 indexed leaseId,
+    uint64 indexed epoch,
+    uint64 deliveredA,
+    uint64 energyWhA,
+    uint64 deliveredB,
+    uint64 energyWhB
 );
 
 // ---------------------------------------------------------------- payouts
@@ -196,3 +205,55 @@ event PriceCurveSet(
 event QuoteUpdated(
     uint64 indexed clusterId, uint64 epoch, uint64 utilizationBps, uint256 priceAtTarget, uint256 quote
 );
+
+// ---------------------------------------------------------------- demand response
+
+/// @notice Emitted when a sponsor opens a demand-response program.
+event ProgramCreated(
+    uint256 indexed programId,
+    address indexed sponsor,
+    address token,
+    uint256 pricePerKwh,
+    uint256 penaltyPerKwh,
+    address arbiter
+);
+/// @notice Emitted when a program is funded.
+event ProgramFunded(uint256 indexed programId, address indexed from, uint256 amount);
+/// @notice Emitted when the sponsor takes back unreserved funds.
+event ProgramFundsWithdrawn(uint256 indexed programId, uint256 amount);
+/// @notice Emitted when a site enrolls committed flexible load in a program.
+event SiteEnrolled(
+    uint256 indexed enrollmentId,
+    uint256 indexed programId,
+    uint64 indexed clusterId,
+    uint32 committedKw,
+    address payee
+);
+/// @notice Emitted when a site's performance bond grows.
+event SiteBondDeposited(uint256 indexed enrollmentId, uint256 amount);
+/// @notice Emitted when a site takes back free bond.
+event SiteBondWithdrawn(uint256 indexed enrollmentId, uint256 amount);
+/// @notice Emitted when an enrollment ends (no new events).
+event SiteLeft(uint256 indexed enrollmentId, address by);
+/// @notice Emitted when a sponsor dispatches a curtailment event; its report epoch's report attests it.
+event CurtailmentDispatched(
+    uint256 indexed eventId,
+    uint256 indexed enrollmentId,
+    uint64 start,
+    uint64 end,
+    uint64 reportEpoch,
+    uint256 committedWh
+);
+/// @notice Emitted when the site's signed receipt of an event is recorded.
+event CurtailmentAcknowledged(uint256 indexed eventId, address signer);
+/// @notice Emitted when the sponsor contests an event's attested curtailment.
+event CurtailmentContested(uint256 indexed eventId, uint64 resolveBy);
+/// @notice Emitted when the program's arbiter rules an event's curtailed Wh.
+event CurtailmentRuled(uint256 indexed eventId, uint64 curtailedWh);
+/// @notice Emitted when an event settles: `attested` false means nobody attested it and the site
+/// never acknowledged it (nothing paid, nothing penalized).
+event CurtailmentSettled(
+    uint256 indexed eventId, uint256 curtailedWh, uint256 payout, uint256 penalty, bool attested
+);
+/// @notice Emitted when a payee or sponsor withdraws demand-response payouts or penalties.
+event DemandResponsePaid(address indexed token, address indexed account, uint256 amount);

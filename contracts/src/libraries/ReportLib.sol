@@ -47,26 +47,28 @@ library ReportLib {
         return keccak256(abi.encode(USAGE_REPORT_TYPEHASH, report));
     }
 
-    /// @notice The deliveries-tree leaf of (leaseId, epoch, delivered), in the OpenZeppelin
-    /// StandardMerkleTree convention: keccak256(bytes.concat(keccak256(abi.encode(...)))).
-    function deliveryLeaf(uint256 leaseId, uint64 epoch, uint64 deliveredGpuSeconds)
+    /// @notice The deliveries-tree leaf of (leaseId, epoch, delivered unit-seconds, the lease's
+    /// metered energy in Wh), in the OpenZeppelin StandardMerkleTree convention:
+    /// keccak256(bytes.concat(keccak256(abi.encode(...)))).
+    function deliveryLeaf(uint256 leaseId, uint64 epoch, uint64 delivered, uint64 energyWh)
         internal
         pure
         returns (bytes32)
     {
-        return keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, deliveredGpuSeconds))));
+        return keccak256(bytes.concat(keccak256(abi.encode(leaseId, epoch, delivered, energyWh))));
     }
 
-    /// @notice Reverts `InvalidProof` unless `proof` shows the leaf (leaseId, epoch, delivered)
-    /// under `root`.
+    /// @notice Reverts `InvalidProof` unless `proof` shows the leaf (leaseId, epoch, delivered,
+    /// energyWh) under `root`.
     function requireLeaf(
         bytes32 root,
         uint256 leaseId,
         uint64 epoch,
         uint64 delivered,
+        uint64 energyWh,
         bytes32[] memory proof
     ) internal pure {
-        if (!MerkleProof.verify(proof, root, deliveryLeaf(leaseId, epoch, delivered))) {
+        if (!MerkleProof.verify(proof, root, deliveryLeaf(leaseId, epoch, delivered, energyWh))) {
             revert InvalidProof(leaseId, epoch);
         }
     }

@@ -19,9 +19,20 @@ struct UsageReport {
     bytes32 telemetryRoot;
 }
 
-/// @notice How a lease's delivered GPU-seconds are counted by the oracle.
+/// @notice What a lease's units are, and so what its deliveries count.
+enum Unit {
+    /// GPUs: deliveries in GPU-seconds, priced per GPU-hour.
+    Gpu,
+    /// Critical-IT power (a powered shell: the tenant brings its own machines): deliveries in
+    /// kW-seconds of power available to the tenant's racks, priced per kW-hour of capacity; the
+    /// racks' metered energy may be passed through at the lease's tariff.
+    Kw
+}
+
+/// @notice How a lease's delivered unit-seconds are counted by the oracle.
 enum Billing {
-    /// Pay for healthy (available) GPU-seconds of the leased GPUs.
+    /// Pay for available unit-seconds: healthy GPU-seconds of the leased GPUs, or kW-seconds of
+    /// power available to the tenant's racks (the only billing a `Unit.Kw` lease may use).
     Reserved,
     /// Pay for busy GPU-seconds of the leased GPUs.
     Metered
@@ -73,25 +84,38 @@ struct LeaseTerms {
     uint64 clusterId;
     address tenant;
     address stablecoin;
-    uint32 gpus;
+    uint32 units; // GPUs or kW, by `unit`
     uint64 startEpoch;
     uint64 endEpoch;
-    uint128 pricePerGpuHour;
+    uint128 pricePerUnitHour;
     Billing billing;
     uint16 slaBps;
     uint16 creditBps;
     uint128 totalShares;
+    Unit unit;
+    /// Energy pass-through (`Unit.Kw` only; 0 for none): stablecoin base units per kWh of the
+    /// racks' metered energy, billed from escrow to the cluster's bond as each epoch settles.
+    uint128 energyPricePerKwh;
 }
 
-/// @notice One (lease, epoch) to settle in a batch.
+/// @notice One (lease, epoch) to settle in a batch: its deliveries leaf and the leaf's proof.
 struct SettleItem {
     uint256 leaseId;
     uint64 epoch;
     uint64 delivered;
+    uint64 energyWh;
     bytes32[] proof;
 }
 
-/// @notice Every stored field of a lease, packed to seven slots (settlement reads each once).
+/// @notice A deliveries leaf of one (lease, epoch) and its proof under the epoch's report root.
+struct ProvenLeaf {
+    uint64 delivered;
+    uint64 energyWh;
+    bytes32[] proof;
+}
+
+/// @notice Every stored field of a lease, packed to eight slots (settlement reads each once; the
+/// last only for a lease with an energy tariff).
 struct Lease {
     // slot 0
     uint64 clusterId;
@@ -100,7 +124,7 @@ struct Lease {
     uint64 nextEpoch; // next epoch to settle; == endEpoch once ended
     // slot 1
     address tenant;
-    uint32 gpus;
+    uint32 units; // GPUs or kW, by `unit`
     uint32 epochLength; // copied from the cluster (immutable there)
     LeaseStatus status;
     Billing billing;
@@ -109,8 +133,9 @@ struct Lease {
     address stablecoin;
     uint16 creditBps;
     uint64 genesis; // copied from the cluster (immutable there)
+    Unit unit;
     // slot 3
-    uint128 pricePerGpuHour;
+    uint128 pricePerUnitHour;
     uint128 totalShares;
     // slot 4
     uint128 escrow; // prepaid rent not yet settled (or, once ended, the remainder)
@@ -120,6 +145,8 @@ struct Lease {
     uint128 bondPerEpoch; // bond locked per unsettled epoch: full SLA credit + holders' compensation
     // slot 6
     uint256 rentPerShare; // accumulator, scaled by RentLib.ACC_SCALE
+    // slot 7
+    uint128 energyPricePerKwh; // 0: no energy pass-through
 }
 
 /// @notice A dispute of one (lease, epoch): who opened it and when, its bond, and the ruling.
@@ -129,4 +156,5 @@ struct Challenge {
     DisputeStatus status;
     uint64 delivered; // the arbiter's ruling (Upheld or Rejected)
     uint128 bond; // held while open; 0 once returned or forfeited
+    uint64 energyWh; // the arbiter's ruling of the racks' metered energy
 }

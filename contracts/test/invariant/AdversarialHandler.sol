@@ -9,7 +9,7 @@ import {ClusterRegistry} from "../../src/ClusterRegistry.sol";
 import {DevStablecoin} from "../../src/DevStablecoin.sol";
 import {DisputeDesk} from "../../src/DisputeDesk.sol";
 import {LeaseMarket} from "../../src/LeaseMarket.sol";
-import {SettleItem, UsageReport} from "../../src/libraries/Types.sol";
+import {ProvenLeaf, SettleItem, UsageReport} from "../../src/libraries/Types.sol";
 import {Handler} from "./Handler.sol";
 
 interface IOwnable2Step {
@@ -68,10 +68,10 @@ contract AdversarialHandler is CommonBase {
         uint64 clusterId;
         address tenant;
         address stablecoin;
-        uint32 gpus;
+        uint32 units;
         uint64 startEpoch;
         uint64 endEpoch;
-        uint128 pricePerGpuHour;
+        uint128 pricePerUnitHour;
         uint8 billing;
         uint16 slaBps;
         uint16 creditBps;
@@ -82,7 +82,7 @@ contract AdversarialHandler is CommonBase {
         // Half the time a lease on the newest cluster (maybe the outsider's) small enough to need no
         // bond, with a term that starts next epoch.
         if (who % 2 == 0) {
-            (r.clusterId, r.gpus, r.pricePerGpuHour, r.slaBps) = (registry.clusterCount(), 1, 1, 0);
+            (r.clusterId, r.units, r.pricePerUnitHour, r.slaBps) = (registry.clusterCount(), 1, 1, 0);
             (r.totalShares, r.creditBps, r.billing) =
             (1 + r.totalShares % 1e30, r.creditBps % 10_001, r.billing % 2);
             (address owner, uint32 len, uint64 genesis,) = registry.clusterInfo(r.clusterId);
@@ -95,10 +95,10 @@ contract AdversarialHandler is CommonBase {
             _cluster(r.clusterId),
             r.tenant == address(0) || who % 4 == 0 ? sender : r.tenant,
             _token(r.stablecoin),
-            r.gpus,
+            r.units,
             r.startEpoch,
             r.endEpoch,
-            r.pricePerGpuHour,
+            r.pricePerUnitHour,
             r.billing % 4, // 2 and 3 are out of range: the market must reject them
             r.slaBps,
             r.creditBps,
@@ -134,7 +134,7 @@ contract AdversarialHandler is CommonBase {
         external
         as_(who)
     {
-        _run(address(market), abi.encodeCall(market.settle, (_lease(id), _epoch(epoch), delivered, proof)));
+        _run(address(market), abi.encodeCall(market.settle, (_lease(id), _epoch(epoch), delivered, 0, proof)));
     }
 
     function settleMissed(uint256 who, uint256 id, uint64 epoch) external as_(who) {
@@ -210,7 +210,7 @@ contract AdversarialHandler is CommonBase {
         as_(who)
     {
         bytes memory call =
-            abi.encodeCall(desk.resolveChallenge, (_lease(id), _epoch(epoch), delivered, upheld));
+            abi.encodeCall(desk.resolveChallenge, (_lease(id), _epoch(epoch), delivered, 0, upheld));
         _run(address(desk), call);
     }
 
@@ -228,7 +228,8 @@ contract AdversarialHandler is CommonBase {
         bytes32[] calldata proofB
     ) external as_(who) {
         bytes memory call = abi.encodeCall(
-            desk.proveConflict, (_lease(id), _epoch(epoch), a, proofA, b, proofB)
+            desk.proveConflict,
+            (_lease(id), _epoch(epoch), ProvenLeaf(a, 0, proofA), ProvenLeaf(b, 0, proofB))
         );
         _run(address(desk), call);
     }

@@ -15,7 +15,9 @@ import {
     Lease,
     LeaseStatus,
     LeaseTerms,
+    ProvenLeaf,
     SettleItem,
+    Unit,
     UsageReport
 } from "../../src/libraries/Types.sol";
 import {MerkleBuilder} from "../utils/MerkleBuilder.sol";
@@ -152,14 +154,16 @@ contract Handler is Model {
             clusterId: c,
             tenant: tenants[(seed >> 16) % 3],
             stablecoin: token,
-            gpus: uint32(bound(uint32(raw), 1, 16)),
+            units: uint32(bound(uint32(raw), 1, 16)),
             startEpoch: start,
             endEpoch: start + uint64(bound(uint8(raw >> 32), 1, 5)),
-            pricePerGpuHour: uint128(bound(uint64(raw >> 40), 1, 10e6)),
+            pricePerUnitHour: uint128(bound(uint64(raw >> 40), 1, 10e6)),
             billing: Billing((seed >> 32) % 2),
             slaBps: uint16(bound(uint16(raw >> 104), 0, BPS)),
             creditBps: uint16(bound(uint16(raw >> 120), 0, BPS)),
-            totalShares: _shares(uint128(rawShares), rawShares >> 128)
+            totalShares: _shares(uint128(rawShares), rawShares >> 128),
+            unit: Unit.Gpu,
+            energyPricePerKwh: 0
         });
     }
 
@@ -340,7 +344,7 @@ contract Handler is Model {
             for (uint64 e = l.nextEpoch; e < l.endEpoch && n < items.length; ++e) {
                 (bool ok, uint64 d, bytes32[] memory proof) = _batchable(id, e);
                 if (!ok) break;
-                items[n++] = SettleItem(id, e, d, proof);
+                items[n++] = SettleItem(id, e, d, 0, proof);
             }
         }
         if (n == 0) return;
@@ -371,7 +375,7 @@ contract Handler is Model {
                     || c.status == DisputeStatus.Expired
                     || (c.status == DisputeStatus.Open
                         && block.timestamp >= uint256(c.openedAt) + resolutionWindow));
-            bytes memory data = abi.encodeCall(market.settle, (id, e, d, proof));
+            bytes memory data = abi.encodeCall(market.settle, (id, e, d, 0, proof));
             if (!admissible) {
                 return _expectRevert(keeper, address(market), data, "kept an inadmissible proof");
             }
@@ -398,7 +402,7 @@ contract Handler is Model {
         // A later epoch's valid proof may be kept ahead of order (`proveAhead`); a settled one never.
         if (epoch < l.nextEpoch) {
             _expectRevert(
-                keeper, address(market), abi.encodeCall(market.settle, (id, epoch, d, proof)), "resettled"
+                keeper, address(market), abi.encodeCall(market.settle, (id, epoch, d, 0, proof)), "resettled"
             );
         }
         _expectRevert(keeper, address(market), abi.encodeCall(market.settleMissed, (id, epoch)), "resettled");
@@ -436,7 +440,7 @@ contract Handler is Model {
             !hasLeaf || s == DisputeStatus.Upheld || s == DisputeStatus.Rejected
                 || s == DisputeStatus.Conflict
         ) return;
-        bytes memory valid = abi.encodeCall(market.settle, (id, e, d, proof));
+        bytes memory valid = abi.encodeCall(market.settle, (id, e, d, 0, proof));
         if (block.timestamp < uint256(r.submittedAt) + challengeWindow) {
             _expectRevert(keeper, address(market), valid, "proof before the challenge window closed");
             vm.warp(uint256(r.submittedAt) + challengeWindow);
@@ -449,7 +453,7 @@ contract Handler is Model {
         if (provenAhead[id][e] != 0) return;
         d = d + 1 + uint64(seed % 1000);
         if (_hasLeaf(id, e, d, type(uint256).max)) return;
-        _expectRevert(keeper, address(market), abi.encodeCall(market.settle, (id, e, d, proof)), "no leaf");
+        _expectRevert(keeper, address(market), abi.encodeCall(market.settle, (id, e, d, 0, proof)), "no leaf");
         count["probedBadProof"]++;
     }
 
@@ -543,7 +547,8 @@ contract Handler is Model {
     function _rule(Key memory k, uint256 seed, uint256 corrected) internal {
         bool upheld = seed % 3 == 0;
         corrected = bound(corrected, 0, _cap(_lm[k.id]) * 5 / 4);
-        bytes memory data = abi.encodeCall(desk.resolveChallenge, (k.id, k.epoch, uint64(corrected), upheld));
+        bytes memory data =
+            abi.encodeCall(desk.resolveChallenge, (k.id, k.epoch, uint64(corrected), 0, upheld));
         if (!_ruleable(k)) return _expectRevert(arbiter, address(desk), data, "ruled after the deadline");
         _call(arbiter, address(desk), data);
     }
@@ -596,7 +601,8 @@ contract Handler is Model {
         }
         (, uint64 a, bytes32[] memory pa) = _proof(id, e, 0);
         (, uint64 b, bytes32[] memory pb) = _proof(id, e, 1);
-        bytes memory data = abi.encodeCall(desk.proveConflict, (id, e, a, pa, b, pb));
+        bytes memory data =
+            abi.encodeCall(desk.proveConflict, (id, e, ProvenLeaf(a, 0, pa), ProvenLeaf(b, 0, pb)));
         if (leaves == 1) _expectRevert(keeper, address(desk), data, "conflict of agreeing leaves");
         else _call(keeper, address(desk), data);
         return true;
@@ -992,7 +998,7 @@ contract Handler is Model {
     }
 
     function _settle(uint256 id, uint64 e, uint64 d, bytes32[] memory proof) internal returns (bool) {
-        _call(keeper, address(market), abi.encodeCall(market.settle, (id, e, d, proof)));
+        _call(keeper, address(market), abi.encodeCall(market.settle, (id, e, d, 0, proof)));
         return true;
     }
 
@@ -1124,7 +1130,7 @@ contract Handler is Model {
     function _addLeaf(uint64 c, uint64 epoch, uint256 id, uint64 d) internal {
         _leafIndex[id][epoch].push(_leaves[c][epoch].length);
         _leafValues[id][epoch].push(d);
-        _leaves[c][epoch].push(ReportLib.deliveryLeaf(id, epoch, d));
+        _leaves[c][epoch].push(ReportLib.deliveryLeaf(id, epoch, d, 0));
     }
 
     /// Full, none, at random up to 125% of capacity, or just under the SLA floor.
@@ -1223,18 +1229,18 @@ contract Handler is Model {
     function _register(uint256 id, LeaseTerms memory t, uint32 len, uint64 genesis) internal {
         LeaseModel storage m = _lm[id];
         (m.cluster, m.start, m.end, m.next) = (t.clusterId, t.startEpoch, t.endEpoch, t.startEpoch);
-        (m.token, m.tenant, m.gpus, m.len, m.genesis) = (t.stablecoin, t.tenant, t.gpus, len, genesis);
+        (m.token, m.tenant, m.units, m.len, m.genesis) = (t.stablecoin, t.tenant, t.units, len, genesis);
         (m.price, m.shares, m.sla, m.creditBps, m.acc) =
-        (t.pricePerGpuHour, t.totalShares, t.slaBps, t.creditBps, 1);
+        (t.pricePerUnitHour, t.totalShares, t.slaBps, t.creditBps, 1);
         known[id] = true;
         leaseIds.push(id);
     }
 
     /// Worst case of one epoch, from the spec: the full SLA credit plus the full rent.
     function _perEpoch(LeaseTerms memory t, uint32 len) internal pure returns (uint256) {
-        uint256 cap = uint256(t.gpus) * len;
+        uint256 cap = uint256(t.units) * len;
         uint256 floor = cap * t.slaBps / BPS;
-        return floor * t.pricePerGpuHour * t.creditBps / (3600 * BPS) + cap * t.pricePerGpuHour / 3600;
+        return floor * t.pricePerUnitHour * t.creditBps / (3600 * BPS) + cap * t.pricePerUnitHour / 3600;
     }
 
     /// A few shares (coarse rounding), a round million, up to 1e24, or just over 1e18.

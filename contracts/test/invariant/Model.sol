@@ -43,7 +43,7 @@ abstract contract Model is CommonBase, StdCheats, StdUtils {
         uint64 next;
         address token;
         address tenant;
-        uint32 gpus;
+        uint32 units;
         uint32 len;
         uint64 genesis;
         uint128 price;
@@ -170,7 +170,7 @@ abstract contract Model is CommonBase, StdCheats, StdUtils {
     // ------------------------------------------------------------ lease math, written from the spec
 
     function _cap(LeaseModel storage m) internal view returns (uint256) {
-        return uint256(m.gpus) * m.len;
+        return uint256(m.units) * m.len;
     }
 
     function _fullRent(LeaseModel storage m) internal view returns (uint256) {
@@ -230,7 +230,8 @@ abstract contract Model is CommonBase, StdCheats, StdUtils {
         } else if (t == EpochSettled.selector) {
             _settled(uint256(lg.topics[1]), uint64(uint256(lg.topics[2])), lg.data);
         } else if (t == DeliveryProven.selector) {
-            _provenAhead(uint256(lg.topics[1]), uint64(uint256(lg.topics[2])), abi.decode(lg.data, (uint64)));
+            (uint64 proven,) = abi.decode(lg.data, (uint64, uint64));
+            _provenAhead(uint256(lg.topics[1]), uint64(uint256(lg.topics[2])), proven);
         } else if (t == RentClaimed.selector) {
             uint256 id = uint256(lg.topics[1]);
             if (!known[id]) return;
@@ -275,7 +276,7 @@ abstract contract Model is CommonBase, StdCheats, StdUtils {
             (uint256 bond,) = abi.decode(lg.data, (uint256, uint64));
             _opened(id, epoch, _addr(lg.topics[3]), bond);
         } else if (t == EpochChallengeResolved.selector) {
-            (uint64 delivered, bool upheld) = abi.decode(lg.data, (uint64, bool));
+            (uint64 delivered,, bool upheld) = abi.decode(lg.data, (uint64, uint64, bool));
             _resolved(id, epoch, delivered, upheld);
         } else if (t == EpochChallengeExpired.selector) {
             ChallengeModel storage c = challenges[id][epoch];
@@ -286,7 +287,7 @@ abstract contract Model is CommonBase, StdCheats, StdUtils {
             expectedPayout[c.token][c.challenger] += c.bond;
             count["expired"]++;
         } else {
-            (uint64 a, uint64 b) = abi.decode(lg.data, (uint64, uint64));
+            (uint64 a,, uint64 b,) = abi.decode(lg.data, (uint64, uint64, uint64, uint64));
             _conflict(id, epoch, a, b);
         }
     }

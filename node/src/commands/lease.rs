@@ -2,11 +2,11 @@
 
 use alloy::primitives::{Address, U256};
 use clap::Subcommand;
-use compute_ledger_sdk::{Billing, LeaseOffer, Owner, Tenant};
+use compute_ledger_sdk::{Amount, Billing, LeaseOffer, Owner, Tenant, Unit};
 use serde_json::json;
 
 use super::{Output, amount, client, keys::KeyArgs};
-use crate::{Result, config::Overrides};
+use crate::{NodeError, Result, config::Overrides};
 
 /// `lease` subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,16 +23,25 @@ pub enum LeaseCommand {
         #[arg(long)]
         tenant: Address,
         /// GPUs leased.
+        #[arg(long, required_unless_present = "kw", conflicts_with = "kw")]
+        gpus: Option<u32>,
+        /// Or: kW of critical-IT power leased as a powered shell (the tenant brings its own
+        /// machines; delivery is the power available to its racks, priced per kW-hour).
         #[arg(long)]
-        gpus: u32,
+        kw: Option<u32>,
+        /// A powered shell's energy pass-through, USD per kWh of its racks' metered energy (the
+        /// escrow holds the most its kW can draw; what is not drawn goes back after the term).
+        #[arg(long, requires = "kw")]
+        energy_price: Option<String>,
         /// First epoch billed (default: two epochs from now).
         #[arg(long)]
         start_epoch: Option<u64>,
         /// Epochs in the term.
         #[arg(long)]
         epochs: u64,
-        /// Price per GPU-hour, e.g. 2.10; or `quote` for the cluster's quote now (its adaptive
-        /// curve, see `compute-ledger cluster quote`).
+        /// Price per GPU-hour (or per kW-hour of a powered shell's capacity), e.g. 2.10; or
+        /// `quote` for the cluster's GPU quote now (its adaptive curve, see `compute-ledger
+        /// cluster quote`).
         #[arg(long)]
         price: String,
         /// Shares minted to the owner.
@@ -71,6 +80,8 @@ impl LeaseCommand {
                 cluster,
                 tenant,
                 gpus,
+                kw,
+                energy_price,
                 start_epoch,
                 epochs,
                 price,
@@ -94,13 +105,31 @@ impl LeaseCommand {
                     }
                 };
                 let at_quote = price == "quote";
+                let (unit, units) = match (gpus, kw) {
+                    (_, Some(kw)) => (Unit::Kw, kw),
+                    (Some(gpus), None) => (Unit::Gpu, gpus),
+                    (None, None) => unreachable!("clap requires --gpus or --kw"),
+                };
+                if at_quote && unit == Unit::Kw {
+                    return Err(NodeError::Config {
+                        origin: "--price".into(),
+                        reason:
+                            "`quote` prices GPU-hours; give a powered shell's price per kW-hour"
+                                .into(),
+                    });
+                }
+                let energy_price_per_kwh = match &energy_price {
+                    Some(p) => amount(owner.client(), p, "energy-price")?,
+                    None => Amount::zero(owner.client().decimals()),
+                };
                 let offer = LeaseOffer {
                     cluster_id: cluster,
                     tenant,
-                    gpus,
+                    unit,
+                    units,
                     start_epoch: start,
                     end_epoch: start + epochs,
-                    price_per_gpu_hour: if at_quote {
+                    price_per_unit_hour: if at_quote {
                         owner.client().quote(cluster).await?.price_per_gpu_hour
                     } else {
                         amount(owner.client(), &price, "price")?
@@ -109,16 +138,18 @@ impl LeaseCommand {
                     sla_bps,
                     credit_bps,
                     total_shares: shares,
+                    energy_price_per_kwh,
                 };
                 let (id, priced) = if at_quote {
                     owner.create_lease_at_quote(&offer).await?
                 } else {
-                    (owner.create_lease(&offer).await?, offer.price_per_gpu_hour)
+                    (owner.create_lease(&offer).await?, offer.price_per_unit_hour)
                 };
                 let escrow = owner.client().escrow_required(id).await?;
+                let sym = unit.symbol();
                 out.print(
-                &format!("created lease {id}: {gpus} GPUs at {priced} USD per GPU-hour, epochs {start}–{}, escrow {escrow} USD due from {tenant} before epoch {start}", start + epochs - 1),
-                &json!({ "leaseId": id.to_string(), "startEpoch": start, "pricePerGpuHour": priced.base().to_string(), "escrow": escrow.base().to_string() }),
+                &format!("created lease {id}: {units} {sym} at {priced} USD per {sym}-hour, epochs {start}–{}, escrow {escrow} USD due from {tenant} before epoch {start}", start + epochs - 1),
+                &json!({ "leaseId": id.to_string(), "startEpoch": start, "unit": unit, "units": units, "pricePerUnitHour": priced.base().to_string(), "escrow": escrow.base().to_string() }),
             );
             }
             LeaseCommand::Fund { key, lease, permit } => {

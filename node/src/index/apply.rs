@@ -325,7 +325,8 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
                 challenger: e.challenger,
                 bond: e.bond,
                 resolve_by: e.resolveBy,
-                ruled_gpu_seconds: None,
+                ruled_delivered: None,
+                ruled_energy_wh: None,
             });
             return;
         }
@@ -338,7 +339,8 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
                     challenger: Address::ZERO,
                     bond: U256::ZERO,
                     resolve_by: 0,
-                    ruled_gpu_seconds: None,
+                    ruled_delivered: None,
+                    ruled_energy_wh: None,
                 });
                 l.disputes.len() - 1
             }
@@ -347,7 +349,8 @@ fn apply_disputes(ch: &mut Changes<'_>, event: &DisputeDesk::DisputeDeskEvents) 
         match event {
             D::EpochChallengeResolved(e) => {
                 dispute.status = if e.upheld { "upheld" } else { "rejected" }.into();
-                dispute.ruled_gpu_seconds = Some(e.deliveredGpuSeconds);
+                dispute.ruled_delivered = Some(e.delivered);
+                dispute.ruled_energy_wh = Some(e.energyWh);
             }
             D::EpochChallengeExpired(_) => dispute.status = "expired".into(),
             _ => dispute.status = "conflict".into(),
@@ -382,6 +385,7 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
                     total_facility_energy_wh: 0,
                     rent_settled: U256::ZERO,
                     credits_paid: U256::ZERO,
+                    energy_billed: U256::ZERO,
                     bonds: BTreeMap::new(),
                 },
             );
@@ -506,6 +510,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
             ch.put_position(buyer);
         }
         M::EpochSettled(e) => epoch_settled(ch, log, e)?,
+        M::EnergyBilled(e) => energy_billed(ch, e)?,
         M::HolderBalanceRecorded(e) => {
             ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
                 l.acc_at.entry(e.epoch).or_insert(U256::ZERO);
@@ -548,11 +553,13 @@ fn lease_created(
             cluster_id: t.clusterId,
             tenant: t.tenant,
             stablecoin: t.stablecoin,
-            gpus: t.gpus,
+            unit: compute_ledger_sdk::Unit::from_u8(t.unit).unwrap_or_default(),
+            units: t.units,
             start_epoch: t.startEpoch,
             end_epoch: t.endEpoch,
             next_epoch: t.startEpoch,
-            price_per_gpu_hour: U256::from(t.pricePerGpuHour),
+            price_per_unit_hour: U256::from(t.pricePerUnitHour),
+            energy_price_per_kwh: U256::from(t.energyPricePerKwh),
             billing: Billing::from_u8(t.billing),
             sla_bps: t.slaBps,
             credit_bps: t.creditBps,
@@ -561,7 +568,9 @@ fn lease_created(
             escrow_funded: U256::ZERO,
             rent_settled: U256::ZERO,
             credits: U256::ZERO,
-            delivered_gpu_seconds: 0,
+            delivered: 0,
+            energy_wh: 0,
+            energy_billed: U256::ZERO,
             missed_epochs: 0,
             unproven_epochs: 0,
             compensation: U256::ZERO,
@@ -591,7 +600,7 @@ fn epoch_settled(
         l.next_epoch = e.epoch + 1;
         l.rent_settled += e.rent;
         l.credits += e.slaCredit;
-        l.delivered_gpu_seconds += e.deliveredGpuSeconds;
+        l.delivered += e.delivered;
         l.missed_epochs += u64::from(outcome == Outcome::Missed);
         l.unproven_epochs += u64::from(outcome == Outcome::Unproven);
         l.compensation += e.compensation;
@@ -614,7 +623,9 @@ fn epoch_settled(
         lease_id: e.leaseId,
         cluster_id: lease.cluster_id,
         epoch: e.epoch,
-        delivered_gpu_seconds: e.deliveredGpuSeconds,
+        delivered: e.delivered,
+        energy_wh: 0,
+        energy_charge: U256::ZERO,
         rent: e.rent,
         sla_credit: e.slaCredit,
         missed: outcome == Outcome::Missed,
@@ -625,6 +636,24 @@ fn epoch_settled(
     };
     ch.put(settlement_key(e.leaseId, e.epoch), row.clone());
     ch.updates.push(Update::Settlement(row));
+    Ok(())
+}
+
+/// A powered shell's epoch (right after its `EpochSettled`): the racks' metered energy and the
+/// pass-through charge, from escrow into the cluster's bond.
+fn energy_billed(ch: &mut Changes<'_>, e: &LeaseMarket::EnergyBilled) -> Result<()> {
+    let lease = ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| {
+        l.energy_wh += e.energyWh;
+        l.energy_billed += e.charge;
+    })?;
+    ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+        c.energy_billed += e.charge;
+        c.bonds.entry(lease.stablecoin).or_default().total += e.charge;
+    })?;
+    ch.update(settlement_key(e.leaseId, e.epoch), |s: &mut SettlementRow| {
+        s.energy_wh = e.energyWh;
+        s.energy_charge = e.charge;
+    })?;
     Ok(())
 }
 

@@ -126,7 +126,7 @@ impl DeliveryProofs for NodeProofs {
         cluster_id: u64,
         epoch: u64,
         lease_id: U256,
-    ) -> std::result::Result<Option<(u64, Vec<B256>)>, SdkError> {
+    ) -> std::result::Result<Option<(DeliveryLeaf, Vec<B256>)>, SdkError> {
         let store = |e: NodeError| SdkError::ProofStore(e.to_string());
         let Some(tree) = self.archive.tree(cluster_id, epoch).map_err(store)? else {
             return Ok(None);
@@ -138,6 +138,6 @@ impl DeliveryProofs for NodeProofs {
             return Ok(None);
         }
         let Some(leaf) = tree.leaf(lease_id) else { return Ok(None) };
-        Ok(tree.proof(lease_id).ok().map(|proof| (leaf.delivered, proof)))
+        Ok(tree.proof(lease_id).ok().map(|proof| (*leaf, proof)))
     }
 }

@@ -278,24 +278,33 @@ fn dollars(ledger: &Ledger, base: U256) -> String {
     compute_ledger_sdk::Amount::from_base(base, decimals).to_string()
 }
 
+/// "GPUs" or "kW" after a count.
+fn plural(unit: compute_ledger_sdk::Unit) -> &'static str {
+    match unit {
+        compute_ledger_sdk::Unit::Gpu => "GPUs",
+        compute_ledger_sdk::Unit::Kw => "kW",
+    }
+}
+
 fn metadata_json(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> serde_json::Value {
     let id = lease.id;
     json!({
-        "name": format!("Lease #{id} · cluster {} · {} GPUs", lease.cluster_id, lease.gpus),
+        "name": format!("Lease #{id} · cluster {} · {} {}", lease.cluster_id, lease.units, plural(lease.unit)),
         "description": format!(
-            "A share of the rent of compute-ledger lease {id}: {} GPUs on cluster {} for epochs {}–{}, \
-             at {} per GPU-hour ({} billing), settled each epoch against attested delivery.",
-            lease.gpus, lease.cluster_id, lease.start_epoch, lease.end_epoch - 1,
-            dollars(ledger, lease.price_per_gpu_hour), lease.billing
+            "A share of the rent of compute-ledger lease {id}: {} {} on cluster {} for epochs {}–{}, \
+             at {} per {}-hour ({} billing), settled each epoch against attested delivery.",
+            lease.units, plural(lease.unit), lease.cluster_id, lease.start_epoch, lease.end_epoch - 1,
+            dollars(ledger, lease.price_per_unit_hour), lease.unit, lease.billing
         ),
         "image": format!("{}/metadata/{id}.svg", ledger.public_url.trim_end_matches('/')),
         "decimals": 0,
         "properties": {
             "clusterId": lease.cluster_id,
-            "gpus": lease.gpus,
+            "unit": lease.unit,
+            "units": lease.units,
             "startEpoch": lease.start_epoch,
             "endEpoch": lease.end_epoch,
-            "pricePerGpuHour": dollars(ledger, lease.price_per_gpu_hour),
+            "pricePerUnitHour": dollars(ledger, lease.price_per_unit_hour),
             "billing": lease.billing,
             "status": lease.status,
             "totalShares": lease.total_shares.to_string(),
@@ -314,8 +323,8 @@ fn svg(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> String {
         r##"<svg xmlns="http://www.w3.org/2000/svg" width="320" height="200" viewBox="0 0 320 200">
 <rect width="320" height="200" rx="14" fill="#0f172a"/>
 <text x="20" y="38" fill="#e2e8f0" font-family="monospace" font-size="18">Lease #{id}</text>
-<text x="20" y="64" fill="#94a3b8" font-family="monospace" font-size="12">cluster {cluster} · {gpus} GPUs · epochs {start}–{end}</text>
-<text x="20" y="88" fill="#94a3b8" font-family="monospace" font-size="12">{price} per GPU-hour · {billing}</text>
+<text x="20" y="64" fill="#94a3b8" font-family="monospace" font-size="12">cluster {cluster} · {units} {what} · epochs {start}–{end}</text>
+<text x="20" y="88" fill="#94a3b8" font-family="monospace" font-size="12">{price} per {unit}-hour · {billing}</text>
 <text x="20" y="122" fill="#e2e8f0" font-family="monospace" font-size="12">utilization {util}</text>
 <rect x="20" y="130" width="260" height="12" rx="6" fill="#1e293b"/>
 <rect x="20" y="130" width="{bar}" height="12" rx="6" fill="#22c55e"/>
@@ -323,10 +332,12 @@ fn svg(ledger: &Ledger, lease: &LeaseRow, stats: &Stats) -> String {
 </svg>"##,
         id = lease.id,
         cluster = lease.cluster_id,
-        gpus = lease.gpus,
+        units = lease.units,
+        what = plural(lease.unit),
+        unit = lease.unit,
         start = lease.start_epoch,
         end = lease.end_epoch - 1,
-        price = dollars(ledger, lease.price_per_gpu_hour),
+        price = dollars(ledger, lease.price_per_unit_hour),
         billing = lease.billing,
         util = percent(stats.utilization_bps),
         pue = pue(stats.pue_milli),

@@ -263,6 +263,7 @@ impl LedgerApiServer for LedgerRpc {
             cluster_id: lease.cluster_id,
             epoch,
             delivered: leaf.delivered,
+            energy_wh: leaf.energy_wh,
             proof,
             root: tree.root(),
             reported_root,

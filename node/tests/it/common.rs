@@ -47,7 +47,7 @@ pub(crate) async fn market_with_history() -> (Market, Vec<U256>) {
     proofs.insert(m.cluster_id, start + 1, tree);
     m.tenant.challenge(b, start + 1).await.expect("challenge");
     Arbiter::new(m.governance.clone())
-        .resolve(b, start + 1, cap(8) * 8 / 10, true)
+        .resolve(b, start + 1, cap(8) * 8 / 10, 0, true)
         .await
         .expect("resolve");
     m.devnet.advance(CHALLENGE_WINDOW).await;

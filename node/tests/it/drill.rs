@@ -212,7 +212,7 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
         let file: ReportFile = serde_json::from_str(&text).expect("report");
         let leaf =
             file.outcome.summary.deliveries.iter().find(|l| l.lease_id == lease).expect("leaf");
-        assert_eq!(event.deliveredGpuSeconds, leaf.delivered, "epoch {epoch}");
+        assert_eq!(event.delivered, leaf.delivered, "epoch {epoch}");
     }
     // The kill lost no second: the epoch it cut through was sampled in full.
     let cut =

@@ -293,7 +293,7 @@ async fn a_challenge_left_open_past_its_deadline_is_closed_after_its_lease_ended
     // and the lease ends, leaving the challenge open with the tenant's bond in it.
     m.devnet.advance(RESOLUTION_WINDOW + 1).await;
     let proof = tree.proof(lease).expect("proof");
-    m.keeper.settle(lease, start, delivered, proof).await.expect("settle");
+    m.keeper.settle(lease, start, delivered, 0, proof).await.expect("settle");
     assert_eq!(m.governance.lease(lease).await.expect("lease").status, LeaseStatus::Ended);
     catch_up(&m, &proofs.index).await;
     assert!(proofs.index.due_leases(u64::MAX, 10).expect("due").is_empty());

@@ -152,10 +152,10 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
     assert_eq!(metrics.epochs_settled.load(Ordering::Relaxed), 1);
     let settled = index.settlements(lease).expect("settlements");
     assert_eq!(settled.len(), 1);
-    assert!(!settled[0].missed && settled[0].delivered_gpu_seconds > 0, "{settled:?}");
-    let (delivered, proof) =
+    assert!(!settled[0].missed && settled[0].delivered > 0, "{settled:?}");
+    let (leaf, proof) =
         proofs.delivery(cluster, start, lease).expect("readable").expect("archived proof");
-    assert_eq!(delivered, settled[0].delivered_gpu_seconds);
+    assert_eq!(leaf.delivered, settled[0].delivered);
     assert!(!proof.is_empty() || archive.tree(cluster, start).expect("tree").is_some());
 
     // Restart the oracle on the same data: it resumes and submits nothing twice. Its first pass

@@ -76,5 +76,5 @@ async fn the_keeper_moves_a_quote_with_attested_utilization_and_the_node_serves_
         m.owner.create_lease_at_quote(&m.lease_offer(2, start, 2)).await.expect("lease");
     assert_eq!(price, usd("5.125"));
     let terms = m.governance.market().getLease(lease).call().await.expect("lease");
-    assert_eq!(terms.pricePerGpuHour, 5_125_000);
+    assert_eq!(terms.pricePerUnitHour, 5_125_000);
 }

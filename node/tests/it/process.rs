@@ -83,7 +83,8 @@ async fn sigterm_stops_the_node_cleanly_and_the_archive_moves_out_of_the_index()
     let (m, leases) = market_with_history().await;
     let dir = tempfile::tempdir().expect("tempdir");
     // An older node kept its deliveries trees in an `archive` tree inside the index.
-    let leaves = vec![DeliveryLeaf { lease_id: leases[0], epoch: 7, delivered: 480 }];
+    let leaves =
+        vec![DeliveryLeaf { lease_id: leases[0], epoch: 7, delivered: 480, energy_wh: 96 }];
     {
         let legacy = sled::open(dir.path().join("index")).expect("legacy index");
         let archive = legacy.open_tree("archive").expect("tree");

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::schema;
-pub use crate::lease::{Billing, LeaseStatus};
+pub use crate::lease::{Billing, LeaseStatus, Unit};
 
 /// The accumulator scale of `RentLib.ACC_SCALE`.
 pub const ACC_SCALE: u128 = 1_000_000_000_000_000_000_000_000_000_000_000_000;
@@ -130,6 +130,10 @@ pub struct ClusterRow {
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
     pub credits_paid: U256,
+    /// Powered shells' energy pass-through billed to tenants, into the cluster's bonds.
+    #[serde(default, with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub energy_billed: U256,
     /// Bonds by stablecoin.
     #[schemars(schema_with = "schema::bonds")]
     pub bonds: BTreeMap<Address, BondRow>,
@@ -177,18 +181,25 @@ pub struct LeaseRow {
     /// Payment stablecoin.
     #[schemars(schema_with = "schema::address")]
     pub stablecoin: Address,
-    /// GPUs leased.
-    pub gpus: u32,
+    /// What is leased: `gpu`, or `kw` of critical-IT power (a powered shell).
+    #[serde(default)]
+    pub unit: Unit,
+    /// GPUs or kW leased.
+    pub units: u32,
     /// First epoch billed.
     pub start_epoch: u64,
     /// First epoch after the term.
     pub end_epoch: u64,
     /// Next epoch to settle.
     pub next_epoch: u64,
-    /// Price per GPU-hour, base units.
+    /// Price per unit-hour (GPU-hour, or kW-hour of capacity), base units.
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
-    pub price_per_gpu_hour: U256,
+    pub price_per_unit_hour: U256,
+    /// A powered shell's energy pass-through per kWh, base units (0 for none).
+    #[serde(default, with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub energy_price_per_kwh: U256,
     /// `reserved` (healthy GPU-seconds) or `metered` (busy GPU-seconds).
     pub billing: Billing,
     /// SLA threshold, basis points of capacity.
@@ -213,8 +224,15 @@ pub struct LeaseRow {
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
     pub credits: U256,
-    /// GPU-seconds billed so far.
-    pub delivered_gpu_seconds: u64,
+    /// Unit-seconds billed so far (GPU-seconds, or a powered shell's kW-seconds).
+    pub delivered: u64,
+    /// A powered shell's metered energy settled so far (Wh).
+    #[serde(default)]
+    pub energy_wh: u64,
+    /// Energy pass-through billed so far (escrow to the cluster's bond), base units.
+    #[serde(default, with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub energy_billed: U256,
     /// Epochs settled as missed (no report by the deadline).
     pub missed_epochs: u64,
     /// Epochs settled as unproven (reported, but the lease's leaf never proven).
@@ -341,8 +359,11 @@ pub struct DisputeRow {
     pub bond: U256,
     /// Until when (unix seconds) the arbiter may rule.
     pub resolve_by: u64,
-    /// The arbiter's ruling in GPU-seconds (upheld or rejected).
-    pub ruled_gpu_seconds: Option<u64>,
+    /// The arbiter's ruling in unit-seconds (upheld or rejected).
+    pub ruled_delivered: Option<u64>,
+    /// The arbiter's ruling of the racks' metered energy (Wh).
+    #[serde(default)]
+    pub ruled_energy_wh: Option<u64>,
 }
 
 /// One settled (lease, epoch).
@@ -357,8 +378,15 @@ pub struct SettlementRow {
     pub cluster_id: u64,
     /// Epoch.
     pub epoch: u64,
-    /// GPU-seconds billed.
-    pub delivered_gpu_seconds: u64,
+    /// Unit-seconds billed (GPU-seconds, or a powered shell's kW-seconds).
+    pub delivered: u64,
+    /// A powered shell's metered energy (Wh; 0 for GPU leases).
+    #[serde(default)]
+    pub energy_wh: u64,
+    /// Its energy pass-through, escrow to the cluster's bond, base units.
+    #[serde(default, with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub energy_charge: U256,
     /// Rent to share holders.
     #[serde(with = "dec")]
     #[schemars(schema_with = "schema::decimal")]
@@ -692,8 +720,11 @@ pub struct DeliveryProof {
     pub cluster_id: u64,
     /// The epoch.
     pub epoch: u64,
-    /// GPU-seconds delivered to the lease in the epoch.
+    /// Unit-seconds delivered to the lease in the epoch.
     pub delivered: u64,
+    /// The lease's metered energy in the epoch (Wh), the leaf's fourth field.
+    #[serde(default)]
+    pub energy_wh: u64,
     /// Sibling hashes, bottom-up, as `LeaseMarket.settle` takes them.
     #[schemars(schema_with = "schema::hashes")]
     pub proof: Vec<B256>,
@@ -899,11 +930,13 @@ mod tests {
             cluster_id: 1,
             tenant: Address::with_last_byte(2),
             stablecoin: Address::with_last_byte(3),
-            gpus: 8,
+            unit: Unit::Gpu,
+            units: 8,
             start_epoch: 1,
             end_epoch: 5,
             next_epoch: 3,
-            price_per_gpu_hour: U256::from(2_000_000),
+            price_per_unit_hour: U256::from(2_000_000),
+            energy_price_per_kwh: U256::ZERO,
             billing: Billing::Metered,
             sla_bps: 9_000,
             credit_bps: 5_000,
@@ -912,7 +945,9 @@ mod tests {
             escrow_funded: U256::from(10),
             rent_settled: U256::from(4),
             credits: U256::ZERO,
-            delivered_gpu_seconds: 60,
+            delivered: 60,
+            energy_wh: 0,
+            energy_billed: U256::ZERO,
             missed_epochs: 0,
             unproven_epochs: 0,
             compensation: U256::ZERO,

@@ -82,12 +82,12 @@ async fn a_lease_from_offer_to_claimed_rent() {
     let tree = m.report(start, &[(lease, capacity)]).await;
     let proof = tree.proof(lease).expect("proof");
     assert_eq!(
-        error_kind(m.keeper.settle(lease, start, capacity, proof.clone()).await),
+        error_kind(m.keeper.settle(lease, start, capacity, 0, proof.clone()).await),
         ErrorKind::ChallengeWindowOpen
     );
     assert!(m.keeper.due_epochs().await.expect("due").is_empty());
     assert_eq!(
-        error_kind(m.keeper.settle(unfunded, start, 0, vec![]).await),
+        error_kind(m.keeper.settle(unfunded, start, 0, 0, vec![]).await),
         ErrorKind::WrongLeaseStatus
     );
     m.devnet.advance(test_utils::CHALLENGE_WINDOW).await;
@@ -104,7 +104,7 @@ async fn a_lease_from_offer_to_claimed_rent() {
     assert_eq!(first.rent.to_string(), "0.266666");
     assert!(base(first.sla_credit).is_zero());
     assert_eq!(
-        error_kind(m.keeper.settle(lease, start, capacity, proof).await),
+        error_kind(m.keeper.settle(lease, start, capacity, 0, proof).await),
         ErrorKind::EpochAlreadySettled
     );
 
@@ -211,9 +211,12 @@ async fn challenged_epoch_waits_for_the_arbiter() {
     assert!(m.keeper.due_epochs().await.expect("due").is_empty(), "open challenge blocks");
 
     let not_arbiter = Arbiter::new(m.keeper.client().clone());
-    assert_eq!(error_kind(not_arbiter.resolve(lease, start, 0, true).await), ErrorKind::NotArbiter);
+    assert_eq!(
+        error_kind(not_arbiter.resolve(lease, start, 0, 0, true).await),
+        ErrorKind::NotArbiter
+    );
     let arbiter = Arbiter::new(m.governance.clone());
-    arbiter.resolve(lease, start, capacity / 2, true).await.expect("resolve");
+    arbiter.resolve(lease, start, capacity / 2, 0, true).await.expect("resolve");
     // Upheld: the tenant's bond comes back.
     let bond = compute_ledger_sdk::withdraw_payout(m.tenant.client()).await.expect("payout");
     assert!(!base(bond).is_zero());

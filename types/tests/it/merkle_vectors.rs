@@ -12,6 +12,7 @@ struct VectorLeaf {
     lease_id: String,
     epoch: String,
     delivered: String,
+    energy_wh: String,
     proof: Vec<B256>,
 }
 
@@ -37,6 +38,7 @@ fn roots_and_proofs_match_openzeppelin() {
                 lease_id: l.lease_id.parse::<U256>().expect("id"),
                 epoch: l.epoch.parse().expect("epoch"),
                 delivered: l.delivered.parse().expect("delivered"),
+                energy_wh: l.energy_wh.parse().expect("energy"),
             })
             .collect();
         let tree = DeliveriesTree::new(leaves.clone()).expect("tree");

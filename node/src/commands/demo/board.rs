@@ -152,7 +152,7 @@ impl Board<'_> {
                     "  lease {} epoch {}: {} GPU-seconds, rent {} USD{compensation}, credit {} USD{note}",
                     last.lease_id,
                     last.epoch,
-                    last.delivered_gpu_seconds,
+                    last.delivered,
                     usd(last.rent),
                     usd(last.sla_credit)
                 );

@@ -202,7 +202,7 @@ impl Scenario<'_> {
                     && let Some(row) = rows.iter().find(|r| r.epoch == crash_epoch)
                 {
                     let capacity = u64::from(sites[0].leased) * epoch_s;
-                    let delivered = row.delivered_gpu_seconds;
+                    let delivered = row.delivered;
                     let report = configs[0]
                         .data_dir
                         .join("reports")

@@ -15,7 +15,7 @@ use compute_ledger_oracle::{
 };
 use compute_ledger_sdk::{
     Amount, Billing, Client, ClusterSpec, DeployParams, Deployment, Investor, Issuer, LeaseOffer,
-    Owner, STABLECOIN_DECIMALS, Tenant, deploy, wallet_provider,
+    Owner, STABLECOIN_DECIMALS, Tenant, Unit, deploy, wallet_provider,
 };
 
 use super::{
@@ -244,14 +244,16 @@ impl Market {
                 .create_lease(&LeaseOffer {
                     cluster_id: site.id,
                     tenant: self.tenant.address(),
-                    gpus: site.leased,
+                    unit: Unit::Gpu,
+                    units: site.leased,
                     start_epoch: site.start,
                     end_epoch: site.start + args.epochs,
-                    price_per_gpu_hour: Amount::parse(site.price, STABLECOIN_DECIMALS)?,
+                    price_per_unit_hour: Amount::parse(site.price, STABLECOIN_DECIMALS)?,
                     billing: Billing::Reserved,
                     sla_bps: 9_500,
                     credit_bps: 5_000,
                     total_shares: SHARES,
+                    energy_price_per_kwh: Amount::zero(STABLECOIN_DECIMALS),
                 })
                 .await?;
             println!(

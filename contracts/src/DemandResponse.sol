@@ -1,0 +1,446 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+import {IClusterRegistry} from "./interfaces/IClusterRegistry.sol";
+import "./libraries/Errors.sol";
+import "./libraries/Events.sol";
+
+/// @title DemandResponse
+/// @notice Demand-response programs paid on attested curtailment. A sponsor (utility or
+/// aggregator) funds a program at a price per curtailed kWh and a penalty per kWh short of a
+/// commitment; a site (a cluster) enrolls a committed kW of flexible load, a payee and a bond.
+/// The sponsor dispatches an event (its OpenADR VTN sends the same event to the site's VEN); the
+/// site's oracle measures the curtailment on the facility meter (baseline − actual) and attests it
+/// as a leaf of the deliveries tree of the epoch in which the event ends. Payouts go only for
+/// attested curtailment; a site that acknowledged an event and curtailed less than committed
+/// pays the shortfall's penalty from its bond; a site that never received the event (no
+/// acknowledgement, no leaf) neither earns nor pays.
+///
+/// Money never waits on a party: a dispatch reserves the most it can pay from the program's
+/// funds and locks the most it can cost from the site's bond, so a sponsor that stops funding
+/// cannot leave a dispatched event unpaid and a site that walks away cannot leave a penalty
+/// unpaid. Payouts and penalties are pull payments (`withdraw`). Keeps
+/// `balance == Σ program funds + Σ reserved + Σ site bonds + Σ owed` per token.
+contract DemandResponse is EIP712, ReentrancyGuardTransient {
+    using SafeERC20 for IERC20;
+    using SafeCast for uint256;
+
+    /// @notice Where an event stands.
+    enum EventStatus {
+        None,
+        /// Dispatched: payout reserved, penalty locked; settles once attested (or past its deadline).
+        Dispatched,
+        /// The sponsor contested the attested curtailment; the program's arbiter may rule.
+        Contested,
+        /// The arbiter ruled the curtailed Wh.
+        Ruled,
+        /// Paid (or penalized) and closed.
+        Settled
+    }
+
+    /// @notice A program: who funds it, in what, at what price and penalty, and who arbitrates.
+    struct Program {
+        address sponsor;
+        address token;
+        address arbiter;
+        uint128 pricePerKwh; // paid per attested curtailed kWh, up to the commitment
+        uint128 penaltyPerKwh; // charged per kWh short of the commitment of an acknowledged event
+        uint128 funds; // not reserved for any event
+    }
+
+    /// @notice A site's enrollment in a program.
+    struct Enrollment {
+        uint256 programId;
+        uint64 clusterId;
+        uint32 committedKw;
+        bool active;
+        address payee; // who the payouts go to (the owner, or a contract paying its holders)
+        uint128 bond; // free bond
+        uint128 locked; // bond locked for dispatched events' worst-case penalties
+    }
+
+    /// @notice A dispatched curtailment event.
+    struct CurtailmentEvent {
+        uint256 enrollmentId;
+        uint64 start;
+        uint64 end;
+        uint64 reportEpoch; // the cluster's epoch in which the event ends: its report attests it
+        EventStatus status;
+        bool acknowledged; // the site's attestor signed its receipt
+        uint64 resolveBy; // while contested: until when the arbiter may rule
+        uint64 ruledWh; // the arbiter's ruling of the curtailed Wh
+        uint128 reserved; // payout reserved from the program
+        uint128 penaltyLocked; // penalty locked from the enrollment's bond
+    }
+
+    /// @notice Tag of curtailment leaves, so no lease leaf can ever be read as one.
+    bytes32 public constant CURTAILMENT_LEAF_TAG = keccak256("compute-ledger.curtailment.v1");
+    /// @notice EIP-712 type hash of the site's acknowledgement of an event.
+    bytes32 public constant ACK_TYPEHASH = keccak256("CurtailmentAck(uint256 eventId,uint64 clusterId)");
+    /// @notice Watt-hours per kWh.
+    uint256 internal constant WH_PER_KWH = 1000;
+
+    /// @notice The registry holding clusters, attestor sets and reports.
+    IClusterRegistry public immutable registry;
+    /// @notice Seconds after a report's acceptance during which the sponsor may contest.
+    uint64 public immutable reviewWindow;
+    /// @notice Seconds a contested event waits for the arbiter; then the attestation stands.
+    uint64 public immutable resolutionWindow;
+
+    /// @notice Programs (ids from 1).
+    mapping(uint256 programId => Program) public programs;
+    /// @notice Enrollments (ids from 1).
+    mapping(uint256 enrollmentId => Enrollment) public enrollments;
+    /// @notice Events (ids from 1).
+    mapping(uint256 eventId => CurtailmentEvent) public events;
+    /// @notice Payouts and penalties each account may withdraw, by token.
+    mapping(address token => mapping(address account => uint256)) public owed;
+    /// @notice Programs, enrollments and events created so far.
+    uint256 public programCount;
+    /// @notice Enrollments created so far.
+    uint256 public enrollmentCount;
+    /// @notice Events dispatched so far.
+    uint256 public eventCount;
+
+    /// @param registry_ The cluster registry whose reports attest curtailment.
+    /// @param reviewWindow_ Seconds after a report's acceptance for the sponsor to contest.
+    /// @param resolutionWindow_ Seconds a contest waits for the arbiter.
+    constructor(IClusterRegistry registry_, uint64 reviewWindow_, uint64 resolutionWindow_)
+        EIP712("ComputeLedgerDemandResponse", "1")
+    {
+        if (reviewWindow_ == 0 || resolutionWindow_ == 0) revert InvalidParameter();
+        (registry, reviewWindow, resolutionWindow) = (registry_, reviewWindow_, resolutionWindow_);
+    }
+
+    // ------------------------------------------------------------ programs (sponsor)
+
+    /// @notice Opens a program paid in `token`; the caller is its sponsor.
+    function createProgram(address token, uint128 pricePerKwh, uint128 penaltyPerKwh, address arbiter)
+        external
+        returns (uint256 programId)
+    {
+        if (token == address(0) || arbiter == address(0)) revert ZeroAddress();
+        if (pricePerKwh == 0) revert InvalidParameter();
+        programId = ++programCount;
+        programs[programId] = Program({
+            sponsor: msg.sender,
+            token: token,
+            arbiter: arbiter,
+            pricePerKwh: pricePerKwh,
+            penaltyPerKwh: penaltyPerKwh,
+            funds: 0
+        });
+        emit ProgramCreated(programId, msg.sender, token, pricePerKwh, penaltyPerKwh, arbiter);
+    }
+
+    /// @notice Adds funds to a program (anyone may).
+    function fundProgram(uint256 programId, uint256 amount) external nonReentrant {
+        Program storage p = _program(programId);
+        if (amount == 0) revert ZeroAmount();
+        p.funds = (p.funds + amount).toUint128();
+        emit ProgramFunded(programId, msg.sender, amount);
+        IERC20(p.token).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice The sponsor takes back funds no event has reserved.
+    function withdrawProgramFunds(uint256 programId, uint256 amount) external nonReentrant {
+        Program storage p = _program(programId);
+        if (msg.sender != p.sponsor) revert NotSponsor(programId, msg.sender);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > p.funds) revert InsufficientProgramFunds(amount, p.funds);
+        p.funds -= uint128(amount);
+        emit ProgramFundsWithdrawn(programId, amount);
+        IERC20(p.token).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------ enrollment (site)
+
+    /// @notice Enrolls the caller's cluster with `committedKw` of flexible load; payouts go to `payee`.
+    function enroll(uint256 programId, uint64 clusterId, uint32 committedKw, address payee)
+        external
+        returns (uint256 enrollmentId)
+    {
+        _program(programId);
+        _requireClusterOwner(clusterId);
+        if (payee == address(0)) revert ZeroAddress();
+        if (committedKw == 0) revert InvalidParameter();
+        enrollmentId = ++enrollmentCount;
+        enrollments[enrollmentId] = Enrollment({
+            programId: programId,
+            clusterId: clusterId,
+            committedKw: committedKw,
+            active: true,
+            payee: payee,
+            bond: 0,
+            locked: 0
+        });
+        emit SiteEnrolled(enrollmentId, programId, clusterId, committedKw, payee);
+    }
+
+    /// @notice Adds to a site's performance bond (anyone may).
+    function depositSiteBond(uint256 enrollmentId, uint256 amount) external nonReentrant {
+        Enrollment storage en = _enrollment(enrollmentId);
+        if (amount == 0) revert ZeroAmount();
+        en.bond = (en.bond + amount).toUint128();
+        emit SiteBondDeposited(enrollmentId, amount);
+        IERC20(programs[en.programId].token).safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @notice The cluster owner takes back bond no dispatched event has locked.
+    function withdrawSiteBond(uint256 enrollmentId, uint256 amount) external nonReentrant {
+        Enrollment storage en = _enrollment(enrollmentId);
+        _requireClusterOwner(en.clusterId);
+        if (amount == 0) revert ZeroAmount();
+        if (amount > en.bond) revert BondLocked(amount, en.bond);
+        en.bond -= uint128(amount);
+        emit SiteBondWithdrawn(enrollmentId, amount);
+        IERC20(programs[en.programId].token).safeTransfer(msg.sender, amount);
+    }
+
+    /// @notice The site (cluster owner) or the sponsor ends an enrollment: no new events; events
+    /// already dispatched still settle.
+    function unenroll(uint256 enrollmentId) external {
+        Enrollment storage en = _enrollment(enrollmentId);
+        (address clusterOwner,,,) = registry.clusterInfo(en.clusterId);
+        if (msg.sender != clusterOwner && msg.sender != programs[en.programId].sponsor) {
+            revert NotClusterOwner(en.clusterId, msg.sender);
+        }
+        en.active = false;
+        emit SiteLeft(enrollmentId, msg.sender);
+    }
+
+    // ------------------------------------------------------------ events
+
+    /// @notice The sponsor dispatches a curtailment event for [start, end): the site must shed its
+    /// committed kW throughout. Reserves the most it can pay and locks the most it can cost.
+    function dispatch(uint256 enrollmentId, uint64 start, uint64 end) external returns (uint256 eventId) {
+        Enrollment storage en = _enrollment(enrollmentId);
+        Program storage p = programs[en.programId];
+        if (msg.sender != p.sponsor) revert NotSponsor(en.programId, msg.sender);
+        if (!en.active) revert EnrollmentInactive(enrollmentId);
+        if (start <= block.timestamp || end <= start) revert InvalidEventWindow(start, end);
+        (, uint32 epochLength, uint64 genesis, bool active) = registry.clusterInfo(en.clusterId);
+        if (!active) revert ClusterInactive(en.clusterId);
+        uint256 committedWh = _committedWh(en.committedKw, start, end);
+        uint256 reserve = committedWh * p.pricePerKwh / WH_PER_KWH;
+        uint256 penalty = committedWh * p.penaltyPerKwh / WH_PER_KWH;
+        if (reserve > p.funds) revert InsufficientProgramFunds(reserve, p.funds);
+        if (penalty > en.bond) revert InsufficientBond(penalty, en.bond);
+        p.funds -= uint128(reserve);
+        en.bond -= uint128(penalty);
+        en.locked += uint128(penalty);
+        eventId = ++eventCount;
+        uint64 reportEpoch = uint64((uint256(end) - 1 - genesis) / epochLength);
+        events[eventId] = CurtailmentEvent({
+            enrollmentId: enrollmentId,
+            start: start,
+            end: end,
+            reportEpoch: reportEpoch,
+            status: EventStatus.Dispatched,
+            acknowledged: false,
+            resolveBy: 0,
+            ruledWh: 0,
+            reserved: uint128(reserve),
+            penaltyLocked: uint128(penalty)
+        });
+        emit CurtailmentDispatched(eventId, enrollmentId, start, end, reportEpoch, committedWh);
+    }
+
+    /// @notice Records the site's signed receipt of an event (relayed by anyone, typically the
+    /// sponsor from its VTN): from then on a site that does not attest its curtailment is penalized
+    /// as if it curtailed nothing. The signer must attest the cluster's report epoch of the event.
+    function acknowledge(uint256 eventId, bytes calldata signature) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
+        address signer = ECDSA.recover(ackDigest(eventId), signature);
+        (bool attestor,) = registry.isAttestor(clusterId, ev.reportEpoch, signer);
+        if (!attestor) revert NotAttestor(signer);
+        if (!ev.acknowledged) {
+            ev.acknowledged = true;
+            emit CurtailmentAcknowledged(eventId, signer);
+        }
+    }
+
+    /// @notice The sponsor contests an event's attested curtailment within the review window
+    /// after its report: the program's arbiter may rule until `resolveBy`; unruled, it stands.
+    function contest(uint256 eventId) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        Program storage p = programs[enrollments[ev.enrollmentId].programId];
+        if (msg.sender != p.sponsor) revert NotSponsor(enrollments[ev.enrollmentId].programId, msg.sender);
+        if (ev.status != EventStatus.Dispatched) revert WrongEventStatus(eventId, uint8(ev.status));
+        (, uint64 submittedAt) = registry.reportOf(enrollments[ev.enrollmentId].clusterId, ev.reportEpoch);
+        if (submittedAt == 0 || block.timestamp >= uint256(submittedAt) + reviewWindow) {
+            revert ReviewWindowClosed(eventId);
+        }
+        ev.status = EventStatus.Contested;
+        ev.resolveBy = uint64(block.timestamp + resolutionWindow);
+        emit CurtailmentContested(eventId, ev.resolveBy);
+    }
+
+    /// @notice The program's arbiter rules a contested event's curtailed Wh before `resolveBy`
+    /// (from the site's telemetry archive, which reproduces the attested figure).
+    function rule(uint256 eventId, uint64 curtailedWh) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        if (msg.sender != programs[enrollments[ev.enrollmentId].programId].arbiter) {
+            revert NotArbiter(msg.sender);
+        }
+        if (ev.status != EventStatus.Contested || block.timestamp >= ev.resolveBy) {
+            revert WrongEventStatus(eventId, uint8(ev.status));
+        }
+        (ev.status, ev.ruledWh) = (EventStatus.Ruled, curtailedWh);
+        emit CurtailmentRuled(eventId, curtailedWh);
+    }
+
+    /// @notice Settles an event with its attested curtailment: the leaf (eventId, clusterId,
+    /// baselineWh, actualWh) under the deliveries root of the cluster's report of the event's
+    /// report epoch, after the review window (and any contest's deadline); or with the arbiter's
+    /// ruling (arguments ignored).
+    function settle(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        Enrollment storage en = enrollments[ev.enrollmentId];
+        // A ruling penalizes a shortfall only if the site acknowledged the event.
+        if (ev.status == EventStatus.Ruled) return _settle(eventId, ev, en, ev.ruledWh, ev.acknowledged);
+        if (ev.status == EventStatus.Contested && block.timestamp < ev.resolveBy) {
+            revert CurtailmentContestOpen(eventId, ev.resolveBy);
+        }
+        if (ev.status == EventStatus.Settled) revert WrongEventStatus(eventId, uint8(ev.status));
+        (bytes32 root, uint64 submittedAt) = registry.reportOf(en.clusterId, ev.reportEpoch);
+        if (submittedAt == 0) revert NoReport(en.clusterId, ev.reportEpoch);
+        uint256 reviewEnds = uint256(submittedAt) + reviewWindow;
+        if (block.timestamp < reviewEnds) revert ReviewWindowOpen(eventId, reviewEnds);
+        if (!MerkleProof.verify(proof, root, curtailmentLeaf(eventId, en.clusterId, baselineWh, actualWh))) {
+            revert InvalidCurtailmentProof(eventId);
+        }
+        // The leaf proves the site received the event: a shortfall is penalized.
+        _settle(eventId, ev, en, baselineWh > actualWh ? baselineWh - actualWh : 0, true);
+    }
+
+    /// @notice Closes an event nobody attested by its deadline (the report epoch's end + the
+    /// registry's report window + the review and resolution windows): an acknowledged event is
+    /// penalized as curtailing nothing; an unacknowledged one (the site never got it, say the VTN
+    /// was down) neither pays nor costs anything. Anyone may call it.
+    function settleUnattested(uint256 eventId) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        Enrollment storage en = enrollments[ev.enrollmentId];
+        if (ev.status == EventStatus.Settled || ev.status == EventStatus.Ruled) {
+            revert WrongEventStatus(eventId, uint8(ev.status));
+        }
+        uint256 deadline = attestationDeadline(eventId);
+        if (block.timestamp <= deadline) revert AttestationWindowOpen(eventId, deadline);
+        if (ev.acknowledged) return _settle(eventId, ev, en, 0, true);
+        ev.status = EventStatus.Settled;
+        programs[en.programId].funds += ev.reserved;
+        en.bond += ev.penaltyLocked;
+        en.locked -= ev.penaltyLocked;
+        emit CurtailmentSettled(eventId, 0, 0, 0, false);
+    }
+
+    /// @notice Pays the caller its payouts (site payee) or penalties (sponsor) in `token`.
+    function withdraw(address token) external nonReentrant returns (uint256 amount) {
+        amount = owed[token][msg.sender];
+        if (amount == 0) revert NothingToClaim();
+        owed[token][msg.sender] = 0;
+        emit DemandResponsePaid(token, msg.sender, amount);
+        IERC20(token).safeTransfer(msg.sender, amount);
+    }
+
+    // ------------------------------------------------------------ views
+
+    /// @notice The curtailment leaf of an event in the OpenZeppelin StandardMerkleTree convention:
+    /// `keccak256(bytes.concat(keccak256(abi.encode(TAG, eventId, clusterId, baselineWh, actualWh))))`.
+    /// Five words, tagged: never equal to a lease's four-word leaf.
+    function curtailmentLeaf(uint256 eventId, uint64 clusterId, uint64 baselineWh, uint64 actualWh)
+        public
+        pure
+        returns (bytes32)
+    {
+        return keccak256(
+            bytes.concat(
+                keccak256(abi.encode(CURTAILMENT_LEAF_TAG, eventId, clusterId, baselineWh, actualWh))
+            )
+        );
+    }
+
+    /// @notice The EIP-712 digest a site's attestor signs to acknowledge receipt of an event.
+    function ackDigest(uint256 eventId) public view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(abi.encode(ACK_TYPEHASH, eventId, enrollments[_event(eventId).enrollmentId].clusterId))
+        );
+    }
+
+    /// @notice After this time an unattested event may be closed with `settleUnattested`.
+    function attestationDeadline(uint256 eventId) public view returns (uint256) {
+        CurtailmentEvent storage ev = _event(eventId);
+        (, uint32 epochLength, uint64 genesis,) = registry.clusterInfo(enrollments[ev.enrollmentId].clusterId);
+        uint256 epochEnd = uint256(genesis) + (uint256(ev.reportEpoch) + 1) * epochLength;
+        uint256 deadline = epochEnd + registry.reportWindow() + reviewWindow + resolutionWindow;
+        return ev.resolveBy > deadline ? ev.resolveBy : deadline;
+    }
+
+    /// @notice The Wh an enrollment commits to shed over [start, end).
+    function committedWh(uint256 enrollmentId, uint64 start, uint64 end) external view returns (uint256) {
+        return _committedWh(_enrollment(enrollmentId).committedKw, start, end);
+    }
+
+    // ------------------------------------------------------------ internal
+
+    /// @dev Pays `min(curtailed, committed) · price`, penalizes `(committed − curtailed) · penalty`
+    /// when `penalize` (the site received the event: it acknowledged it or attested a leaf; an
+    /// event it never received costs it nothing), and frees the rest of the reserve and the lock.
+    function _settle(
+        uint256 eventId,
+        CurtailmentEvent storage ev,
+        Enrollment storage en,
+        uint256 curtailedWh,
+        bool penalize
+    ) internal {
+        Program storage p = programs[en.programId];
+        uint256 committed = _committedWh(en.committedKw, ev.start, ev.end);
+        uint256 paidWh = curtailedWh < committed ? curtailedWh : committed;
+        uint256 payout = paidWh * p.pricePerKwh / WH_PER_KWH;
+        uint256 penalty = penalize ? (committed - paidWh) * p.penaltyPerKwh / WH_PER_KWH : 0;
+        // Rounding can only make the reserve and lock cover more, never less.
+        if (payout > ev.reserved) payout = ev.reserved;
+        if (penalty > ev.penaltyLocked) penalty = ev.penaltyLocked;
+        ev.status = EventStatus.Settled;
+        p.funds += ev.reserved - uint128(payout);
+        en.locked -= ev.penaltyLocked;
+        en.bond += ev.penaltyLocked - uint128(penalty);
+        owed[p.token][en.payee] += payout;
+        owed[p.token][p.sponsor] += penalty;
+        emit CurtailmentSettled(eventId, curtailedWh, payout, penalty, true);
+    }
+
+    function _committedWh(uint32 committedKw, uint64 start, uint64 end) internal pure returns (uint256) {
+        return uint256(committedKw) * (end - start) * WH_PER_KWH / 3600;
+    }
+
+    function _program(uint256 programId) internal view returns (Program storage p) {
+        p = programs[programId];
+        if (p.sponsor == address(0)) revert UnknownProgram(programId);
+    }
+
+    function _enrollment(uint256 enrollmentId) internal view returns (Enrollment storage en) {
+        en = enrollments[enrollmentId];
+        if (en.programId == 0) revert UnknownEnrollment(enrollmentId);
+    }
+
+    function _event(uint256 eventId) internal view returns (CurtailmentEvent storage ev) {
+        ev = events[eventId];
+        if (ev.status == EventStatus.None) revert UnknownEvent(eventId);
+    }
+
+    function _requireClusterOwner(uint64 clusterId) internal view {
+        (address clusterOwner,,,) = registry.clusterInfo(clusterId);
+        if (clusterOwner == address(0)) revert UnknownCluster(clusterId);
+        if (clusterOwner != msg.sender) revert NotClusterOwner(clusterId, msg.sender);
+    }
+}
