@@ -75,8 +75,10 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         uint64 reportEpoch; // the cluster's epoch in which the event ends: its report attests it
         EventStatus status;
         bool acknowledged; // the site's attestor signed its receipt
+        bool attested; // a curtailment leaf was proven (at a contest): the site received the event
         uint64 resolveBy; // while contested: until when the arbiter may rule
         uint64 ruledWh; // the arbiter's ruling of the curtailed Wh
+        uint64 dispatchEpoch; // the cluster's epoch at dispatch: its attestor set acknowledges
         uint128 reserved; // payout reserved from the program
         uint128 penaltyLocked; // penalty locked from the enrollment's bond
     }
@@ -87,6 +89,11 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     bytes32 public constant ACK_TYPEHASH = keccak256("CurtailmentAck(uint256 eventId,uint64 clusterId)");
     /// @notice Watt-hours per kWh.
     uint256 internal constant WH_PER_KWH = 1000;
+    /// @notice Furthest ahead an event may start: day-ahead programs with room, and no far-future
+    /// event that locks a site's bond for years.
+    uint64 public constant MAX_NOTICE = 7 days;
+    /// @notice Longest event.
+    uint64 public constant MAX_DURATION = 1 days;
 
     /// @notice The registry holding clusters, attestor sets and reports.
     IClusterRegistry public immutable registry;
@@ -109,6 +116,9 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     uint256 public enrollmentCount;
     /// @notice Events dispatched so far.
     uint256 public eventCount;
+    /// @notice End of the latest event dispatched to each cluster, across every program: a
+    /// cluster's events never overlap, so one shed is never paid twice.
+    mapping(uint64 clusterId => uint64) public busyUntil;
 
     /// @param registry_ The cluster registry whose reports attest curtailment.
     /// @param reviewWindow_ Seconds after a report's acceptance for the sponsor to contest.
@@ -226,12 +236,17 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         Program storage p = programs[en.programId];
         if (msg.sender != p.sponsor) revert NotSponsor(en.programId, msg.sender);
         if (!en.active) revert EnrollmentInactive(enrollmentId);
-        if (start <= block.timestamp || end <= start) revert InvalidEventWindow(start, end);
+        if (
+            start <= block.timestamp || end <= start || start > block.timestamp + MAX_NOTICE
+                || end - start > MAX_DURATION
+        ) revert InvalidEventWindow(start, end);
+        if (start < busyUntil[en.clusterId]) revert ClusterBusy(en.clusterId, busyUntil[en.clusterId]);
+        busyUntil[en.clusterId] = end;
         (, uint32 epochLength, uint64 genesis, bool active) = registry.clusterInfo(en.clusterId);
         if (!active) revert ClusterInactive(en.clusterId);
-        uint256 committedWh = _committedWh(en.committedKw, start, end);
-        uint256 reserve = committedWh * p.pricePerKwh / WH_PER_KWH;
-        uint256 penalty = committedWh * p.penaltyPerKwh / WH_PER_KWH;
+        uint256 wh = _committedWh(en.committedKw, start, end);
+        uint256 reserve = wh * p.pricePerKwh / WH_PER_KWH;
+        uint256 penalty = wh * p.penaltyPerKwh / WH_PER_KWH;
         if (reserve > p.funds) revert InsufficientProgramFunds(reserve, p.funds);
         if (penalty > en.bond) revert InsufficientBond(penalty, en.bond);
         p.funds -= uint128(reserve);
@@ -246,22 +261,26 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
             reportEpoch: reportEpoch,
             status: EventStatus.Dispatched,
             acknowledged: false,
+            attested: false,
             resolveBy: 0,
             ruledWh: 0,
+            dispatchEpoch: uint64((block.timestamp - genesis) / epochLength),
             reserved: uint128(reserve),
             penaltyLocked: uint128(penalty)
         });
-        emit CurtailmentDispatched(eventId, enrollmentId, start, end, reportEpoch, committedWh);
+        emit CurtailmentDispatched(eventId, enrollmentId, start, end, reportEpoch, wh);
     }
 
     /// @notice Records the site's signed receipt of an event (relayed by anyone, typically the
     /// sponsor from its VTN): from then on a site that does not attest its curtailment is penalized
-    /// as if it curtailed nothing. The signer must attest the cluster's report epoch of the event.
+    /// as if it curtailed nothing. The signer must be an attestor of the cluster's set in force
+    /// when the event was dispatched (fixed then: rotations only take effect in later epochs, so
+    /// the site cannot void a signed receipt by rotating its attestors).
     function acknowledge(uint256 eventId, bytes calldata signature) external {
         CurtailmentEvent storage ev = _event(eventId);
         uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
         address signer = ECDSA.recover(ackDigest(eventId), signature);
-        (bool attestor,) = registry.isAttestor(clusterId, ev.reportEpoch, signer);
+        (bool attestor,) = registry.isAttestor(clusterId, ev.dispatchEpoch, signer);
         if (!attestor) revert NotAttestor(signer);
         if (!ev.acknowledged) {
             ev.acknowledged = true;
@@ -270,16 +289,19 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     }
 
     /// @notice The sponsor contests an event's attested curtailment within the review window
-    /// after its report: the program's arbiter may rule until `resolveBy`; unruled, it stands.
-    function contest(uint256 eventId) external {
+    /// after its report, showing the leaf it doubts (which proves the site received the event):
+    /// the program's arbiter may rule until `resolveBy`; unruled, the leaf stands.
+    function contest(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof) external {
         CurtailmentEvent storage ev = _event(eventId);
-        Program storage p = programs[enrollments[ev.enrollmentId].programId];
-        if (msg.sender != p.sponsor) revert NotSponsor(enrollments[ev.enrollmentId].programId, msg.sender);
+        Enrollment storage en = enrollments[ev.enrollmentId];
+        if (msg.sender != programs[en.programId].sponsor) revert NotSponsor(en.programId, msg.sender);
         if (ev.status != EventStatus.Dispatched) revert WrongEventStatus(eventId, uint8(ev.status));
-        (, uint64 submittedAt) = registry.reportOf(enrollments[ev.enrollmentId].clusterId, ev.reportEpoch);
+        (bytes32 root, uint64 submittedAt) = registry.reportOf(en.clusterId, ev.reportEpoch);
         if (submittedAt == 0 || block.timestamp >= uint256(submittedAt) + reviewWindow) {
             revert ReviewWindowClosed(eventId);
         }
+        _requireLeaf(eventId, root, en.clusterId, baselineWh, actualWh, proof);
+        ev.attested = true;
         ev.status = EventStatus.Contested;
         ev.resolveBy = uint64(block.timestamp + resolutionWindow);
         emit CurtailmentContested(eventId, ev.resolveBy);
@@ -306,8 +328,8 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     function settle(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof) external {
         CurtailmentEvent storage ev = _event(eventId);
         Enrollment storage en = enrollments[ev.enrollmentId];
-        // A ruling penalizes a shortfall only if the site acknowledged the event.
-        if (ev.status == EventStatus.Ruled) return _settle(eventId, ev, en, ev.ruledWh, ev.acknowledged);
+        // A ruling penalizes a shortfall: the contested leaf proved the site received the event.
+        if (ev.status == EventStatus.Ruled) return _settle(eventId, ev, en, ev.ruledWh, true);
         if (ev.status == EventStatus.Contested && block.timestamp < ev.resolveBy) {
             revert CurtailmentContestOpen(eventId, ev.resolveBy);
         }
@@ -316,9 +338,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         if (submittedAt == 0) revert NoReport(en.clusterId, ev.reportEpoch);
         uint256 reviewEnds = uint256(submittedAt) + reviewWindow;
         if (block.timestamp < reviewEnds) revert ReviewWindowOpen(eventId, reviewEnds);
-        if (!MerkleProof.verify(proof, root, curtailmentLeaf(eventId, en.clusterId, baselineWh, actualWh))) {
-            revert InvalidCurtailmentProof(eventId);
-        }
+        _requireLeaf(eventId, root, en.clusterId, baselineWh, actualWh, proof);
         // The leaf proves the site received the event: a shortfall is penalized.
         _settle(eventId, ev, en, baselineWh > actualWh ? baselineWh - actualWh : 0, true);
     }
@@ -330,9 +350,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     function settleUnattested(uint256 eventId) external {
         CurtailmentEvent storage ev = _event(eventId);
         Enrollment storage en = enrollments[ev.enrollmentId];
-        if (ev.status == EventStatus.Settled || ev.status == EventStatus.Ruled) {
-            revert WrongEventStatus(eventId, uint8(ev.status));
-        }
+        if (ev.status != EventStatus.Dispatched) revert WrongEventStatus(eventId, uint8(ev.status));
         uint256 deadline = attestationDeadline(eventId);
         if (block.timestamp <= deadline) revert AttestationWindowOpen(eventId, deadline);
         if (ev.acknowledged) return _settle(eventId, ev, en, 0, true);
@@ -355,16 +373,19 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     // ------------------------------------------------------------ views
 
     /// @notice The curtailment leaf of an event in the OpenZeppelin StandardMerkleTree convention:
-    /// `keccak256(bytes.concat(keccak256(abi.encode(TAG, eventId, clusterId, baselineWh, actualWh))))`.
-    /// Five words, tagged: never equal to a lease's four-word leaf.
+    /// `keccak256(bytes.concat(keccak256(abi.encode(TAG, this contract, eventId, clusterId,
+    /// baselineWh, actualWh))))`. Six words, tagged and bound to this deployment: never equal to a
+    /// lease's four-word leaf, nor to another deployment's event of the same id.
     function curtailmentLeaf(uint256 eventId, uint64 clusterId, uint64 baselineWh, uint64 actualWh)
         public
-        pure
+        view
         returns (bytes32)
     {
         return keccak256(
             bytes.concat(
-                keccak256(abi.encode(CURTAILMENT_LEAF_TAG, eventId, clusterId, baselineWh, actualWh))
+                keccak256(
+                    abi.encode(CURTAILMENT_LEAF_TAG, address(this), eventId, clusterId, baselineWh, actualWh)
+                )
             )
         );
     }
@@ -376,13 +397,15 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @notice After this time an unattested event may be closed with `settleUnattested`.
+    /// @notice After this time an unattested (never contested) event may be closed with
+    /// `settleUnattested`: the report epoch's end + the registry's report window + the review and
+    /// resolution windows, so a report filed at the last second still leaves the site a
+    /// resolution window to settle with its leaf.
     function attestationDeadline(uint256 eventId) public view returns (uint256) {
         CurtailmentEvent storage ev = _event(eventId);
         (, uint32 epochLength, uint64 genesis,) = registry.clusterInfo(enrollments[ev.enrollmentId].clusterId);
         uint256 epochEnd = uint256(genesis) + (uint256(ev.reportEpoch) + 1) * epochLength;
-        uint256 deadline = epochEnd + registry.reportWindow() + reviewWindow + resolutionWindow;
-        return ev.resolveBy > deadline ? ev.resolveBy : deadline;
+        return epochEnd + registry.reportWindow() + reviewWindow + resolutionWindow;
     }
 
     /// @notice The Wh an enrollment commits to shed over [start, end).
@@ -417,6 +440,19 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         owed[p.token][en.payee] += payout;
         owed[p.token][p.sponsor] += penalty;
         emit CurtailmentSettled(eventId, curtailedWh, payout, penalty, true);
+    }
+
+    function _requireLeaf(
+        uint256 eventId,
+        bytes32 root,
+        uint64 clusterId,
+        uint64 baselineWh,
+        uint64 actualWh,
+        bytes32[] calldata proof
+    ) internal view {
+        if (!MerkleProof.verify(proof, root, curtailmentLeaf(eventId, clusterId, baselineWh, actualWh))) {
+            revert InvalidCurtailmentProof(eventId);
+        }
     }
 
     function _committedWh(uint32 committedKw, uint64 start, uint64 end) internal pure returns (uint256) {

@@ -630,7 +630,7 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
         uint256 acc = _pay(l, leaseId, epoch, rent, compensation, credit);
         emit EpochSettled(leaseId, epoch, billed, rent, compensation, credit, acc, outcome);
         // Only a powered shell reads its tariff's slot.
-        if (l.unit == Unit.Kw) _billEnergy(l, leaseId, epoch, uint64(leaf >> 64), outcome);
+        if (l.unit == Unit.Kw) _billEnergy(l, leaseId, epoch, leaf, billed, outcome);
 
         if (epoch + 1 == l.endEpoch) {
             l.status = LeaseStatus.Ended;
@@ -658,20 +658,26 @@ contract LeaseMarket is ILeaseMarket, ERC1155, ReentrancyGuardTransient {
     }
 
     /// @dev A powered shell's energy pass-through: the metered energy at the lease's tariff, from
-    /// escrow to the cluster's bond (the site pays the utility). None for the owner's failure.
-    function _billEnergy(Lease storage l, uint256 leaseId, uint64 epoch, uint64 energyWh, Outcome outcome)
-        internal
-    {
+    /// escrow to the cluster's bond (the site pays the utility), capped at what the power billed
+    /// as available could draw (`billed` kW-seconds). None for the owner's failure.
+    function _billEnergy(
+        Lease storage l,
+        uint256 leaseId,
+        uint64 epoch,
+        uint128 leaf,
+        uint64 billed,
+        Outcome outcome
+    ) internal {
         uint256 charge;
         if (outcome != Outcome.Missed && outcome != Outcome.Unproven) {
-            charge =
-                RentLib.energyCharge(energyWh, RentLib.capacity(l.units, l.epochLength), l.energyPricePerKwh);
+            charge = RentLib.energyCharge(uint64(leaf >> 64), billed, l.energyPricePerKwh);
         }
         if (charge != 0) {
             l.escrow -= uint128(charge);
+            l.energyBilled += uint128(charge);
             _bonds[l.clusterId][l.stablecoin].total += uint128(charge);
         }
-        emit EnergyBilled(leaseId, epoch, energyWh, charge);
+        emit EnergyBilled(leaseId, epoch, uint64(leaf >> 64), charge);
     }
 
     /// @dev Moves the amounts and advances the accumulator; returns it.

@@ -308,8 +308,12 @@ contract LeaseNavOracle is IOracle, AggregatorV3Interface {
     }
 
     /// @dev Delivered rent paid out of escrow so far (compensation from the bond is not delivery).
+    /// @dev Rent paid from escrow so far: what was escrowed less what is left, less a powered
+    /// shell's energy (escrowed at its most per epoch, billed to the site, never rent).
     function _rentPaid(Lease memory l, uint256 fullEpochRent) internal pure returns (uint256) {
-        return fullEpochRent * (l.endEpoch - l.startEpoch) - l.escrow;
+        uint256 maxEnergy =
+            RentLib.maxEnergyCharge(RentLib.capacity(l.units, l.epochLength), l.energyPricePerKwh);
+        return (fullEpochRent + maxEnergy) * (l.endEpoch - l.startEpoch) - l.escrow - l.energyBilled;
     }
 
     function _epochNow(Lease memory l) internal view returns (uint64) {

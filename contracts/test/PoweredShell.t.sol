@@ -105,6 +105,18 @@ contract PoweredShellTest is BaseTest {
         assertEq(_bondTotal() - bond, MAX_ENERGY);
     }
 
+    /// Racks cannot draw more energy than the power available to them: half the power available
+    /// for the epoch caps the energy billed at half the kW's draw.
+    function test_energyIsCappedAtWhatTheAvailablePowerCouldDraw() public {
+        uint256 id = _shell(1);
+        _reportLeaf(id, 1, FULL_POWER / 2, 1_400_000); // 1,400 kWh claimed, 750 kWh possible
+        skip(CHALLENGE_WINDOW);
+        vm.expectEmit(address(market));
+        emit EnergyBilled(id, 1, 1_400_000, MAX_ENERGY / 2);
+        market.settle(id, 1, FULL_POWER / 2, 1_400_000, new bytes32[](0));
+        assertEq(market.getLease(id).energyBilled, MAX_ENERGY / 2);
+    }
+
     function test_powerOutageBelowTheSlaPaysCreditsFromTheBond() public {
         uint256 id = _shell(1);
         uint64 delivered = FULL_POWER * 99 / 100; // 99 % available against a 99.9 % SLA

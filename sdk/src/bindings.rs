@@ -82,3 +82,10 @@ alloy::sol!(
     CapacityPricer,
     "../contracts/out/CapacityPricer.sol/CapacityPricer.json"
 );
+
+alloy::sol!(
+    #[sol(rpc)]
+    #[derive(Debug)]
+    DemandResponse,
+    "../contracts/out/DemandResponse.sol/DemandResponse.json"
+);

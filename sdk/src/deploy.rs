@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Result, SdkError,
     bindings::{
-        CapacityPricer, ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk,
-        LeaseMarket, Morpho, NavOracleDeployer, ShareExchange,
+        CapacityPricer, ClusterRegistry, CollateralFactory, DemandResponse, DevStablecoin,
+        DisputeDesk, LeaseMarket, Morpho, NavOracleDeployer, ShareExchange,
     },
     pricing::{PRICER_SPEED_PER_EPOCH, PRICER_STEEPNESS, PRICER_TARGET_UTILIZATION},
 };
@@ -47,6 +47,10 @@ pub struct Deployment {
     /// before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pricer: Option<Address>,
+    /// `DemandResponse` (programs paying attested curtailment); absent from deployments made
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demand_response: Option<Address>,
     /// Block of the first deployment transaction (where indexers start).
     pub deploy_block: u64,
 }
@@ -97,7 +101,9 @@ pub const MORPHO_LLTV: u128 = 800_000_000_000_000_000;
 pub const NAV_MAX_RISE_BPS: u16 = 1_000;
 
 /// Deploys `DevStablecoin`, `ClusterRegistry`, `LeaseMarket` (which deploys its `DisputeDesk`),
-/// the market's `ShareExchange` and `CollateralFactory`, the `CapacityPricer`, and Morpho Blue;
+/// the market's `ShareExchange` and `CollateralFactory`, the `CapacityPricer`, `DemandResponse`
+/// (its review and resolution windows are the market's challenge and resolution windows), and
+/// Morpho Blue;
 /// links them, allowlists
 /// the stablecoin, names the arbiter and enables Morpho's zero-interest IRM and [`MORPHO_LLTV`].
 /// The provider's signer must be `params.governance`.
@@ -137,6 +143,13 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         U256::from(PRICER_SPEED_PER_EPOCH),
     )
     .await?;
+    let demand_response = DemandResponse::deploy(
+        provider.clone(),
+        *registry.address(),
+        params.challenge_window,
+        params.resolution_window,
+    )
+    .await?;
     morpho.enableIrm(Address::ZERO).send().await?.get_receipt().await?;
     morpho.enableLltv(U256::from(MORPHO_LLTV)).send().await?.get_receipt().await?;
     registry.setMarket(*market.address()).send().await?.get_receipt().await?;
@@ -152,6 +165,7 @@ pub async fn deploy(provider: &DynProvider, params: &DeployParams) -> Result<Dep
         collateral: Some(*collateral.address()),
         morpho: Some(*morpho.address()),
         pricer: Some(*pricer.address()),
+        demand_response: Some(*demand_response.address()),
         deploy_block,
     })
 }

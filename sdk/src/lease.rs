@@ -241,6 +241,8 @@ pub struct LeaseInfo {
     pub price_per_unit_hour: Amount,
     /// A powered shell's energy pass-through per kWh (zero for none).
     pub energy_price_per_kwh: Amount,
+    /// Energy pass-through billed so far (escrow to the cluster's bond).
+    pub energy_billed: Amount,
     /// Shares in existence.
     pub total_shares: u128,
     /// Prepaid rent not yet settled (once ended: the tenant's remainder).
@@ -304,6 +306,7 @@ async fn read_lease(client: &Client, id: U256) -> Result<LeaseInfo> {
         credit_bps: l.creditBps,
         price_per_unit_hour: money(l.pricePerUnitHour),
         energy_price_per_kwh: money(l.energyPricePerKwh),
+        energy_billed: money(l.energyBilled),
         total_shares: l.totalShares,
         escrow: money(l.escrow),
         rent_pool: money(l.rentPool),

@@ -34,6 +34,7 @@ pub mod api;
 pub mod bindings;
 mod borrower;
 mod client;
+mod demand;
 mod deploy;
 pub mod drill;
 mod error;
@@ -60,6 +61,7 @@ pub use client::{
     Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, token_decimals,
     wallet_provider, wallet_provider_with,
 };
+pub use demand::{CurtailmentEventInfo, CurtailmentSettlement, Site, Sponsor};
 pub use deploy::{DeployParams, Deployment, MORPHO_LLTV, NAV_MAX_RISE_BPS, deploy};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};

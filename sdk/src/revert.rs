@@ -4,8 +4,8 @@
 use alloy::sol_types::SolInterface;
 
 use crate::bindings::{
-    CapacityPricer, ClusterRegistry, CollateralFactory, DevStablecoin, DisputeDesk, LeaseMarket,
-    LeaseNavOracle, LeaseShareToken, ShareExchange,
+    CapacityPricer, ClusterRegistry, CollateralFactory, DemandResponse, DevStablecoin, DisputeDesk,
+    LeaseMarket, LeaseNavOracle, LeaseShareToken, ShareExchange,
 };
 
 include!(concat!(env!("OUT_DIR"), "/error_kinds.rs"));
@@ -62,6 +62,8 @@ pub fn decode_revert(data: &[u8]) -> Option<Revert> {
         format!("{e:?}")
     } else if let Ok(e) = CollateralFactory::CollateralFactoryErrors::abi_decode(data) {
         format!("{e:?}")
+    } else if let Ok(e) = DemandResponse::DemandResponseErrors::abi_decode(data) {
+        format!("{e:?}")
     } else if let Ok(e) = DevStablecoin::DevStablecoinErrors::abi_decode(data) {
         format!("{e:?}")
     } else {
@@ -98,6 +100,7 @@ mod tests {
             LeaseShareToken::LeaseShareTokenErrors::SELECTORS,
             LeaseNavOracle::LeaseNavOracleErrors::SELECTORS,
             CollateralFactory::CollateralFactoryErrors::SELECTORS,
+            DemandResponse::DemandResponseErrors::SELECTORS,
             DevStablecoin::DevStablecoinErrors::SELECTORS,
         ] {
             for selector in selectors {

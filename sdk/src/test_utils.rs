@@ -237,7 +237,22 @@ impl Market {
             .iter()
             .map(|&(lease_id, delivered)| DeliveryLeaf { lease_id, epoch, delivered, energy_wh: 0 })
             .collect();
-        let tree = DeliveriesTree::new(leaves).expect("tree");
+        self.signed_tree(epoch, DeliveriesTree::new(leaves).expect("tree"))
+    }
+
+    /// Reports `epoch` with `tree` as its deliveries tree (lease and curtailment leaves), signed
+    /// by the first two attestors; returns the tree.
+    pub async fn report_tree(&self, epoch: u64, tree: DeliveriesTree) -> DeliveriesTree {
+        let report = self.signed_tree(epoch, tree);
+        self.reports.submit(&report.0, report.1).await.expect("report accepted");
+        report.2
+    }
+
+    fn signed_tree(
+        &self,
+        epoch: u64,
+        tree: DeliveriesTree,
+    ) -> (UsageReport, Vec<alloy::primitives::Bytes>, DeliveriesTree) {
         let capacity = u64::from(CLUSTER_GPUS) * u64::from(EPOCH);
         let report = UsageReport {
             clusterId: self.cluster_id,

@@ -18,6 +18,18 @@ pub enum Error {
         /// The repeated lease.
         lease_id: alloy::primitives::U256,
     },
+    /// A proof was asked for an event that has no curtailment leaf in the tree.
+    #[error("event {event_id} has no curtailment leaf in the deliveries tree")]
+    EventNotFound {
+        /// The event asked for.
+        event_id: alloy::primitives::U256,
+    },
+    /// Two curtailment leaves name the same event.
+    #[error("event {event_id} appears twice in one deliveries tree")]
+    DuplicateEvent {
+        /// The repeated event.
+        event_id: alloy::primitives::U256,
+    },
     /// A signature is not 65 bytes or does not recover to a signer.
     #[error("invalid signature: {0}")]
     Signature(#[from] alloy::primitives::SignatureError),

@@ -24,7 +24,9 @@ mod merkle;
 mod report;
 
 pub use error::{Error, Result};
-pub use merkle::{DeliveriesTree, DeliveryLeaf, hash_pair, verify_proof};
+pub use merkle::{
+    CurtailmentLeaf, DeliveriesTree, DeliveryLeaf, curtailment_leaf_tag, hash_pair, verify_proof,
+};
 pub use report::{
     DOMAIN_NAME, DOMAIN_VERSION, Efficiency, MAX_U40, UsageReport, encode_signature,
     recover_signer, report_domain,

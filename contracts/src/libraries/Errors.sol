@@ -220,8 +220,12 @@ error NotSponsor(uint256 programId, address caller);
 error InsufficientProgramFunds(uint256 needed, uint256 available);
 /// @notice Thrown when an event is dispatched to a site that left its program.
 error EnrollmentInactive(uint256 enrollmentId);
-/// @notice Thrown when an event does not start in the future or ends before it starts.
+/// @notice Thrown when an event does not start in the future (within `MAX_NOTICE`), ends before it
+/// starts, or lasts longer than `MAX_DURATION`.
 error InvalidEventWindow(uint64 start, uint64 end);
+/// @notice Thrown when an event would overlap one already dispatched to the cluster (by any
+/// program): one shed is never paid twice.
+error ClusterBusy(uint64 clusterId, uint64 busyUntil);
 /// @notice Thrown when an event is not in the status the call needs.
 error WrongEventStatus(uint256 eventId, uint8 status);
 /// @notice Thrown when the sponsor contests after the review window (or before any report).

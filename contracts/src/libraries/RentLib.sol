@@ -35,8 +35,9 @@ library RentLib {
         return cap * pricePerUnitHour / SECONDS_PER_HOUR;
     }
 
-    /// @notice The energy pass-through of one epoch: the metered Wh, capped at what the lease's kW
-    /// can draw in the epoch (`cap` kW-seconds), at `pricePerKwh`. Never above `maxEnergyCharge`.
+    /// @notice The energy pass-through of one epoch: the metered Wh, capped at what `cap`
+    /// kW-seconds of power can draw (the power billed as available, at most the lease's kW for the
+    /// whole epoch), at `pricePerKwh`. Never above `maxEnergyCharge`.
     function energyCharge(uint256 energyWh, uint256 cap, uint256 pricePerKwh)
         internal
         pure

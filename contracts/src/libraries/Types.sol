@@ -147,6 +147,7 @@ struct Lease {
     uint256 rentPerShare; // accumulator, scaled by RentLib.ACC_SCALE
     // slot 7
     uint128 energyPricePerKwh; // 0: no energy pass-through
+    uint128 energyBilled; // energy pass-through billed so far (escrow to the cluster's bond)
 }
 
 /// @notice A dispute of one (lease, epoch): who opened it and when, its bond, and the ruling.

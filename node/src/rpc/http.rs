@@ -378,6 +378,7 @@ mod tests {
             collateral: None,
             morpho: None,
             pricer: None,
+            demand_response: None,
             deploy_block: 1,
         };
         let metrics = Arc::new(Metrics::default());

@@ -2,6 +2,7 @@
 
 mod amount;
 mod borrow;
+mod demand;
 mod deploy;
 mod owner;
 mod roles;

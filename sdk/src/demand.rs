@@ -1,0 +1,269 @@
+//! Demand response (the deployment's `DemandResponse`): a sponsor funds a program at a price per
+//! curtailed kWh, a site enrolls committed kW of flexible load with a bond, the sponsor dispatches
+//! events, and each event settles on the curtailment the site's report attests (a
+//! [`CurtailmentLeaf`] in its deliveries tree). [`Sponsor`] is the utility's or aggregator's side,
+//! [`Site`] the cluster owner's.
+
+use alloy::{
+    primitives::{Address, B256, Bytes, U256},
+    providers::DynProvider,
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+use compute_ledger_types::{CurtailmentLeaf, encode_signature};
+
+use crate::{
+    Amount, Client, Result, SdkError,
+    bindings::{DemandResponse, DevStablecoin},
+    tx::{event_in, transact},
+};
+
+/// What one event's settlement paid and charged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurtailmentSettlement {
+    /// The event.
+    pub event_id: U256,
+    /// Wh counted as curtailed (attested, ruled, or zero).
+    pub curtailed_wh: u64,
+    /// Paid to the enrollment's payee.
+    pub payout: Amount,
+    /// Charged to the site's bond, owed to the sponsor.
+    pub penalty: Amount,
+    /// False when nobody attested the event and the site never acknowledged it: nothing either way.
+    pub attested: bool,
+}
+
+/// Where a dispatched event stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurtailmentEventInfo {
+    /// The enrollment it was dispatched to.
+    pub enrollment_id: U256,
+    /// Window start (unix seconds).
+    pub start: u64,
+    /// Window end (unix seconds, exclusive).
+    pub end: u64,
+    /// The cluster epoch whose report attests it (the epoch in which the window ends).
+    pub report_epoch: u64,
+    /// 1 dispatched, 2 contested, 3 ruled, 4 settled.
+    pub status: u8,
+    /// Whether the site's signed receipt was recorded.
+    pub acknowledged: bool,
+}
+
+impl Client {
+    /// The deployment's `DemandResponse` binding (an error naming the fix for a deployment file
+    /// written before it existed).
+    pub fn demand_response(&self) -> Result<DemandResponse::DemandResponseInstance<DynProvider>> {
+        let address = self.deployment().demand_response.ok_or_else(|| {
+            SdkError::Invalid(
+                "this deployment has no demand-response contract (deployed before it existed): \
+                 add its address as \"demandResponse\" in the deployment JSON"
+                    .into(),
+            )
+        })?;
+        Ok(DemandResponse::new(address, self.provider().clone()))
+    }
+
+    /// A dispatched event's window, report epoch and status.
+    pub async fn curtailment_event(&self, event_id: U256) -> Result<CurtailmentEventInfo> {
+        let e = self.demand_response()?.events(event_id).call().await?;
+        if e.status == 0 {
+            return Err(SdkError::Invalid(format!("no demand-response event {event_id}")));
+        }
+        Ok(CurtailmentEventInfo {
+            enrollment_id: e.enrollmentId,
+            start: e.start,
+            end: e.end,
+            report_epoch: e.reportEpoch,
+            status: e.status,
+            acknowledged: e.acknowledged,
+        })
+    }
+
+    /// Withdraws this account's demand-response payouts (a payee) or penalties (a sponsor) in the
+    /// deployment's stablecoin.
+    pub async fn withdraw_demand_response(&self) -> Result<Amount> {
+        let dr = self.demand_response()?;
+        let receipt = transact(dr.withdraw(self.deployment().stablecoin)).await?;
+        Ok(self.amount(event_in::<DemandResponse::DemandResponsePaid>(&receipt)?.amount))
+    }
+
+    async fn approve_demand_response(&self, amount: Amount) -> Result<()> {
+        let token = DevStablecoin::new(self.deployment().stablecoin, self.provider().clone());
+        transact(token.approve(*self.demand_response()?.address(), amount.base())).await?;
+        Ok(())
+    }
+}
+
+/// A demand-response sponsor (utility or aggregator): opens and funds programs, dispatches
+/// events, relays sites' acknowledgements, contests attestations it doubts.
+#[derive(Debug, Clone)]
+pub struct Sponsor {
+    client: Client,
+}
+
+impl Sponsor {
+    /// The sponsor role for `client`'s signer.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The client the sponsor signs with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Opens a program in the deployment's stablecoin; returns its id.
+    pub async fn create_program(
+        &self,
+        price_per_kwh: Amount,
+        penalty_per_kwh: Amount,
+        arbiter: Address,
+    ) -> Result<U256> {
+        let dr = self.client.demand_response()?;
+        let call = dr.createProgram(
+            self.client.deployment().stablecoin,
+            base128(price_per_kwh, "price per kWh")?,
+            base128(penalty_per_kwh, "penalty per kWh")?,
+            arbiter,
+        );
+        let receipt = transact(call).await?;
+        Ok(event_in::<DemandResponse::ProgramCreated>(&receipt)?.programId)
+    }
+
+    /// Approves and adds `amount` to a program.
+    pub async fn fund_program(&self, program_id: U256, amount: Amount) -> Result<()> {
+        self.client.approve_demand_response(amount).await?;
+        transact(self.client.demand_response()?.fundProgram(program_id, amount.base())).await?;
+        Ok(())
+    }
+
+    /// Dispatches a curtailment event over `[start, end)` (unix seconds, in the future) to an
+    /// enrollment; returns the event id. Its most payout is reserved from the program now.
+    pub async fn dispatch(&self, enrollment_id: U256, start: u64, end: u64) -> Result<U256> {
+        let receipt =
+            transact(self.client.demand_response()?.dispatch(enrollment_id, start, end)).await?;
+        Ok(event_in::<DemandResponse::CurtailmentDispatched>(&receipt)?.eventId)
+    }
+
+    /// Relays a site's signed receipt of an event (from [`Site::sign_acknowledgement`]).
+    pub async fn acknowledge(&self, event_id: U256, signature: Bytes) -> Result<()> {
+        transact(self.client.demand_response()?.acknowledge(event_id, signature)).await?;
+        Ok(())
+    }
+
+    /// Contests an event's attested curtailment within the review window after its report,
+    /// showing the leaf (which proves the site received the event).
+    pub async fn contest(&self, leaf: &CurtailmentLeaf, proof: Vec<B256>) -> Result<()> {
+        let dr = self.client.demand_response()?;
+        transact(dr.contest(leaf.event_id, leaf.baseline_wh, leaf.actual_wh, proof)).await?;
+        Ok(())
+    }
+
+    /// As the program's arbiter: rules a contested event's curtailed Wh.
+    pub async fn rule(&self, event_id: U256, curtailed_wh: u64) -> Result<()> {
+        transact(self.client.demand_response()?.rule(event_id, curtailed_wh)).await?;
+        Ok(())
+    }
+
+    /// Settles an event with its attested leaf and proof (anyone may; the sponsor usually does).
+    pub async fn settle(
+        &self,
+        leaf: &CurtailmentLeaf,
+        proof: Vec<B256>,
+    ) -> Result<CurtailmentSettlement> {
+        let dr = self.client.demand_response()?;
+        let call = dr.settle(leaf.event_id, leaf.baseline_wh, leaf.actual_wh, proof);
+        self.settlement(&transact(call).await?)
+    }
+
+    /// Settles an event with the arbiter's ruling.
+    pub async fn settle_ruled(&self, event_id: U256) -> Result<CurtailmentSettlement> {
+        let dr = self.client.demand_response()?;
+        self.settlement(&transact(dr.settle(event_id, 0, 0, Vec::new())).await?)
+    }
+
+    /// Closes an event nobody attested by its deadline (penalized in full only if acknowledged).
+    pub async fn settle_unattested(&self, event_id: U256) -> Result<CurtailmentSettlement> {
+        let dr = self.client.demand_response()?;
+        self.settlement(&transact(dr.settleUnattested(event_id)).await?)
+    }
+
+    fn settlement(
+        &self,
+        receipt: &alloy::rpc::types::TransactionReceipt,
+    ) -> Result<CurtailmentSettlement> {
+        let e = event_in::<DemandResponse::CurtailmentSettled>(receipt)?;
+        Ok(CurtailmentSettlement {
+            event_id: e.eventId,
+            curtailed_wh: u64::try_from(e.curtailedWh).unwrap_or(u64::MAX),
+            payout: self.client.amount(e.payout),
+            penalty: self.client.amount(e.penalty),
+            attested: e.attested,
+        })
+    }
+}
+
+/// A site in demand-response programs: the cluster owner's enrollments and bonds, and its
+/// attestors' acknowledgements of events its VEN received.
+#[derive(Debug, Clone)]
+pub struct Site {
+    client: Client,
+}
+
+impl Site {
+    /// The site role for the cluster owner's `client`.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The client the owner signs with.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Enrolls the owner's cluster with `committed_kw` of flexible load, paying `payee`.
+    pub async fn enroll(
+        &self,
+        program_id: U256,
+        cluster_id: u64,
+        committed_kw: u32,
+        payee: Address,
+    ) -> Result<U256> {
+        let dr = self.client.demand_response()?;
+        let receipt = transact(dr.enroll(program_id, cluster_id, committed_kw, payee)).await?;
+        Ok(event_in::<DemandResponse::SiteEnrolled>(&receipt)?.enrollmentId)
+    }
+
+    /// Approves and adds `amount` to the enrollment's performance bond.
+    pub async fn deposit_bond(&self, enrollment_id: U256, amount: Amount) -> Result<()> {
+        self.client.approve_demand_response(amount).await?;
+        let dr = self.client.demand_response()?;
+        transact(dr.depositSiteBond(enrollment_id, amount.base())).await?;
+        Ok(())
+    }
+
+    /// Takes back bond no dispatched event has locked.
+    pub async fn withdraw_bond(&self, enrollment_id: U256, amount: Amount) -> Result<()> {
+        let dr = self.client.demand_response()?;
+        transact(dr.withdrawSiteBond(enrollment_id, amount.base())).await?;
+        Ok(())
+    }
+
+    /// The acknowledgement of `event_id` signed by one of the cluster's attestors: the proof the
+    /// site received the event (the sponsor relays it with [`Sponsor::acknowledge`]).
+    pub async fn sign_acknowledgement(
+        &self,
+        event_id: U256,
+        attestor: &PrivateKeySigner,
+    ) -> Result<Bytes> {
+        let digest = self.client.demand_response()?.ackDigest(event_id).call().await?;
+        let signature = attestor
+            .sign_hash_sync(&digest)
+            .map_err(|e| SdkError::Invalid(format!("signing the acknowledgement: {e}")))?;
+        Ok(encode_signature(&signature))
+    }
+}
+
+fn base128(amount: Amount, what: &str) -> Result<u128> {
+    u128::try_from(amount.base()).map_err(|_| SdkError::Invalid(format!("{what} is too large")))
+}
