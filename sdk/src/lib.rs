@@ -37,6 +37,7 @@ mod client;
 mod demand;
 mod deploy;
 pub mod drill;
+mod economics;
 mod error;
 mod events;
 mod investor;
@@ -63,6 +64,7 @@ pub use client::{
 };
 pub use demand::{CurtailmentEventInfo, CurtailmentSettlement, Site, Sponsor};
 pub use deploy::{DeployParams, Deployment, MORPHO_LLTV, NAV_MAX_RISE_BPS, deploy};
+pub use economics::{MegawattEconomics, MegawattUse, SiteHistory, SiteInputs, megawatt_economics};
 pub use error::{Result, SdkError};
 pub use events::{LedgerEvent, LedgerEvents, LedgerLog, MAX_RANGE};
 pub use investor::{Investor, Offer, Position};
