@@ -275,6 +275,16 @@ contract ClusterRegistry is IClusterRegistry, EIP712, Ownable2Step {
     }
 
     /// @inheritdoc IClusterRegistry
+    function attestorSetOf(uint64 clusterId, uint64 epoch) external view returns (uint32 setId) {
+        (setId,) = _setFor(_clusters[clusterId], epoch);
+    }
+
+    /// @inheritdoc IClusterRegistry
+    function isSetMember(uint32 setId, address account) external view returns (bool) {
+        return _isMember[setId][account];
+    }
+
+    /// @inheritdoc IClusterRegistry
     function rotationDigest(uint64 clusterId, address[] calldata attestors, uint8 threshold, uint64 fromEpoch)
         external
         view

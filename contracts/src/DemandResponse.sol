@@ -75,10 +75,11 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         uint64 reportEpoch; // the cluster's epoch in which the event ends: its report attests it
         EventStatus status;
         bool acknowledged; // the site's attestor signed its receipt
-        bool attested; // a curtailment leaf was proven (at a contest): the site received the event
+        bool attested; // a curtailment leaf was proven: the site received the event
         uint64 resolveBy; // while contested: until when the arbiter may rule
         uint64 ruledWh; // the arbiter's ruling of the curtailed Wh
-        uint64 dispatchEpoch; // the cluster's epoch at dispatch: its attestor set acknowledges
+        uint32 dispatchSet; // the cluster's attestor set in force at dispatch (never changes)
+        uint64 busyBefore; // the cluster's calendar before this event (restored if it is declined)
         uint128 reserved; // payout reserved from the program
         uint128 penaltyLocked; // penalty locked from the enrollment's bond
     }
@@ -106,8 +107,8 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     mapping(uint256 programId => Program) public programs;
     /// @notice Enrollments (ids from 1).
     mapping(uint256 enrollmentId => Enrollment) public enrollments;
-    /// @notice Events (ids from 1).
-    mapping(uint256 eventId => CurtailmentEvent) public events;
+    /// @dev Events (ids from 1); `eventOf` reads one.
+    mapping(uint256 eventId => CurtailmentEvent) internal _events;
     /// @notice Payouts and penalties each account may withdraw, by token.
     mapping(address token => mapping(address account => uint256)) public owed;
     /// @notice Programs, enrollments and events created so far.
@@ -240,7 +241,8 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
             start <= block.timestamp || end <= start || start > block.timestamp + MAX_NOTICE
                 || end - start > MAX_DURATION
         ) revert InvalidEventWindow(start, end);
-        if (start < busyUntil[en.clusterId]) revert ClusterBusy(en.clusterId, busyUntil[en.clusterId]);
+        uint64 busyBefore = busyUntil[en.clusterId];
+        if (start < busyBefore) revert ClusterBusy(en.clusterId, busyBefore);
         busyUntil[en.clusterId] = end;
         (, uint32 epochLength, uint64 genesis, bool active) = registry.clusterInfo(en.clusterId);
         if (!active) revert ClusterInactive(en.clusterId);
@@ -254,7 +256,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         en.locked += uint128(penalty);
         eventId = ++eventCount;
         uint64 reportEpoch = uint64((uint256(end) - 1 - genesis) / epochLength);
-        events[eventId] = CurtailmentEvent({
+        _events[eventId] = CurtailmentEvent({
             enrollmentId: enrollmentId,
             start: start,
             end: end,
@@ -264,7 +266,10 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
             attested: false,
             resolveBy: 0,
             ruledWh: 0,
-            dispatchEpoch: uint64((block.timestamp - genesis) / epochLength),
+            dispatchSet: registry.attestorSetOf(
+                en.clusterId, uint64((block.timestamp - genesis) / epochLength)
+            ),
+            busyBefore: busyBefore,
             reserved: uint128(reserve),
             penaltyLocked: uint128(penalty)
         });
@@ -273,38 +278,78 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
 
     /// @notice Records the site's signed receipt of an event (relayed by anyone, typically the
     /// sponsor from its VTN): from then on a site that does not attest its curtailment is penalized
-    /// as if it curtailed nothing. The signer must be an attestor of the cluster's set in force
-    /// when the event was dispatched (fixed then: rotations only take effect in later epochs, so
-    /// the site cannot void a signed receipt by rotating its attestors).
+    /// as if it curtailed nothing. The signer must belong to the cluster's attestor set in force
+    /// at dispatch (recorded then: no rotation can void a receipt signed with it), or to a set
+    /// that verifies the current or the report epoch (an acknowledgement only ever costs the
+    /// site, so any of its keys may give it).
     function acknowledge(uint256 eventId, bytes calldata signature) external {
         CurtailmentEvent storage ev = _event(eventId);
         uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
         address signer = ECDSA.recover(ackDigest(eventId), signature);
-        (bool attestor,) = registry.isAttestor(clusterId, ev.dispatchEpoch, signer);
-        if (!attestor) revert NotAttestor(signer);
+        if (!registry.isSetMember(ev.dispatchSet, signer)) {
+            (bool current,) = registry.isAttestor(clusterId, registry.currentEpoch(clusterId), signer);
+            (bool atReport,) = registry.isAttestor(clusterId, ev.reportEpoch, signer);
+            if (!current && !atReport) revert NotAttestor(signer);
+        }
         if (!ev.acknowledged) {
             ev.acknowledged = true;
             emit CurtailmentAcknowledged(eventId, signer);
         }
     }
 
-    /// @notice The sponsor contests an event's attested curtailment within the review window
-    /// after its report, showing the leaf it doubts (which proves the site received the event):
-    /// the program's arbiter may rule until `resolveBy`; unruled, the leaf stands.
-    function contest(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof) external {
+    /// @notice The sponsor contests an event's attestation within the review window after its
+    /// report (it need not hold the site's tree): the program's arbiter may rule until `resolveBy`;
+    /// unruled, a leaf shown still settles it. Anyone may show the leaf at any time before
+    /// settlement (`proveReceipt`), which is what lets a ruling penalize a shortfall.
+    function contest(uint256 eventId) external {
         CurtailmentEvent storage ev = _event(eventId);
         Enrollment storage en = enrollments[ev.enrollmentId];
         if (msg.sender != programs[en.programId].sponsor) revert NotSponsor(en.programId, msg.sender);
         if (ev.status != EventStatus.Dispatched) revert WrongEventStatus(eventId, uint8(ev.status));
-        (bytes32 root, uint64 submittedAt) = registry.reportOf(en.clusterId, ev.reportEpoch);
+        (, uint64 submittedAt) = registry.reportOf(en.clusterId, ev.reportEpoch);
         if (submittedAt == 0 || block.timestamp >= uint256(submittedAt) + reviewWindow) {
             revert ReviewWindowClosed(eventId);
         }
-        _requireLeaf(eventId, root, en.clusterId, baselineWh, actualWh, proof);
-        ev.attested = true;
         ev.status = EventStatus.Contested;
         ev.resolveBy = uint64(block.timestamp + resolutionWindow);
         emit CurtailmentContested(eventId, ev.resolveBy);
+    }
+
+    /// @notice Shows an event's curtailment leaf before it settles: proof that the site received
+    /// the event (a ruling then penalizes a shortfall, and the event can no longer close as
+    /// unattested). Anyone may call it, typically the sponsor once the site publishes its tree.
+    function proveReceipt(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof)
+        external
+    {
+        CurtailmentEvent storage ev = _event(eventId);
+        if (ev.status == EventStatus.Settled) revert WrongEventStatus(eventId, uint8(ev.status));
+        uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
+        (bytes32 root, uint64 submittedAt) = registry.reportOf(clusterId, ev.reportEpoch);
+        if (submittedAt == 0) revert NoReport(clusterId, ev.reportEpoch);
+        _requireLeaf(eventId, root, clusterId, baselineWh, actualWh, proof);
+        if (!ev.attested) {
+            ev.attested = true;
+            emit CurtailmentReceiptProven(eventId);
+        }
+    }
+
+    /// @notice The site (cluster owner) declines an event that has not started and that it has
+    /// not acknowledged: nothing is paid or penalized, the reserve and the lock go back, and the
+    /// cluster's calendar is freed if this was its latest event (so no program can hold a site's
+    /// calendar with an event the site refuses).
+    function decline(uint256 eventId) external {
+        CurtailmentEvent storage ev = _event(eventId);
+        Enrollment storage en = enrollments[ev.enrollmentId];
+        _requireClusterOwner(en.clusterId);
+        if (ev.status != EventStatus.Dispatched || ev.acknowledged || block.timestamp >= ev.start) {
+            revert WrongEventStatus(eventId, uint8(ev.status));
+        }
+        if (busyUntil[en.clusterId] == ev.end) busyUntil[en.clusterId] = ev.busyBefore;
+        ev.status = EventStatus.Settled;
+        programs[en.programId].funds += ev.reserved;
+        en.bond += ev.penaltyLocked;
+        en.locked -= ev.penaltyLocked;
+        emit CurtailmentDeclined(eventId);
     }
 
     /// @notice The program's arbiter rules a contested event's curtailed Wh before `resolveBy`
@@ -328,8 +373,11 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     function settle(uint256 eventId, uint64 baselineWh, uint64 actualWh, bytes32[] calldata proof) external {
         CurtailmentEvent storage ev = _event(eventId);
         Enrollment storage en = enrollments[ev.enrollmentId];
-        // A ruling penalizes a shortfall: the contested leaf proved the site received the event.
-        if (ev.status == EventStatus.Ruled) return _settle(eventId, ev, en, ev.ruledWh, true);
+        // A ruling penalizes a shortfall only if the site received the event: it acknowledged it,
+        // or its leaf was shown.
+        if (ev.status == EventStatus.Ruled) {
+            return _settle(eventId, ev, en, ev.ruledWh, ev.acknowledged || ev.attested);
+        }
         if (ev.status == EventStatus.Contested && block.timestamp < ev.resolveBy) {
             revert CurtailmentContestOpen(eventId, ev.resolveBy);
         }
@@ -343,14 +391,16 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         _settle(eventId, ev, en, baselineWh > actualWh ? baselineWh - actualWh : 0, true);
     }
 
-    /// @notice Closes an event nobody attested by its deadline (the report epoch's end + the
-    /// registry's report window + the review and resolution windows): an acknowledged event is
-    /// penalized as curtailing nothing; an unacknowledged one (the site never got it, say the VTN
-    /// was down) neither pays nor costs anything. Anyone may call it.
+    /// @notice Closes an event nobody attested by its deadline (`attestationDeadline`): an
+    /// acknowledged event is penalized as curtailing nothing; an unacknowledged one (the site
+    /// never got it, say the VTN was down) neither pays nor costs anything. Anyone may call it.
+    /// An event whose leaf was shown settles with its leaf or the ruling, never here.
     function settleUnattested(uint256 eventId) external {
         CurtailmentEvent storage ev = _event(eventId);
         Enrollment storage en = enrollments[ev.enrollmentId];
-        if (ev.status != EventStatus.Dispatched) revert WrongEventStatus(eventId, uint8(ev.status));
+        if (ev.attested || (ev.status != EventStatus.Dispatched && ev.status != EventStatus.Contested)) {
+            revert WrongEventStatus(eventId, uint8(ev.status));
+        }
         uint256 deadline = attestationDeadline(eventId);
         if (block.timestamp <= deadline) revert AttestationWindowOpen(eventId, deadline);
         if (ev.acknowledged) return _settle(eventId, ev, en, 0, true);
@@ -390,6 +440,11 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         );
     }
 
+    /// @notice A dispatched event (reverts `UnknownEvent` for none).
+    function eventOf(uint256 eventId) external view returns (CurtailmentEvent memory) {
+        return _event(eventId);
+    }
+
     /// @notice The EIP-712 digest a site's attestor signs to acknowledge receipt of an event.
     function ackDigest(uint256 eventId) public view returns (bytes32) {
         return _hashTypedDataV4(
@@ -397,15 +452,18 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         );
     }
 
-    /// @notice After this time an unattested (never contested) event may be closed with
+    /// @notice After this time an event whose leaf nobody showed may be closed with
     /// `settleUnattested`: the report epoch's end + the registry's report window + the review and
-    /// resolution windows, so a report filed at the last second still leaves the site a
-    /// resolution window to settle with its leaf.
+    /// resolution windows (so a report filed at the last second still leaves the site a
+    /// resolution window), and for a contested event at least a review window after `resolveBy`
+    /// (so a last-second contest cannot race the site's settlement).
     function attestationDeadline(uint256 eventId) public view returns (uint256) {
         CurtailmentEvent storage ev = _event(eventId);
         (, uint32 epochLength, uint64 genesis,) = registry.clusterInfo(enrollments[ev.enrollmentId].clusterId);
         uint256 epochEnd = uint256(genesis) + (uint256(ev.reportEpoch) + 1) * epochLength;
-        return epochEnd + registry.reportWindow() + reviewWindow + resolutionWindow;
+        uint256 deadline = epochEnd + registry.reportWindow() + reviewWindow + resolutionWindow;
+        uint256 afterContest = ev.resolveBy == 0 ? 0 : uint256(ev.resolveBy) + reviewWindow;
+        return afterContest > deadline ? afterContest : deadline;
     }
 
     /// @notice The Wh an enrollment commits to shed over [start, end).
@@ -470,7 +528,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     }
 
     function _event(uint256 eventId) internal view returns (CurtailmentEvent storage ev) {
-        ev = events[eventId];
+        ev = _events[eventId];
         if (ev.status == EventStatus.None) revert UnknownEvent(eventId);
     }
 

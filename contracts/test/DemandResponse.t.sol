@@ -74,7 +74,8 @@ contract DemandResponseTest is BaseTest {
         (,,,,, uint128 bond, uint128 locked) = dr.enrollments(enrollment);
         uint256 reserved;
         for (uint256 id = 1; id <= dr.eventCount(); ++id) {
-            (,,,, DemandResponse.EventStatus status,,,,,, uint128 r,) = dr.events(id);
+            DemandResponse.CurtailmentEvent memory ev = dr.eventOf(id);
+            (DemandResponse.EventStatus status, uint128 r) = (ev.status, ev.reserved);
             if (status != DemandResponse.EventStatus.Settled) reserved += r;
         }
         uint256 owed = dr.owed(address(usd), payee) + dr.owed(address(usd), sponsor);
@@ -209,7 +210,7 @@ contract DemandResponseTest is BaseTest {
         _ack(id, attestorKeys[0]);
         bytes32[] memory proof = _attest(id, 5_000_000, 2_500_000); // claims 2,500 kWh shed
         vm.prank(sponsor);
-        dr.contest(id, 5_000_000, 2_500_000, proof);
+        dr.contest(id);
         vm.expectPartialRevert(CurtailmentContestOpen.selector);
         dr.settle(id, 5_000_000, 2_500_000, proof);
         vm.prank(drArbiter);
@@ -224,7 +225,7 @@ contract DemandResponseTest is BaseTest {
         uint256 id = _dispatch();
         bytes32[] memory proof = _attest(id, 2_600_000, 100_000);
         vm.prank(sponsor);
-        dr.contest(id, 2_600_000, 100_000, proof);
+        dr.contest(id);
         skip(2 hours);
         dr.settle(id, 2_600_000, 100_000, proof);
         assertEq(dr.owed(address(usd), payee), RESERVE);
@@ -253,7 +254,7 @@ contract DemandResponseTest is BaseTest {
         skip(30 minutes);
         vm.prank(sponsor);
         vm.expectRevert(abi.encodeWithSelector(ReviewWindowClosed.selector, id));
-        dr.contest(id, 2_600_000, 100_000, proof);
+        dr.contest(id);
     }
 
     // ------------------------------------------------------------ conservation

@@ -241,7 +241,8 @@ contract PowerAttacksDemandResponseTest is BaseTest {
             total += bond + locked;
         }
         for (uint256 id = 1; id <= dr.eventCount(); ++id) {
-            (,,,, DemandResponse.EventStatus st,,,,,, uint128 r,) = dr.events(id);
+            DemandResponse.CurtailmentEvent memory ev = dr.eventOf(id);
+            (DemandResponse.EventStatus st, uint128 r) = (ev.status, ev.reserved);
             if (st != DemandResponse.EventStatus.Settled) total += r;
         }
         total += dr.owed(address(usd), payee) + dr.owed(address(usd), sponsor)
@@ -254,8 +255,9 @@ contract PowerAttacksDemandResponseTest is BaseTest {
     /// F2 (Medium, fixed): after an unruled contest "the attestation stands", yet a report sent at
     /// the end of the report window and contested in the last second of the review window left
     /// the site 2 seconds to settle before anyone could `settleUnattested`, which ignored the
-    /// attested leaf: a full shed was penalized in full and unpaid. A contest now proves the leaf,
-    /// and a contested event settles only with its leaf or the ruling.
+    /// attested leaf: a full shed was penalized in full and unpaid. A contested event's deadline
+    /// is now at least a review window after its resolution deadline, and an event whose leaf was
+    /// shown (`proveReceipt`, or `settle`) never closes as unattested.
     function test_F2_lastSecondContestTurnsAttestedCurtailmentIntoFullPenalty() public {
         uint256 id = _dispatch();
         dr.acknowledge(id, _ackSig(id, attestorKeys[0]));
@@ -266,13 +268,13 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         _submit(_report(2, MerkleBuilder.root(leaves)));
         skip(30 minutes - 1); // last second of the review window
         vm.prank(sponsor);
-        dr.contest(id, 2_600_000, 100_000, MerkleBuilder.proof(leaves, 1));
-        (,,,,,,, uint64 resolveBy,,,,) = dr.events(id);
-        // The arbiter does not rule. A day after resolveBy the sponsor tries to close the event
-        // as unattested: a contested event was attested, so only its leaf settles it.
-        vm.warp(uint256(resolveBy) + 1 days);
+        dr.contest(id);
+        uint64 resolveBy = dr.eventOf(id).resolveBy;
+        // The arbiter does not rule. One block after resolveBy the sponsor tries to close the
+        // event as unattested: the site still has a review window to settle with its leaf.
+        vm.warp(uint256(resolveBy) + 12);
         vm.prank(sponsor);
-        vm.expectPartialRevert(WrongEventStatus.selector);
+        vm.expectPartialRevert(AttestationWindowOpen.selector);
         dr.settleUnattested(id);
         dr.settle(id, 2_600_000, 100_000, MerkleBuilder.proof(leaves, 1));
         assertEq(dr.owed(address(usd), payee), RESERVE, "the attested, unruled curtailment is paid");
@@ -323,7 +325,7 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         catch (bytes memory err) {
             assertEq(bytes4(err), NotAttestor.selector); // the relay is refused as a stranger's
         }
-        (,,,,, bool acknowledged,,,,,,) = dr.events(id);
+        bool acknowledged = dr.eventOf(id).acknowledged;
         assertTrue(acknowledged, "a receipt the site signed binds it");
         vm.warp(dr.attestationDeadline(id) + 1);
         dr.settleUnattested(id);
@@ -332,8 +334,8 @@ contract PowerAttacksDemandResponseTest is BaseTest {
 
     /// F5 (Medium, fixed): a contested-and-ruled event was penalized only if acknowledged, although
     /// the site's own leaf proved receipt: lying (an inflated leaf, contested and ruled 0) cost
-    /// nothing where an honest zero-drop leaf cost the full penalty. A contest now proves the
-    /// leaf, and a ruling penalizes the shortfall.
+    /// nothing where an honest zero-drop leaf cost the full penalty. Anyone may now show the leaf
+    /// (`proveReceipt`), and a ruling penalizes the shortfall of an event the site received.
     function test_F5_lyingLeafThenRulingEscapesThePenaltyAnHonestLeafPays() public {
         uint256 id = _dispatch();
         bytes32[] memory leaves = new bytes32[](2);
@@ -342,7 +344,8 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         _warpToEpochEnd(2);
         _submit(_report(2, MerkleBuilder.root(leaves)));
         vm.prank(sponsor);
-        dr.contest(id, 2_600_000, 100_000, MerkleBuilder.proof(leaves, 1));
+        dr.contest(id);
+        dr.proveReceipt(id, 2_600_000, 100_000, MerkleBuilder.proof(leaves, 1)); // the published lie
         vm.prank(drArbiter);
         dr.rule(id, 0); // telemetry: no drop at all
         dr.settle(id, 0, 0, new bytes32[](0));
@@ -374,6 +377,119 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         assertEq(b, a + 1);
     }
 
+    // ------------------------------------------------ second review (R2), fixed
+
+    /// R2-1 (High, fixed): contests required the curtailment leaf, which only the site holds (the
+    /// registry keeps the root): a site that withheld its tree until the review window closed got a
+    /// false "shed it all" leaf paid in full. A contest needs no leaf now; a ruling penalizes a
+    /// shortfall only if the site received the event (acknowledged, or its leaf shown).
+    function test_R2_1_siteWithholdsTreeSoSponsorCannotContestALie() public {
+        uint256 id = _dispatch();
+        bytes32[] memory leaves = new bytes32[](2);
+        leaves[0] = ReportLib.deliveryLeaf(7, 2, 1_000, 10);
+        leaves[1] = dr.curtailmentLeaf(id, clusterId, 2_600_000, 100_000); // a lie: "shed it all"
+        _warpToEpochEnd(2);
+        _submit(_report(2, MerkleBuilder.root(leaves))); // only the root is public
+        vm.prank(sponsor);
+        dr.contest(id); // the sponsor's meter data says nothing was shed
+        vm.prank(drArbiter);
+        dr.rule(id, 0);
+        skip(30 minutes);
+        dr.settle(id, 2_600_000, 100_000, MerkleBuilder.proof(leaves, 1)); // the ruling counts
+        assertEq(dr.owed(address(usd), payee), 0, "the lie is not paid");
+        assertEq(dr.owed(address(usd), sponsor), 0, "never acknowledged, leaf never shown: no penalty");
+        _books();
+    }
+
+    /// R2-2 (Medium, fixed): one far-ahead event blocked every other program's earlier event for
+    /// up to 7 days (the calendar keeps only the latest end). The site now declines an event it
+    /// has not acknowledged before it starts, which frees the calendar if it was the latest.
+    function test_R2_2_oneFarAheadEventBlocksOtherProgramsForAWeek() public {
+        vm.startPrank(sponsor2);
+        uint256 program2 = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
+        usd.approve(address(dr), type(uint256).max);
+        dr.fundProgram(program2, 1_000e6);
+        vm.stopPrank();
+        vm.startPrank(owner);
+        uint256 enrollment2 = dr.enroll(program2, clusterId, COMMITTED_KW, payee);
+        dr.depositSiteBond(enrollment2, 1_000e6);
+        vm.stopPrank();
+        vm.warp(_epochEnd(1));
+        uint64 farStart = uint64(block.timestamp + 7 days);
+        vm.prank(sponsor);
+        uint256 squat = dr.dispatch(enrollment, farStart, farStart + 1);
+        uint64 s = uint64(block.timestamp + 1 days);
+        vm.prank(sponsor2);
+        vm.expectPartialRevert(ClusterBusy.selector);
+        dr.dispatch(enrollment2, s, s + 1 hours);
+        vm.prank(sponsor);
+        vm.expectPartialRevert(NotClusterOwner.selector);
+        dr.decline(squat); // only the site declines
+        vm.prank(owner);
+        dr.decline(squat);
+        vm.prank(sponsor2);
+        dr.dispatch(enrollment2, s, s + 1 hours);
+        _books();
+    }
+
+    /// R2-3 (Medium, fixed): the registry answers for an epoch with its current sets, so after two
+    /// rotations the dispatch epoch read as the promoted set and a receipt signed by the set in
+    /// force at dispatch was refused. The event now records that set's id (sets never change).
+    function test_R2_3_twoRotationsVoidAnAckOfTheDispatchTimeSet() public {
+        vm.warp(_epochEnd(0)); // epoch 1
+        uint64 start = uint64(_epochEnd(4) + 10 minutes); // an event in epoch 5
+        vm.prank(sponsor);
+        uint256 id = dr.dispatch(enrollment, start, start + 30 minutes);
+        address[] memory b = new address[](1);
+        b[0] = makeAddr("set-B");
+        vm.prank(owner);
+        registry.rotateAttestors(clusterId, b, 1, 2, new bytes[](0)); // B from epoch 2
+        vm.warp(_epochEnd(2) + 1); // epoch 3, past epoch 1's report deadline
+        address[] memory c = new address[](1);
+        c[0] = makeAddr("set-C");
+        vm.prank(owner);
+        registry.rotateAttestors(clusterId, c, 1, 4, new bytes[](0)); // promotes B, C from 4
+        vm.warp(start);
+        dr.acknowledge(id, _ackSig(id, attestorKeys[0])); // a key of the set in force at dispatch
+        assertTrue(dr.eventOf(id).acknowledged);
+        vm.warp(dr.attestationDeadline(id) + 1);
+        dr.settleUnattested(id);
+        assertEq(dr.owed(address(usd), sponsor), MAX_PENALTY, "an ignored acknowledged event is penalized");
+    }
+
+    /// R2-4 (Low, fixed): a site with a rotation scheduled could not acknowledge with its new
+    /// set's key. Any set verifying the current or the report epoch may acknowledge now.
+    function test_R2_4_ackByTheSetInForceAtTheEventRefused() public {
+        vm.warp(_epochEnd(0)); // epoch 1
+        (address fresh, uint256 freshKey) = makeAddrAndKey("fresh-attestor");
+        address[] memory b = new address[](1);
+        b[0] = fresh;
+        vm.prank(owner);
+        registry.rotateAttestors(clusterId, b, 1, 2, new bytes[](0)); // B from epoch 2
+        uint64 start = uint64(_epochEnd(3) + 10 minutes); // an event in epoch 4
+        vm.prank(sponsor);
+        uint256 id = dr.dispatch(enrollment, start, start + 30 minutes);
+        vm.warp(start);
+        dr.acknowledge(id, _ackSig(id, freshKey));
+        assertTrue(dr.eventOf(id).acknowledged);
+    }
+
+    /// A site cannot decline an event it acknowledged, nor one that has begun.
+    function test_W_aSiteCannotDeclineAnAcknowledgedOrStartedEvent() public {
+        uint256 id = _dispatch();
+        dr.acknowledge(id, _ackSig(id, attestorKeys[0]));
+        vm.prank(owner);
+        vm.expectPartialRevert(WrongEventStatus.selector);
+        dr.decline(id);
+        uint64 start = uint64(block.timestamp + 45 minutes);
+        vm.prank(sponsor);
+        uint256 other = dr.dispatch(enrollment, start, start + 5 minutes);
+        vm.warp(start);
+        vm.prank(owner);
+        vm.expectPartialRevert(WrongEventStatus.selector);
+        dr.decline(other);
+    }
+
     // ================================================================ withstood
 
     function test_W_noDoubleSettlementAnyOrder() public {
@@ -390,7 +506,7 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         dr.settle(id, 2_600_000, 100_000, new bytes32[](0));
         vm.prank(sponsor);
         vm.expectPartialRevert(WrongEventStatus.selector);
-        dr.contest(id, 2_600_000, 100_000, new bytes32[](0));
+        dr.contest(id);
         _books();
     }
 
@@ -400,15 +516,14 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         _warpToEpochEnd(2);
         _submit(_report(2, leaf));
         vm.prank(sponsor);
-        dr.contest(id, 2_600_000, 100_000, new bytes32[](0));
+        dr.contest(id);
         vm.warp(dr.attestationDeadline(id) + 1);
         vm.prank(drArbiter);
         vm.expectPartialRevert(WrongEventStatus.selector);
         dr.rule(id, 0); // past resolveBy
-        vm.expectPartialRevert(WrongEventStatus.selector);
-        dr.settleUnattested(id); // contested: the leaf was shown, so it was attested
-        dr.settle(id, 2_600_000, 100_000, new bytes32[](0)); // unruled: the leaf stands
-        assertEq(dr.owed(address(usd), payee), RESERVE);
+        dr.settleUnattested(id); // nobody showed the leaf by the deadline, none acknowledged
+        assertEq(dr.owed(address(usd), payee), 0);
+        assertEq(dr.owed(address(usd), sponsor), 0);
         vm.expectPartialRevert(WrongEventStatus.selector);
         dr.settle(id, 2_600_000, 100_000, new bytes32[](0));
         (,,,,, uint128 bond, uint128 locked) = dr.enrollments(enrollment);
@@ -475,7 +590,7 @@ contract PowerAttacksDemandResponseTest is BaseTest {
         vm.warp(_epochEnd(1));
         vm.prank(sponsor);
         uint256 id = dr.dispatch(enrollment, start, start + 20 minutes);
-        (,,, uint64 reportEpoch,,,,,,,,) = dr.events(id);
+        uint64 reportEpoch = dr.eventOf(id).reportEpoch;
         assertEq(reportEpoch, 3);
         bytes32 leaf = dr.curtailmentLeaf(id, clusterId, 2_000_000, 0);
         _warpToEpochEnd(2);

@@ -65,10 +65,7 @@ impl Client {
 
     /// A dispatched event's window, report epoch and status.
     pub async fn curtailment_event(&self, event_id: U256) -> Result<CurtailmentEventInfo> {
-        let e = self.demand_response()?.events(event_id).call().await?;
-        if e.status == 0 {
-            return Err(SdkError::Invalid(format!("no demand-response event {event_id}")));
-        }
+        let e = self.demand_response()?.eventOf(event_id).call().await?;
         Ok(CurtailmentEventInfo {
             enrollment_id: e.enrollmentId,
             start: e.start,
@@ -151,11 +148,17 @@ impl Sponsor {
         Ok(())
     }
 
-    /// Contests an event's attested curtailment within the review window after its report,
-    /// showing the leaf (which proves the site received the event).
-    pub async fn contest(&self, leaf: &CurtailmentLeaf, proof: Vec<B256>) -> Result<()> {
+    /// Contests an event's attestation within the review window after its report.
+    pub async fn contest(&self, event_id: U256) -> Result<()> {
+        transact(self.client.demand_response()?.contest(event_id)).await?;
+        Ok(())
+    }
+
+    /// Shows an event's curtailment leaf before it settles: the site received the event, so a
+    /// ruling penalizes a shortfall and the event cannot close as unattested.
+    pub async fn prove_receipt(&self, leaf: &CurtailmentLeaf, proof: Vec<B256>) -> Result<()> {
         let dr = self.client.demand_response()?;
-        transact(dr.contest(leaf.event_id, leaf.baseline_wh, leaf.actual_wh, proof)).await?;
+        transact(dr.proveReceipt(leaf.event_id, leaf.baseline_wh, leaf.actual_wh, proof)).await?;
         Ok(())
     }
 
@@ -239,6 +242,13 @@ impl Site {
         self.client.approve_demand_response(amount).await?;
         let dr = self.client.demand_response()?;
         transact(dr.depositSiteBond(enrollment_id, amount.base())).await?;
+        Ok(())
+    }
+
+    /// Declines an event that has not started and that the site has not acknowledged: nothing is
+    /// paid or penalized, and the cluster's calendar is freed if it was its latest event.
+    pub async fn decline(&self, event_id: U256) -> Result<()> {
+        transact(self.client.demand_response()?.decline(event_id)).await?;
         Ok(())
     }
 

@@ -75,6 +75,13 @@ interface IClusterRegistry {
         view
         returns (bool, uint8 threshold);
 
+    /// @notice The id of the attestor set that verifies `epoch` as the registry stands now. A set
+    /// never changes once created, so an id taken now keeps naming the same members.
+    function attestorSetOf(uint64 clusterId, uint64 epoch) external view returns (uint32 setId);
+
+    /// @notice Whether `account` belongs to attestor set `setId` (0 for none).
+    function isSetMember(uint32 setId, address account) external view returns (bool);
+
     /// @notice The EIP-712 digest an attestor signs for `report`.
     function reportDigest(UsageReport calldata report) external view returns (bytes32);
 }

@@ -248,6 +248,10 @@ event CurtailmentDispatched(
 event CurtailmentAcknowledged(uint256 indexed eventId, address signer);
 /// @notice Emitted when the sponsor contests an event's attested curtailment.
 event CurtailmentContested(uint256 indexed eventId, uint64 resolveBy);
+/// @notice Emitted when an event's curtailment leaf is first shown: the site received the event.
+event CurtailmentReceiptProven(uint256 indexed eventId);
+/// @notice Emitted when a site declines an event before it starts (nothing paid or penalized).
+event CurtailmentDeclined(uint256 indexed eventId);
 /// @notice Emitted when the program's arbiter rules an event's curtailed Wh.
 event CurtailmentRuled(uint256 indexed eventId, uint64 curtailedWh);
 /// @notice Emitted when an event settles: `attested` false means nobody attested it and the site
