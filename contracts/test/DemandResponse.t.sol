@@ -4,53 +4,13 @@ pragma solidity ^0.8.28;
 import {DemandResponse} from "../src/DemandResponse.sol";
 import "../src/libraries/Errors.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {DemandResponseBase} from "./utils/DemandResponseBase.sol";
 import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
 
 /// @notice Demand response paid on attested curtailment: a sponsor funds a program, a site enrolls
 /// 5,000 kW of miners as flexible load, the sponsor dispatches a 30-minute event, and the site's
 /// report attests baseline and actual facility energy as a leaf of its deliveries tree.
-contract DemandResponseTest is BaseTest {
-    uint128 internal constant KWH_PRICE = 200_000; // $0.20 per curtailed kWh
-    uint128 internal constant PENALTY = 100_000; // $0.10 per kWh short
-    uint32 internal constant COMMITTED_KW = 5_000;
-    uint256 internal constant COMMITTED_WH = 2_500_000; // 5,000 kW for 30 minutes
-    uint256 internal constant RESERVE = 500e6; // 2,500 kWh at $0.20
-    uint256 internal constant MAX_PENALTY = 250e6; // 2,500 kWh at $0.10
-
-    DemandResponse internal dr;
-    address internal sponsor = makeAddr("sponsor");
-    address internal payee = makeAddr("payee");
-    address internal drArbiter = makeAddr("drArbiter");
-    uint256 internal program;
-    uint256 internal enrollment;
-
-    function setUp() public override {
-        super.setUp();
-        dr = new DemandResponse(registry, 30 minutes, 2 hours);
-        vm.startPrank(governance);
-        usd.mint(sponsor, 10_000e6);
-        vm.stopPrank();
-        vm.startPrank(sponsor);
-        program = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
-        usd.approve(address(dr), type(uint256).max);
-        dr.fundProgram(program, 1_000e6);
-        vm.stopPrank();
-        vm.startPrank(owner);
-        enrollment = dr.enroll(program, clusterId, COMMITTED_KW, payee);
-        usd.approve(address(dr), type(uint256).max);
-        dr.depositSiteBond(enrollment, 1_000e6);
-        vm.stopPrank();
-    }
-
-    /// An event over minutes 10-40 of epoch 2 (reported in epoch 2's report).
-    function _dispatch() internal returns (uint256 eventId) {
-        uint64 start = uint64(_epochEnd(1) + 10 minutes);
-        vm.warp(_epochEnd(1)); // epoch 2 begins
-        vm.prank(sponsor);
-        eventId = dr.dispatch(enrollment, start, start + 30 minutes);
-    }
-
+contract DemandResponseTest is DemandResponseBase {
     /// Epoch 2's report with a lease leaf and the event's curtailment leaf; returns its proof.
     function _attest(uint256 eventId, uint64 baselineWh, uint64 actualWh)
         internal
@@ -65,8 +25,7 @@ contract DemandResponseTest is BaseTest {
     }
 
     function _ack(uint256 eventId, uint256 key) internal {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, dr.ackDigest(eventId));
-        dr.acknowledge(eventId, abi.encodePacked(r, s, v));
+        dr.acknowledge(eventId, _ackSig(eventId, key));
     }
 
     function _balanceBooks() internal view {

@@ -8,42 +8,13 @@ import {LeaseShareToken} from "../src/LeaseShareToken.sol";
 import "../src/libraries/Errors.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {Billing, LeaseStatus, LeaseTerms, Unit, UsageReport} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
+import {DemandResponseBase} from "./utils/DemandResponseBase.sol";
 import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
+import {PoweredShellBase} from "./utils/PoweredShellBase.sol";
 
 /// @notice An independent review of powered-shell leases (Kw unit + energy pass-through) and their
 /// NAV feed. Findings are fixed; each test states the property that now holds.
-contract PowerAttacksShellTest is BaseTest {
-    uint32 internal constant KW = 1_500;
-    uint128 internal constant PRICE_PER_KW_HOUR = 200_000; // $0.20 per kW-hour
-    uint128 internal constant TARIFF = 50_000; // $0.05 per kWh
-    uint64 internal constant FULL_POWER = uint64(KW) * EPOCH;
-    uint256 internal constant EPOCH_RENT = uint256(KW) * PRICE_PER_KW_HOUR; // $300
-    uint256 internal constant MAX_ENERGY = uint256(KW) * TARIFF; // $75
-
-    function _shellTerms(uint64 start, uint64 end) internal view returns (LeaseTerms memory t) {
-        t = _terms(start, end);
-        t.unit = Unit.Kw;
-        t.units = KW;
-        t.pricePerUnitHour = PRICE_PER_KW_HOUR;
-        t.energyPricePerKwh = TARIFF;
-        t.slaBps = 9_990;
-    }
-
-    function _shell(uint64 epochs) internal returns (uint256 id) {
-        vm.prank(owner);
-        id = market.createLease(_shellTerms(1, 1 + epochs));
-        vm.prank(tenant);
-        market.fund(id);
-    }
-
-    function _settleLeaf(uint256 id, uint64 epoch, uint64 delivered, uint64 energyWh) internal {
-        _warpToEpochEnd(epoch);
-        _submit(_report(epoch, ReportLib.deliveryLeaf(id, epoch, delivered, energyWh)));
-        skip(CHALLENGE_WINDOW);
-        market.settle(id, epoch, delivered, energyWh, new bytes32[](0));
-    }
-
+contract PowerAttacksShellTest is PoweredShellBase {
     function _oracleFor(uint256 id) internal returns (LeaseNavOracle oracle) {
         CollateralFactory factory = new CollateralFactory(market, 1_000, new NavOracleDeployer());
         (, oracle) = factory.create(id);
@@ -184,50 +155,13 @@ contract PowerAttacksShellTest is BaseTest {
 
 /// @notice An independent review of DemandResponse. Findings F2-F6 are fixed; each test states the
 /// property that now holds.
-contract PowerAttacksDemandResponseTest is BaseTest {
-    uint128 internal constant KWH_PRICE = 200_000;
-    uint128 internal constant PENALTY = 100_000;
-    uint32 internal constant COMMITTED_KW = 5_000;
-    uint256 internal constant RESERVE = 500e6;
-    uint256 internal constant MAX_PENALTY = 250e6;
-
-    DemandResponse internal dr;
-    address internal sponsor = makeAddr("sponsor");
+contract PowerAttacksDemandResponseTest is DemandResponseBase {
     address internal sponsor2 = makeAddr("sponsor2");
-    address internal payee = makeAddr("payee");
-    address internal drArbiter = makeAddr("drArbiter");
-    uint256 internal program;
-    uint256 internal enrollment;
 
     function setUp() public override {
         super.setUp();
-        dr = new DemandResponse(registry, 30 minutes, 2 hours);
-        vm.startPrank(governance);
-        usd.mint(sponsor, 10_000e6);
+        vm.prank(governance);
         usd.mint(sponsor2, 10_000e6);
-        vm.stopPrank();
-        vm.startPrank(sponsor);
-        program = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
-        usd.approve(address(dr), type(uint256).max);
-        dr.fundProgram(program, 1_000e6);
-        vm.stopPrank();
-        vm.startPrank(owner);
-        enrollment = dr.enroll(program, clusterId, COMMITTED_KW, payee);
-        usd.approve(address(dr), type(uint256).max);
-        dr.depositSiteBond(enrollment, 1_000e6);
-        vm.stopPrank();
-    }
-
-    function _dispatch() internal returns (uint256 eventId) {
-        uint64 start = uint64(_epochEnd(1) + 10 minutes);
-        vm.warp(_epochEnd(1));
-        vm.prank(sponsor);
-        eventId = dr.dispatch(enrollment, start, start + 30 minutes);
-    }
-
-    function _ackSig(uint256 eventId, uint256 key) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, dr.ackDigest(eventId));
-        return abi.encodePacked(r, s, v);
     }
 
     function _books() internal view {

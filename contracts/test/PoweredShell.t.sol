@@ -5,47 +5,13 @@ import "../src/libraries/Errors.sol";
 import {EnergyBilled} from "../src/libraries/Events.sol";
 import {ReportLib} from "../src/libraries/ReportLib.sol";
 import {Billing, DisputeStatus, LeaseStatus, LeaseTerms, ProvenLeaf, Unit} from "../src/libraries/Types.sol";
-import {BaseTest} from "./BaseTest.sol";
 import {MerkleBuilder} from "./utils/MerkleBuilder.sol";
+import {PoweredShellBase} from "./utils/PoweredShellBase.sol";
 
 /// @notice Powered-shell leases: the unit is a kW of critical-IT capacity, delivery is the power
 /// available to the tenant's racks (kW-seconds), and the racks' metered energy is passed through
 /// at the lease's tariff, from escrow to the site's bond.
-contract PoweredShellTest is BaseTest {
-    uint32 internal constant KW = 1_500;
-    uint128 internal constant PRICE_PER_KW_HOUR = 200_000; // $0.20 per kW-hour of capacity
-    uint128 internal constant TARIFF = 50_000; // $0.05 per kWh
-    uint64 internal constant FULL_POWER = uint64(KW) * EPOCH; // kW-seconds in one epoch
-    uint256 internal constant EPOCH_RENT = uint256(KW) * PRICE_PER_KW_HOUR; // $300 per 1-hour epoch
-    uint256 internal constant MAX_ENERGY = uint256(KW) * TARIFF; // 1,500 kWh at $0.05: $75
-
-    function _shellTerms(uint64 start, uint64 end) internal view returns (LeaseTerms memory t) {
-        t = _terms(start, end);
-        t.unit = Unit.Kw;
-        t.units = KW;
-        t.pricePerUnitHour = PRICE_PER_KW_HOUR;
-        t.energyPricePerKwh = TARIFF;
-        t.slaBps = 9_990; // 99.9 % power availability
-    }
-
-    function _shell(uint64 epochs) internal returns (uint256 id) {
-        vm.prank(owner);
-        id = market.createLease(_shellTerms(1, 1 + epochs));
-        vm.prank(tenant);
-        market.fund(id);
-    }
-
-    function _reportLeaf(uint256 id, uint64 epoch, uint64 delivered, uint64 energyWh) internal {
-        _warpToEpochEnd(epoch);
-        _submit(_report(epoch, ReportLib.deliveryLeaf(id, epoch, delivered, energyWh)));
-    }
-
-    function _settleLeaf(uint256 id, uint64 epoch, uint64 delivered, uint64 energyWh) internal {
-        _reportLeaf(id, epoch, delivered, energyWh);
-        skip(CHALLENGE_WINDOW);
-        market.settle(id, epoch, delivered, energyWh, new bytes32[](0));
-    }
-
+contract PoweredShellTest is PoweredShellBase {
     function _bondTotal() internal view returns (uint256) {
         return market.bondOf(clusterId, address(usd)).total;
     }
