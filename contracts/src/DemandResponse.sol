@@ -284,6 +284,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     /// site, so any of its keys may give it).
     function acknowledge(uint256 eventId, bytes calldata signature) external {
         CurtailmentEvent storage ev = _event(eventId);
+        if (ev.status == EventStatus.Settled) revert WrongEventStatus(eventId, uint8(ev.status));
         uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
         address signer = ECDSA.recover(ackDigest(eventId), signature);
         if (!registry.isSetMember(ev.dispatchSet, signer)) {

@@ -408,6 +408,18 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
         assertTrue(dr.eventOf(id).acknowledged);
     }
 
+    /// A declined event is closed: a receipt relayed afterwards changes nothing and is refused.
+    function test_W_aDeclinedEventCannotBeAcknowledged() public {
+        uint256 id = _dispatch();
+        bytes memory ack = _ackSig(id, attestorKeys[0]);
+        vm.prank(owner);
+        dr.decline(id);
+        vm.expectPartialRevert(WrongEventStatus.selector);
+        dr.acknowledge(id, ack);
+        assertEq(dr.busyUntil(clusterId), 0, "the calendar is free again");
+        _books();
+    }
+
     /// A site cannot decline an event it acknowledged, nor one that has begun.
     function test_W_aSiteCannotDeclineAnAcknowledgedOrStartedEvent() public {
         uint256 id = _dispatch();
