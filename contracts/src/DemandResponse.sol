@@ -346,10 +346,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
             revert WrongEventStatus(eventId, uint8(ev.status));
         }
         if (busyUntil[en.clusterId] == ev.end) busyUntil[en.clusterId] = ev.busyBefore;
-        ev.status = EventStatus.Settled;
-        programs[en.programId].funds += ev.reserved;
-        en.bond += ev.penaltyLocked;
-        en.locked -= ev.penaltyLocked;
+        _close(ev, en, 0, 0);
         emit CurtailmentDeclined(eventId);
     }
 
@@ -405,10 +402,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         uint256 deadline = attestationDeadline(eventId);
         if (block.timestamp <= deadline) revert AttestationWindowOpen(eventId, deadline);
         if (ev.acknowledged) return _settle(eventId, ev, en, 0, true);
-        ev.status = EventStatus.Settled;
-        programs[en.programId].funds += ev.reserved;
-        en.bond += ev.penaltyLocked;
-        en.locked -= ev.penaltyLocked;
+        _close(ev, en, 0, 0);
         emit CurtailmentSettled(eventId, 0, 0, 0, false);
     }
 
@@ -492,10 +486,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         // Rounding can only make the reserve and lock cover more, never less.
         if (payout > ev.reserved) payout = ev.reserved;
         if (penalty > ev.penaltyLocked) penalty = ev.penaltyLocked;
-        ev.status = EventStatus.Settled;
-        p.funds += ev.reserved - uint128(payout);
-        en.locked -= ev.penaltyLocked;
-        en.bond += ev.penaltyLocked - uint128(penalty);
+        _close(ev, en, payout, penalty);
         owed[p.token][en.payee] += payout;
         owed[p.token][p.sponsor] += penalty;
         emit CurtailmentSettled(eventId, curtailedWh, payout, penalty, true);
@@ -512,6 +503,17 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         if (!MerkleProof.verify(proof, root, curtailmentLeaf(eventId, clusterId, baselineWh, actualWh))) {
             revert InvalidCurtailmentProof(eventId);
         }
+    }
+
+    /// @dev Closes an event that pays `payout` of its reserve and charges `penalty` of its lock:
+    /// the rest of the reserve goes back to the program, the rest of the lock to the site's bond.
+    function _close(CurtailmentEvent storage ev, Enrollment storage en, uint256 payout, uint256 penalty)
+        internal
+    {
+        ev.status = EventStatus.Settled;
+        programs[en.programId].funds += ev.reserved - uint128(payout);
+        en.locked -= ev.penaltyLocked;
+        en.bond += ev.penaltyLocked - uint128(penalty);
     }
 
     function _committedWh(uint32 committedKw, uint64 start, uint64 end) internal pure returns (uint256) {

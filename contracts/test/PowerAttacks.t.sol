@@ -164,6 +164,19 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
         usd.mint(sponsor2, 10_000e6);
     }
 
+    /// The same site enrolled with the same load in sponsor 2's program; returns the enrollment.
+    function _enrollInSecondProgram() internal returns (uint256 enrollment2) {
+        vm.startPrank(sponsor2);
+        uint256 program2 = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
+        usd.approve(address(dr), type(uint256).max);
+        dr.fundProgram(program2, 1_000e6);
+        vm.stopPrank();
+        vm.startPrank(owner);
+        enrollment2 = dr.enroll(program2, clusterId, COMMITTED_KW, payee);
+        dr.depositSiteBond(enrollment2, 1_000e6);
+        vm.stopPrank();
+    }
+
     function _books() internal view {
         uint256 total;
         for (uint256 p = 1; p <= dr.programCount(); ++p) {
@@ -290,15 +303,7 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
     /// dispatched for overlapping windows: one facility-meter drop was paid twice. A cluster's
     /// events, across every program, no longer overlap (`ClusterBusy`).
     function test_F6_sameCurtailmentPaidByTwoPrograms() public {
-        vm.startPrank(sponsor2);
-        uint256 program2 = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
-        usd.approve(address(dr), type(uint256).max);
-        dr.fundProgram(program2, 1_000e6);
-        vm.stopPrank();
-        vm.startPrank(owner);
-        uint256 enrollment2 = dr.enroll(program2, clusterId, COMMITTED_KW, payee);
-        dr.depositSiteBond(enrollment2, 1_000e6);
-        vm.stopPrank();
+        uint256 enrollment2 = _enrollInSecondProgram();
         uint64 start = uint64(_epochEnd(1) + 10 minutes);
         vm.warp(_epochEnd(1));
         vm.prank(sponsor);
@@ -339,15 +344,7 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
     /// up to 7 days (the calendar keeps only the latest end). The site now declines an event it
     /// has not acknowledged before it starts, which frees the calendar if it was the latest.
     function test_R2_2_oneFarAheadEventBlocksOtherProgramsForAWeek() public {
-        vm.startPrank(sponsor2);
-        uint256 program2 = dr.createProgram(address(usd), KWH_PRICE, PENALTY, drArbiter);
-        usd.approve(address(dr), type(uint256).max);
-        dr.fundProgram(program2, 1_000e6);
-        vm.stopPrank();
-        vm.startPrank(owner);
-        uint256 enrollment2 = dr.enroll(program2, clusterId, COMMITTED_KW, payee);
-        dr.depositSiteBond(enrollment2, 1_000e6);
-        vm.stopPrank();
+        uint256 enrollment2 = _enrollInSecondProgram();
         vm.warp(_epochEnd(1));
         uint64 farStart = uint64(block.timestamp + 7 days);
         vm.prank(sponsor);
