@@ -7,7 +7,7 @@ FORGE := $(BIN)/forge
 # CI (CI=true) fuzzes and runs invariants deeper; see contracts/foundry.toml.
 export FOUNDRY_PROFILE ?= $(if $(CI),ci,default)
 
-.PHONY: all demo test install market-build morpho-build contracts-build contracts-test rust-test telemetry-tools bench gas-snapshot fmt clean
+.PHONY: all demo test install market-build morpho-build contracts-build contracts-test rust-test telemetry-tools vtn postgres bench gas-snapshot fmt clean
 
 all: test
 
@@ -41,7 +41,7 @@ morpho-build: install
 	cd contracts && FOUNDRY_PROFILE=morpho $(FORGE) build
 
 # Rust tests read the Foundry artifacts (contract bindings) and start anvil from node_modules.
-rust-test: contracts-build telemetry-tools
+rust-test: contracts-build telemetry-tools vtn
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
@@ -63,6 +63,24 @@ telemetry-tools:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
 		else \
 			echo "note: prometheus is not installed; its test will be skipped (sudo apt-get install prometheus)"; \
+		fi; \
+	fi
+
+# The grid's OpenADR 3.1 VTN for demand response (OpenLEADR's `openleadr-vtn`, wrapped in
+# tools/openadr-vtn: 127.0.0.1 only, PostgreSQL 15 migrations, users from a file). Its own
+# lockfile and target directory keep its dependencies out of the node's build (about 2 minutes).
+vtn: postgres
+	cargo build --locked --quiet --manifest-path tools/openadr-vtn/Cargo.toml --target-dir target/openadr-vtn
+
+# The VTN stores its programs and events in PostgreSQL (Debian package `postgresql`), installed
+# here when running as root with apt.
+postgres:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing PostgreSQL (Debian package) for the OpenADR VTN"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null; \
+		else \
+			echo "PostgreSQL is missing: sudo apt-get install postgresql" >&2; exit 1; \
 		fi; \
 	fi
 

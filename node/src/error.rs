@@ -67,6 +67,9 @@ pub enum NodeError {
     /// A server could not start.
     #[error("server: {0}")]
     Server(String),
+    /// The OpenADR VTN refused, failed or could not be reached (the message names which).
+    #[error("OpenADR: {0}")]
+    OpenAdr(String),
     /// A file could not be read or written.
     #[error("{path}: {reason}")]
     Io {

@@ -11,6 +11,7 @@ pub mod index;
 mod indexer;
 pub mod loops;
 pub mod metrics;
+pub mod openadr;
 pub mod outbox;
 pub mod rpc;
 mod shutdown;

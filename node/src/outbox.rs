@@ -177,7 +177,7 @@ impl Outbox {
             // Keep the deliveries tree for the keeper and `ledger_deliveryProof` first: it is
             // needed whoever relays the report.
             if let Some(tree) = file.outcome.tree()? {
-                self.archive.put(self.cluster_id, epoch, tree.leaves())?;
+                self.archive.put(self.cluster_id, epoch, &tree)?;
             }
             let leases = file.outcome.summary.deliveries.iter().map(|l| l.lease_id).collect();
             self.leases.insert(epoch, leases);

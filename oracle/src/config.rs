@@ -127,6 +127,25 @@ pub struct OracleConfig {
     /// After a restart, how far back a source that can backfill is read again (seconds).
     #[serde(default = "default_backfill")]
     pub max_backfill_s: u64,
+    /// Demand response: attest this cluster's acknowledged curtailment events.
+    #[serde(default)]
+    pub demand_response: Option<DemandResponseConfig>,
+}
+
+/// Which demand-response events the oracle attests, and how it measures them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemandResponseConfig {
+    /// The deployment's `DemandResponse` contract (bound into each curtailment leaf).
+    pub contract: Address,
+    /// Longest meter-before baseline, seconds (capped at each event's length).
+    #[serde(default = "default_baseline")]
+    pub baseline_s: u64,
+}
+
+/// 15 minutes of meter-before baseline.
+fn default_baseline() -> u64 {
+    900
 }
 
 impl OracleConfig {

@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy::primitives::U256;
-use compute_ledger_types::{DeliveryLeaf, Efficiency};
+use compute_ledger_types::{CurtailmentLeaf, DeliveryLeaf, Efficiency};
 use serde::{Deserialize, Serialize};
 
 use crate::{GpuSample, LeaseAllocation, OracleError, Result, SampleRecord};
@@ -241,6 +241,7 @@ impl EpochAccumulator {
             facility_energy_wh: metered_wh.max(it_energy_wh),
             facility_clamped,
             deliveries,
+            curtailments: Vec::new(),
         }
     }
 }
@@ -268,6 +269,9 @@ pub struct EpochSummary {
     pub facility_clamped: bool,
     /// Each active lease's delivery.
     pub deliveries: Vec<DeliveryLeaf>,
+    /// Each acknowledged demand-response event that ended in the epoch, as measured.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curtailments: Vec<CurtailmentLeaf>,
 }
 
 impl EpochSummary {

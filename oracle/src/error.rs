@@ -33,6 +33,14 @@ pub enum OracleError {
     /// The configuration is invalid.
     #[error("invalid oracle configuration: {0}")]
     Config(String),
+    /// A demand-response event could not be measured on the facility meter (it is not attested).
+    #[error("event {event}: {reason}")]
+    Unmeasurable {
+        /// The event id.
+        event: String,
+        /// Which reading is missing or wrong.
+        reason: String,
+    },
     /// A value does not fit the report's field.
     #[error("{field} = {value} does not fit the report (max {max})")]
     MetricOutOfRange {

@@ -16,6 +16,7 @@
 
 mod allocation;
 mod config;
+mod curtailment;
 mod epoch;
 mod error;
 mod oracle;
@@ -28,13 +29,16 @@ mod store;
 mod telemetry;
 
 pub use allocation::{Billing, LeaseAllocation};
-pub use config::{OracleConfig, SourceConfig};
+pub use config::{DemandResponseConfig, OracleConfig, SourceConfig};
+pub use curtailment::{CurtailmentWindow, measure_curtailment};
 pub use epoch::{
     Carry, EpochAccumulator, EpochClock, EpochSummary, GpuTally, MAX_GPU_WATTS, MJ_PER_WH,
     counter_delta,
 };
 pub use error::{OracleError, Result};
-pub use oracle::{EpochOutcome, LIVE_SAMPLE_TIMEOUT, Oracle, build_report};
+pub use oracle::{
+    CURTAILMENT_SYNC_GRACE_S, EpochOutcome, LIVE_SAMPLE_TIMEOUT, Oracle, build_report,
+};
 pub use retention::Retention;
 pub use runner::{
     MAX_LIVE_LAG_S, ReportFile, publish, republish_missing, run_live, run_live_notifying,
@@ -43,8 +47,9 @@ pub use runner::{
 pub use sample::{GpuSample, SampleRecord};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{
-    DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource, PrometheusSource,
-    ReplaySource, Simulator, SimulatorConfig, Site, SiteProfile, TelemetrySource, parse_exposition,
+    CurtailWindow, DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource,
+    PrometheusSource, ReplaySource, Simulator, SimulatorConfig, Site, SiteProfile, TelemetrySource,
+    add_to_schedule, parse_exposition, read_schedule,
 };
 pub use store::{SampleDb, SampleStore};
 pub use telemetry::{TELEMETRY_TAG, TelemetryHasher, telemetry_root_of_archive};

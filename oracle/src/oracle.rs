@@ -9,13 +9,18 @@ use std::{
 };
 
 use alloy::primitives::{B256, aliases::U40};
-use compute_ledger_types::{DeliveriesTree, DeliveryLeaf, MAX_U40, UsageReport};
+use compute_ledger_types::{CurtailmentLeaf, DeliveriesTree, MAX_U40, UsageReport};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Carry, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter, OracleConfig, OracleError,
-    Result, Retention, SampleRecord, SampleStore, TelemetryHasher, TelemetrySource, retention,
+    Carry, CurtailmentWindow, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter,
+    OracleConfig, OracleError, Result, Retention, SampleRecord, SampleStore, TelemetryHasher,
+    TelemetrySource, measure_curtailment, retention,
 };
+
+/// How long after an epoch's end the oracle waits for the node to report every demand-response
+/// acknowledgement up to that end (a chain outage); then it finalizes with the events it knows.
+pub const CURTAILMENT_SYNC_GRACE_S: u64 = 60;
 
 /// What the oracle produces for one epoch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,14 +34,22 @@ pub struct EpochOutcome {
 }
 
 impl EpochOutcome {
-    /// The deliveries tree (rebuilt from the summary's leaves; `None` when no lease was active).
+    /// The deliveries tree (rebuilt from the summary's leaves; `None` when no lease was active
+    /// and no event ended).
     pub fn tree(&self) -> Result<Option<DeliveriesTree>> {
-        deliveries_tree(&self.summary.deliveries)
+        deliveries_tree(&self.summary)
     }
 }
 
-fn deliveries_tree(leaves: &[DeliveryLeaf]) -> Result<Option<DeliveriesTree>> {
-    if leaves.is_empty() { Ok(None) } else { Ok(Some(DeliveriesTree::new(leaves.to_vec())?)) }
+fn deliveries_tree(summary: &EpochSummary) -> Result<Option<DeliveriesTree>> {
+    if summary.deliveries.is_empty() && summary.curtailments.is_empty() {
+        return Ok(None);
+    }
+    let tree = DeliveriesTree::with_curtailments(
+        summary.deliveries.clone(),
+        summary.curtailments.clone(),
+    )?;
+    Ok(Some(tree))
 }
 
 fn u40(field: &'static str, value: u64) -> Result<U40> {
@@ -52,7 +65,7 @@ pub fn build_report(
     summary: &EpochSummary,
     telemetry_root: B256,
 ) -> Result<UsageReport> {
-    let root = deliveries_tree(&summary.deliveries)?.map_or(B256::ZERO, |t| t.root());
+    let root = deliveries_tree(summary)?.map_or(B256::ZERO, |t| t.root());
     Ok(UsageReport {
         clusterId: cluster_id,
         epoch: summary.epoch,
@@ -259,12 +272,101 @@ impl Oracle {
     }
 
     /// Finalizes the accumulated epoch if the wall clock (`now`) has passed its end, even when
-    /// no sample of the next epoch arrived (source down at the boundary).
+    /// no sample of the next epoch arrived (source down at the boundary), unless it still waits
+    /// for demand-response acknowledgements ([`Self::waiting_for_curtailments`]).
     pub fn finalize_due(&mut self, now: u64) -> Result<Option<EpochOutcome>> {
         match &self.acc {
-            Some(acc) if self.clock.end(acc.epoch) <= now => self.finalize_current().map(Some),
+            Some(acc) if self.clock.end(acc.epoch) <= now => {
+                if !self.curtailments_ready(acc.epoch, now)? {
+                    return Ok(None);
+                }
+                self.finalize_current().map(Some)
+            }
             _ => Ok(None),
         }
+    }
+
+    /// Whether sampling second `t` would close an epoch whose demand-response events are not all
+    /// known yet: the node has not reported every acknowledgement up to the epoch's end, and the
+    /// grace ([`CURTAILMENT_SYNC_GRACE_S`]) after it has not passed by `now`. The runner then
+    /// holds `t` back; only a source that backfills is held (it loses nothing).
+    pub fn waiting_for_curtailments(&self, t: u64, now: u64) -> Result<bool> {
+        match (&self.acc, self.clock.epoch_of(t)) {
+            (Some(acc), Some(epoch)) if acc.epoch < epoch => {
+                Ok(!self.curtailments_ready(acc.epoch, now)?)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn curtailments_ready(&self, epoch: u64, now: u64) -> Result<bool> {
+        // A live source cannot be read again later: holding it back would cost the tenants
+        // seconds of availability, so it finalizes with the events known at the boundary.
+        if self.config.demand_response.is_none() || !self.can_backfill() {
+            return Ok(true);
+        }
+        let end = self.clock.end(epoch);
+        if self.store.curtailments_synced()?.is_some_and(|synced| synced >= end) {
+            return Ok(true);
+        }
+        let late = now >= end + CURTAILMENT_SYNC_GRACE_S;
+        if late {
+            tracing::warn!(
+                epoch,
+                "demand-response acknowledgements not synced {CURTAILMENT_SYNC_GRACE_S} s after the \
+                 epoch's end (chain unreachable?): finalizing with the events known"
+            );
+        }
+        Ok(late)
+    }
+
+    /// The acknowledged events whose window ends in `epoch`, measured on the facility meter; an
+    /// event that cannot be measured is logged and left out (never guessed).
+    fn attest_curtailments(&self, epoch: u64) -> Result<Vec<CurtailmentLeaf>> {
+        let Some(dr) = self.config.demand_response else { return Ok(Vec::new()) };
+        let mut leaves = Vec::new();
+        for window in self.pending_windows(epoch)? {
+            if self.report_epoch(&window) != Some(epoch) {
+                continue;
+            }
+            let from = window.baseline_from(dr.baseline_s);
+            let records: Vec<SampleRecord> =
+                self.store.records(from, window.end + 1).collect::<Result<_>>()?;
+            match measure_curtailment(self.config.cluster_id, &window, dr.baseline_s, &records) {
+                Ok(leaf) => leaves.push(leaf),
+                Err(e) => tracing::warn!(epoch, "not attested: {e}"),
+            }
+        }
+        Ok(leaves)
+    }
+
+    /// The recorded events of this oracle's contract whose report epoch is `epoch` or later.
+    fn pending_windows(&self, epoch: u64) -> Result<Vec<CurtailmentWindow>> {
+        let Some(dr) = self.config.demand_response else { return Ok(Vec::new()) };
+        Ok(self
+            .store
+            .curtailments()?
+            .into_iter()
+            .filter(|w| w.demand_response == dr.contract)
+            .filter(|w| self.report_epoch(w).is_some_and(|e| e >= epoch))
+            .collect())
+    }
+
+    /// The epoch whose report attests `window` (the one its last second falls in), as on chain.
+    fn report_epoch(&self, window: &CurtailmentWindow) -> Option<u64> {
+        self.clock.epoch_of(window.end.checked_sub(1)?)
+    }
+
+    /// The first second to keep after finalizing `epoch`: its start, or earlier for an event
+    /// still to be attested whose baseline reaches back further.
+    fn keep_from(&self, epoch: u64) -> Result<u64> {
+        let start = self.clock.start(epoch);
+        let baseline_s = self.config.demand_response.map_or(0, |dr| dr.baseline_s);
+        Ok(self
+            .pending_windows(epoch + 1)?
+            .iter()
+            .map(|w| w.baseline_from(baseline_s))
+            .fold(start, u64::min))
     }
 
     fn finalize_current(&mut self) -> Result<EpochOutcome> {
@@ -273,7 +375,8 @@ impl Oracle {
         let acc = self.acc.as_ref().expect("called with an accumulator");
         let epoch = acc.epoch;
         let start = self.clock.start(epoch);
-        let summary = acc.summarize(&self.config.inventory, &self.config.leases);
+        let mut summary = acc.summarize(&self.config.inventory, &self.config.leases);
+        summary.curtailments = self.attest_curtailments(epoch)?;
         let carry = acc.carry();
         let (archive, telemetry_root) = self.write_archive(epoch)?;
         let report = build_report(self.config.cluster_id, &summary, telemetry_root)?;
@@ -282,7 +385,7 @@ impl Oracle {
         self.acc = None;
         self.carry = carry;
         self.last_finalized = Some(epoch);
-        self.store.prune_before(start)?;
+        self.store.prune_before(self.keep_from(epoch)?.min(start))?;
         tracing::info!(epoch, seconds = outcome.summary.seconds_sampled, "epoch finalized");
         Ok(outcome)
     }

@@ -131,6 +131,9 @@ pub async fn run_live_notifying(
             _ = interval.tick() => {}
         }
         while next <= unix_now() {
+            if oracle.waiting_for_curtailments(next, unix_now())? {
+                break; // the node has not yet reported every acknowledgement up to the epoch's end
+            }
             if let Some(outcome) = oracle.finalize_due(next)? {
                 emit(oracle, outcome)?;
             }

@@ -19,10 +19,14 @@ use std::{
 use serde::{Serialize, de::DeserializeOwned};
 use sled::{Transactional, transaction::TransactionError};
 
-use crate::{Carry, OracleError, Result, SampleRecord};
+use crate::{Carry, CurtailmentWindow, OracleError, Result, SampleRecord};
 
 /// `meta` key of the counters carried out of the last finalized epoch.
 const CARRY_KEY: &[u8] = b"carry";
+/// `meta` key prefix of the demand-response events to attest (then contract, event id).
+const CURTAILMENT_PREFIX: &[u8] = b"curtailment/";
+/// `meta` key of the time up to which the node has told this store every acknowledged event.
+const CURTAILMENTS_SYNCED_KEY: &[u8] = b"curtailments-synced";
 /// `pruned` value while an epoch's files may still exist (a prune interrupted by a crash).
 const PRUNE_PENDING: &[u8] = b"pending";
 /// `pruned` value once an epoch's files are gone.
@@ -290,5 +294,35 @@ impl SampleStore {
     /// Whether `epoch` was pruned.
     pub fn is_pruned(&self, epoch: u64) -> Result<bool> {
         Ok(self.pruned.contains_key(epoch.to_be_bytes())?)
+    }
+
+    /// Records an acknowledged demand-response event this cluster's reports must attest
+    /// (idempotent); durable after the next flush.
+    pub fn put_curtailment(&self, window: &CurtailmentWindow) -> Result<()> {
+        let mut key = CURTAILMENT_PREFIX.to_vec();
+        key.extend_from_slice(window.demand_response.as_slice());
+        key.extend_from_slice(&window.event_id.to_be_bytes::<32>());
+        self.meta.insert(key, serde_json::to_vec(window)?)?;
+        Ok(())
+    }
+
+    /// Every recorded event, in (contract, event id) order.
+    pub fn curtailments(&self) -> Result<Vec<CurtailmentWindow>> {
+        self.meta
+            .scan_prefix(CURTAILMENT_PREFIX)
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    /// Records that every event acknowledged on chain up to `t` (unix) has been recorded.
+    pub fn set_curtailments_synced(&self, t: u64) -> Result<()> {
+        self.meta.insert(CURTAILMENTS_SYNCED_KEY, &t.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Up to when every acknowledged event is known (`None`: never synced).
+    pub fn curtailments_synced(&self) -> Result<Option<u64>> {
+        Ok(self.meta.get(CURTAILMENTS_SYNCED_KEY)?.map(|v| key_u64(&v)))
     }
 }

@@ -37,6 +37,10 @@ pub struct CurtailmentSettlement {
 pub struct CurtailmentEventInfo {
     /// The enrollment it was dispatched to.
     pub enrollment_id: U256,
+    /// The enrolled site's cluster.
+    pub cluster_id: u64,
+    /// The kW the site committed to shed.
+    pub committed_kw: u32,
     /// Window start (unix seconds).
     pub start: u64,
     /// Window end (unix seconds, exclusive).
@@ -65,9 +69,13 @@ impl Client {
 
     /// A dispatched event's window, report epoch and status.
     pub async fn curtailment_event(&self, event_id: U256) -> Result<CurtailmentEventInfo> {
-        let e = self.demand_response()?.eventOf(event_id).call().await?;
+        let dr = self.demand_response()?;
+        let e = dr.eventOf(event_id).call().await?;
+        let enrollment = dr.enrollments(e.enrollmentId).call().await?;
         Ok(CurtailmentEventInfo {
             enrollment_id: e.enrollmentId,
+            cluster_id: enrollment.clusterId,
+            committed_kw: enrollment.committedKw,
             start: e.start,
             end: e.end,
             report_epoch: e.reportEpoch,

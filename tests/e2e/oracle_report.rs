@@ -27,6 +27,8 @@ fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
         site: Site::TexasGas,
         origin: genesis,
         outages: vec![],
+        flexible_kw: 0,
+        curtailment_schedule: None,
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let lease = |lease_id, billing, gpus: &[String]| LeaseAllocation {
@@ -52,6 +54,7 @@ fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
         ],
         signer: None,
         max_backfill_s: 3_600,
+        demand_response: None,
     }
 }
 

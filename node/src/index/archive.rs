@@ -9,13 +9,22 @@ use std::path::{Path, PathBuf};
 
 use alloy::primitives::{B256, U256};
 use compute_ledger_sdk::{DeliveryProofs, SdkError};
-use compute_ledger_types::{DeliveriesTree, DeliveryLeaf};
+use compute_ledger_types::{CurtailmentLeaf, DeliveriesTree, DeliveryLeaf};
+use serde::{Deserialize, Serialize};
 
 use super::Index;
 use crate::{NodeError, Result};
 
 /// The sled tree older nodes kept the archive in, inside the index's database.
 const LEGACY_TREE: &str = "archive";
+
+/// One epoch's leaves as stored. Older archives hold a bare array of lease leaves.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Stored {
+    Leaves { leaves: Vec<DeliveryLeaf>, curtailments: Vec<CurtailmentLeaf> },
+    Legacy(Vec<DeliveryLeaf>),
+}
 
 fn key(cluster: u64, epoch: u64) -> String {
     format!("{cluster:016x}/{epoch:016x}")
@@ -59,10 +68,23 @@ impl DeliveriesArchive {
         }
     }
 
-    /// Keeps the leaves of (cluster, epoch)'s deliveries tree, flushed to disk before it returns
-    /// (blocks on disk I/O).
-    pub fn put(&self, cluster: u64, epoch: u64, leaves: &[DeliveryLeaf]) -> Result<()> {
-        let body = serde_json::to_vec(leaves).expect("leaves serialize");
+    /// Keeps the leaves of (cluster, epoch)'s deliveries tree (leases and demand-response
+    /// events), flushed to disk before it returns (blocks on disk I/O).
+    pub fn put(&self, cluster: u64, epoch: u64, tree: &DeliveriesTree) -> Result<()> {
+        self.put_leaves(cluster, epoch, tree.leaves(), tree.curtailments())
+    }
+
+    /// As [`put`](Self::put), from the leaves (not checked to make a tree).
+    pub fn put_leaves(
+        &self,
+        cluster: u64,
+        epoch: u64,
+        leaves: &[DeliveryLeaf],
+        curtailments: &[CurtailmentLeaf],
+    ) -> Result<()> {
+        let stored =
+            Stored::Leaves { leaves: leaves.to_vec(), curtailments: curtailments.to_vec() };
+        let body = serde_json::to_vec(&stored).expect("leaves serialize");
         self.db.insert(key(cluster, epoch), body).map_err(|e| self.err(&e))?;
         self.db.flush().map(drop).map_err(|e| self.err(&e))
     }
@@ -73,9 +95,14 @@ impl DeliveriesArchive {
         let Some(bytes) = self.db.get(&key).map_err(|e| self.err(&e))? else {
             return Ok(None);
         };
-        let leaves: Vec<DeliveryLeaf> =
-            serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, &e))?;
-        DeliveriesTree::new(leaves).map(Some).map_err(|e| self.corrupt(&key, &e))
+        let stored: Stored = serde_json::from_slice(&bytes).map_err(|e| self.corrupt(&key, &e))?;
+        let (leaves, curtailments) = match stored {
+            Stored::Leaves { leaves, curtailments } => (leaves, curtailments),
+            Stored::Legacy(leaves) => (leaves, Vec::new()),
+        };
+        DeliveriesTree::with_curtailments(leaves, curtailments)
+            .map(Some)
+            .map_err(|e| self.corrupt(&key, &e))
     }
 
     /// Forgets (cluster, epoch)'s tree (for retention); returns whether it was kept.

@@ -15,8 +15,15 @@ const PATIENCE: Duration = Duration::from_secs(90);
 /// A 4-GPU simulated cluster sampled live (its epochs start now).
 fn oracle_config(m: &Market, cluster_id: u64, data_dir: &Path) -> OracleConfig {
     let now = compute_ledger_oracle::unix_now();
-    let sim =
-        SimulatorConfig { seed: 3, gpus: 4, site: Site::TexasGas, origin: now, outages: vec![] };
+    let sim = SimulatorConfig {
+        seed: 3,
+        gpus: 4,
+        site: Site::TexasGas,
+        origin: now,
+        outages: vec![],
+        flexible_kw: 0,
+        curtailment_schedule: None,
+    };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     OracleConfig {
         cluster_id,
@@ -31,6 +38,7 @@ fn oracle_config(m: &Market, cluster_id: u64, data_dir: &Path) -> OracleConfig {
         leases: vec![],
         signer: None,
         max_backfill_s: 60,
+        demand_response: None,
     }
 }
 

@@ -105,6 +105,8 @@ pub(crate) fn oracle_config(
         site: Site::TexasGas,
         origin: cluster.genesis,
         outages: vec![],
+        flexible_kw: 0,
+        curtailment_schedule: None,
     };
     OracleConfig {
         cluster_id: cluster.id,
@@ -119,6 +121,7 @@ pub(crate) fn oracle_config(
         leases: vec![],
         signer: Some(cluster.keys[key].clone()),
         max_backfill_s: 0,
+        demand_response: None,
     }
 }
 

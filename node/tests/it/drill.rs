@@ -99,6 +99,8 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
         site: Site::NordicHydro,
         origin: genesis,
         outages: vec![],
+        flexible_kw: 0,
+        curtailment_schedule: None,
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let oracle_dir = dir.path().join("oracle");
@@ -121,6 +123,7 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
         }],
         signer: Some(attestor_key),
         max_backfill_s: 3_600,
+        demand_response: None,
     };
     let oracle_toml = dir.path().join("oracle.toml");
     std::fs::write(&oracle_toml, toml::to_string(&oracle).expect("toml")).expect("write");

@@ -58,6 +58,8 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         site: Site::TexasGas,
         origin: info.genesis,
         outages: vec![],
+        flexible_kw: 0,
+        curtailment_schedule: None,
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let config = OracleConfig {
@@ -83,6 +85,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
             password_env: None,
         }),
         max_backfill_s: 60,
+        demand_response: None,
     };
 
     let index = Index::open(&dir.path().join("index")).expect("index");

@@ -10,6 +10,7 @@ mod history;
 mod index;
 mod keeper;
 mod loops;
+mod openadr;
 mod outbox;
 mod pricing;
 mod process;

@@ -524,7 +524,7 @@ async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     let (_indexer, server, ledger) = serve(&m, dir.path()).await;
     let url = format!("http://{}", server.addr);
     // A stored record that no longer makes a tree (an empty leaf list).
-    ledger.archive.put(m.cluster_id, start, &[]).expect("put");
+    ledger.archive.put_leaves(m.cluster_id, start, &[], &[]).expect("put");
 
     let proof = call(&url, "ledger_deliveryProof", json!([lease.to_string(), start])).await;
     assert_eq!(proof["error"]["code"], -32603, "{proof}");
@@ -542,7 +542,7 @@ async fn an_unreadable_archive_is_an_error_not_a_missing_proof() {
     assert_eq!(m.governance.lease(lease).await.expect("lease").next_epoch, start, "not settled");
 
     // Repaired, the same keeper settles the epoch with its proof: nothing was lost.
-    ledger.archive.put(m.cluster_id, start, tree.leaves()).expect("put");
+    ledger.archive.put(m.cluster_id, start, &tree).expect("put");
     let run = m.keeper.settle_due(&proofs, 10).await.expect("settle");
     assert_eq!(run.settled.len(), 1, "{run:?}");
     assert_eq!(run.settled[0].outcome, Outcome::Proven);

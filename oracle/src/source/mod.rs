@@ -13,7 +13,9 @@ pub use facility::{EnergyUnit, FacilityMeter};
 pub use nvml::NvmlSource;
 pub use prometheus::PrometheusSource;
 pub use replay::ReplaySource;
-pub use simulator::{Simulator, SimulatorConfig, Site, SiteProfile};
+pub use simulator::{
+    CurtailWindow, Simulator, SimulatorConfig, Site, SiteProfile, add_to_schedule, read_schedule,
+};
 
 use crate::{OracleError, Result, SampleRecord};
 

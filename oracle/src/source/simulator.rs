@@ -2,10 +2,18 @@
 //! load, and a facility meter per site profile. Every value is a pure function of (seed, GPU, t)
 //! except the energy counters, which integrate power from `origin`; a restarted simulator
 //! recomputes them identically, so restarts never change a report.
+//!
+//! A site may also run flexible load (bitcoin miners) on its facility meter: it draws
+//! `flexible_kw` every second except inside the windows of its curtailment schedule, a JSON file
+//! the node's VEN appends to when it accepts a demand-response event ([`add_to_schedule`]). Windows
+//! are only ever added ahead of time, so recomputing the counters after a restart gives the
+//! same values.
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{GpuSample, SampleRecord};
+use crate::{GpuSample, OracleError, Result, SampleRecord};
 
 /// Seconds per day (diurnal period).
 const DAY: u64 = 86_400;
@@ -78,6 +86,49 @@ pub struct SimulatorConfig {
     /// Failure blocks forced for incident drills: `(gpu index, first second, last second)`.
     #[serde(default)]
     pub outages: Vec<(u32, u64, u64)>,
+    /// Flexible load (miners) on the facility meter, kW; 0: none.
+    #[serde(default)]
+    pub flexible_kw: u32,
+    /// The curtailment schedule the flexible load follows (read every second; absent file: no
+    /// curtailment).
+    #[serde(default)]
+    pub curtailment_schedule: Option<PathBuf>,
+}
+
+/// One window in which the flexible load is off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurtailWindow {
+    /// Who asked (the demand-response event id).
+    pub event: String,
+    /// First second off (unix).
+    pub start: u64,
+    /// First second on again (unix; exclusive).
+    pub end: u64,
+}
+
+/// The windows in the schedule at `path` (none when the file does not exist yet).
+pub fn read_schedule(path: &Path) -> Result<Vec<CurtailWindow>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            OracleError::Config(format!("curtailment schedule {}: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(OracleError::io(path, e)),
+    }
+}
+
+/// Adds `window` to the schedule at `path` (once per event; written atomically).
+pub fn add_to_schedule(path: &Path, window: CurtailWindow) -> Result<()> {
+    let mut windows = read_schedule(path)?;
+    if windows.iter().any(|w| w.event == window.event) {
+        return Ok(());
+    }
+    windows.push(window);
+    let tmp = path.with_extension("json.tmp");
+    let bytes = serde_json::to_vec_pretty(&windows).expect("windows serialize");
+    std::fs::write(&tmp, bytes).map_err(|e| OracleError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| OracleError::io(path, e))
 }
 
 /// A seeded, deterministic telemetry source.
@@ -89,6 +140,7 @@ pub struct Simulator {
     counters_at: u64,
     energy_mj: Vec<u64>,
     facility_mj: u64,
+    curtailed: Vec<(u64, u64)>,
 }
 
 /// splitmix64: a tiny, well-mixed hash for reproducible pseudo-randomness.
@@ -121,6 +173,7 @@ impl Simulator {
             counters_at: config.origin,
             energy_mj: vec![0; n],
             facility_mj: 0,
+            curtailed: Vec::new(),
             uuids,
             config,
         }
@@ -173,13 +226,29 @@ impl Simulator {
                 self.energy_mj[gpu as usize] += u64::from(mw);
                 it += u64::from(mw);
             }
-            self.facility_mj += it * self.profile.pue_milli / 1000;
+            self.facility_mj += it * self.profile.pue_milli / 1000 + self.flexible_mw(s);
         }
         self.counters_at = self.counters_at.max(t);
     }
 
+    /// The flexible load's draw at `t`, mW (1 s of it is that many mJ).
+    pub fn flexible_mw(&self, t: u64) -> u64 {
+        let off = self.curtailed.iter().any(|&(start, end)| (start..end).contains(&t));
+        if off { 0 } else { u64::from(self.config.flexible_kw) * 1_000_000 }
+    }
+
+    /// Re-reads the curtailment schedule; an unreadable one keeps the last windows (logged).
+    fn refresh_schedule(&mut self) {
+        let Some(path) = &self.config.curtailment_schedule else { return };
+        match read_schedule(path) {
+            Ok(windows) => self.curtailed = windows.iter().map(|w| (w.start, w.end)).collect(),
+            Err(e) => tracing::warn!("simulator keeps its last curtailment windows: {e}"),
+        }
+    }
+
     /// Every GPU's sample at `t`, with the site meter.
     pub fn sample(&mut self, t: u64) -> SampleRecord {
+        self.refresh_schedule();
         self.advance_to(t);
         let gpus = (0..self.config.gpus)
             .map(|gpu| {
@@ -211,6 +280,8 @@ mod tests {
             site: Site::NordicHydro,
             origin: 1_000,
             outages: vec![],
+            flexible_kw: 0,
+            curtailment_schedule: None,
         })
     }
 
@@ -254,10 +325,46 @@ mod tests {
             site: Site::TexasGas,
             origin: 0,
             outages: vec![(1, 100, 199)],
+            flexible_kw: 0,
+            curtailment_schedule: None,
         });
         let r = s.sample(150);
         assert!(!r.gpus[1].healthy);
         assert_eq!(r.gpus[1].power_mw, 70_000);
         assert_eq!(r.gpus[1].xid, 79);
+    }
+
+    #[test]
+    fn flexible_load_follows_its_schedule_on_the_facility_meter() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let schedule = dir.path().join("curtailments.json");
+        let config = |kw| SimulatorConfig {
+            seed: 5,
+            gpus: 2,
+            site: Site::TexasGas,
+            origin: 0,
+            outages: vec![],
+            flexible_kw: kw,
+            curtailment_schedule: Some(schedule.clone()),
+        };
+        let (mut miners, mut none) = (Simulator::new(config(500)), Simulator::new(config(0)));
+        let window = CurtailWindow { event: "1".into(), start: 100, end: 160 };
+        add_to_schedule(&schedule, window.clone()).expect("add");
+        add_to_schedule(&schedule, window).expect("added once");
+        assert_eq!(read_schedule(&schedule).expect("read").len(), 1);
+        let flexible = |sim: &mut Simulator, other: &mut Simulator, t| {
+            sim.sample(t).facility_mj.expect("metered")
+                - other.sample(t).facility_mj.expect("metered")
+        };
+        // 500 kW for 100 s, then off for 60 s, then on for 40 s.
+        assert_eq!(flexible(&mut miners, &mut none, 100), 500_000_000 * 100);
+        assert_eq!(flexible(&mut miners, &mut none, 160), 500_000_000 * 100);
+        assert_eq!(flexible(&mut miners, &mut none, 200), 500_000_000 * 140);
+        let mut restarted = Simulator::new(config(500));
+        assert_eq!(
+            restarted.sample(200),
+            miners.sample(200),
+            "a restart recomputes the same counters"
+        );
     }
 }

@@ -142,6 +142,7 @@ pub(crate) fn source_config(
         leases: vec![],
         signer: None,
         max_backfill_s: 3_600,
+        demand_response: None,
     }
 }
 
@@ -169,6 +170,8 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
         site: Site::TexasGas,
         origin: GENESIS,
         outages: vec![(2, GENESIS + 25, GENESIS + 34)],
+        flexible_kw: 0,
+        curtailment_schedule: None,
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     OracleConfig {
@@ -199,5 +202,6 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
         ],
         signer: None,
         max_backfill_s: 3_600,
+        demand_response: None,
     }
 }

@@ -2,6 +2,7 @@
 //! real processes killed with SIGKILL (the on-chain check of a report is in `tests/e2e`).
 
 mod common;
+mod curtailment;
 mod dcgm;
 mod live;
 mod nvml;

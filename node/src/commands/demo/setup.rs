@@ -289,6 +289,8 @@ impl Market {
                 site: site.site,
                 origin: site.genesis,
                 outages: sim_outages,
+                flexible_kw: 0,
+                curtailment_schedule: None,
             };
             let uuids = Simulator::new(sim.clone()).uuids().to_vec();
             configs.push(OracleConfig {
@@ -314,6 +316,7 @@ impl Market {
                 }],
                 signer: Some(self.attestor_keys[i].clone()),
                 max_backfill_s: 3_600,
+                demand_response: None,
             });
         }
         configs

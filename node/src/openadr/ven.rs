@@ -1,0 +1,1 @@
+//! The site's VEN (placeholder; filled in below).
