@@ -15,6 +15,7 @@ use crate::{
     cosign::{Cosigning, Peer},
     index::{DeliveriesArchive, DueCursor, NodeProofs},
     metrics::Metrics,
+    openadr::watch::AckWatch,
     outbox::{Outbox, RetentionPolicy},
 };
 
@@ -208,6 +209,17 @@ pub async fn oracle_loop(
     let cluster = config.cluster_id;
     // Open once here so a bad source or store stops start-up with its reason.
     let first = open_oracle(&config, options.samples.as_ref())?;
+    let acknowledgements = match config.demand_response {
+        Some(_) if options.samples.is_none() => {
+            return Err(NodeError::Config {
+                origin: format!("oracle of cluster {cluster}"),
+                reason: "demand_response needs the node's shared sample database (samples_dir)"
+                    .into(),
+            });
+        }
+        Some(_) => Some(AckWatch::new(relayer.client().clone(), cluster, first.store().clone())?),
+        None => None,
+    };
     let (published, mut newly_published) = watch::channel(0u64);
     let (to_prune, prunable) = mpsc::channel(PRUNE_QUEUE);
     let sampler = Sampler {
@@ -263,12 +275,21 @@ pub async fn oracle_loop(
             outbox.load_new()?;
         }
     };
+    let watching = async {
+        match acknowledgements {
+            Some(watch) => watch.run(ACK_WATCH_POLL, shutdown.clone()).await,
+            None => Ok(()),
+        }
+    };
     // An outbox that cannot work (its archive unwritable) stops the node rather than sampling
     // reports nobody sends.
-    let stopped = tokio::try_join!(sampling, submitting).map(drop);
+    let stopped = tokio::try_join!(sampling, submitting, watching).map(drop);
     tracing::info!(cluster, "oracle stopped");
     stopped
 }
+
+/// How often a demand-response site's acknowledgements are read from the chain.
+const ACK_WATCH_POLL: Duration = Duration::from_secs(2);
 
 /// Epochs waiting to be pruned (the outbox sends at most a round's worth at a time).
 const PRUNE_QUEUE: usize = 64;

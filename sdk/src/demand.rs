@@ -6,14 +6,17 @@
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256},
-    providers::DynProvider,
+    providers::{DynProvider, Provider},
+    rpc::types::Filter,
     signers::{SignerSync, local::PrivateKeySigner},
+    sol_types::SolEvent,
 };
 use compute_ledger_types::{CurtailmentLeaf, encode_signature};
 
 use crate::{
     Amount, Client, Result, SdkError,
     bindings::{DemandResponse, DevStablecoin},
+    events::get_logs_adaptive,
     tx::{event_in, transact},
 };
 
@@ -82,6 +85,38 @@ impl Client {
             status: e.status,
             acknowledged: e.acknowledged,
         })
+    }
+
+    /// The events acknowledged in blocks `[from, to]`, in chain order, with the block of each
+    /// acknowledgement (an event acknowledged twice appears once per log).
+    pub async fn curtailment_acknowledgements(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(U256, u64)>> {
+        let filter = Filter::new()
+            .address(self.demand_response()?.address().to_owned())
+            .event_signature(DemandResponse::CurtailmentAcknowledged::SIGNATURE_HASH);
+        let mut range = 10_000;
+        let logs = get_logs_adaptive(self.provider(), &filter, from, to, &mut range).await?;
+        logs.iter()
+            .map(|log| {
+                let ack = log
+                    .log_decode::<DemandResponse::CurtailmentAcknowledged>()
+                    .map_err(|e| SdkError::Invalid(format!("acknowledgement log: {e}")))?;
+                Ok((ack.inner.data.eventId, log.block_number.unwrap_or(to)))
+            })
+            .collect()
+    }
+
+    /// The latest block's number and timestamp.
+    pub async fn head(&self) -> Result<(u64, u64)> {
+        let block = self
+            .provider()
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| SdkError::Invalid("the node has no latest block".into()))?;
+        Ok((block.header.number, block.header.timestamp))
     }
 
     /// Withdraws this account's demand-response payouts (a payee) or penalties (a sponsor) in the
@@ -250,6 +285,14 @@ impl Site {
         self.client.approve_demand_response(amount).await?;
         let dr = self.client.demand_response()?;
         transact(dr.depositSiteBond(enrollment_id, amount.base())).await?;
+        Ok(())
+    }
+
+    /// Signs the event's acknowledgement with `attestor` (a key of the cluster's attestor set) and
+    /// relays it from this client: from then on the site owes the committed curtailment.
+    pub async fn acknowledge(&self, event_id: U256, attestor: &PrivateKeySigner) -> Result<()> {
+        let signature = self.sign_acknowledgement(event_id, attestor).await?;
+        transact(self.client.demand_response()?.acknowledge(event_id, signature)).await?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 pub mod client;
 pub mod server;
 pub mod ven;
+pub mod watch;
 
 use alloy::primitives::{Address, U256};
 use chrono::{DateTime, SecondsFormat};

@@ -3,6 +3,7 @@
 mod builder;
 mod common;
 mod cosign;
+mod demand;
 mod demo;
 mod drill;
 mod exchange;
