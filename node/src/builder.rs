@@ -228,6 +228,12 @@ impl RunningNode {
         OracleHandle { stop, finished }
     }
 
+    /// Starts a site's OpenADR VEN, polling its VTN every `every` until the node stops.
+    pub fn spawn_ven(&mut self, ven: crate::openadr::ven::Ven, every: Duration) {
+        let shutdown = self.shutdown.clone();
+        self.spawn(ven.run(every, shutdown));
+    }
+
     /// Runs `task` until it ends; an error stops every other loop of the node.
     fn spawn(&mut self, task: impl Future<Output = Result<()>> + Send + 'static) {
         let shutdown = self.shutdown.clone();

@@ -100,6 +100,63 @@ pub struct OracleEntry {
     /// tree is in the deliveries archive (which is kept).
     #[serde(default = "default_retention_days")]
     pub retention_days: u64,
+    /// The site's OpenADR VEN for this cluster's demand-response programs (off without it).
+    #[serde(default)]
+    pub ven: Option<VenConfig>,
+}
+
+/// A site's VEN: where the grid's VTN is, how the VEN logs in, and how the site sheds its
+/// flexible load. It acknowledges events with the oracle's attestor key and pays the gas with
+/// the oracle's relayer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VenConfig {
+    /// The VTN's base URL (e.g. `https://vtn.utility.example`).
+    pub vtn_url: String,
+    /// The VEN's OAuth client id at the VTN.
+    pub client_id: String,
+    /// A file holding the VEN's client secret (kept out of this file and of the logs).
+    pub secret_file: PathBuf,
+    /// A curtailment schedule (JSON) the site's fleet manager follows; or use `hook`.
+    #[serde(default)]
+    pub schedule: Option<PathBuf>,
+    /// A program run as `<hook> <event id> <start> <end>` that sheds the load; or use
+    /// `schedule`.
+    #[serde(default)]
+    pub hook: Option<PathBuf>,
+    /// How often to poll the VTN, milliseconds.
+    #[serde(default = "default_ven_poll")]
+    pub poll_ms: u64,
+}
+
+fn default_ven_poll() -> u64 {
+    5_000
+}
+
+impl VenConfig {
+    /// How the site sheds its load: exactly one of `schedule` and `hook`.
+    pub fn flexible_load(&self) -> Result<crate::openadr::ven::FlexibleLoad> {
+        use crate::openadr::ven::FlexibleLoad;
+        match (&self.schedule, &self.hook) {
+            (Some(path), None) => Ok(FlexibleLoad::Schedule(path.clone())),
+            (None, Some(program)) => Ok(FlexibleLoad::Hook(program.clone())),
+            _ => Err(NodeError::Config {
+                origin: "[oracles.ven]".into(),
+                reason: "set exactly one of `schedule` (a file the fleet manager follows) and \
+                         `hook` (a program that sheds the load)"
+                    .into(),
+            }),
+        }
+    }
+
+    /// The client secret, from its file (trimmed).
+    pub fn secret(&self) -> Result<String> {
+        let text = std::fs::read_to_string(&self.secret_file).map_err(|e| NodeError::Config {
+            origin: "[oracles.ven] secret_file".into(),
+            reason: format!("{}: {e}", self.secret_file.display()),
+        })?;
+        Ok(text.trim().to_owned())
+    }
 }
 
 fn default_retention_days() -> u64 {
@@ -380,6 +437,35 @@ mod tests {
             Overrides { rpc_url: Some("127.0.0.1:8545".into()), ..Overrides::default() };
         let err = Settings::resolve(&overrides).expect_err("no scheme");
         assert!(err.to_string().contains("http(s) URL"), "{err}");
+    }
+
+    #[test]
+    fn a_ven_needs_one_way_to_shed_load_and_its_secret_file() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let secret = dir.path().join("ven-secret");
+        std::fs::write(&secret, "s3cret\n").expect("secret");
+        let entry = |load: &str| {
+            format!(
+                "[[oracles]]\nconfig = \"oracle.toml\"\n[oracles.ven]\nvtn_url = \"http://127.0.0.1:3100\"\n\
+                 client_id = \"ven-3\"\nsecret_file = {:?}\n{load}",
+                secret.display().to_string()
+            )
+        };
+        let file = NodeConfig::from_toml(&entry("schedule = \"miners.json\""), "n").expect("valid");
+        let ven = file.oracles[0].ven.as_ref().expect("ven");
+        assert_eq!(ven.secret().expect("read"), "s3cret", "trimmed");
+        assert_eq!(ven.poll_ms, 5_000);
+        assert!(matches!(ven.flexible_load(), Ok(crate::openadr::ven::FlexibleLoad::Schedule(_))));
+        for load in ["", "schedule = \"a\"\nhook = \"b\""] {
+            let file = NodeConfig::from_toml(&entry(load), "n").expect("parses");
+            let err = file.oracles[0].ven.as_ref().expect("ven").flexible_load().expect_err("one");
+            assert!(err.to_string().contains("exactly one of `schedule`"), "{err}");
+        }
+        let mut ven = ven.clone();
+        ven.secret_file = dir.path().join("missing");
+        assert!(ven.secret().expect_err("missing").to_string().contains("secret_file"));
+        let typo = NodeConfig::from_toml(&entry("shedule = \"a\""), "n").expect_err("typo");
+        assert!(typo.to_string().contains("shedule"), "{typo}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::{
     config::{Overrides, Settings},
     cosign::Peer,
     loops::OracleOptions,
+    openadr::{client::VtnClient, ven::Ven},
 };
 
 /// Which loops run beside the indexer.
@@ -132,7 +133,23 @@ pub(crate) async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
                 keep_files: Some(Duration::from_secs(entry.retention_days.saturating_mul(86_400))),
                 samples: samples.clone(),
             };
-            oracles.push((config, options, Reports::new(client)));
+            let ven = match &entry.ven {
+                Some(ven) => {
+                    let attestor = config.signer.as_ref().ok_or_else(|| NodeError::Config {
+                        origin: entry.config.display().to_string(),
+                        reason: "a VEN acknowledges events with the attestor key: set [signer]"
+                            .into(),
+                    })?;
+                    let vtn = VtnClient::new(&ven.vtn_url, &ven.client_id, &ven.secret()?)?;
+                    let site = compute_ledger_sdk::Site::new(client.clone());
+                    let load = ven.flexible_load()?;
+                    tracing::info!(cluster = config.cluster_id, vtn = %ven.vtn_url, "VEN on");
+                    let poll = Duration::from_millis(ven.poll_ms);
+                    Some((Ven::new(vtn, site, attestor.load()?, config.cluster_id, load), poll))
+                }
+                None => None,
+            };
+            oracles.push((config, options, Reports::new(client), ven));
         }
     }
 
@@ -140,9 +157,12 @@ pub(crate) async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
     if let Some((client, options)) = keeper {
         node.spawn_keeper(client, options);
     }
-    for (config, options, relayer) in oracles {
+    for (config, options, relayer, ven) in oracles {
         // Each runs until the node stops: no handle needed.
         drop(node.spawn_oracle(config, options, relayer));
+        if let Some((ven, poll)) = ven {
+            node.spawn_ven(ven, poll);
+        }
     }
     let stopped = node.stopped().await;
     if stopped.is_ok() {
