@@ -19,7 +19,7 @@ node_modules/.install-stamp: package.json package-lock.json
 
 # A live local market: devnet, two simulated clusters with oracles, leases, investors, keeper,
 # incidents, a board per epoch and the wallet JSON-RPC (see README). Ctrl-C stops it.
-demo: install contracts-build
+demo: install contracts-build vtn
 	cargo run --quiet -p compute-ledger-node --bin compute-ledger -- demo $(DEMO_ARGS)
 
 test: contracts-test rust-test

@@ -4,7 +4,7 @@
 //! The chain is where money moves and the VTN is how the event reaches the site, so the two are
 //! tied by name: the sponsor dispatches on `DemandResponse` first, then publishes the same window
 //! on its VTN as an event named [`event_name`] (chain id, contract, event id), targeted at the
-//! site's VEN ([`ven_target`]). The VEN ([`ven::VenLoop`]) accepts only an event whose window
+//! site's VEN ([`ven_target`]). The VEN ([`ven::Ven`]) accepts only an event whose window
 //! equals the on-chain one for its own cluster, signs the acknowledgement with its attestor key,
 //! relays it on chain, and hands the window to the site's flexible load ([`ven::FlexibleLoad`]).
 
@@ -17,7 +17,41 @@ use alloy::primitives::{Address, U256};
 use chrono::{DateTime, SecondsFormat};
 
 use self::client::{EventRequest, Interval, IntervalPeriod, ValuesMap};
-use crate::{NodeError, Result};
+use crate::{Backoff, NodeError, Result, Shutdown};
+
+/// Longest wait between retries of a failing poll.
+const MAX_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Paces a polling loop: the next poll after `every`, or after a backoff (doubling up to a
+/// minute) when the last one failed.
+struct Pacer<'a> {
+    every: std::time::Duration,
+    backoff: Backoff,
+    shutdown: &'a Shutdown,
+}
+
+impl<'a> Pacer<'a> {
+    fn new(every: std::time::Duration, shutdown: &'a Shutdown) -> Self {
+        Self { every, backoff: Backoff::new(every, MAX_RETRY), shutdown }
+    }
+
+    /// Logs a failed poll under `what`, waits until the next one, and tells whether the node
+    /// is shutting down instead.
+    async fn after(&mut self, what: &str, polled: Result<()>) -> bool {
+        let wait = match polled {
+            Ok(()) => {
+                self.backoff.reset();
+                self.every
+            }
+            Err(e) => {
+                let wait = self.backoff.next_delay();
+                tracing::warn!("{what}: {e}; retrying in {} s", wait.as_secs());
+                wait
+            }
+        };
+        self.shutdown.sleep(wait).await
+    }
+}
 
 /// The OpenADR target of a cluster's VEN.
 pub fn ven_target(cluster_id: u64) -> String {

@@ -19,7 +19,7 @@ use super::{
     client::{Event, Interval, Report, ReportResource, ValuesMap, VtnClient},
     parse_event_name, rfc3339, window_of,
 };
-use crate::{Backoff, NodeError, Result, Shutdown};
+use crate::{NodeError, Result, Shutdown};
 
 /// How the site sheds its flexible load for an accepted event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -250,24 +250,11 @@ impl Ven {
     /// Polls every `every` until shutdown; a VTN or chain failure is logged and retried with
     /// backoff (no event is acknowledged while either is unreachable).
     pub async fn run(mut self, every: Duration, shutdown: Shutdown) -> Result<()> {
-        let mut backoff = Backoff::new(every, Duration::from_secs(60));
+        let what = format!("VEN of cluster {}", self.cluster_id);
+        let mut pacer = super::Pacer::new(every, &shutdown);
         loop {
-            let wait = match self.poll().await {
-                Ok(_) => {
-                    backoff.reset();
-                    every
-                }
-                Err(e) => {
-                    let wait = backoff.next_delay();
-                    tracing::warn!(
-                        cluster = self.cluster_id,
-                        "VEN: {e}; retrying in {} s",
-                        wait.as_secs()
-                    );
-                    wait
-                }
-            };
-            if shutdown.sleep(wait).await {
+            let polled = self.poll().await.map(drop);
+            if pacer.after(&what, polled).await {
                 return Ok(());
             }
         }

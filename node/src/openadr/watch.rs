@@ -11,7 +11,7 @@ use alloy::primitives::Address;
 use compute_ledger_oracle::{CurtailmentWindow, SampleStore, unix_now};
 use compute_ledger_sdk::Client;
 
-use crate::{Backoff, Result, Shutdown};
+use crate::{Result, Shutdown};
 
 /// A block may carry a timestamp a little before the moment this node first sees it: a pass is
 /// taken to cover acknowledgements up to this long before it started.
@@ -71,31 +71,19 @@ impl AckWatch {
     /// Syncs every `every` until shutdown; a chain failure is logged and retried with backoff
     /// (the oracle meanwhile holds the epoch open, for at most its grace).
     pub async fn run(mut self, every: Duration, shutdown: Shutdown) -> Result<()> {
-        let mut backoff = Backoff::new(every, Duration::from_secs(30));
+        let what = format!("acknowledgement watch of cluster {}", self.cluster_id);
+        let mut pacer = super::Pacer::new(every, &shutdown);
         loop {
-            let wait = match self.sync().await {
-                Ok(recorded) => {
-                    for w in recorded {
-                        tracing::info!(
-                            cluster = self.cluster_id,
-                            event = %w.event_id,
-                            "acknowledged demand-response event recorded for attestation"
-                        );
-                    }
-                    backoff.reset();
-                    every
-                }
-                Err(e) => {
-                    let wait = backoff.next_delay();
-                    tracing::warn!(
+            let synced = self.sync().await.map(|recorded| {
+                for w in recorded {
+                    tracing::info!(
                         cluster = self.cluster_id,
-                        "acknowledgement watch: {e}; retrying in {} s",
-                        wait.as_secs()
+                        event = %w.event_id,
+                        "acknowledged demand-response event recorded for attestation"
                     );
-                    wait
                 }
-            };
-            if shutdown.sleep(wait).await {
+            });
+            if pacer.after(&what, synced).await {
                 return Ok(());
             }
         }

@@ -38,6 +38,9 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "sells 50 into the bid for",
         "on the exchange: last",
         "both leases ended: everyone is paid",
+        "the utility's VTN sends event 1",
+        "the miners curtailed: the oracle measured",
+        "event 1 settled:",
         "stopped cleanly",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
@@ -48,6 +51,9 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         stdout.lines().any(|l| l.contains(" ▲ ") || l.contains(" ▼ ")),
         "no quote moved off its reference in:\n{stdout}"
     );
+    // The curtailment was paid (not just settled at zero).
+    let settled = stdout.lines().find(|l| l.contains("event 1 settled:")).expect("settled line");
+    assert!(!settled.contains("paid 0 USD") && !settled.contains("paid 0.00 USD"), "{settled}");
     let books = stdout.lines().find(|l| l.contains("rounding dust")).expect("books line");
     let dust: u64 = books
         .split("plus ")

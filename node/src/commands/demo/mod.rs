@@ -9,10 +9,14 @@
 //! proof deadline passes: the lease still ends with everyone paid), and a faults drill: the first
 //! cluster's node runs as its own process, is killed with SIGKILL in the middle of an epoch,
 //! restarted, and then cut off from the chain by a stalled RPC for `--stall-seconds` — that epoch
-//! still settles in full. A board is printed after every epoch.
+//! still settles in full. A third site, a converted miner in Texas with 5 MW of miners, is
+//! enrolled in a utility's demand-response program: mid-demo the utility's OpenADR VTN sends a
+//! curtailment event, the node's VEN sheds the miners, and the attested curtailment is paid. A
+//! board is printed after every epoch.
 
 mod board;
 mod child_node;
+mod demand;
 mod scenario;
 mod setup;
 mod trading;
@@ -111,8 +115,13 @@ impl DemoCommand {
         let texas_oracle =
             node.spawn_oracle(configs[1].clone(), texas_options.clone(), texas_relayer.clone());
 
-        // The oracles sample from here on; now the tenant funds and the investors buy.
+        // The oracles sample from here on; now the tenant funds and the investors buy (before
+        // the leases' first epoch: nothing slower may come first).
         market.open().await?;
+
+        // The third site: miners in a demand-response program, its oracle and VEN in this node.
+        let mut miners = demand::MinerSite::setup(&market, args).await?;
+        miners.start(&mut node, texas_options.clone());
         let scenario = Scenario {
             args,
             market: &market,
@@ -121,7 +130,13 @@ impl DemoCommand {
             texas_relayer: &texas_relayer,
             texas_options: &texas_options,
         };
-        let played = scenario.play(&mut node, &mut nordic_node, texas_oracle).await;
+        let archive = node.archive.clone();
+        let epoch_s = u64::from(args.epoch_seconds);
+        let (played, curtailed) = tokio::join!(
+            scenario.play(&mut node, &mut nordic_node, texas_oracle),
+            miners.play(&archive, epoch_s, &shutdown)
+        );
+        let played = played.and(curtailed);
         // A failed step stops the demo, its node process included.
         shutdown.trigger_if_err(&played);
         shutdown.wait().await;
