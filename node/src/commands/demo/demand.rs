@@ -233,12 +233,14 @@ impl MinerSite {
             leaf.actual_wh as f64 / 1000.0,
             leaf.baseline_wh as f64 / 1000.0
         );
-        // Settleable once the report's review window has passed.
+        // Settleable once the report is on chain (the tree is archived before it is sent) and
+        // its review window has passed.
         let settled = loop {
+            use compute_ledger_sdk::ErrorKind::{NoReport, ReviewWindowOpen};
             match self.utility.settle(&leaf, proof.clone()).await {
                 Ok(settled) => break settled,
                 Err(compute_ledger_sdk::SdkError::Contract(r))
-                    if r.kind == compute_ledger_sdk::ErrorKind::ReviewWindowOpen =>
+                    if matches!(r.kind, NoReport | ReviewWindowOpen) =>
                 {
                     if shutdown.sleep(Duration::from_secs(1)).await {
                         return Ok(());
