@@ -276,7 +276,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
         emit CurtailmentDispatched(eventId, enrollmentId, start, end, reportEpoch, wh);
     }
 
-    /// @notice Records the site's signed receipt of an event (relayed by anyone, typically the
+    /// @notice Records the site's signed receipt of an event before it starts (relayed by anyone, typically the
     /// sponsor from its VTN): from then on a site that does not attest its curtailment is penalized
     /// as if it curtailed nothing. The signer must belong to the cluster's attestor set in force
     /// at dispatch (recorded then: no rotation can void a receipt signed with it), or to a set
@@ -285,6 +285,7 @@ contract DemandResponse is EIP712, ReentrancyGuardTransient {
     function acknowledge(uint256 eventId, bytes calldata signature) external {
         CurtailmentEvent storage ev = _event(eventId);
         if (ev.status == EventStatus.Settled) revert WrongEventStatus(eventId, uint8(ev.status));
+        if (block.timestamp >= ev.start) revert AcknowledgementTooLate(eventId, ev.start);
         uint64 clusterId = enrollments[ev.enrollmentId].clusterId;
         address signer = ECDSA.recover(ackDigest(eventId), signature);
         if (!registry.isSetMember(ev.dispatchSet, signer)) {

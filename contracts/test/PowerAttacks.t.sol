@@ -380,7 +380,7 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
         c[0] = makeAddr("set-C");
         vm.prank(owner);
         registry.rotateAttestors(clusterId, c, 1, 4, new bytes[](0)); // promotes B, C from 4
-        vm.warp(start);
+        vm.warp(start - 1); // the last second a receipt is accepted
         dr.acknowledge(id, _ackSig(id, attestorKeys[0])); // a key of the set in force at dispatch
         assertTrue(dr.eventOf(id).acknowledged);
         vm.warp(dr.attestationDeadline(id) + 1);
@@ -400,9 +400,26 @@ contract PowerAttacksDemandResponseTest is DemandResponseBase {
         uint64 start = uint64(_epochEnd(3) + 10 minutes); // an event in epoch 4
         vm.prank(sponsor);
         uint256 id = dr.dispatch(enrollment, start, start + 30 minutes);
-        vm.warp(start);
+        vm.warp(start - 1);
         dr.acknowledge(id, _ackSig(id, freshKey));
         assertTrue(dr.eventOf(id).acknowledged);
+    }
+
+    /// R3-H1 (High, fixed): a receipt was accepted until settlement, so a site could wait, watch
+    /// its meter, and acknowledge only an event whose load happened to drop (paid), never one
+    /// whose load did not (an unacknowledged event closes with no penalty). A receipt is now
+    /// accepted only before the event starts.
+    function test_R3_H1_aSiteCannotAcknowledgeAfterSeeingItsMeter() public {
+        uint256 id = _dispatch();
+        bytes memory ack = _ackSig(id, attestorKeys[0]);
+        uint64 start = dr.eventOf(id).start;
+        vm.warp(start);
+        vm.expectRevert(abi.encodeWithSelector(AcknowledgementTooLate.selector, id, start));
+        dr.acknowledge(id, ack);
+        vm.warp(dr.eventOf(id).end + 1);
+        vm.expectRevert(abi.encodeWithSelector(AcknowledgementTooLate.selector, id, start));
+        dr.acknowledge(id, ack);
+        assertFalse(dr.eventOf(id).acknowledged);
     }
 
     /// A declined event is closed: a receipt relayed afterwards changes nothing and is refused.

@@ -358,15 +358,17 @@ impl Oracle {
     }
 
     /// The first second to keep after finalizing `epoch`: its start, or earlier for an event
-    /// still to be attested whose baseline reaches back further.
+    /// whose baseline reaches back further (recorded already, or still to be acknowledged).
     fn keep_from(&self, epoch: u64) -> Result<u64> {
         let start = self.clock.start(epoch);
         let baseline_s = self.config.demand_response.map_or(0, |dr| dr.baseline_s);
+        // An event acknowledged later may start in the next epoch: its baseline reaches back up
+        // to `baseline_s` before that, so that much is always kept.
         Ok(self
             .pending_windows(epoch + 1)?
             .iter()
             .map(|w| w.baseline_from(baseline_s))
-            .fold(start, u64::min))
+            .fold(self.clock.end(epoch).saturating_sub(baseline_s).min(start), u64::min))
     }
 
     fn finalize_current(&mut self) -> Result<EpochOutcome> {

@@ -289,7 +289,8 @@ impl Site {
     }
 
     /// Signs the event's acknowledgement with `attestor` (a key of the cluster's attestor set) and
-    /// relays it from this client: from then on the site owes the committed curtailment.
+    /// relays it from this client: from then on the site owes the committed curtailment. Only
+    /// before the event starts (`AcknowledgementTooLate` after).
     pub async fn acknowledge(&self, event_id: U256, attestor: &PrivateKeySigner) -> Result<()> {
         let signature = self.sign_acknowledgement(event_id, attestor).await?;
         transact(self.client.demand_response()?.acknowledge(event_id, signature)).await?;

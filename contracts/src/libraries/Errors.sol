@@ -228,6 +228,9 @@ error InvalidEventWindow(uint64 start, uint64 end);
 error ClusterBusy(uint64 clusterId, uint64 busyUntil);
 /// @notice Thrown when an event is not in the status the call needs.
 error WrongEventStatus(uint256 eventId, uint8 status);
+/// @notice Thrown when a site acknowledges an event that has already begun: a receipt after the
+/// start would let it choose, having seen its meter, between being paid and escaping the penalty.
+error AcknowledgementTooLate(uint256 eventId, uint64 start);
 /// @notice Thrown when the sponsor contests after the review window (or before any report).
 error ReviewWindowClosed(uint256 eventId);
 /// @notice Thrown when an event is settled before its report's review window closed.

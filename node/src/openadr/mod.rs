@@ -123,7 +123,10 @@ pub fn window_of(period: &IntervalPeriod) -> Result<(u64, u64)> {
         .duration
         .as_deref()
         .ok_or_else(|| NodeError::OpenAdr("interval without a duration".into()))?;
-    Ok((start, start + duration_seconds(duration)?))
+    let end = start.checked_add(duration_seconds(duration)?).ok_or_else(|| {
+        NodeError::OpenAdr(format!("interval duration {duration:?} runs past the end of time"))
+    })?;
+    Ok((start, end))
 }
 
 /// Seconds of an ISO 8601 duration of days, hours, minutes and seconds (`P1DT2H`, `PT90S`,
@@ -154,7 +157,8 @@ pub fn duration_seconds(text: &str) -> Result<u64> {
             }
         }
     }
-    if !number.is_empty() || seconds < 0.0 || seconds.fract() != 0.0 {
+    // Anything longer than a year is no curtailment event (and would not fit the chain's u64).
+    if !number.is_empty() || seconds.fract() != 0.0 || !(0.0..=31_536_000.0).contains(&seconds) {
         return Err(bad());
     }
     Ok(seconds as u64)

@@ -90,6 +90,8 @@ impl VtnServer {
                 "chown",
             )?;
         }
+        // Trust authentication is safe only while no other local user can reach the socket.
+        run(Command::new("chmod").arg("0700").arg(&server.pg_root), "chmod")?;
         let mut initdb = server.pg_command("initdb");
         initdb.arg("-D").arg(&data).args([
             "-U",
@@ -101,7 +103,8 @@ impl VtnServer {
         ]);
         run(&mut initdb, "initdb")?;
         let options = format!(
-            "-c listen_addresses='' -c unix_socket_directories={} -c fsync=off",
+            "-c listen_addresses='' -c unix_socket_directories={} -c unix_socket_permissions=0700 \
+             -c fsync=off",
             socket.display()
         );
         let mut pg_ctl = server.pg_command("pg_ctl");

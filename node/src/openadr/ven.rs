@@ -2,7 +2,7 @@
 //! against the chain, sheds the flexible load, and acknowledges on chain.
 //!
 //! An event is accepted only when the on-chain event it names exists, belongs to this cluster,
-//! has exactly the VTN's window, is not settled and has not ended: a VTN that publishes a wrong
+//! has exactly the VTN's window, is not settled and has not started: a VTN that publishes a wrong
 //! window or another site's event cannot make this site owe a curtailment. The load is shed
 //! before the acknowledgement is sent, so a site never owes a curtailment its load controller
 //! refused. After the event's report, [`Ven::report`] posts the attested baseline and usage back
@@ -135,42 +135,59 @@ impl Ven {
             if self.accepted.contains_key(&event_id) || self.refused.contains(&event.id) {
                 continue;
             }
-            match self.check(&event, event_id).await? {
-                Ok((start, end)) => {
-                    self.load.shed(event_id, start, end).await?;
-                    let info = self.site.client().curtailment_event(event_id).await?;
-                    if !info.acknowledged {
-                        self.site.acknowledge(event_id, &self.attestor).await?;
-                    }
-                    tracing::info!(
-                        cluster = self.cluster_id,
-                        event = %event_id,
-                        start,
-                        end,
-                        "demand-response event accepted: load shed and acknowledged on chain"
-                    );
-                    let vtn_event_id = event.id.clone();
-                    let accepted =
-                        AcceptedEvent { event_id, vtn_event_id, start, end, reported: false };
-                    self.accepted.insert(event_id, accepted);
-                    newly.push(event_id);
-                }
-                Err(reason) => {
-                    tracing::warn!(
-                        cluster = self.cluster_id,
-                        vtn_event = %event.id,
-                        event = %event_id,
-                        "demand-response event refused: {reason}"
-                    );
-                    self.refused.insert(event.id.clone());
-                }
+            // One event's failure (a hook, a transaction) must not hold back the others: it is
+            // logged and tried again at the next poll.
+            match self.consider(&event, event_id).await {
+                Ok(true) => newly.push(event_id),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(
+                    cluster = self.cluster_id,
+                    event = %event_id,
+                    "demand-response event not handled yet: {e}; trying again at the next poll"
+                ),
             }
         }
         Ok(newly)
     }
 
+    /// Accepts `event` (sheds, then acknowledges) if the chain confirms it; refuses it for good
+    /// if the chain contradicts it. Returns whether it was accepted now.
+    async fn consider(&mut self, event: &Event, event_id: U256) -> Result<bool> {
+        match self.check(event, event_id).await? {
+            Ok((start, end)) => {
+                self.load.shed(event_id, start, end).await?;
+                let info = self.site.client().curtailment_event(event_id).await?;
+                if !info.acknowledged {
+                    self.site.acknowledge(event_id, &self.attestor).await?;
+                }
+                tracing::info!(
+                    cluster = self.cluster_id,
+                    event = %event_id,
+                    start,
+                    end,
+                    "demand-response event accepted: load shed and acknowledged on chain"
+                );
+                let vtn_event_id = event.id.clone();
+                let accepted =
+                    AcceptedEvent { event_id, vtn_event_id, start, end, reported: false };
+                self.accepted.insert(event_id, accepted);
+                Ok(true)
+            }
+            Err(reason) => {
+                tracing::warn!(
+                    cluster = self.cluster_id,
+                    vtn_event = %event.id,
+                    event = %event_id,
+                    "demand-response event refused: {reason}"
+                );
+                self.refused.insert(event.id.clone());
+                Ok(false)
+            }
+        }
+    }
+
     /// The event's window if this site should accept it, or why not (outer error: the chain or
-    /// the VTN could not be asked; try again).
+    /// the VTN could not be asked, or the chain does not know the event yet; try again).
     async fn check(
         &self,
         event: &Event,
@@ -185,10 +202,9 @@ impl Ven {
         };
         let info = match self.site.client().curtailment_event(event_id).await {
             Ok(info) => info,
-            // `eventOf` reverts only for an event that does not exist.
-            Err(compute_ledger_sdk::SdkError::Contract(revert)) => {
-                return Ok(Err(format!("on chain: {revert}")));
-            }
+            // `eventOf` reverts only for an event it does not know: maybe not yet (this node's
+            // RPC may be a block behind the sponsor's), so it is asked again at the next poll.
+            Err(e @ compute_ledger_sdk::SdkError::Contract(_)) => return Err(e.into()),
             Err(e) => return Err(e.into()),
         };
         let now = self.site.client().chain_time().await?;
@@ -201,8 +217,10 @@ impl Ven {
             ))
         } else if info.status == 4 {
             Err("already settled".into())
-        } else if now >= info.end {
-            Err("already over".into())
+        } else if now >= info.start {
+            // The contract takes a receipt only before the start (a site may not choose after
+            // seeing its meter).
+            Err("already started".into())
         } else {
             Ok(window)
         })

@@ -39,7 +39,7 @@ impl AckWatch {
     /// One pass from the last block seen to the head; returns the events newly recorded.
     pub async fn sync(&mut self) -> Result<Vec<CurtailmentWindow>> {
         let started = unix_now();
-        let (head, _) = self.client.head().await?;
+        let (head, head_time) = self.client.head().await?;
         let mut recorded = Vec::new();
         if head >= self.next_block {
             for (event_id, _) in
@@ -59,7 +59,9 @@ impl AckWatch {
                 recorded.push(window);
             }
         }
-        let synced = started.saturating_sub(ACK_SYNC_MARGIN_S);
+        // Covered: up to the head block's time, and never past this node's clock (a block may
+        // carry a time a little before the moment it is seen).
+        let synced = started.saturating_sub(ACK_SYNC_MARGIN_S).min(head_time);
         if self.store.curtailments_synced()?.is_none_or(|before| synced > before) {
             self.store.set_curtailments_synced(synced)?;
         }

@@ -191,7 +191,7 @@ impl MinerSite {
         let first_epoch = now().saturating_sub(self.genesis) / epoch_s + EVENT_AFTER_EPOCHS;
         let start = self.genesis + first_epoch * epoch_s + epoch_s / 4;
         let end = start + epoch_s / 2;
-        while now() + 10 < start {
+        while now() + 20 < start {
             if shutdown.sleep(Duration::from_millis(500)).await {
                 return Ok(());
             }
