@@ -80,5 +80,12 @@ pub enum NodeError {
     },
 }
 
+impl NodeError {
+    /// A file or directory that could not be read, written or created.
+    pub(crate) fn io(path: &std::path::Path, e: &std::io::Error) -> Self {
+        Self::Io { path: path.to_path_buf(), reason: e.to_string() }
+    }
+}
+
 /// Result alias of the node.
 pub type Result<T> = std::result::Result<T, NodeError>;

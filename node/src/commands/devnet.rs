@@ -95,15 +95,11 @@ impl DevnetCommand {
         };
         let deployment = deploy(&wallet_provider(&anvil.endpoint(), governance)?, &params).await?;
 
-        let io = |path: &PathBuf, e: std::io::Error| NodeError::Io {
-            path: path.clone(),
-            reason: e.to_string(),
-        };
-        std::fs::create_dir_all(&self.out).map_err(|e| io(&self.out, e))?;
+        std::fs::create_dir_all(&self.out).map_err(|e| NodeError::io(&self.out, &e))?;
         for stale in ["keys", "index"] {
             let path = self.out.join(stale);
             if path.exists() {
-                std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+                std::fs::remove_dir_all(&path).map_err(|e| NodeError::io(&path, &e))?;
             }
         }
         let deployment_path = self.out.join("deployment.json");

@@ -88,8 +88,7 @@ pub fn import_key(
     signer: &PrivateKeySigner,
     password: &str,
 ) -> Result<PathBuf> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| NodeError::Io { path: dir.into(), reason: e.to_string() })?;
+    std::fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, &e))?;
     let path = dir.join(name);
     if path.exists() {
         return Err(NodeError::Io { path, reason: "already exists; choose another name".into() });
@@ -143,8 +142,7 @@ impl KeysCommand {
                 );
             }
             KeysCommand::List { dir } => {
-                let entries = std::fs::read_dir(&dir)
-                    .map_err(|e| NodeError::Io { path: dir.clone(), reason: e.to_string() })?;
+                let entries = std::fs::read_dir(&dir).map_err(|e| NodeError::io(&dir, &e))?;
                 let mut keys = Vec::new();
                 for entry in entries.flatten() {
                     let path = entry.path();

@@ -65,7 +65,7 @@ impl VtnServer {
     pub fn start(dir: &Path, users: &[VtnUser]) -> Result<Self> {
         let vtn_bin = vtn_binary()?;
         let pg_bin = postgres_bin_dir()?;
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+        std::fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, &e))?;
         // PostgreSQL refuses to run as root: as root (CI), it runs as Debian's `postgres` user,
         // in a directory under the system's temporary directory that user can reach.
         let as_postgres = is_root();
@@ -75,7 +75,7 @@ impl VtnServer {
             rand::random::<u32>()
         ));
         let (data, socket) = (pg_root.join("data"), pg_root.join("socket"));
-        std::fs::create_dir_all(&socket).map_err(|e| io(&socket, &e))?;
+        std::fs::create_dir_all(&socket).map_err(|e| NodeError::io(&socket, &e))?;
         let mut server = Self {
             dir: dir.to_owned(),
             pg_root,
@@ -121,8 +121,8 @@ impl VtnServer {
         write_private(&users_file, &users_json)?;
         let port = free_port()?;
         let url = format!("http://127.0.0.1:{port}");
-        let log = std::fs::File::create(dir.join("vtn.log")).map_err(|e| io(dir, &e))?;
-        let log_err = log.try_clone().map_err(|e| io(dir, &e))?;
+        let log = std::fs::File::create(dir.join("vtn.log")).map_err(|e| NodeError::io(dir, &e))?;
+        let log_err = log.try_clone().map_err(|e| NodeError::io(dir, &e))?;
         // A fresh HMAC secret per start (64 hex digits are valid base64 for 48 bytes): tokens of
         // an earlier run are void.
         let secret = alloy::primitives::hex::encode(rand::random::<[u8; 32]>());
@@ -289,10 +289,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .truncate(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| io(path, &e))?;
-    std::io::Write::write_all(&mut file, bytes).map_err(|e| io(path, &e))
-}
-
-fn io(path: &Path, e: &std::io::Error) -> NodeError {
-    NodeError::Io { path: path.to_owned(), reason: e.to_string() }
+        .map_err(|e| NodeError::io(path, &e))?;
+    std::io::Write::write_all(&mut file, bytes).map_err(|e| NodeError::io(path, &e))
 }

@@ -154,10 +154,9 @@ impl Ven {
     /// if the chain contradicts it. Returns whether it was accepted now.
     async fn consider(&mut self, event: &Event, event_id: U256) -> Result<bool> {
         match self.check(event, event_id).await? {
-            Ok((start, end)) => {
+            Ok((start, end, acknowledged)) => {
                 self.load.shed(event_id, start, end).await?;
-                let info = self.site.client().curtailment_event(event_id).await?;
-                if !info.acknowledged {
+                if !acknowledged {
                     self.site.acknowledge(event_id, &self.attestor).await?;
                 }
                 tracing::info!(
@@ -186,13 +185,14 @@ impl Ven {
         }
     }
 
-    /// The event's window if this site should accept it, or why not (outer error: the chain or
-    /// the VTN could not be asked, or the chain does not know the event yet; try again).
+    /// The event's window and whether it is acknowledged already, if this site should accept
+    /// it, or why not (outer error: the chain or the VTN could not be asked, or the chain does
+    /// not know the event yet; try again).
     async fn check(
         &self,
         event: &Event,
         event_id: U256,
-    ) -> Result<std::result::Result<(u64, u64), String>> {
+    ) -> Result<std::result::Result<(u64, u64, bool), String>> {
         let Some(period) = event.intervals.first().and_then(|i| i.interval_period.as_ref()) else {
             return Ok(Err("the VTN event has no interval period".into()));
         };
@@ -222,7 +222,7 @@ impl Ven {
             // seeing its meter).
             Err("already started".into())
         } else {
-            Ok(window)
+            Ok((window.0, window.1, info.acknowledged))
         })
     }
 

@@ -24,10 +24,6 @@ pub(crate) struct ChildNode {
     pub(crate) proxy: Proxy,
 }
 
-fn io(path: &Path, e: &std::io::Error) -> NodeError {
-    NodeError::Io { path: path.to_path_buf(), reason: e.to_string() }
-}
-
 impl ChildNode {
     /// Writes the node's and the oracle's configs under `dir` and starts the node: its RPC goes
     /// through a new proxy in front of `rpc`; `keeper` pays for its settlements.
@@ -38,7 +34,7 @@ impl ChildNode {
         oracle: &OracleConfig,
         keeper: &KeyConfig,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| io(dir, &e))?;
+        std::fs::create_dir_all(dir).map_err(|e| NodeError::io(dir, &e))?;
         let proxy = Proxy::bind(rpc)
             .await
             .map_err(|e| NodeError::Server(format!("the demo's RPC proxy: {e}")))?;
@@ -47,7 +43,7 @@ impl ChildNode {
             origin: oracle_toml.display().to_string(),
             reason: e.to_string(),
         })?;
-        std::fs::write(&oracle_toml, text).map_err(|e| io(&oracle_toml, &e))?;
+        std::fs::write(&oracle_toml, text).map_err(|e| NodeError::io(&oracle_toml, &e))?;
         let password = keeper.password_file.as_ref().ok_or_else(|| NodeError::Config {
             origin: "demo".into(),
             reason: "the keeper keystore needs a password file".into(),
@@ -68,7 +64,7 @@ impl ChildNode {
             oracle = oracle_toml.display().to_string(),
         );
         let config = dir.join("node.toml");
-        std::fs::write(&config, node).map_err(|e| io(&config, &e))?;
+        std::fs::write(&config, node).map_err(|e| NodeError::io(&config, &e))?;
         let log = dir.join("node.log");
         let child = spawn(&config, &log)?;
         Ok(Self { config, log, child, proxy })
@@ -81,8 +77,8 @@ impl ChildNode {
 
     /// Kills the node with SIGKILL (no chance to flush or say goodbye) and reaps it.
     pub(crate) fn kill_9(&mut self) -> Result<()> {
-        self.child.kill().map_err(|e| io(&self.log, &e))?;
-        self.child.wait().map_err(|e| io(&self.log, &e))?;
+        self.child.kill().map_err(|e| NodeError::io(&self.log, &e))?;
+        self.child.wait().map_err(|e| NodeError::io(&self.log, &e))?;
         Ok(())
     }
 
@@ -99,7 +95,7 @@ impl ChildNode {
         if !sent.is_ok_and(|status| status.success()) {
             let _ = self.child.kill();
         }
-        self.child.wait().map_err(|e| io(&self.log, &e))?;
+        self.child.wait().map_err(|e| NodeError::io(&self.log, &e))?;
         Ok(())
     }
 }
@@ -115,10 +111,14 @@ impl Drop for ChildNode {
 }
 
 fn spawn(config: &Path, log: &Path) -> Result<Child> {
-    let exe = std::env::current_exe().map_err(|e| io(Path::new("compute-ledger"), &e))?;
-    let file =
-        std::fs::OpenOptions::new().create(true).append(true).open(log).map_err(|e| io(log, &e))?;
-    let stderr = file.try_clone().map_err(|e| io(log, &e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| NodeError::io(Path::new("compute-ledger"), &e))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| NodeError::io(log, &e))?;
+    let stderr = file.try_clone().map_err(|e| NodeError::io(log, &e))?;
     Command::new(exe)
         .arg("--config")
         .arg(config)
@@ -134,5 +134,5 @@ fn spawn(config: &Path, log: &Path) -> Result<Child> {
         .stdout(Stdio::from(file))
         .stderr(Stdio::from(stderr))
         .spawn()
-        .map_err(|e| io(log, &e))
+        .map_err(|e| NodeError::io(log, &e))
 }

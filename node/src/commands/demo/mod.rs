@@ -77,9 +77,9 @@ impl DemoCommand {
         shutdown.on_signals();
         let dir = &args.dir;
         if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(|e| io(dir, &e))?;
+            std::fs::remove_dir_all(dir).map_err(|e| NodeError::io(dir, &e))?;
         }
-        std::fs::create_dir_all(dir.join("keys")).map_err(|e| io(dir, &e))?;
+        std::fs::create_dir_all(dir.join("keys")).map_err(|e| NodeError::io(dir, &e))?;
         let market = Market::deploy(args).await?;
 
         // The node: index, wallet server, keeper, and the second cluster's oracle.
@@ -167,10 +167,6 @@ fn now() -> u64 {
 
 fn usd(base: U256) -> String {
     Amount::from_base(base, STABLECOIN_DECIMALS).to_string()
-}
-
-fn io(path: &std::path::Path, e: &std::io::Error) -> NodeError {
-    NodeError::Io { path: path.to_path_buf(), reason: e.to_string() }
 }
 
 fn say(text: &str) {

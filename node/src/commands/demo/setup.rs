@@ -20,7 +20,7 @@ use compute_ledger_sdk::{
 
 use super::{
     CHALLENGE_WINDOW, DemoCommand, PROOF_GRACE, REPORT_WINDOW, RESOLUTION_WINDOW, SHARES,
-    child_node::ChildNode, io, now, say, scenario::Incidents,
+    child_node::ChildNode, now, say, scenario::Incidents,
 };
 use crate::{NodeError, Result};
 
@@ -135,12 +135,12 @@ impl Market {
         // Attestor keys: encrypted keystores with a password made for this run.
         let password = alloy::hex::encode(rand::random::<[u8; 32]>());
         let password_file = dir.join("keys").join("password");
-        std::fs::write(&password_file, &password).map_err(|e| io(&password_file, &e))?;
+        std::fs::write(&password_file, &password).map_err(|e| NodeError::io(&password_file, &e))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600))
-                .map_err(|e| io(&password_file, &e))?;
+                .map_err(|e| NodeError::io(&password_file, &e))?;
         }
 
         let mut market = Self {
