@@ -6,6 +6,10 @@ BIN := $(CURDIR)/node_modules/.bin
 FORGE := $(BIN)/forge
 # CI (CI=true) fuzzes and runs invariants deeper; see contracts/foundry.toml.
 export FOUNDRY_PROFILE ?= $(if $(CI),ci,default)
+# A CI build is built once: incremental caches would only take disk (about 3 GiB).
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 
 .PHONY: all demo test install market-build morpho-build contracts-build contracts-test rust-test telemetry-tools vtn postgres bench gas-snapshot fmt clean
 
