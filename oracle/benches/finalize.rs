@@ -34,7 +34,7 @@ fn filled_epoch() -> (EpochAccumulator, Vec<String>, Vec<LeaseAllocation>) {
                 xid: 0,
             })
             .collect();
-        acc.ingest(&SampleRecord { t, gpus, facility_mj: Some(t * 5_600_000_000) })
+        acc.ingest(&SampleRecord { t, gpus, facility_mj: Some(t * 5_600_000_000), racks: vec![] })
             .expect("in order");
     }
     let per_lease = GPUS / LEASES;
@@ -45,6 +45,8 @@ fn filled_epoch() -> (EpochAccumulator, Vec<String>, Vec<LeaseAllocation>) {
             start_epoch: 0,
             end_epoch: 10,
             gpus: uuids[l * per_lease..(l + 1) * per_lease].to_vec(),
+            racks: vec![],
+            kw: 0,
         })
         .collect();
     (acc, uuids, leases)

@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 const ORACLES: u64 = 100;
 
 fn second(t: u64) -> SampleRecord {
-    SampleRecord { t, gpus: Vec::new(), facility_mj: Some(t * 1_000) }
+    SampleRecord { t, gpus: Vec::new(), facility_mj: Some(t * 1_000), racks: vec![] }
 }
 
 /// Every oracle stores second `t` and flushes, all at once, as their 1 Hz loops do.

@@ -1,4 +1,5 @@
-//! Lease allocation: which GPUs serve which lease, and how the lease is billed.
+//! Lease allocation: which GPUs (or, for a powered shell, which power feeds) serve which lease,
+//! and how the lease is billed.
 
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +25,8 @@ impl Billing {
     }
 }
 
-/// One lease and the GPUs (by UUID) dedicated to it.
+/// One lease and what serves it: GPUs (by UUID) for a GPU lease, or the sub-metered power feeds
+/// (racks, rows or halls, by id) of a powered shell with its contracted kW.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LeaseAllocation {
@@ -36,13 +38,41 @@ pub struct LeaseAllocation {
     pub start_epoch: u64,
     /// First epoch after the term.
     pub end_epoch: u64,
-    /// GPU UUIDs serving the lease.
+    /// GPU UUIDs serving the lease (empty for a powered shell).
+    #[serde(default)]
     pub gpus: Vec<String>,
+    /// A powered shell's feeds (sub-meter ids); empty for a GPU lease.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub racks: Vec<String>,
+    /// A powered shell's critical-IT capacity, kW (the lease's units); 0 for a GPU lease.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kw: u32,
+}
+
+fn is_zero(kw: &u32) -> bool {
+    *kw == 0
 }
 
 impl LeaseAllocation {
     /// Whether `epoch` is within the term.
     pub fn covers(&self, epoch: u64) -> bool {
         (self.start_epoch..self.end_epoch).contains(&epoch)
+    }
+
+    /// Whether this is a powered-shell lease (billed in kW-seconds of power available).
+    pub fn is_powered_shell(&self) -> bool {
+        !self.racks.is_empty()
+    }
+
+    /// A powered shell's delivered kW-seconds from its feeds' powered seconds: the contracted kW
+    /// times the share of feed-seconds with power available, rounded down (toward the tenant).
+    pub fn powered_kw_seconds(&self, feed_seconds_powered: u64) -> u64 {
+        let feeds = self.racks.len() as u64;
+        if feeds == 0 {
+            return 0;
+        }
+        (u128::from(self.kw) * u128::from(feed_seconds_powered) / u128::from(feeds))
+            .try_into()
+            .unwrap_or(u64::MAX)
     }
 }

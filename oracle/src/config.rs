@@ -5,7 +5,10 @@ use std::{collections::BTreeSet, path::PathBuf};
 use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 
-use crate::{FacilityMeter, KeyConfig, LeaseAllocation, OracleError, Result, SimulatorConfig};
+use crate::{
+    Billing, FacilityMeter, KeyConfig, LeaseAllocation, OracleError, RackMeters, Result,
+    SimulatorConfig,
+};
 
 /// Which telemetry source to sample.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,7 +121,10 @@ pub struct OracleConfig {
     /// Facility energy meter (for PUE); without one, facility energy is reported as IT energy.
     #[serde(default)]
     pub facility: Option<FacilityMeter>,
-    /// Leases and the GPUs serving them.
+    /// Powered-shell feeds' sub-meters (the simulator meters its own feeds).
+    #[serde(default)]
+    pub rack_meters: Option<RackMeters>,
+    /// Leases and the GPUs (or powered-shell feeds) serving them.
     #[serde(default)]
     pub leases: Vec<LeaseAllocation>,
     /// This node's attestor key.
@@ -163,7 +169,7 @@ impl OracleConfig {
         Self::from_toml(&text, &path.display().to_string())
     }
 
-    /// Checks what the types cannot: ranges, and that no GPU serves two leases.
+    /// Checks what the types cannot: ranges, and that no GPU or feed serves two leases.
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: String| Err(OracleError::Config(msg));
         self.source.validate()?;
@@ -182,8 +188,26 @@ impl OracleConfig {
                     lease.lease_id
                 ));
             }
-            if lease.gpus.is_empty() {
-                return bad(format!("lease {}: no GPUs allocated", lease.lease_id));
+            if lease.is_powered_shell() {
+                if !lease.gpus.is_empty() || lease.kw == 0 || lease.billing != Billing::Reserved {
+                    return bad(format!(
+                        "lease {}: a powered shell has racks, kw > 0, billing = \"reserved\" \
+                         and no GPUs",
+                        lease.lease_id
+                    ));
+                }
+                for rack in &lease.racks {
+                    if !allocated.insert(rack.as_str()) {
+                        return bad(format!("feed {rack} is allocated to two leases"));
+                    }
+                }
+                continue;
+            }
+            if lease.gpus.is_empty() || lease.kw != 0 {
+                return bad(format!(
+                    "lease {}: allocate GPUs (gpus = [...]) or, for a powered shell, racks and kw",
+                    lease.lease_id
+                ));
             }
             for gpu in &lease.gpus {
                 if !inventory.is_empty() && !inventory.contains(gpu.as_str()) {
@@ -261,6 +285,37 @@ gpus = ["GPU-a"]
             OracleConfig::from_toml(&GOOD.replace("epoch_length = 30", "epoch_length = 5"), "t")
                 .expect_err("short epoch");
         assert!(err.to_string().contains("epoch_length"), "{err}");
+    }
+
+    #[test]
+    fn a_powered_shell_has_feeds_and_kw_and_no_gpus() {
+        let shell = |extra: &str| {
+            format!(
+                "{GOOD}\n[[leases]]\nlease_id = 2\nbilling = \"reserved\"\nstart_epoch = 2\n\
+                 end_epoch = 3\n{extra}\n\n[rack_meters]\nkind = \"scrape\"\n\
+                 url = \"http://pdu/metrics\"\nenergy_metric = \"pdu_energy_wh_total\"\n\
+                 unit = \"wh\"\n"
+            )
+        };
+        let c = OracleConfig::from_toml(&shell("racks = [\"r1\", \"r2\"]\nkw = 500"), "t")
+            .expect("powered shell");
+        assert!(c.leases[1].is_powered_shell());
+        assert_eq!(c.leases[1].powered_kw_seconds(30), 7_500, "500 kW over half of 2 x 30 s");
+        assert!(
+            matches!(c.rack_meters, Some(RackMeters::Scrape { ref label, .. }) if label == "rack")
+        );
+        for wrong in ["racks = [\"r1\"]", "racks = [\"r1\"]\nkw = 5\ngpus = [\"GPU-b\"]", "kw = 5"]
+        {
+            let err = OracleConfig::from_toml(&shell(wrong), "t").expect_err(wrong);
+            assert!(err.to_string().contains("lease 2"), "{wrong}: {err}");
+        }
+        let twice = format!(
+            "{}\n[[leases]]\nlease_id = 3\nbilling = \"reserved\"\nstart_epoch = 2\n\
+             end_epoch = 3\nracks = [\"r2\"]\nkw = 1\n",
+            shell("racks = [\"r1\", \"r2\"]\nkw = 500")
+        );
+        let err = OracleConfig::from_toml(&twice, "t").expect_err("double");
+        assert!(err.to_string().contains("feed r2 is allocated to two leases"), "{err}");
     }
 
     #[test]

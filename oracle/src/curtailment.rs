@@ -149,7 +149,8 @@ mod tests {
         let mut counter = 0u64;
         (from..=to)
             .map(|t| {
-                let record = SampleRecord { t, gpus: vec![], facility_mj: Some(counter) };
+                let record =
+                    SampleRecord { t, gpus: vec![], facility_mj: Some(counter), racks: vec![] };
                 let draw = if (start..end).contains(&t) { base_w - shed_w } else { base_w };
                 counter += draw * 1000;
                 record

@@ -10,13 +10,19 @@ use alloy::primitives::U256;
 use compute_ledger_types::{CurtailmentLeaf, DeliveryLeaf, Efficiency};
 use serde::{Deserialize, Serialize};
 
-use crate::{GpuSample, LeaseAllocation, OracleError, Result, SampleRecord};
+use crate::{GpuSample, LeaseAllocation, OracleError, RackSample, Result, SampleRecord};
 
 /// Millijoules in one watt-hour.
 pub const MJ_PER_WH: u64 = 3_600_000;
 /// Highest plausible draw of one GPU (W); a counter jump above it over the elapsed time is
 /// treated as a glitch and ignored rather than billed.
 pub const MAX_GPU_WATTS: u64 = 3_000;
+
+/// Highest plausible draw of one powered-shell feed (W): a whole data hall.
+pub const MAX_FEED_WATTS: u64 = 50_000_000;
+/// Longest a meter may read the same value while its feed is powered before it is flagged as
+/// stalled: sub-meters and their scrapes refresh every few tens of seconds, never this slowly.
+pub const METER_STALL_S: u64 = 120;
 
 /// Maps unix time to a cluster's epochs: epoch `e` spans `[genesis + e·len, genesis + (e+1)·len)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +80,73 @@ impl GpuTally {
     }
 }
 
+/// One powered-shell feed's running tally within an epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RackTally {
+    /// Seconds the feed had power available.
+    pub powered_s: u64,
+    /// Energy attributed to this epoch, millijoules.
+    pub energy_mj: u64,
+    /// `(second the counter last changed, its value)`, carried across epochs.
+    pub last_counter: Option<(u64, u64)>,
+}
+
+impl RackTally {
+    /// Adds one second; returns the meter's fault, if this reading shows one. A sub-meter's
+    /// register never resets by design, so a reading below the last one is a fault (a swapped
+    /// or broken meter): that interval bills nothing, and counting resumes from the new value.
+    fn ingest(&mut self, t: u64, s: &RackSample) -> Option<MeterFaultKind> {
+        self.powered_s += u64::from(s.powered);
+        let fault = fault_of(self.last_counter, (t, s.energy_mj), s.powered);
+        if fault == Some(MeterFaultKind::Backwards) {
+            self.last_counter = Some((t, s.energy_mj));
+        } else {
+            self.energy_mj +=
+                advance_counter(&mut self.last_counter, (t, s.energy_mj), MAX_FEED_WATTS);
+        }
+        fault
+    }
+}
+
+/// A meter fault seen in an epoch: kept in the summary and logged, for the operator to fix and
+/// for anyone checking a report; it never bills energy the meter did not count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeterFault {
+    /// `facility`, or the feed's id.
+    pub meter: String,
+    /// What it did.
+    pub kind: MeterFaultKind,
+    /// The first second it showed in the epoch.
+    pub t: u64,
+}
+
+/// How a meter misbehaved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MeterFaultKind {
+    /// Its counter read below its last value.
+    Backwards,
+    /// Its counter stayed the same for more than [`METER_STALL_S`] while power was on.
+    Stalled,
+}
+
+/// What a new reading says about a meter whose last change was `last`, while `drawing`.
+fn fault_of(
+    last: Option<(u64, u64)>,
+    reading: (u64, u64),
+    drawing: bool,
+) -> Option<MeterFaultKind> {
+    let (t0, c0) = last?;
+    let (t1, c1) = reading;
+    if c1 < c0 {
+        Some(MeterFaultKind::Backwards)
+    } else if c1 == c0 && drawing && t1.saturating_sub(t0) > METER_STALL_S {
+        Some(MeterFaultKind::Stalled)
+    } else {
+        None
+    }
+}
+
 /// Attributes a counter reading at the second it changed: an unchanged reading (the exporter or
 /// the scrape has not refreshed yet) adds nothing and keeps the time of the last change, so the
 /// next change is judged over the whole time it covers.
@@ -105,6 +178,9 @@ pub struct Carry {
     pub gpus: BTreeMap<String, (u64, u64)>,
     /// Last facility counter.
     pub facility: Option<(u64, u64)>,
+    /// Last powered-shell feed counters by feed id.
+    #[serde(default)]
+    pub racks: BTreeMap<String, (u64, u64)>,
 }
 
 /// The running aggregation of one epoch.
@@ -119,6 +195,10 @@ pub struct EpochAccumulator {
     facility_mj: u64,
     facility_last: Option<(u64, u64)>,
     facility_seen: bool,
+    #[serde(default)]
+    racks: BTreeMap<String, RackTally>,
+    #[serde(default)]
+    faults: Vec<MeterFault>,
 }
 
 /// Largest plausible facility draw (W) for glitch filtering: generous, a whole site.
@@ -134,6 +214,11 @@ impl EpochAccumulator {
                 (uuid, GpuTally { last_counter: Some(last), ..GpuTally::default() })
             })
             .collect();
+        let racks = carry
+            .racks
+            .into_iter()
+            .map(|(id, last)| (id, RackTally { last_counter: Some(last), ..RackTally::default() }))
+            .collect();
         Self {
             epoch,
             clock,
@@ -143,6 +228,8 @@ impl EpochAccumulator {
             facility_mj: 0,
             facility_last: carry.facility,
             facility_seen: false,
+            racks,
+            faults: Vec::new(),
         }
     }
 
@@ -160,10 +247,27 @@ impl EpochAccumulator {
         }
         if let Some(counter) = record.facility_mj {
             self.facility_seen = true;
+            if let Some(kind) = fault_of(self.facility_last, (t, counter), true) {
+                self.flag("facility", kind, t);
+            }
             self.facility_mj +=
                 advance_counter(&mut self.facility_last, (t, counter), MAX_FACILITY_WATTS);
         }
+        for sample in &record.racks {
+            if let Some(kind) = self.racks.entry(sample.id.clone()).or_default().ingest(t, sample) {
+                self.flag(&sample.id, kind, t);
+            }
+        }
         Ok(())
+    }
+
+    /// Records a meter's fault once per epoch (and logs it then).
+    fn flag(&mut self, meter: &str, kind: MeterFaultKind, t: u64) {
+        if self.faults.iter().any(|f| f.meter == meter && f.kind == kind) {
+            return;
+        }
+        tracing::warn!(meter, ?kind, t, epoch = self.epoch, "meter fault: nothing billed for it");
+        self.faults.push(MeterFault { meter: meter.to_string(), kind, t });
     }
 
     /// The last second ingested.
@@ -180,7 +284,17 @@ impl EpochAccumulator {
                 .filter_map(|(uuid, tally)| tally.last_counter.map(|c| (uuid.clone(), c)))
                 .collect(),
             facility: self.facility_last,
+            racks: self
+                .racks
+                .iter()
+                .filter_map(|(id, tally)| tally.last_counter.map(|c| (id.clone(), c)))
+                .collect(),
         }
+    }
+
+    /// Per-feed tallies so far.
+    pub fn racks(&self) -> &BTreeMap<String, RackTally> {
+        &self.racks
     }
 
     /// Per-GPU tallies so far.
@@ -204,6 +318,8 @@ impl EpochAccumulator {
         let half_epoch = u64::from(self.clock.length).div_ceil(2);
         let empty = GpuTally::default();
         let tally = |uuid: &str| self.gpus.get(uuid).unwrap_or(&empty);
+        let no_feed = RackTally::default();
+        let feed = |id: &str| self.racks.get(id).unwrap_or(&no_feed);
         let (mut available, mut busy, mut it_mj, mut healthy_gpus) = (0u64, 0u64, 0u64, 0u32);
         for g in counted {
             available += g.healthy_s;
@@ -215,16 +331,29 @@ impl EpochAccumulator {
         let deliveries = leases
             .iter()
             .filter(|lease| lease.covers(self.epoch))
-            .map(|lease| DeliveryLeaf {
-                lease_id: U256::from(lease.lease_id),
-                epoch: self.epoch,
-                delivered: lease.gpus.iter().map(|uuid| lease.billing.delivered(tally(uuid))).sum(),
-                // The lease's GPUs' own energy, as their counters read it (attribution by GPU).
-                energy_wh: lease.gpus.iter().map(|uuid| tally(uuid).energy_mj).sum::<u64>()
-                    / MJ_PER_WH,
+            .map(|lease| {
+                let (delivered, energy_mj) = if lease.is_powered_shell() {
+                    // Power available at the tenant's feeds, and what its own sub-meters counted.
+                    let powered: u64 = lease.racks.iter().map(|id| feed(id).powered_s).sum();
+                    let energy: u64 = lease.racks.iter().map(|id| feed(id).energy_mj).sum();
+                    (lease.powered_kw_seconds(powered), energy)
+                } else {
+                    // The lease's GPUs' own energy, as their counters read it (by GPU).
+                    let delivered =
+                        lease.gpus.iter().map(|uuid| lease.billing.delivered(tally(uuid))).sum();
+                    (delivered, lease.gpus.iter().map(|uuid| tally(uuid).energy_mj).sum())
+                };
+                DeliveryLeaf {
+                    lease_id: U256::from(lease.lease_id),
+                    epoch: self.epoch,
+                    delivered,
+                    energy_wh: energy_mj / MJ_PER_WH,
+                }
             })
             .collect();
 
+        // Critical IT energy: the GPUs' and every powered-shell feed's.
+        it_mj += self.racks.values().map(|r| r.energy_mj).sum::<u64>();
         let it_energy_wh = it_mj / MJ_PER_WH;
         let metered_wh = self.facility_mj / MJ_PER_WH;
         // Facility energy includes IT energy; a meter reading below it is a metering gap, and
@@ -242,6 +371,7 @@ impl EpochAccumulator {
             facility_clamped,
             deliveries,
             curtailments: Vec::new(),
+            meter_faults: self.faults.clone(),
         }
     }
 }
@@ -261,7 +391,7 @@ pub struct EpochSummary {
     pub gpu_seconds_available: u64,
     /// Σ utilization-weighted busy GPU-seconds (healthy seconds only).
     pub gpu_seconds_busy: u64,
-    /// IT (GPU) energy, Wh.
+    /// IT energy (GPUs and powered-shell feeds), Wh.
     pub it_energy_wh: u64,
     /// Facility energy, Wh (≥ IT energy).
     pub facility_energy_wh: u64,
@@ -272,6 +402,9 @@ pub struct EpochSummary {
     /// Each acknowledged demand-response event that ended in the epoch, as measured.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub curtailments: Vec<CurtailmentLeaf>,
+    /// Meters that ran backwards or stalled in the epoch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meter_faults: Vec<MeterFault>,
 }
 
 impl EpochSummary {
@@ -329,6 +462,8 @@ mod tests {
             start_epoch: 0,
             end_epoch: 5,
             gpus: gpus.iter().map(|g| g.to_string()).collect(),
+            racks: vec![],
+            kw: 0,
         }
     }
 
@@ -350,7 +485,8 @@ mod tests {
             if t < 1_004 {
                 gpus.push(gpu("b", false, 100, 0));
             }
-            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None, racks: vec![] })
+                .expect("ingest");
         }
         let inventory = vec!["a".to_string(), "b".to_string(), "c".to_string()];
         let s = acc.summarize(&inventory, &[]);
@@ -367,7 +503,8 @@ mod tests {
         for t in 1_000..1_010 {
             let gpus =
                 vec![gpu("a", true, 30, 0), gpu("b", t % 2 == 0, 100, 0), gpu("c", true, 10, 0)];
-            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None, racks: vec![] })
+                .expect("ingest");
         }
         let mut later = lease(3, Billing::Reserved, &["c"]);
         later.start_epoch = 1;
@@ -415,14 +552,24 @@ mod tests {
         let reading = |t: u64| gpu("a", true, 90, (t - 1_000) * 2_000_000);
         let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
         for t in 1_000..1_010 {
-            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
-                .expect("ingest");
+            acc.ingest(&SampleRecord {
+                t,
+                gpus: vec![reading(t)],
+                facility_mj: None,
+                racks: vec![],
+            })
+            .expect("ingest");
         }
         assert_eq!(acc.gpus()["a"].energy_mj, 9 * 2_000_000, "nine intervals inside epoch 0");
         assert_eq!(acc.summarize(&[], &[]).it_energy_wh, 5, "18,000 J = 5 Wh");
         let mut next = EpochAccumulator::new(1, CLOCK, acc.carry());
-        next.ingest(&SampleRecord { t: 1_010, gpus: vec![reading(1_010)], facility_mj: None })
-            .expect("ingest");
+        next.ingest(&SampleRecord {
+            t: 1_010,
+            gpus: vec![reading(1_010)],
+            facility_mj: None,
+            racks: vec![],
+        })
+        .expect("ingest");
         assert_eq!(
             next.gpus()["a"].energy_mj,
             2_000_000,
@@ -438,15 +585,25 @@ mod tests {
         let reading = |t: u64| gpu("a", true, 90, (t / 30) * 30 * 550_000);
         let mut acc = EpochAccumulator::new(0, clock, Carry::default());
         for t in 0..60 {
-            acc.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
-                .expect("ingest");
+            acc.ingest(&SampleRecord {
+                t,
+                gpus: vec![reading(t)],
+                facility_mj: None,
+                racks: vec![],
+            })
+            .expect("ingest");
         }
         assert_eq!(acc.gpus()["a"].energy_mj, 30 * 550_000, "the first reading only starts it");
         assert_eq!(acc.carry().gpus["a"], (30, 30 * 550_000), "carry keeps when it changed");
         let mut next = EpochAccumulator::new(1, clock, acc.carry());
         for t in 60..120 {
-            next.ingest(&SampleRecord { t, gpus: vec![reading(t)], facility_mj: None })
-                .expect("ingest");
+            next.ingest(&SampleRecord {
+                t,
+                gpus: vec![reading(t)],
+                facility_mj: None,
+                racks: vec![],
+            })
+            .expect("ingest");
         }
         assert_eq!(next.gpus()["a"].energy_mj, 60 * 550_000, "a full epoch of 550 W");
     }
@@ -459,7 +616,8 @@ mod tests {
                 gpu("a", true, 100, (t - 1_000) * 1_000_000),
                 gpu("other-cluster", true, 100, (t - 1_000) * 2_000_000),
             ];
-            acc.ingest(&SampleRecord { t, gpus, facility_mj: None }).expect("ingest");
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None, racks: vec![] })
+                .expect("ingest");
         }
         let s = acc.summarize(&["a".to_string(), "b".to_string()], &[]);
         assert_eq!(s.gpus_installed, 2, "a and b (never seen), not the foreign GPU");
@@ -477,6 +635,7 @@ mod tests {
                 t,
                 gpus: vec![gpu("a", true, 90, i * 1_800_000)],
                 facility_mj: Some(i * 1_500_000),
+                racks: vec![],
             };
             acc.ingest(&r).expect("ingest");
         }
@@ -489,12 +648,118 @@ mod tests {
         assert!(s.facility_clamped);
     }
 
+    fn feed(id: &str, powered: bool, energy_mj: u64) -> RackSample {
+        RackSample { id: id.into(), powered, energy_mj }
+    }
+
+    fn shell(id: u64, kw: u32, racks: &[&str]) -> LeaseAllocation {
+        LeaseAllocation {
+            racks: racks.iter().map(|r| r.to_string()).collect(),
+            kw,
+            ..lease(id, Billing::Reserved, &[])
+        }
+    }
+
+    #[test]
+    fn a_powered_shell_is_billed_for_power_available_and_its_own_sub_meters() {
+        // Two 100 kW feeds drawing 80 kW each (80,000,000 mJ/s); feed b loses power for 4 s.
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        let mut b_counter = 0;
+        for t in 1_000..1_010 {
+            let i = t - 1_000;
+            let b_on = !(1_003..1_007).contains(&t);
+            let racks = vec![feed("a", true, i * 80_000_000), feed("b", b_on, b_counter)];
+            b_counter += if b_on { 80_000_000 } else { 0 };
+            let gpus = vec![gpu("g", true, 50, i * 700_000)];
+            acc.ingest(&SampleRecord { t, gpus, facility_mj: None, racks }).expect("ingest");
+        }
+        let leases = [shell(7, 200, &["a", "b"]), lease(8, Billing::Reserved, &["g"])];
+        let s = acc.summarize(&[], &leases);
+        let leaf = |id: u64| s.deliveries.iter().find(|d| d.lease_id == U256::from(id)).cloned();
+        let shell_leaf = leaf(7).expect("shell leaf");
+        assert_eq!(shell_leaf.delivered, 200 * 16 / 2, "200 kW x 16 of 20 feed-seconds powered");
+        assert_eq!(
+            shell_leaf.energy_wh,
+            (9 + 5) * 80_000_000 / MJ_PER_WH,
+            "a: 9 intervals; b: the 5 whose draw its counter shows by the last second"
+        );
+        assert_eq!(leaf(8).expect("gpu leaf").delivered, 10, "the GPU lease is counted as before");
+        assert_eq!(
+            s.it_energy_wh,
+            (9 * 700_000 + 14 * 80_000_000) / MJ_PER_WH,
+            "IT energy: GPUs and feeds"
+        );
+        assert!(s.meter_faults.is_empty(), "an unpowered feed that stops counting is no fault");
+    }
+
+    #[test]
+    fn a_sub_meter_that_runs_backwards_or_stalls_is_flagged_and_bills_nothing_more() {
+        let clock = EpochClock { genesis: 0, length: 600 };
+        let mut acc = EpochAccumulator::new(0, clock, Carry::default());
+        // Feed a: 1 kW, then its meter is swapped at t=100 (reads 5 J), then counts on.
+        // Feed b: powered but its counter freezes from t=50 until t=300, then jumps.
+        for t in 0..400 {
+            let a = if t < 100 { t * 1_000_000 } else { 5_000 + (t - 100) * 1_000_000 };
+            let b = t.min(50) * 1_000_000 + if t >= 300 { 250 * 1_000_000 } else { 0 };
+            let racks = vec![feed("a", true, a), feed("b", true, b)];
+            acc.ingest(&SampleRecord { t, gpus: vec![], facility_mj: Some(t * 3_000_000), racks })
+                .expect("ingest");
+        }
+        let summary = acc.summarize(&[], &[]);
+        let faults: Vec<(&str, MeterFaultKind, u64)> =
+            summary.meter_faults.iter().map(|f| (f.meter.as_str(), f.kind, f.t)).collect();
+        assert_eq!(
+            faults,
+            vec![("a", MeterFaultKind::Backwards, 100), ("b", MeterFaultKind::Stalled, 171)],
+            "each fault once, at the second it showed"
+        );
+        assert_eq!(
+            acc.racks()["a"].energy_mj,
+            (99 + 299) * 1_000_000,
+            "the backwards interval bills nothing; counting resumes from the new meter"
+        );
+        assert_eq!(
+            acc.racks()["b"].energy_mj,
+            (50 + 250) * 1_000_000,
+            "a stalled meter's catch-up counts once it moves, within the feed's ceiling"
+        );
+        let mut facility = EpochAccumulator::new(0, clock, Carry::default());
+        for (t, counter) in [(0, 10_000_000), (1, 11_000_000), (2, 1_000_000), (200, 1_000_000)] {
+            let r = SampleRecord { t, gpus: vec![], facility_mj: Some(counter), racks: vec![] };
+            facility.ingest(&r).expect("ingest");
+        }
+        let kinds: Vec<MeterFaultKind> =
+            facility.summarize(&[], &[]).meter_faults.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, vec![MeterFaultKind::Backwards, MeterFaultKind::Stalled]);
+    }
+
+    #[test]
+    fn feed_counters_carry_across_epochs() {
+        let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
+        let reading = |t: u64| vec![feed("a", true, (t - 1_000) * 1_000_000)];
+        for t in 1_000..1_010 {
+            acc.ingest(&SampleRecord { t, gpus: vec![], facility_mj: None, racks: reading(t) })
+                .expect("ingest");
+        }
+        let mut next = EpochAccumulator::new(1, CLOCK, acc.carry());
+        next.ingest(&SampleRecord {
+            t: 1_010,
+            gpus: vec![],
+            facility_mj: None,
+            racks: reading(1_010),
+        })
+        .expect("ingest");
+        assert_eq!(next.racks()["a"].energy_mj, 1_000_000, "the boundary interval is epoch 1's");
+    }
+
     #[test]
     fn rejects_out_of_order_and_foreign_seconds() {
         let mut acc = EpochAccumulator::new(0, CLOCK, Carry::default());
-        acc.ingest(&SampleRecord { t: 1_005, gpus: vec![], facility_mj: None }).expect("ingest");
+        acc.ingest(&SampleRecord { t: 1_005, gpus: vec![], facility_mj: None, racks: vec![] })
+            .expect("ingest");
         for t in [1_005, 1_004, 1_010, 999] {
-            let err = acc.ingest(&SampleRecord { t, gpus: vec![], facility_mj: None });
+            let err =
+                acc.ingest(&SampleRecord { t, gpus: vec![], facility_mj: None, racks: vec![] });
             assert!(matches!(err, Err(OracleError::SampleOutOfOrder { .. })), "t={t}");
         }
     }

@@ -32,8 +32,8 @@ pub use allocation::{Billing, LeaseAllocation};
 pub use config::{DemandResponseConfig, OracleConfig, SourceConfig};
 pub use curtailment::{CurtailmentWindow, measure_curtailment};
 pub use epoch::{
-    Carry, EpochAccumulator, EpochClock, EpochSummary, GpuTally, MAX_GPU_WATTS, MJ_PER_WH,
-    counter_delta,
+    Carry, EpochAccumulator, EpochClock, EpochSummary, GpuTally, MAX_FEED_WATTS, MAX_GPU_WATTS,
+    METER_STALL_S, MJ_PER_WH, MeterFault, MeterFaultKind, RackTally, counter_delta,
 };
 pub use error::{OracleError, Result};
 pub use oracle::{
@@ -44,12 +44,12 @@ pub use runner::{
     MAX_LIVE_LAG_S, ReportFile, publish, republish_missing, run_live, run_live_notifying,
     run_range, unix_now,
 };
-pub use sample::{GpuSample, SampleRecord};
+pub use sample::{GpuSample, RackSample, SampleRecord};
 pub use signing::{KeyConfig, SignedReport, create_keystore, load_keystore};
 pub use source::{
     CurtailWindow, DCGM_METRICS, DcgmExporterSource, EnergyUnit, FacilityMeter, NvmlSource,
-    PrometheusSource, ReplaySource, Simulator, SimulatorConfig, Site, SiteProfile, TelemetrySource,
-    add_to_schedule, parse_exposition, read_schedule,
+    PrometheusSource, RackMeters, ReplaySource, SimRack, Simulator, SimulatorConfig, Site,
+    SiteProfile, TelemetrySource, add_to_schedule, parse_exposition, read_schedule,
 };
 pub use store::{SampleDb, SampleStore};
 pub use telemetry::{TELEMETRY_TAG, TelemetryHasher, telemetry_root_of_archive};

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     Carry, CurtailmentWindow, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter,
-    OracleConfig, OracleError, Result, Retention, SampleRecord, SampleStore, TelemetryHasher,
-    TelemetrySource, measure_curtailment, retention,
+    OracleConfig, OracleError, RackMeters, Result, Retention, SampleRecord, SampleStore,
+    TelemetryHasher, TelemetrySource, measure_curtailment, retention,
 };
 
 /// How long after an epoch's end the oracle waits for the node to report every demand-response
@@ -91,6 +91,7 @@ pub struct Oracle {
     clock: EpochClock,
     source: TelemetrySource,
     facility: Option<FacilityMeter>,
+    rack_meters: Option<RackMeters>,
     client: reqwest::Client,
     store: SampleStore,
     acc: Option<EpochAccumulator>,
@@ -130,6 +131,7 @@ impl Oracle {
         let last_finalized = store.last_epoch()?.max(store.last_pruned()?);
         let mut oracle = Self {
             facility: config.facility.clone(),
+            rack_meters: config.rack_meters.clone(),
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(5))
                 .build()
@@ -249,6 +251,15 @@ impl Oracle {
                     tracing::warn!(error = %e, t, "facility meter unreadable this second")
                 }
                 Err(_) => tracing::warn!(t, "facility meter timed out this second"),
+            }
+        }
+        // A feed whose sub-meter cannot be read this second had no power available as far as
+        // anyone can prove: conservative toward the tenant.
+        if let Some(meters) = &self.rack_meters {
+            match tokio::time::timeout(self.sample_timeout, meters.read(&self.client, t)).await {
+                Ok(Ok(racks)) => record.racks = racks,
+                Ok(Err(e)) => tracing::warn!(error = %e, t, "sub-meters unreadable this second"),
+                Err(_) => tracing::warn!(t, "sub-meters timed out this second"),
             }
         }
         self.store.put_sample(&record)?;
@@ -448,6 +459,7 @@ fn carry_of(record: &SampleRecord) -> Carry {
     Carry {
         gpus: record.gpus.iter().map(|g| (g.uuid.clone(), (record.t, g.energy_mj))).collect(),
         facility: record.facility_mj.map(|f| (record.t, f)),
+        racks: record.racks.iter().map(|r| (r.id.clone(), (record.t, r.energy_mj))).collect(),
     }
 }
 

@@ -23,7 +23,20 @@ pub struct GpuSample {
     pub xid: u32,
 }
 
-/// Every GPU's sample at second `t`, plus the facility meter's energy counter when one is read.
+/// One power feed's sub-meter at one second: a rack's PDU, a row's or a data hall's meter serving
+/// a powered-shell tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RackSample {
+    /// The feed's id, the key powered-shell leases are allocated by.
+    pub id: String,
+    /// Whether power was available at the feed this second.
+    pub powered: bool,
+    /// Energy counter in millijoules (a sub-meter's register; never expected to run backwards).
+    pub energy_mj: u64,
+}
+
+/// Every GPU's sample at second `t`, plus the facility meter's energy counter and the sub-meters
+/// of powered-shell feeds when they are read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SampleRecord {
     /// Unix time, seconds.
@@ -33,6 +46,9 @@ pub struct SampleRecord {
     /// Facility energy counter in millijoules (whole site, for PUE), if metered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub facility_mj: Option<u64>,
+    /// Sub-meters that answered this second; a feed absent here had no power available.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub racks: Vec<RackSample>,
 }
 
 impl SampleRecord {

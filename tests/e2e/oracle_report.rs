@@ -29,6 +29,7 @@ fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
         outages: vec![],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let lease = |lease_id, billing, gpus: &[String]| LeaseAllocation {
@@ -48,6 +49,7 @@ fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
         inventory: uuids.clone(),
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![
             lease(1, Billing::Reserved, &uuids[0..4]),
             lease(2, Billing::Metered, &uuids[4..6]),

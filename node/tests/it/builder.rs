@@ -23,6 +23,7 @@ fn oracle_config(m: &Market, cluster_id: u64, data_dir: &Path) -> OracleConfig {
         outages: vec![],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     OracleConfig {
@@ -35,6 +36,7 @@ fn oracle_config(m: &Market, cluster_id: u64, data_dir: &Path) -> OracleConfig {
         inventory: uuids,
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![],
         signer: None,
         max_backfill_s: 60,

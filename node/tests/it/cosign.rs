@@ -107,6 +107,7 @@ pub(crate) fn oracle_config(
         outages: vec![],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     OracleConfig {
         cluster_id: cluster.id,
@@ -118,6 +119,7 @@ pub(crate) fn oracle_config(
         inventory: compute_ledger_oracle::Simulator::new(sim.clone()).uuids().to_vec(),
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![],
         signer: Some(cluster.keys[key].clone()),
         max_backfill_s: 0,

@@ -127,8 +127,10 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
             outages: vec![],
             flexible_kw: MINERS_KW,
             curtailment_schedule: Some(schedule.clone()),
+            racks: vec![],
         }),
         facility: None,
+        rack_meters: None,
         leases: vec![],
         signer: Some(KeyConfig {
             keystore,

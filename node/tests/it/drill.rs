@@ -101,6 +101,7 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
         outages: vec![],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let oracle_dir = dir.path().join("oracle");
@@ -114,12 +115,15 @@ async fn a_killed_and_cut_off_node_still_settles_every_epoch_once() {
         inventory: uuids.clone(),
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![LeaseAllocation {
             lease_id: lease.to::<u64>(),
             billing: Billing::Reserved,
             start_epoch: start,
             end_epoch: start + LEASE_EPOCHS,
             gpus: uuids,
+            racks: vec![],
+            kw: 0,
         }],
         signer: Some(attestor_key),
         max_backfill_s: 3_600,

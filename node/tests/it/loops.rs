@@ -60,6 +60,7 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         outages: vec![],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     let config = OracleConfig {
@@ -72,12 +73,15 @@ async fn oracle_and_keeper_loops_settle_a_lease() {
         inventory: uuids.clone(),
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![LeaseAllocation {
             lease_id: lease.to::<u64>(),
             billing: Billing::Reserved,
             start_epoch: start,
             end_epoch: start + 1,
             gpus: uuids,
+            racks: vec![],
+            kw: 0,
         }],
         signer: Some(KeyConfig {
             keystore,

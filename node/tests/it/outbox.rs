@@ -112,6 +112,8 @@ async fn files_are_pruned_only_after_the_window_closed_and_every_lease_settled()
         start_epoch: epoch,
         end_epoch: epoch + 1,
         gpus: config.inventory.clone(),
+        racks: vec![],
+        kw: 0,
     }];
     let file = sample_epoch(&m, &cluster, &config, epoch).await;
     let (to_prune, mut prunable) = tokio::sync::mpsc::channel(8);

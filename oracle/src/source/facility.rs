@@ -18,7 +18,7 @@ pub enum EnergyUnit {
 }
 
 impl EnergyUnit {
-    fn to_mj(self, value: f64) -> u64 {
+    pub(crate) fn to_mj(self, value: f64) -> u64 {
         let factor = match self {
             Self::Joules => 1e3,
             Self::Wh => 3.6e6,

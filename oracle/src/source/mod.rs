@@ -1,10 +1,11 @@
 //! Telemetry sources behind one type: simulator, NVML, dcgm-exporter, Prometheus server and
-//! replay, plus the facility energy meter.
+//! replay, plus the facility energy meter and powered-shell sub-meters.
 
 mod dcgm;
 mod facility;
 mod nvml;
 mod prometheus;
+mod racks;
 mod replay;
 mod simulator;
 
@@ -12,9 +13,11 @@ pub use dcgm::{DcgmExporterSource, METRICS as DCGM_METRICS, parse_exposition};
 pub use facility::{EnergyUnit, FacilityMeter};
 pub use nvml::NvmlSource;
 pub use prometheus::PrometheusSource;
+pub use racks::RackMeters;
 pub use replay::ReplaySource;
 pub use simulator::{
-    CurtailWindow, Simulator, SimulatorConfig, Site, SiteProfile, add_to_schedule, read_schedule,
+    CurtailWindow, SimRack, Simulator, SimulatorConfig, Site, SiteProfile, add_to_schedule,
+    read_schedule,
 };
 
 use crate::{OracleError, Result, SampleRecord};
@@ -66,7 +69,7 @@ impl TelemetrySource {
             Self::Nvml(nvml) => nvml.sample()?,
             Self::Dcgm(dcgm) => dcgm.sample_at(t).await?,
         };
-        Ok(SampleRecord { t, gpus, facility_mj: None })
+        Ok(SampleRecord { t, gpus, facility_mj: None, racks: vec![] })
     }
 }
 

@@ -127,7 +127,7 @@ impl PrometheusSource {
                     gpus.push(sample);
                 }
             }
-            records.push(SampleRecord { t, gpus, facility_mj: None });
+            records.push(SampleRecord { t, gpus, facility_mj: None, racks: vec![] });
         }
         Ok(records)
     }

@@ -28,7 +28,12 @@ impl ReplaySource {
 
     /// The recorded second `t`, or an empty record.
     pub fn sample(&self, t: u64) -> SampleRecord {
-        self.records.get(&t).cloned().unwrap_or(SampleRecord { t, gpus: vec![], facility_mj: None })
+        self.records.get(&t).cloned().unwrap_or(SampleRecord {
+            t,
+            gpus: vec![],
+            facility_mj: None,
+            racks: vec![],
+        })
     }
 
     /// First and last recorded seconds.

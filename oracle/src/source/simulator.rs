@@ -3,6 +3,9 @@
 //! except the energy counters, which integrate power from `origin`; a restarted simulator
 //! recomputes them identically, so restarts never change a report.
 //!
+//! A site may also host powered-shell feeds (a tenant's racks behind sub-meters): each draws
+//! 75–85 % of its kW, on its own counter and on the facility meter, except during its outages.
+//!
 //! A site may also run flexible load (bitcoin miners) on its facility meter: it draws
 //! `flexible_kw` every second except inside the windows of its curtailment schedule, a JSON file
 //! the node's VEN appends to when it accepts a demand-response event ([`add_to_schedule`]). Windows
@@ -13,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{GpuSample, OracleError, Result, SampleRecord};
+use crate::{GpuSample, OracleError, RackSample, Result, SampleRecord};
 
 /// Seconds per day (diurnal period).
 const DAY: u64 = 86_400;
@@ -93,6 +96,22 @@ pub struct SimulatorConfig {
     /// curtailment).
     #[serde(default)]
     pub curtailment_schedule: Option<PathBuf>,
+    /// Powered-shell feeds with their own sub-meters.
+    #[serde(default)]
+    pub racks: Vec<SimRack>,
+}
+
+/// A simulated powered-shell feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimRack {
+    /// Feed id (what a lease's `racks` names).
+    pub id: String,
+    /// Contracted kW; the tenant draws 75–85 % of it.
+    pub kw: u32,
+    /// Seconds without power, `(first, last)` inclusive, for drills.
+    #[serde(default)]
+    pub outages: Vec<(u64, u64)>,
 }
 
 /// One window in which the flexible load is off.
@@ -140,6 +159,7 @@ pub struct Simulator {
     counters_at: u64,
     energy_mj: Vec<u64>,
     facility_mj: u64,
+    rack_energy_mj: Vec<u64>,
     curtailed: Vec<(u64, u64)>,
 }
 
@@ -173,6 +193,7 @@ impl Simulator {
             counters_at: config.origin,
             energy_mj: vec![0; n],
             facility_mj: 0,
+            rack_energy_mj: vec![0; config.racks.len()],
             curtailed: Vec::new(),
             uuids,
             config,
@@ -218,6 +239,7 @@ impl Simulator {
             self.counters_at = self.config.origin;
             self.energy_mj.iter_mut().for_each(|e| *e = 0);
             self.facility_mj = 0;
+            self.rack_energy_mj.iter_mut().for_each(|e| *e = 0);
         }
         for s in self.counters_at..t {
             let mut it = 0u64;
@@ -226,9 +248,23 @@ impl Simulator {
                 self.energy_mj[gpu as usize] += u64::from(mw);
                 it += u64::from(mw);
             }
+            for (i, rack) in self.config.racks.iter().enumerate() {
+                let mw = self.rack_mw(i, rack, s);
+                self.rack_energy_mj[i] += mw;
+                it += mw;
+            }
             self.facility_mj += it * self.profile.pue_milli / 1000 + self.flexible_mw(s);
         }
         self.counters_at = self.counters_at.max(t);
+    }
+
+    /// A powered-shell feed's draw at `t`, mW: 0 in an outage, otherwise 75–85 % of its kW.
+    fn rack_mw(&self, index: usize, rack: &SimRack, t: u64) -> u64 {
+        if rack.outages.iter().any(|&(from, to)| (from..=to).contains(&t)) {
+            return 0;
+        }
+        let pct = 75 + mix(self.config.seed ^ mix(t ^ ((index as u64 + 1) << 48))) % 11;
+        u64::from(rack.kw) * 10_000 * pct
     }
 
     /// The flexible load's draw at `t`, mW (1 s of it is that many mJ).
@@ -265,7 +301,14 @@ impl Simulator {
                 }
             })
             .collect();
-        SampleRecord { t, gpus, facility_mj: Some(self.facility_mj) }
+        let racks = (self.config.racks.iter().zip(&self.rack_energy_mj))
+            .map(|(rack, &energy_mj)| RackSample {
+                id: rack.id.clone(),
+                powered: !rack.outages.iter().any(|&(from, to)| (from..=to).contains(&t)),
+                energy_mj,
+            })
+            .collect();
+        SampleRecord { t, gpus, facility_mj: Some(self.facility_mj), racks }
     }
 }
 
@@ -282,6 +325,7 @@ mod tests {
             outages: vec![],
             flexible_kw: 0,
             curtailment_schedule: None,
+            racks: vec![],
         })
     }
 
@@ -327,6 +371,7 @@ mod tests {
             outages: vec![(1, 100, 199)],
             flexible_kw: 0,
             curtailment_schedule: None,
+            racks: vec![],
         });
         let r = s.sample(150);
         assert!(!r.gpus[1].healthy);
@@ -346,6 +391,7 @@ mod tests {
             outages: vec![],
             flexible_kw: kw,
             curtailment_schedule: Some(schedule.clone()),
+            racks: vec![],
         };
         let (mut miners, mut none) = (Simulator::new(config(500)), Simulator::new(config(0)));
         let window = CurtailWindow { event: "1".into(), start: 100, end: 160 };

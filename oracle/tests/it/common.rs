@@ -139,6 +139,7 @@ pub(crate) fn source_config(
         inventory: gpus.iter().map(|g| g.uuid.clone()).collect(),
         source,
         facility: None,
+        rack_meters: None,
         leases: vec![],
         signer: None,
         max_backfill_s: 3_600,
@@ -172,6 +173,7 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
         outages: vec![(2, GENESIS + 25, GENESIS + 34)],
         flexible_kw: 0,
         curtailment_schedule: None,
+        racks: vec![],
     };
     let uuids = Simulator::new(sim.clone()).uuids().to_vec();
     OracleConfig {
@@ -184,6 +186,7 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
         inventory: uuids.clone(),
         source: SourceConfig::Simulator(sim),
         facility: None,
+        rack_meters: None,
         leases: vec![
             LeaseAllocation {
                 lease_id: 1,
@@ -191,6 +194,8 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
                 start_epoch: 1,
                 end_epoch: 9,
                 gpus: uuids[0..4].to_vec(),
+                racks: vec![],
+                kw: 0,
             },
             LeaseAllocation {
                 lease_id: 2,
@@ -198,6 +203,8 @@ pub(crate) fn sim_config(data_dir: &Path) -> OracleConfig {
                 start_epoch: 0,
                 end_epoch: 9,
                 gpus: uuids[4..6].to_vec(),
+                racks: vec![],
+                kw: 0,
             },
         ],
         signer: None,

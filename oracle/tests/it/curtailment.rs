@@ -6,9 +6,9 @@ use std::path::Path;
 
 use alloy::primitives::{Address, U256};
 use compute_ledger_oracle::{
-    CurtailWindow, CurtailmentWindow, DemandResponseConfig, Oracle, OracleConfig, SampleRecord,
-    SimulatorConfig, SourceConfig, TelemetrySource, add_to_schedule, measure_curtailment,
-    run_range,
+    Billing, CurtailWindow, CurtailmentWindow, DemandResponseConfig, LeaseAllocation, Oracle,
+    OracleConfig, SampleRecord, SimRack, SimulatorConfig, SourceConfig, TelemetrySource,
+    add_to_schedule, measure_curtailment, run_range,
 };
 use compute_ledger_types::verify_proof;
 
@@ -25,6 +25,7 @@ fn miners_config(dir: &Path) -> OracleConfig {
     config.source = SourceConfig::Simulator(SimulatorConfig {
         flexible_kw: MINERS_KW,
         curtailment_schedule: Some(dir.join("curtailments.json")),
+        racks: vec![],
         ..sim.clone()
     });
     config.demand_response =
@@ -103,10 +104,30 @@ async fn acknowledged_curtailment_is_attested_within_one_percent_and_reproducibl
     assert_eq!(again, leaf);
 }
 
+/// `config` plus a 400 kW powered shell on two feeds (one loses power for 5 s) as lease 3.
+fn with_powered_shell(mut config: OracleConfig) -> OracleConfig {
+    let SourceConfig::Simulator(sim) = &config.source else { unreachable!("simulator scenario") };
+    let feed = |id: &str, outages| SimRack { id: id.into(), kw: 200, outages };
+    config.source = SourceConfig::Simulator(SimulatorConfig {
+        racks: vec![feed("hall-a", vec![]), feed("hall-b", vec![(GENESIS + 50, GENESIS + 54)])],
+        ..sim.clone()
+    });
+    config.leases.push(LeaseAllocation {
+        lease_id: 3,
+        billing: Billing::Reserved,
+        start_epoch: 0,
+        end_epoch: 9,
+        gpus: vec![],
+        racks: vec!["hall-a".into(), "hall-b".into()],
+        kw: 400,
+    });
+    config
+}
+
 #[tokio::test]
-async fn curtailing_the_miners_never_changes_the_gpu_tenants_deliveries() {
+async fn curtailing_the_miners_never_changes_the_gpu_or_powered_shell_tenants_deliveries() {
     let (with, without) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
-    let curtailing = miners_config(with.path());
+    let curtailing = with_powered_shell(miners_config(with.path()));
     let event = window(1, GENESIS + 45, GENESIS + 60);
     add_to_schedule(
         &with.path().join("curtailments.json"),
@@ -116,7 +137,7 @@ async fn curtailing_the_miners_never_changes_the_gpu_tenants_deliveries() {
     let mut a = open(&curtailing);
     a.store().put_curtailment(&event).expect("record");
     a.store().set_curtailments_synced(GENESIS + 10_000).expect("synced");
-    let mut b = open(&sim_config(&without.path().join("data")));
+    let mut b = open(&with_powered_shell(sim_config(&without.path().join("data"))));
     run_range(&mut a, None, GENESIS, GENESIS + 100).await.expect("run");
     run_range(&mut b, None, GENESIS, GENESIS + 100).await.expect("run");
     for epoch in 0..5 {
@@ -124,6 +145,11 @@ async fn curtailing_the_miners_never_changes_the_gpu_tenants_deliveries() {
             (a.outcome(epoch).expect("a").expect("a"), b.outcome(epoch).expect("b").expect("b"));
         assert_eq!(x.summary.deliveries, y.summary.deliveries, "epoch {epoch}: tenants' leaves");
         assert_eq!(x.summary.gpu_seconds_available, y.summary.gpu_seconds_available);
+        let shell = x.summary.deliveries.iter().find(|d| d.lease_id == U256::from(3));
+        let shell = shell.expect("the powered shell's leaf");
+        let outage_s = if epoch == 2 { 5 } else { 0 };
+        assert_eq!(shell.delivered, 400 * (2 * 20 - outage_s) / 2, "epoch {epoch}: kW-seconds");
+        assert!(shell.energy_wh > 0, "epoch {epoch}: its sub-meters counted");
     }
 }
 

@@ -6,6 +6,7 @@ mod curtailment;
 mod dcgm;
 mod live;
 mod nvml;
+mod powered_shell;
 mod prometheus;
 mod replay;
 mod restart;

@@ -4,7 +4,7 @@
 use compute_ledger_oracle::{Carry, SampleDb, SampleRecord, SampleStore};
 
 fn second(t: u64) -> SampleRecord {
-    SampleRecord { t, gpus: Vec::new(), facility_mj: Some(t * 1_000) }
+    SampleRecord { t, gpus: Vec::new(), facility_mj: Some(t * 1_000), racks: vec![] }
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -48,7 +48,7 @@ async fn an_oracles_own_store_is_carried_into_the_shared_one_once() {
         for t in 600..610 {
             own.put_sample(&second(t)).expect("put");
         }
-        let carry = Carry { gpus: Default::default(), facility: Some((609, 609_000)) };
+        let carry = Carry { facility: Some((609, 609_000)), ..Carry::default() };
         own.put_finalized(9, &serde_json::json!({"epoch": 9}), &carry).expect("finalize");
         own.mark_pruned(8).expect("prune");
         own.flush().await.expect("flush");

@@ -293,6 +293,7 @@ impl Market {
                 outages: sim_outages,
                 flexible_kw: 0,
                 curtailment_schedule: None,
+                racks: vec![],
             };
             let uuids = Simulator::new(sim.clone()).uuids().to_vec();
             configs.push(OracleConfig {
@@ -305,6 +306,7 @@ impl Market {
                 inventory: uuids.clone(),
                 source: SourceConfig::Simulator(sim),
                 facility: None,
+                rack_meters: None,
                 leases: vec![LeaseAllocation {
                     lease_id: site.lease.to::<u64>(),
                     billing: OracleBilling::Reserved,
@@ -315,6 +317,8 @@ impl Market {
                         site.start + args.epochs
                     },
                     gpus: uuids[..site.leased as usize].to_vec(),
+                    racks: vec![],
+                    kw: 0,
                 }],
                 signer: Some(self.attestor_keys[i].clone()),
                 max_backfill_s: 3_600,
