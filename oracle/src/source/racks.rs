@@ -77,7 +77,8 @@ impl RackMeters {
                         "no {energy_metric} series with a {label:?} label (set energy_metric, label)"
                     )));
                 }
-                Ok(samples(energy, powered_metric.as_deref().map(series), *unit))
+                let powered = powered_metric.as_deref().map(series);
+                Ok(samples(energy, powered.as_ref(), *unit))
             }
             Self::Prometheus { url, energy_query, powered_query, label, unit } => {
                 let energy = query(client, url, energy_query, label, t).await?;
@@ -93,7 +94,7 @@ impl RackMeters {
                     Some(q) => Some(query(client, url, q, label, t).await?),
                     None => None,
                 };
-                Ok(samples(energy, powered, *unit))
+                Ok(samples(energy, powered.as_ref(), *unit))
             }
         }
     }
@@ -102,13 +103,13 @@ impl RackMeters {
 /// One sample per feed with an energy reading; powered per the gauge when there is one.
 fn samples(
     energy: BTreeMap<String, f64>,
-    powered: Option<BTreeMap<String, f64>>,
+    powered: Option<&BTreeMap<String, f64>>,
     unit: EnergyUnit,
 ) -> Vec<RackSample> {
     energy
         .into_iter()
         .map(|(id, value)| RackSample {
-            powered: powered.as_ref().is_none_or(|p| p.get(&id).is_some_and(|v| *v != 0.0)),
+            powered: powered.is_none_or(|p| p.get(&id).is_some_and(|v| *v != 0.0)),
             energy_mj: unit.to_mj(value),
             id,
         })
@@ -173,7 +174,7 @@ mod tests {
         assert!(all.iter().all(|s| s.powered), "no gauge: a meter that answers is powered");
         assert_eq!(all[1].energy_mj, 12_600_000, "3.5 Wh");
         let gauge = BTreeMap::from([("r1".to_string(), 0.0)]);
-        let some = samples(energy, Some(gauge), EnergyUnit::Kwh);
+        let some = samples(energy, Some(&gauge), EnergyUnit::Kwh);
         assert_eq!(
             some.iter().map(|s| (s.id.as_str(), s.powered)).collect::<Vec<_>>(),
             vec![("r1", false), ("r2", false)],
