@@ -19,18 +19,18 @@ pub struct SiteHistory {
     pub energized_kw: u64,
     /// kW leased as powered shells now.
     pub shell_kw_leased: u64,
-    /// Rent settled on powered shells, and the kW-hours of capacity it covered.
+    /// Rent settled on powered shells.
     pub shell_rent: Amount,
-    /// kW-hours of powered-shell capacity settled.
-    pub shell_kwh_settled: u64,
+    /// Powered-shell capacity that rent covered, kW-seconds.
+    pub shell_kw_seconds_settled: u64,
     /// Rent settled on GPU leases.
     pub gpu_rent: Amount,
     /// Facility energy of the epochs that rent covered (Wh).
     pub gpu_facility_wh: u64,
     /// Demand-response payouts received.
     pub demand_response_paid: Amount,
-    /// kWh of curtailment committed to the events those payouts settled.
-    pub demand_response_kwh_committed: u64,
+    /// Curtailment committed to the events those payouts settled, Wh.
+    pub demand_response_wh_committed: u64,
 }
 
 /// The site's market inputs, set by its owner.
@@ -45,7 +45,7 @@ pub struct SiteInputs {
 }
 
 /// One use of a megawatt and its margin per MW-hour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum MegawattUse {
     /// Lease the power and space to a tenant with its own machines.
@@ -89,17 +89,18 @@ pub fn megawatt_economics(history: &SiteHistory, inputs: &SiteInputs) -> Megawat
         .saturating_mul(10_000)
         .checked_div(history.energized_kw)
         .map_or(0, |bps| bps.min(10_000));
-    let per_mwh = |money: Amount, kwh: u64| {
-        (kwh != 0).then(|| amount(base(money).saturating_mul(1_000) / u128::from(kwh)))
+    // `scale` units of `quantity` make one MWh (3,600,000 kW-seconds; 1,000,000 Wh).
+    let per_mwh = |money: Amount, quantity: u64, scale: u128| {
+        (quantity != 0).then(|| amount(base(money).saturating_mul(scale) / u128::from(quantity)))
     };
-    let shell_per_mwh = per_mwh(history.shell_rent, history.shell_kwh_settled);
+    let shell_per_mwh = per_mwh(history.shell_rent, history.shell_kw_seconds_settled, 3_600_000);
     let gpu_per_mwh = (history.gpu_facility_wh != 0).then(|| {
         let revenue =
             base(history.gpu_rent).saturating_mul(1_000_000) / u128::from(history.gpu_facility_wh);
         amount(revenue.saturating_sub(energy_per_mwh))
     });
     let demand_response_per_mwh =
-        per_mwh(history.demand_response_paid, history.demand_response_kwh_committed);
+        per_mwh(history.demand_response_paid, history.demand_response_wh_committed, 1_000_000);
 
     // 1 MW at J/TH hashes 1e6 / (J/TH) TH/s = 1,000 / (J/TH) PH/s.
     let efficiency = u128::from(inputs.fleet_j_per_th.max(1));
@@ -143,12 +144,12 @@ mod tests {
                 shell_kw_leased: 15_000,
                 // 15 MW for 24 hours at $0.205 per kW-hour.
                 shell_rent: usd("73800"),
-                shell_kwh_settled: 360_000,
+                shell_kw_seconds_settled: 360_000 * 3_600,
                 gpu_rent: Amount::zero(6),
                 gpu_facility_wh: 0,
                 // One 2-hour event of 5 MW at $0.20 per kWh.
                 demand_response_paid: usd("2000"),
-                demand_response_kwh_committed: 10_000,
+                demand_response_wh_committed: 10_000_000,
             },
             SiteInputs {
                 hashprice_per_ph_day: usd("50"),
@@ -175,7 +176,7 @@ mod tests {
     #[test]
     fn mining_wins_when_hashprice_is_high_and_nothing_else_has_settled() {
         let (mut history, mut inputs) = texas();
-        history.shell_kwh_settled = 0;
+        history.shell_kw_seconds_settled = 0;
         inputs.hashprice_per_ph_day = usd("150");
         let e = megawatt_economics(&history, &inputs);
         assert_eq!(e.shell_per_mwh, None);

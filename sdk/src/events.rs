@@ -16,7 +16,9 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::{
     Deployment, Result, SdkError,
-    bindings::{CapacityPricer, ClusterRegistry, DisputeDesk, LeaseMarket, ShareExchange},
+    bindings::{
+        CapacityPricer, ClusterRegistry, DemandResponse, DisputeDesk, LeaseMarket, ShareExchange,
+    },
 };
 
 /// Block ranges start here and double after each success, up to [`MAX_RANGE`]; a failed
@@ -25,7 +27,8 @@ const START_RANGE: u64 = 1_000;
 /// The largest block range one `eth_getLogs` asks for.
 pub const MAX_RANGE: u64 = 50_000;
 
-/// An event of the registry, the market, its dispute desk, its share exchange or the pricer.
+/// An event of the registry, the market, its dispute desk, its share exchange, the pricer or the
+/// demand-response contract.
 #[derive(Debug, Clone)]
 pub enum LedgerEvent {
     /// A `ClusterRegistry` event.
@@ -38,6 +41,8 @@ pub enum LedgerEvent {
     Exchange(ShareExchange::ShareExchangeEvents),
     /// A `CapacityPricer` event (price curves set, quotes moved).
     Pricer(CapacityPricer::CapacityPricerEvents),
+    /// A `DemandResponse` event (programs, enrollments, curtailment events).
+    DemandResponse(DemandResponse::DemandResponseEvents),
 }
 
 /// A decoded event and where it happened.
@@ -78,6 +83,9 @@ impl LedgerLog {
         } else if Some(log.address()) == deployment.pricer {
             CapacityPricer::CapacityPricerEvents::decode_log(&log.inner)
                 .map(|l| LedgerEvent::Pricer(l.data))
+        } else if Some(log.address()) == deployment.demand_response {
+            DemandResponse::DemandResponseEvents::decode_log(&log.inner)
+                .map(|l| LedgerEvent::DemandResponse(l.data))
         } else {
             return Err(bad(format!("log of unknown contract {}", log.address())));
         }
@@ -209,6 +217,11 @@ impl LedgerEvents {
     /// The contracts whose events this reads.
     pub fn addresses(&self) -> Vec<Address> {
         let d = &self.deployment;
-        [d.registry, d.market, d.disputes].into_iter().chain(d.exchange).chain(d.pricer).collect()
+        [d.registry, d.market, d.disputes]
+            .into_iter()
+            .chain(d.exchange)
+            .chain(d.pricer)
+            .chain(d.demand_response)
+            .collect()
     }
 }

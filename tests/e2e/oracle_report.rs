@@ -38,6 +38,8 @@ fn sim_config(data_dir: &std::path::Path, genesis: u64) -> OracleConfig {
         start_epoch: 0,
         end_epoch: 9,
         gpus: gpus.to_vec(),
+        racks: vec![],
+        kw: 0,
     };
     OracleConfig {
         cluster_id: 1,

@@ -18,8 +18,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use super::{
     due,
     model::{
-        Billing, ClusterRow, DisputeRow, Efficiency, LeaseRow, LeaseStatus, MarketTotals, OfferRow,
-        OrderRow, PositionRow, QuoteRow, ReportRow, SettlementRow, TradeRow, TradingStats,
+        Billing, ClusterRow, CurtailmentRow, DisputeRow, Efficiency, EnrollmentRow, LeaseRow,
+        LeaseStatus, MarketTotals, OfferRow, OrderRow, PositionRow, QuoteRow, ReportRow,
+        SettlementRow, TradeRow, TradingStats,
     },
     store::{
         Index, MARKET_TOTALS, attestors_key, cluster_key, encode, lease_index_keys, lease_key,
@@ -65,6 +66,8 @@ pub(crate) enum Kind {
     Trade,
     Trading,
     Quote,
+    Enrollment,
+    Curtailment,
     /// Not a record: a secondary key or a queue entry, bytes in `Changes::plain`.
     Plain,
 }
@@ -89,6 +92,8 @@ pub(crate) struct Cache {
     trades: HashMap<String, TradeRow>,
     trading: HashMap<String, TradingStats>,
     quotes: HashMap<String, QuoteRow>,
+    enrollments: HashMap<String, EnrollmentRow>,
+    curtailments: HashMap<String, CurtailmentRow>,
 }
 
 macro_rules! record {
@@ -111,6 +116,8 @@ record!(OrderRow, orders, Order);
 record!(TradeRow, trades, Trade);
 record!(TradingStats, trading, Trading);
 record!(QuoteRow, quotes, Quote);
+record!(EnrollmentRow, enrollments, Enrollment);
+record!(CurtailmentRow, curtailments, Curtailment);
 
 /// The newest attestor set of a cluster: (attestors, threshold, first epoch).
 #[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
@@ -237,6 +244,8 @@ impl<'a> Changes<'a> {
                 Kind::Trade => c.trades.get(&key).map(encode),
                 Kind::Trading => c.trading.get(&key).map(encode),
                 Kind::Quote => c.quotes.get(&key).map(encode),
+                Kind::Enrollment => c.enrollments.get(&key).map(encode),
+                Kind::Curtailment => c.curtailments.get(&key).map(encode),
             };
             writes.push((key, Some(record.expect("every record written is cached"))));
         }
@@ -303,6 +312,7 @@ pub(crate) fn apply_log(ch: &mut Changes<'_>, log: &LedgerLog) -> Result<()> {
         LedgerEvent::Disputes(event) => apply_disputes(ch, event),
         LedgerEvent::Exchange(event) => super::exchange::apply(ch, log, event),
         LedgerEvent::Pricer(event) => super::pricing::apply(ch, log, event),
+        LedgerEvent::DemandResponse(event) => super::demand::apply(ch, log, event),
     }
 }
 
@@ -387,6 +397,7 @@ fn apply_registry(ch: &mut Changes<'_>, log: &LedgerLog, event: &R) -> Result<()
                     credits_paid: U256::ZERO,
                     energy_billed: U256::ZERO,
                     bonds: BTreeMap::new(),
+                    power: Default::default(),
                 },
             );
         }
@@ -469,6 +480,7 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
                 let bond = c.bonds.entry(before.stablecoin).or_default();
                 let released = before.credit_lock_per_epoch * U256::from(skipped);
                 bond.locked = bond.locked.saturating_sub(released);
+                c.power.shell_kw_leased += shell_kw(&before);
             })?;
             due::enqueue(ch, &cluster, &lease);
         }
@@ -487,7 +499,9 @@ fn apply_market(ch: &mut Changes<'_>, log: &LedgerLog, event: &M) -> Result<()> 
         M::LeaseEnded(e) => {
             let lease =
                 ch.update(lease_key(e.leaseId), |l: &mut LeaseRow| l.status = LeaseStatus::Ended)?;
-            let cluster: ClusterRow = ch.need(&cluster_key(lease.cluster_id))?;
+            let cluster = ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
+                c.power.shell_kw_leased = c.power.shell_kw_leased.saturating_sub(shell_kw(&lease));
+            })?;
             due::dequeue(ch, &cluster, lease.id, lease.next_epoch);
         }
         M::SharesOffered(e) => {
@@ -612,6 +626,10 @@ fn epoch_settled(
     })?;
     let cluster = ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
         c.rent_settled += e.rent;
+        if shell_kw(&lease) != 0 {
+            c.power.shell_rent_settled += e.rent;
+            c.power.shell_kw_seconds_settled += shell_kw(&lease) * u64::from(c.epoch_length);
+        }
         c.credits_paid += e.slaCredit;
         let bond = c.bonds.entry(lease.stablecoin).or_default();
         bond.locked = bond.locked.saturating_sub(lease.credit_lock_per_epoch);
@@ -639,6 +657,11 @@ fn epoch_settled(
     Ok(())
 }
 
+/// A powered shell's kW (0 for a GPU lease).
+fn shell_kw(lease: &LeaseRow) -> u64 {
+    if lease.unit == compute_ledger_sdk::Unit::Kw { u64::from(lease.units) } else { 0 }
+}
+
 /// A powered shell's epoch (right after its `EpochSettled`): the racks' metered energy and the
 /// pass-through charge, from escrow into the cluster's bond.
 fn energy_billed(ch: &mut Changes<'_>, e: &LeaseMarket::EnergyBilled) -> Result<()> {
@@ -648,6 +671,7 @@ fn energy_billed(ch: &mut Changes<'_>, e: &LeaseMarket::EnergyBilled) -> Result<
     })?;
     ch.update(cluster_key(lease.cluster_id), |c: &mut ClusterRow| {
         c.energy_billed += e.charge;
+        c.power.shell_energy_wh += e.energyWh;
         c.bonds.entry(lease.stablecoin).or_default().total += e.charge;
     })?;
     ch.update(settlement_key(e.leaseId, e.epoch), |s: &mut SettlementRow| {

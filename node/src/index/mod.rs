@@ -15,6 +15,7 @@
 
 mod apply;
 mod archive;
+mod demand;
 mod due;
 mod exchange;
 pub mod model;

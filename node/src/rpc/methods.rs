@@ -8,10 +8,10 @@ use std::sync::Arc;
 use alloy::primitives::{Address, U256};
 pub use compute_ledger_sdk::api::NOT_FOUND_CODE;
 use compute_ledger_sdk::api::{
-    Claimable, ClaimableLease, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
-    LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals, NodeStatus, OrderBook,
-    OrderRow, Page, PageRequest, PositionView, QuoteRow, ReportRow, RolledBack, SettlementRow,
-    TradeRow,
+    Claimable, ClaimableLease, ClusterView, CurtailmentRow, DeliveryProof, EpochPage, LeaseDetail,
+    LeaseFilter, LeaseId, LeaseRow, LeaseStatus, LedgerApiServer, Live, MarketTotals,
+    MegawattEconomicsView, NodeStatus, OrderBook, OrderRow, Page, PageRequest, PositionView,
+    QuoteRow, ReportRow, RolledBack, SettlementRow, SiteInputsParam, TradeRow,
 };
 use jsonrpsee::{
     PendingSubscriptionSink, SubscriptionMessage,
@@ -284,6 +284,80 @@ impl LedgerApiServer for LedgerRpc {
 
     fn ping(&self) -> RpcResult<String> {
         Ok("pong".into())
+    }
+
+    fn curtailments(
+        &self,
+        cluster_id: u64,
+        request: Option<PageRequest>,
+    ) -> RpcResult<Page<CurtailmentRow>> {
+        let request = request.unwrap_or_default();
+        let limit = limit(request.limit, self.0.limits.page_size)?;
+        let after = cursor::<U256>(&request)?;
+        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
+            return Err(not_found(format!("no cluster {cluster_id}")));
+        }
+        let rows =
+            self.0.index.curtailments(cluster_id, after, limit + 1).map_err(|e| internal(&e))?;
+        Ok(page(rows, limit, |r: &CurtailmentRow| r.id.to_string()))
+    }
+
+    fn megawatt_economics(
+        &self,
+        cluster_id: u64,
+        inputs: SiteInputsParam,
+    ) -> RpcResult<MegawattEconomicsView> {
+        use compute_ledger_sdk::{Amount, SiteHistory, SiteInputs, megawatt_economics};
+        let decimals = self.0.decimals.load(std::sync::atomic::Ordering::Relaxed);
+        let amount = |field: &str, text: &str| {
+            Amount::parse(text, decimals)
+                .map_err(|e| invalid(format!("inputs.{field}: {e} (a decimal such as \"48.50\")")))
+        };
+        if inputs.energized_kw == 0 || inputs.fleet_j_per_th == 0 {
+            return Err(invalid("inputs.energizedKw and inputs.fleetJPerTh must be at least 1"));
+        }
+        let site = SiteInputs {
+            hashprice_per_ph_day: amount("hashpricePerPhDay", &inputs.hashprice_per_ph_day)?,
+            fleet_j_per_th: inputs.fleet_j_per_th,
+            energy_price_per_kwh: amount("energyPricePerKwh", &inputs.energy_price_per_kwh)?,
+        };
+        let cluster = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
+        let cluster = cluster.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?;
+        let p = &cluster.power;
+        let money = |base: U256| Amount::from_base(base, decimals);
+        // GPU rent is what the powered shells did not earn; its energy, the facility's less what
+        // the shells' own sub-meters counted (their tenants pay for it).
+        let gpu_rent = cluster.rent_settled.saturating_sub(p.shell_rent_settled);
+        let gpu_facility_wh = if gpu_rent.is_zero() {
+            0
+        } else {
+            cluster.total_facility_energy_wh.saturating_sub(p.shell_energy_wh)
+        };
+        let history = SiteHistory {
+            energized_kw: inputs.energized_kw,
+            shell_kw_leased: p.shell_kw_leased,
+            shell_rent: money(p.shell_rent_settled),
+            shell_kw_seconds_settled: p.shell_kw_seconds_settled,
+            gpu_rent: money(gpu_rent),
+            gpu_facility_wh,
+            demand_response_paid: money(p.demand_response_paid),
+            demand_response_wh_committed: p.committed_wh_settled,
+        };
+        let e = megawatt_economics(&history, &site);
+        let text = |a: Amount| a.to_string();
+        Ok(MegawattEconomicsView {
+            cluster_id,
+            energized_kw: inputs.energized_kw,
+            shell_kw_leased: p.shell_kw_leased,
+            occupancy_bps: e.occupancy_bps,
+            shell_per_mwh: e.shell_per_mwh.map(text),
+            gpu_per_mwh: e.gpu_per_mwh.map(text),
+            demand_response_per_mwh: e.demand_response_per_mwh.map(text),
+            mining_revenue_per_mwh: text(e.mining_revenue_per_mwh),
+            mining_per_mwh: text(e.mining_per_mwh),
+            best_use: e.best_use,
+            power: cluster.power,
+        })
     }
 
     async fn subscribe_reports(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {

@@ -13,6 +13,7 @@ mod keeper;
 mod loops;
 mod openadr;
 mod outbox;
+mod power;
 mod pricing;
 mod process;
 mod rpc;

@@ -160,6 +160,16 @@ async fn wallet_api_answers_refuses_and_describes_itself() {
         ("ledger_syncStatus", json!([1]), "at most 0 params"),
         ("ledger_market", json!([{}]), "at most 0 params"),
         ("ledger_ping", json!(["x"]), "at most 0 params"),
+        ("ledger_curtailments", json!([]), "needs param \"clusterId\""),
+        ("ledger_curtailments", json!([1, { "cursor": "later" }]), "nextCursor"),
+        ("ledger_megawattEconomics", json!([1]), "needs param \"inputs\""),
+        ("ledger_megawattEconomics", json!([1, { "energizedKw": 5 }]), "param \"inputs\""),
+        (
+            "ledger_megawattEconomics",
+            json!([1, { "energizedKw": 5, "hashpricePerPhDay": "50", "fleetJPerTh": 20,
+                         "energyPricePerKwh": "0.04", "pue": 1.2 }]),
+            "unknown field `pue`",
+        ),
     ];
     let covered: BTreeSet<&str> = malformed.iter().map(|(method, _, _)| *method).collect();
     for spec in spec::methods().iter().filter(|s| matches!(s.kind, MethodKind::Call)) {

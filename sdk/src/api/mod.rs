@@ -39,12 +39,13 @@ pub use jsonrpsee::{
     ws_client::WsClient,
 };
 pub use model::{
-    Billing, BondRow, Claimable, ClaimableLease, ClusterRow, ClusterView, DeliveryProof,
-    DisputeRow, Efficiency, LeaseDetail, LeaseRow, LeaseStatus, Live, MarketTotals, NodeStatus,
-    OfferRow, OrderBook, OrderRow, OrderSide, OrderStatus, Page, PositionRow, PositionView,
-    QuoteRow, ReportRow, RolledBack, SettlementRow, SyncStatus, TradeRow, TradingStats,
+    Billing, BondRow, Claimable, ClaimableLease, ClusterRow, ClusterView, CurtailmentRow,
+    DeliveryProof, DisputeRow, Efficiency, EnrollmentRow, LeaseDetail, LeaseRow, LeaseStatus, Live,
+    MarketTotals, MegawattEconomicsView, NodeStatus, OfferRow, OrderBook, OrderRow, OrderSide,
+    OrderStatus, Page, PositionRow, PositionView, PowerTotals, QuoteRow, ReportRow, RolledBack,
+    SettlementRow, SyncStatus, TradeRow, TradingStats,
 };
-pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest};
+pub use params::{EpochPage, LeaseFilter, LeaseId, PageRequest, SiteInputsParam};
 
 use crate::SdkError;
 
@@ -164,6 +165,24 @@ pub trait LedgerApi {
     /// `"pong"` (a liveness and latency probe).
     #[method(name = "ping")]
     fn ping(&self) -> jsonrpsee::core::RpcResult<String>;
+
+    /// A site's demand-response events in id order, with how each ended (payout, penalty).
+    #[method(name = "curtailments", blocking)]
+    fn curtailments(
+        &self,
+        #[argument(rename = "clusterId")] cluster_id: u64,
+        page: Option<PageRequest>,
+    ) -> jsonrpsee::core::RpcResult<Page<CurtailmentRow>>;
+
+    /// Mine or lease: per MW-hour, what the site's settled powered shells, GPU leases and
+    /// demand-response events earned, against mining the same MW at the owner's hashprice and
+    /// fleet efficiency; the site's occupancy and the best use of its next megawatt.
+    #[method(name = "megawattEconomics", blocking)]
+    fn megawatt_economics(
+        &self,
+        #[argument(rename = "clusterId")] cluster_id: u64,
+        inputs: SiteInputsParam,
+    ) -> jsonrpsee::core::RpcResult<MegawattEconomicsView>;
 
     /// Accepted reports as they are indexed (`ledger_report` notifications).
     #[subscription(

@@ -137,6 +137,132 @@ pub struct ClusterRow {
     /// Bonds by stablecoin.
     #[schemars(schema_with = "schema::bonds")]
     pub bonds: BTreeMap<Address, BondRow>,
+    /// Power as the asset: powered shells and demand response.
+    #[serde(default)]
+    pub power: PowerTotals,
+}
+
+/// A site's power business: powered-shell leases and demand-response events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PowerTotals {
+    /// kW leased as powered shells now (funded, not ended).
+    pub shell_kw_leased: u64,
+    /// Rent settled on powered shells, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub shell_rent_settled: U256,
+    /// Powered-shell capacity settled, kW-seconds (kW leased × epoch length, per settled epoch).
+    pub shell_kw_seconds_settled: u64,
+    /// Energy the powered shells' sub-meters counted and their tenants paid for, Wh.
+    pub shell_energy_wh: u64,
+    /// Demand-response events dispatched to the site.
+    pub curtailment_events: u64,
+    /// Of those, settled (paid, penalized, or closed with nothing owed).
+    pub curtailments_settled: u64,
+    /// Curtailment committed in the settled events, Wh.
+    pub committed_wh_settled: u64,
+    /// Curtailment attested (or ruled) in the settled events, Wh.
+    pub curtailed_wh: u64,
+    /// Demand-response payouts, base units of the programs' tokens.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub demand_response_paid: U256,
+    /// Penalties for shortfalls, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub demand_response_penalties: U256,
+}
+
+/// Mine or lease, per MW-hour: each use's margin at one site, its occupancy, and which use of
+/// the next megawatt pays most (`ledger_megawattEconomics`). Amounts are decimals in the
+/// stablecoin; a use with nothing settled yet is `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MegawattEconomicsView {
+    /// The site's cluster.
+    pub cluster_id: u64,
+    /// Energized critical-IT kW, as given.
+    pub energized_kw: u64,
+    /// kW leased as powered shells now.
+    pub shell_kw_leased: u64,
+    /// Leased powered-shell kW over energized kW, basis points.
+    pub occupancy_bps: u64,
+    /// Powered-shell rent per MW-hour of capacity (energy is passed through to the tenant).
+    pub shell_per_mwh: Option<String>,
+    /// GPU rent per facility MWh, less that MWh's energy.
+    pub gpu_per_mwh: Option<String>,
+    /// Demand-response payouts per MWh of committed curtailment (on top of the load shed).
+    pub demand_response_per_mwh: Option<String>,
+    /// Mining revenue per MW-hour at the hashprice and fleet efficiency.
+    pub mining_revenue_per_mwh: String,
+    /// Mining revenue less the MWh of energy (never below zero).
+    pub mining_per_mwh: String,
+    /// The use whose margin per MW-hour is highest.
+    pub best_use: crate::MegawattUse,
+    /// The settled history these come from.
+    pub power: PowerTotals,
+}
+
+/// A site's enrollment in a demand-response program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnrollmentRow {
+    /// Enrollment id.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub id: U256,
+    /// Program id.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub program_id: U256,
+    /// The enrolled cluster.
+    pub cluster_id: u64,
+    /// Flexible load committed, kW.
+    pub committed_kw: u32,
+    /// Who receives payouts.
+    #[schemars(schema_with = "schema::address")]
+    pub payee: Address,
+}
+
+/// A demand-response event and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurtailmentRow {
+    /// Event id.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub id: U256,
+    /// Enrollment id.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub enrollment_id: U256,
+    /// The site's cluster.
+    pub cluster_id: u64,
+    /// First second of the event (unix).
+    pub start: u64,
+    /// First second after it.
+    pub end: u64,
+    /// The cluster epoch whose report attests it.
+    pub report_epoch: u64,
+    /// Curtailment committed, Wh.
+    pub committed_wh: u64,
+    /// `dispatched`, `acknowledged`, `contested`, `declined` or `settled`.
+    pub status: String,
+    /// Whether the site acknowledged receipt before the start.
+    pub acknowledged: bool,
+    /// Curtailment attested or ruled, Wh (once settled).
+    pub curtailed_wh: Option<u64>,
+    /// Paid to the site's payee, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub payout: U256,
+    /// Charged to the site's bond, base units.
+    #[serde(with = "dec")]
+    #[schemars(schema_with = "schema::decimal")]
+    pub penalty: U256,
+    /// Block it was dispatched in.
+    pub block: u64,
 }
 
 impl ClusterRow {

@@ -132,3 +132,19 @@ pub struct LeaseFilter {
 fn optional_address(generator: &mut SchemaGenerator) -> Schema {
     json_schema!({ "oneOf": [schema::address(generator), { "type": "null" }] })
 }
+
+/// A site owner's inputs to `ledger_megawattEconomics`: what the ledger cannot know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SiteInputsParam {
+    /// Critical-IT power the site can deliver, kW (at least 1).
+    #[schemars(range(min = 1))]
+    pub energized_kw: u64,
+    /// What a miner earns now, stablecoin per PH/s per day, as a decimal (`"48.50"`).
+    pub hashprice_per_ph_day: String,
+    /// The fleet's efficiency, joules per terahash (at least 1).
+    #[schemars(range(min = 1))]
+    pub fleet_j_per_th: u32,
+    /// What the site pays per kWh, as a decimal (`"0.045"`).
+    pub energy_price_per_kwh: String,
+}

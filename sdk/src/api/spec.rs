@@ -12,9 +12,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Claimable, ClusterView, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter, LeaseId, LeaseRow,
-    Live, MarketTotals, NodeStatus, OrderBook, OrderRow, Page, PageRequest, PositionView, QuoteRow,
-    ReportRow, SettlementRow, TradeRow, schema,
+    Claimable, ClusterView, CurtailmentRow, DeliveryProof, EpochPage, LeaseDetail, LeaseFilter,
+    LeaseId, LeaseRow, Live, MarketTotals, MegawattEconomicsView, NodeStatus, OrderBook, OrderRow,
+    Page, PageRequest, PositionView, QuoteRow, ReportRow, SettlementRow, SiteInputsParam, TradeRow,
+    schema,
 };
 
 type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
@@ -292,6 +293,31 @@ pub fn methods() -> &'static [MethodSpec] {
                 "SyncStatus",
             ),
             call::<String>("ledger_ping", "Liveness probe: \"pong\".", vec![], "Pong"),
+            call::<Page<CurtailmentRow>>(
+                "ledger_curtailments",
+                "A site's demand-response events in id order: window, committed Wh, whether the \
+                 site acknowledged it, the attested curtailment, payout and penalty.",
+                vec![cluster_id(), page()],
+                "Page of Curtailment",
+            ),
+            call::<MegawattEconomicsView>(
+                "ledger_megawattEconomics",
+                "Mine or lease, per MW-hour: the site's settled powered-shell rent, GPU rent \
+                 after energy and demand-response payouts, against mining the same MW at the \
+                 owner's hashprice and fleet efficiency; occupancy and the best use of the next \
+                 megawatt.",
+                vec![
+                    cluster_id(),
+                    param::<SiteInputsParam>(
+                        "inputs",
+                        true,
+                        "{energizedKw, hashpricePerPhDay, fleetJPerTh, energyPricePerKwh}",
+                        "The owner's inputs: energized kW, hashprice (stablecoin per PH/s per \
+                         day), fleet J/TH and energy price per kWh (decimals).",
+                    ),
+                ],
+                "MegawattEconomics",
+            ),
             subscription::<ReportRow>(
                 "ledger_subscribeReports",
                 "Accepted reports as they are indexed.",
