@@ -4,7 +4,9 @@
 //! them (and undone with it).
 
 use alloy::primitives::U256;
-use compute_ledger_sdk::{LedgerLog, bindings::DemandResponse::DemandResponseEvents as D};
+use compute_ledger_sdk::{
+    Amount, LedgerLog, SiteHistory, bindings::DemandResponse::DemandResponseEvents as D,
+};
 
 use super::{
     apply::Changes,
@@ -91,6 +93,31 @@ pub(super) fn apply(ch: &mut Changes<'_>, log: &LedgerLog, event: &D) -> Result<
         _ => {}
     }
     Ok(())
+}
+
+/// What a site's settled history says for [`compute_ledger_sdk::megawatt_economics`], with the
+/// owner's `energized_kw` and amounts in a stablecoin of `decimals`. GPU rent is the rent the
+/// powered shells did not earn; its energy is the facility's less what the shells' sub-meters
+/// counted (their tenants pay for it) — exact on a site without miners beside its GPUs.
+pub fn site_history(cluster: &ClusterRow, energized_kw: u64, decimals: u8) -> SiteHistory {
+    let p = &cluster.power;
+    let money = |base: U256| Amount::from_base(base, decimals);
+    let gpu_rent = cluster.rent_settled.saturating_sub(p.shell_rent_settled);
+    let gpu_facility_wh = if gpu_rent.is_zero() {
+        0
+    } else {
+        cluster.total_facility_energy_wh.saturating_sub(p.shell_energy_wh)
+    };
+    SiteHistory {
+        energized_kw,
+        shell_kw_leased: p.shell_kw_leased,
+        shell_rent: money(p.shell_rent_settled),
+        shell_kw_seconds_settled: p.shell_kw_seconds_settled,
+        gpu_rent: money(gpu_rent),
+        gpu_facility_wh,
+        demand_response_paid: money(p.demand_response_paid),
+        demand_response_wh_committed: p.committed_wh_settled,
+    }
 }
 
 fn event_status(ch: &mut Changes<'_>, id: U256, status: &str, acknowledged: bool) -> Result<()> {

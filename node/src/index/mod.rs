@@ -25,6 +25,7 @@ mod store;
 
 pub use apply::Update;
 pub use archive::{DeliveriesArchive, NodeProofs};
+pub use demand::site_history;
 pub use due::{DueCursor, DueList};
 pub use exchange::trade_cursor;
 pub use routes::{PositionRoutes, PruneOnDrop, Routed, SUBSCRIBER_QUEUE};

@@ -307,7 +307,7 @@ impl LedgerApiServer for LedgerRpc {
         cluster_id: u64,
         inputs: SiteInputsParam,
     ) -> RpcResult<MegawattEconomicsView> {
-        use compute_ledger_sdk::{Amount, SiteHistory, SiteInputs, megawatt_economics};
+        use compute_ledger_sdk::{Amount, SiteInputs, megawatt_economics};
         let decimals = self.0.decimals.load(std::sync::atomic::Ordering::Relaxed);
         let amount = |field: &str, text: &str| {
             Amount::parse(text, decimals)
@@ -323,32 +323,13 @@ impl LedgerApiServer for LedgerRpc {
         };
         let cluster = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
         let cluster = cluster.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?;
-        let p = &cluster.power;
-        let money = |base: U256| Amount::from_base(base, decimals);
-        // GPU rent is what the powered shells did not earn; its energy, the facility's less what
-        // the shells' own sub-meters counted (their tenants pay for it).
-        let gpu_rent = cluster.rent_settled.saturating_sub(p.shell_rent_settled);
-        let gpu_facility_wh = if gpu_rent.is_zero() {
-            0
-        } else {
-            cluster.total_facility_energy_wh.saturating_sub(p.shell_energy_wh)
-        };
-        let history = SiteHistory {
-            energized_kw: inputs.energized_kw,
-            shell_kw_leased: p.shell_kw_leased,
-            shell_rent: money(p.shell_rent_settled),
-            shell_kw_seconds_settled: p.shell_kw_seconds_settled,
-            gpu_rent: money(gpu_rent),
-            gpu_facility_wh,
-            demand_response_paid: money(p.demand_response_paid),
-            demand_response_wh_committed: p.committed_wh_settled,
-        };
+        let history = crate::index::site_history(&cluster, inputs.energized_kw, decimals);
         let e = megawatt_economics(&history, &site);
         let text = |a: Amount| a.to_string();
         Ok(MegawattEconomicsView {
             cluster_id,
             energized_kw: inputs.energized_kw,
-            shell_kw_leased: p.shell_kw_leased,
+            shell_kw_leased: cluster.power.shell_kw_leased,
             occupancy_bps: e.occupancy_bps,
             shell_per_mwh: e.shell_per_mwh.map(text),
             gpu_per_mwh: e.gpu_per_mwh.map(text),

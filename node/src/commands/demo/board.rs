@@ -2,7 +2,7 @@
 //! shares, claims and return, and the latest settlement of each lease.
 
 use alloy::primitives::U256;
-use compute_ledger_sdk::Investor;
+use compute_ledger_sdk::{Amount, Investor, MegawattUse, SiteInputs, megawatt_economics};
 
 use super::{setup::DemoCluster, usd};
 use crate::{Result, index::Index};
@@ -21,6 +21,20 @@ fn signed_pct(bps: i128) -> String {
     format!("{sign}{}.{} %", bps.abs() / 100, (bps.abs() % 100) / 10)
 }
 
+/// A site whose megawatts the board compares across uses (mine or lease).
+pub(super) struct PowerSite {
+    pub(super) cluster: u64,
+    pub(super) name: &'static str,
+    pub(super) energized_kw: u64,
+    pub(super) inputs: SiteInputs,
+}
+
+/// A horizontal bar of `value` against `max`, `width` cells at most.
+fn bar(value: u128, max: u128, width: u128) -> String {
+    let cells = if max == 0 { 0 } else { (value * width).div_ceil(max) };
+    "█".repeat(usize::try_from(cells.min(width)).unwrap_or(0))
+}
+
 /// The live summary.
 pub(super) struct Board<'a> {
     pub(super) index: Index,
@@ -28,6 +42,7 @@ pub(super) struct Board<'a> {
     pub(super) investors: &'a [Investor; 3],
     pub(super) names: &'a [&'static str; 3],
     pub(super) epoch_seconds: u32,
+    pub(super) power: Option<PowerSite>,
 }
 
 impl Board<'_> {
@@ -71,6 +86,9 @@ impl Board<'_> {
                 quote,
                 sparkline(&history),
             );
+        }
+        if let Some(site) = &self.power {
+            self.print_power(site)?;
         }
         println!(
             "  {:<8} {:>12} {:>11} {:>11} {:>10} {:>10} {:>9} {:>13}",
@@ -131,6 +149,7 @@ impl Board<'_> {
             self.epoch_seconds
         );
         let leases: Vec<U256> = self.sites.iter().map(|s| s.lease).collect();
+        // (the Texas powered shell's settlements are summarized by its site above)
         super::trading::print_books(&self.index, &leases)?;
         for site in self.sites {
             if let Some(last) = self.index.settlements(site.lease)?.last() {
@@ -158,6 +177,53 @@ impl Board<'_> {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Mine or lease: what each use of the site's megawatts earned per MW-hour, as bars.
+    fn print_power(&self, site: &PowerSite) -> Result<()> {
+        let Some(cluster) = self.index.cluster(site.cluster)? else { return Ok(()) };
+        let decimals = site.inputs.energy_price_per_kwh.decimals();
+        let history = crate::index::site_history(&cluster, site.energized_kw, decimals);
+        let e = megawatt_economics(&history, &site.inputs);
+        let p = &cluster.power;
+        println!(
+            "  mine or lease at {} (cluster {}): {} MW energized, {} MW leased as powered shells ({}), {} demand-response events settled",
+            site.name,
+            site.cluster,
+            site.energized_kw / 1_000,
+            p.shell_kw_leased / 1_000,
+            pct(e.occupancy_bps),
+            p.curtailments_settled,
+        );
+        let base = |a: &Amount| u128::try_from(a.base()).unwrap_or(u128::MAX);
+        let rows = [
+            ("powered shell (rent; energy passed through)", e.shell_per_mwh),
+            ("GPU leases (rent less energy)", e.gpu_per_mwh),
+            ("mining (hashprice less energy)", Some(e.mining_per_mwh)),
+            ("demand response (per committed MWh, on top)", e.demand_response_per_mwh),
+        ];
+        let max = rows.iter().filter_map(|(_, v)| v.as_ref().map(base)).max().unwrap_or(0);
+        for (name, value) in rows {
+            let shown = value.as_ref().map_or("-".to_string(), |v| {
+                let cent = 10u128.pow(u32::from(decimals.saturating_sub(2)));
+                let cents = base(v) / cent;
+                format!("{}.{:02}", cents / 100, cents % 100)
+            });
+            let cells = value.as_ref().map_or(String::new(), |v| bar(base(v), max, 30));
+            println!("    {name:<44} {shown:>9} USD/MWh {cells}");
+        }
+        let best = match e.best_use {
+            MegawattUse::PoweredShell => "lease it as a powered shell",
+            MegawattUse::Gpu => "lease GPUs on it",
+            MegawattUse::Mining => "mine on it",
+        };
+        println!(
+            "    at {} USD per PH/s-day, {} J/TH and {} USD per kWh, the next megawatt pays most if you {best}",
+            site.inputs.hashprice_per_ph_day,
+            site.inputs.fleet_j_per_th,
+            site.inputs.energy_price_per_kwh
+        );
         Ok(())
     }
 }

@@ -129,12 +129,13 @@ impl DemoCommand {
             configs: &configs,
             texas_relayer: &texas_relayer,
             texas_options: &texas_options,
+            power_site: miners.cluster,
         };
-        let archive = node.archive.clone();
+        let (archive, index) = (node.archive.clone(), node.index.clone());
         let epoch_s = u64::from(args.epoch_seconds);
         let (played, curtailed) = tokio::join!(
             scenario.play(&mut node, &mut nordic_node, texas_oracle),
-            miners.play(&archive, epoch_s, &shutdown)
+            miners.play(&archive, &index, epoch_s, &shutdown)
         );
         let played = played.and(curtailed);
         // A failed step stops the demo, its node process included.

@@ -11,7 +11,7 @@ use compute_ledger_sdk::{Investor, Reports};
 
 use super::{
     DemoCommand,
-    board::Board,
+    board::{Board, PowerSite},
     child_node::ChildNode,
     now, say,
     setup::{DemoCluster, Market, NAMES},
@@ -67,6 +67,8 @@ pub(super) struct Scenario<'a> {
     /// The account that submits the second cluster's reports.
     pub(super) texas_relayer: &'a Reports,
     pub(super) texas_options: &'a OracleOptions,
+    /// The miner site whose megawatts the board compares across uses.
+    pub(super) power_site: u64,
 }
 
 impl Scenario<'_> {
@@ -78,7 +80,8 @@ impl Scenario<'_> {
         nordic_node: &mut ChildNode,
         texas_oracle: OracleHandle,
     ) -> Result<()> {
-        let Self { args, market, incidents, configs, texas_relayer, texas_options } = *self;
+        let Self { args, market, incidents, configs, texas_relayer, texas_options, power_site } =
+            *self;
         let (sites, investors, tenant) = (&market.sites, &market.investors, &market.tenant);
         let (index, shutdown) = (node.index.clone(), node.shutdown().clone());
         let Incidents { outage_epoch, dark_epoch, omitted_epoch } = *incidents;
@@ -127,6 +130,12 @@ impl Scenario<'_> {
             investors,
             names: &NAMES,
             epoch_seconds: args.epoch_seconds,
+            power: Some(PowerSite {
+                cluster: power_site,
+                name: "Texas miners",
+                energized_kw: super::demand::ENERGIZED_KW,
+                inputs: super::demand::MinerSite::inputs()?,
+            }),
         };
         // The dark oracle: stopped once its epoch began and the epoch before it is on chain, back
         // after the dark epoch's reporting deadline. Checked on every poll, so it happens on time

@@ -77,8 +77,8 @@ impl Market {
             .port(args.port)
             .block_time(1)
             .arg("--mnemonic-random")
-            // 10 for the market, 2 for the demand-response site and its utility.
-            .args(["--accounts", "12"])
+            // 10 for the market; the Texas site's owner, its utility and its AI tenant.
+            .args(["--accounts", "13"])
             .try_spawn()
             .map_err(|e| NodeError::Config {
                 origin: args.anvil.display().to_string(),
