@@ -38,10 +38,11 @@ const DEPLOYMENT: &str = "meta/deployment";
 /// reorg can be rolled back to.
 const FLOOR: &str = "meta/floor";
 const RANGE_PREFIX: &str = "range/";
-/// The key layout the index was built with; an index built before the secondary lease keys
-/// (no layout key) must be rebuilt, or filtered queries would miss its leases.
+/// The key layout the index was built with; an index of an older layout must be rebuilt, or
+/// queries would miss what it never recorded: layout 2 added the secondary lease keys, layout 3
+/// the demand-response events and each site's power totals.
 const LAYOUT: &str = "meta/layout";
-const CURRENT_LAYOUT: u32 = 2;
+const CURRENT_LAYOUT: u32 = 3;
 
 pub(crate) fn cluster_key(id: u64) -> String {
     format!("cluster/{id:016x}")
@@ -285,7 +286,8 @@ impl Index {
                 path: self.path.clone(),
                 reason: format!(
                     "was built with key layout {} but this node needs layout {CURRENT_LAYOUT} \
-                     (secondary lease keys): delete the directory to re-index",
+                     (secondary lease keys, demand response and power totals): delete the \
+                     directory to re-index",
                     layout.unwrap_or(1)
                 ),
             });
@@ -746,6 +748,34 @@ mod tests {
                 _ => return out,
             }
         }
+    }
+
+    #[test]
+    fn an_index_of_an_older_layout_is_refused_with_how_to_rebuild_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let index = market_index(dir.path());
+        let deployment = Deployment {
+            chain_id: 31_337,
+            registry: Address::with_last_byte(1),
+            market: Address::with_last_byte(2),
+            disputes: Address::with_last_byte(3),
+            stablecoin: Address::with_last_byte(4),
+            exchange: None,
+            collateral: None,
+            morpho: None,
+            pricer: None,
+            demand_response: Some(Address::with_last_byte(5)),
+            deploy_block: 1,
+        };
+        // Built by a node before demand response was indexed: its events were never read.
+        index.db.insert(LAYOUT, encode(&2u32)).expect("old layout");
+        let err = index.bind(&deployment).expect_err("older layout");
+        assert!(
+            err.to_string().contains("layout 2") && err.to_string().contains("re-index"),
+            "{err}"
+        );
+        let fresh = Index::open(&dir.path().join("fresh")).expect("open");
+        fresh.bind(&deployment).expect("a new index takes the current layout");
     }
 
     #[test]

@@ -41,6 +41,8 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
         "the utility's VTN sends event 1",
         "the miners curtailed: the oracle measured",
         "event 1 settled:",
+        "15,000 kW powered shell",
+        "mine or lease at Texas miners",
         "stopped cleanly",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in:\n{stdout}");
@@ -54,9 +56,14 @@ fn the_demo_runs_its_incidents_and_balances_the_books() {
     // The curtailment was paid (not just settled at zero).
     let settled = stdout.lines().find(|l| l.contains("event 1 settled:")).expect("settled line");
     assert!(!settled.contains("paid 0 USD") && !settled.contains("paid 0.00 USD"), "{settled}");
+    // The AI tenant's powered shell got all its power in the curtailment's epoch.
+    let shell = stdout.lines().find(|l| l.contains("the AI tenant's powered shell in that epoch"));
+    let shell = shell.expect("powered-shell line");
+    let figures: Vec<&str> = shell.split(": ").nth(1).expect("figures").split(' ').collect();
+    assert_eq!(figures[0], figures[2], "power available = capacity: {shell}");
     let books = stdout.lines().find(|l| l.contains("rounding dust")).expect("books line");
     let dust: u64 = books
-        .split("plus ")
+        .split(") and ")
         .nth(1)
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())

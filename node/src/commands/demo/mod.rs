@@ -130,6 +130,7 @@ impl DemoCommand {
             texas_relayer: &texas_relayer,
             texas_options: &texas_options,
             power_site: miners.cluster,
+            power_lease: miners.shell,
         };
         let (archive, index) = (node.archive.clone(), node.index.clone());
         let epoch_s = u64::from(args.epoch_seconds);

@@ -18,9 +18,7 @@ use super::{
     usd,
 };
 use crate::{
-    OracleHandle, Result, RunningNode, Shutdown,
-    index::model::{ClusterRow, SyncStatus},
-    loops::OracleOptions,
+    OracleHandle, Result, RunningNode, Shutdown, index::model::SyncStatus, loops::OracleOptions,
 };
 
 /// When each scripted incident happens, in the clusters' epochs.
@@ -67,8 +65,9 @@ pub(super) struct Scenario<'a> {
     /// The account that submits the second cluster's reports.
     pub(super) texas_relayer: &'a Reports,
     pub(super) texas_options: &'a OracleOptions,
-    /// The miner site whose megawatts the board compares across uses.
+    /// The miner site whose megawatts the board compares across uses, and its powered shell.
     pub(super) power_site: u64,
+    pub(super) power_lease: U256,
 }
 
 impl Scenario<'_> {
@@ -80,8 +79,16 @@ impl Scenario<'_> {
         nordic_node: &mut ChildNode,
         texas_oracle: OracleHandle,
     ) -> Result<()> {
-        let Self { args, market, incidents, configs, texas_relayer, texas_options, power_site } =
-            *self;
+        let Self {
+            args,
+            market,
+            incidents,
+            configs,
+            texas_relayer,
+            texas_options,
+            power_site,
+            power_lease,
+        } = *self;
         let (sites, investors, tenant) = (&market.sites, &market.investors, &market.tenant);
         let (index, shutdown) = (node.index.clone(), node.shutdown().clone());
         let Incidents { outage_epoch, dark_epoch, omitted_epoch } = *incidents;
@@ -308,28 +315,34 @@ impl Scenario<'_> {
         }
         wait_for_index(&chain, &node.sync, &shutdown).await?;
         board.print(args.epochs, args.epochs)?;
+        // The market's balance against what it owes, all read at one block (a settlement in
+        // between would move a powered shell's energy from its escrow into its site's bond).
+        let block = alloy::eips::BlockId::number(market.issuer.head().await?.0);
+        let read = |e: alloy::contract::Error| compute_ledger_sdk::SdkError::from(e);
+        let contract = market.issuer.market();
+        let token = market.deployment.stablecoin;
         let held = market
             .issuer
             .stablecoin()
             .balanceOf(market.deployment.market)
             .call()
+            .block(block)
             .await
-            .map_err(compute_ledger_sdk::SdkError::from)?;
-        let bonds: U256 = sites
-            .iter()
-            .map(|s| {
-                index
-                    .cluster(s.id)
-                    .ok()
-                    .flatten()
-                    .map_or(U256::ZERO, |c: ClusterRow| c.bonds.values().map(|b| b.total).sum())
-            })
-            .sum();
+            .map_err(read)?;
+        let mut bonds = U256::ZERO;
+        for cluster in sites.iter().map(|s| s.id).chain([power_site]) {
+            let bond = contract.bondOf(cluster, token).call().block(block).await.map_err(read)?;
+            bonds += U256::from(bond.total);
+        }
+        let shell = contract.getLease(power_lease).call().block(block).await.map_err(read)?;
+        let shell_held =
+            U256::from(shell.escrow) + U256::from(shell.rentPool) + U256::from(shell.credits);
         println!(
-            "  the market holds {} USD: the owners' bonds ({} USD) plus {} base units of rounding dust",
+            "  the market holds {} USD: the owners' bonds ({} USD), the powered shell's escrow and unclaimed rent ({} USD) and {} base units of rounding dust",
             usd(held),
             usd(bonds),
-            held.saturating_sub(bonds)
+            usd(shell_held),
+            held.saturating_sub(bonds + shell_held)
         );
         if args.exit_when_done {
             shutdown.trigger();
