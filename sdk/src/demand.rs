@@ -9,7 +9,7 @@ use alloy::{
     providers::{DynProvider, Provider},
     rpc::types::Filter,
     signers::{SignerSync, local::PrivateKeySigner},
-    sol_types::SolEvent,
+    sol_types::{SolEvent, SolStruct, eip712_domain},
 };
 use compute_ledger_types::{CurtailmentLeaf, encode_signature};
 
@@ -19,6 +19,27 @@ use crate::{
     events::get_logs_adaptive,
     tx::{event_in, transact},
 };
+
+alloy::sol! {
+    /// What an attestor signs to acknowledge an event (`DemandResponse.ACK_TYPEHASH`).
+    struct CurtailmentAck {
+        uint256 eventId;
+        uint64 clusterId;
+    }
+}
+
+/// The EIP-712 digest an attestor signs to acknowledge `event_id` for `cluster_id`, computed here
+/// (never taken from an RPC: a lying node could otherwise hand the attestor key a report's digest
+/// to sign).
+pub fn ack_digest(chain_id: u64, contract: Address, event_id: U256, cluster_id: u64) -> B256 {
+    let domain = eip712_domain! {
+        name: "ComputeLedgerDemandResponse",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: contract,
+    };
+    CurtailmentAck { eventId: event_id, clusterId: cluster_id }.eip712_signing_hash(&domain)
+}
 
 /// What one event's settlement paid and charged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,13 +333,16 @@ impl Site {
     }
 
     /// The acknowledgement of `event_id` signed by one of the cluster's attestors: the proof the
-    /// site received the event (the sponsor relays it with [`Sponsor::acknowledge`]).
+    /// site received the event (the sponsor relays it with [`Sponsor::acknowledge`]). The digest
+    /// is typed data built here ([`ack_digest`]); only the event's cluster is read from the chain.
     pub async fn sign_acknowledgement(
         &self,
         event_id: U256,
         attestor: &PrivateKeySigner,
     ) -> Result<Bytes> {
-        let digest = self.client.demand_response()?.ackDigest(event_id).call().await?;
+        let contract = *self.client.demand_response()?.address();
+        let cluster = self.client.curtailment_event(event_id).await?.cluster_id;
+        let digest = ack_digest(self.client.deployment().chain_id, contract, event_id, cluster);
         let signature = attestor
             .sign_hash_sync(&digest)
             .map_err(|e| SdkError::Invalid(format!("signing the acknowledgement: {e}")))?;

@@ -62,7 +62,7 @@ pub use client::{
     Client, STABLECOIN_DECIMALS, read_provider, read_provider_with, token_decimals,
     wallet_provider, wallet_provider_with,
 };
-pub use demand::{CurtailmentEventInfo, CurtailmentSettlement, Site, Sponsor};
+pub use demand::{CurtailmentEventInfo, CurtailmentSettlement, Site, Sponsor, ack_digest};
 pub use deploy::{DeployParams, Deployment, MORPHO_LLTV, NAV_MAX_RISE_BPS, deploy};
 pub use economics::{MegawattEconomics, MegawattUse, SiteHistory, SiteInputs, megawatt_economics};
 pub use error::{Result, SdkError};

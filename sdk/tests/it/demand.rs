@@ -35,6 +35,11 @@ async fn attested_curtailment_is_paid_and_an_event_never_received_costs_nothing(
     let now = m.governance.chain_time().await.expect("time");
     let event = sponsor.dispatch(enrollment, now + 5, now + 29).await.expect("dispatch");
     let info = m.governance.curtailment_event(event).await.expect("event");
+    // The digest the attestor signs is built locally and is the contract's.
+    let dr = m.governance.demand_response().expect("dr");
+    let local =
+        compute_ledger_sdk::ack_digest(m.deployment.chain_id, *dr.address(), event, m.cluster_id);
+    assert_eq!(local, dr.ackDigest(event).call().await.expect("digest"));
     let ack = site.sign_acknowledgement(event, &m.attestors[0]).await.expect("sign");
     sponsor.acknowledge(event, ack).await.expect("acknowledge");
     assert!(m.governance.curtailment_event(event).await.expect("event").acknowledged);
