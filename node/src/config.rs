@@ -149,6 +149,35 @@ impl VenConfig {
         }
     }
 
+    /// The VTN's URL, checked: `https`, except on this machine (loopback), since the VEN sends
+    /// its client secret there; and no credentials in it (they would end up in logs).
+    pub fn vtn_url(&self) -> Result<reqwest::Url> {
+        let bad =
+            |reason: String| NodeError::Config { origin: "[oracles.ven] vtn_url".into(), reason };
+        let url = reqwest::Url::parse(&self.vtn_url)
+            .map_err(|e| bad(format!("{:?} is not a URL: {e}", self.vtn_url)))?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("put no credentials in the URL: the VEN authenticates with \
+                            client_id and secret_file"
+                .into()));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let loopback = host == "localhost"
+            || host
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        match url.scheme() {
+            "https" => Ok(url),
+            "http" if loopback => Ok(url),
+            scheme => Err(bad(format!(
+                "{scheme}:// to {}: use https (the VEN sends its secret to the VTN); plain http \
+                 only to a VTN on this machine",
+                url.host_str().unwrap_or("?")
+            ))),
+        }
+    }
+
     /// The client secret, from its file (trimmed).
     pub fn secret(&self) -> Result<String> {
         let text = std::fs::read_to_string(&self.secret_file).map_err(|e| NodeError::Config {
@@ -464,6 +493,18 @@ mod tests {
         let mut ven = ven.clone();
         ven.secret_file = dir.path().join("missing");
         assert!(ven.secret().expect_err("missing").to_string().contains("secret_file"));
+        assert_eq!(ven.vtn_url().expect("loopback http").port(), Some(3100));
+        for (url, why) in [
+            ("http://vtn.utility.example", "use https"),
+            ("https://ven:pw@vtn.utility.example", "no credentials"),
+            ("vtn.utility.example", "not a URL"),
+        ] {
+            let ven = VenConfig { vtn_url: url.into(), ..ven.clone() };
+            let err = ven.vtn_url().expect_err(url).to_string();
+            assert!(err.contains(why), "{url}: {err}");
+        }
+        let remote = VenConfig { vtn_url: "https://vtn.utility.example".into(), ..ven };
+        assert!(remote.vtn_url().is_ok());
         let typo = NodeConfig::from_toml(&entry("shedule = \"a\""), "n").expect_err("typo");
         assert!(typo.to_string().contains("shedule"), "{typo}");
     }

@@ -140,7 +140,8 @@ pub(crate) async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
                         reason: "a VEN acknowledges events with the attestor key: set [signer]"
                             .into(),
                     })?;
-                    let vtn = VtnClient::new(&ven.vtn_url, &ven.client_id, &ven.secret()?)?;
+                    let vtn =
+                        VtnClient::new(ven.vtn_url()?.as_str(), &ven.client_id, &ven.secret()?)?;
                     let site = compute_ledger_sdk::Site::new(client.clone());
                     let load = ven.flexible_load()?;
                     tracing::info!(cluster = config.cluster_id, vtn = %ven.vtn_url, "VEN on");
