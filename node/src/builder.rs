@@ -228,10 +228,11 @@ impl RunningNode {
         OracleHandle { stop, finished }
     }
 
-    /// Starts a site's OpenADR VEN, polling its VTN every `every` until the node stops.
+    /// Starts a site's OpenADR VEN, polling its VTN every `every` until the node stops; it
+    /// reports each attested curtailment to the VTN from this node's deliveries archive.
     pub fn spawn_ven(&mut self, ven: crate::openadr::ven::Ven, every: Duration) {
         let shutdown = self.shutdown.clone();
-        self.spawn(ven.run(every, shutdown));
+        self.spawn(ven.with_archive(self.archive.clone()).run(every, shutdown));
     }
 
     /// Runs `task` until it ends; an error stops every other loop of the node.

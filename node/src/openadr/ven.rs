@@ -19,7 +19,7 @@ use super::{
     client::{Event, Interval, Report, ReportResource, ValuesMap, VtnClient},
     parse_event_name, rfc3339, window_of,
 };
-use crate::{NodeError, Result, Shutdown};
+use crate::{NodeError, Result, Shutdown, index::DeliveriesArchive};
 
 /// How the site sheds its flexible load for an accepted event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +76,8 @@ pub struct AcceptedEvent {
     pub start: u64,
     /// Window end (unix, exclusive).
     pub end: u64,
+    /// The cluster epoch whose report attests it.
+    pub report_epoch: u64,
     /// Whether its report was posted to the VTN.
     pub reported: bool,
 }
@@ -90,6 +92,7 @@ pub struct Ven {
     load: FlexibleLoad,
     accepted: BTreeMap<U256, AcceptedEvent>,
     refused: BTreeSet<String>,
+    archive: Option<DeliveriesArchive>,
 }
 
 impl Ven {
@@ -110,7 +113,15 @@ impl Ven {
             load,
             accepted: BTreeMap::new(),
             refused: BTreeSet::new(),
+            archive: None,
         }
+    }
+
+    /// Reports each accepted event's attested curtailment to the VTN once this node's oracle has
+    /// archived the report that attests it (in [`run`](Self::run)).
+    pub fn with_archive(mut self, archive: DeliveriesArchive) -> Self {
+        self.archive = Some(archive);
+        self
     }
 
     /// The events accepted so far.
@@ -154,7 +165,7 @@ impl Ven {
     /// if the chain contradicts it. Returns whether it was accepted now.
     async fn consider(&mut self, event: &Event, event_id: U256) -> Result<bool> {
         match self.check(event, event_id).await? {
-            Ok((start, end, acknowledged)) => {
+            Ok((start, end, acknowledged, report_epoch)) => {
                 self.load.shed(event_id, start, end).await?;
                 if !acknowledged {
                     self.site.acknowledge(event_id, &self.attestor).await?;
@@ -167,8 +178,14 @@ impl Ven {
                     "demand-response event accepted: load shed and acknowledged on chain"
                 );
                 let vtn_event_id = event.id.clone();
-                let accepted =
-                    AcceptedEvent { event_id, vtn_event_id, start, end, reported: false };
+                let accepted = AcceptedEvent {
+                    event_id,
+                    vtn_event_id,
+                    start,
+                    end,
+                    report_epoch,
+                    reported: false,
+                };
                 self.accepted.insert(event_id, accepted);
                 Ok(true)
             }
@@ -192,7 +209,7 @@ impl Ven {
         &self,
         event: &Event,
         event_id: U256,
-    ) -> Result<std::result::Result<(u64, u64, bool), String>> {
+    ) -> Result<std::result::Result<(u64, u64, bool, u64), String>> {
         let Some(period) = event.intervals.first().and_then(|i| i.interval_period.as_ref()) else {
             return Ok(Err("the VTN event has no interval period".into()));
         };
@@ -222,7 +239,7 @@ impl Ven {
             // seeing its meter).
             Err("already started".into())
         } else {
-            Ok((window.0, window.1, info.acknowledged))
+            Ok((window.0, window.1, info.acknowledged, info.report_epoch))
         })
     }
 
@@ -265,6 +282,47 @@ impl Ven {
         Ok(true)
     }
 
+    /// Posts the report of every accepted event whose curtailment leaf is archived and not
+    /// reported yet; a failure is logged and tried again at the next poll. Returns how many
+    /// were posted.
+    pub async fn report_attested(&mut self) -> usize {
+        let Some(archive) = self.archive.clone() else { return 0 };
+        let mut posted = 0;
+        let due: Vec<(U256, u64)> = self
+            .accepted
+            .values()
+            .filter(|e| !e.reported)
+            .map(|e| (e.event_id, e.report_epoch))
+            .collect();
+        for (event_id, epoch) in due {
+            let leaf = match archive.tree(self.cluster_id, epoch) {
+                Ok(tree) => tree.and_then(|t| t.curtailment(event_id).copied()),
+                Err(e) => {
+                    tracing::warn!(event = %event_id, "reading the deliveries archive: {e}");
+                    continue;
+                }
+            };
+            let Some(leaf) = leaf else { continue };
+            match self.report(&leaf).await {
+                Ok(_) => {
+                    posted += 1;
+                    tracing::info!(
+                        cluster = self.cluster_id,
+                        event = %event_id,
+                        baseline_wh = leaf.baseline_wh,
+                        actual_wh = leaf.actual_wh,
+                        "curtailment reported to the VTN"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    event = %event_id,
+                    "curtailment not reported to the VTN yet: {e}; trying again at the next poll"
+                ),
+            }
+        }
+        posted
+    }
+
     /// Polls every `every` until shutdown; a VTN or chain failure is logged and retried with
     /// backoff (no event is acknowledged while either is unreachable).
     pub async fn run(mut self, every: Duration, shutdown: Shutdown) -> Result<()> {
@@ -272,6 +330,7 @@ impl Ven {
         let mut pacer = super::Pacer::new(every, &shutdown);
         loop {
             let polled = self.poll().await.map(drop);
+            self.report_attested().await;
             if pacer.after(&what, polled).await {
                 return Ok(());
             }

@@ -176,7 +176,9 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
         attestor_key.clone(),
         cluster,
         FlexibleLoad::Schedule(schedule.clone()),
-    );
+    )
+    .with_archive(archive.clone());
+    assert_eq!(ven.report_attested().await, 0, "nothing attested yet");
     let accepted = ven.poll().await.expect("VEN polls");
     assert_eq!(accepted, vec![events[0]]);
     assert!(m.governance.curtailment_event(events[0]).await.expect("event").acknowledged);
@@ -200,7 +202,9 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
         (measured - truth_wh).abs() <= truth_wh * 0.01,
         "measured {measured} Wh, truth {truth_wh} Wh"
     );
-    assert!(ven.report(&leaf).await.expect("report posted"));
+    // The VEN reports it from the archive (as its run loop does), once.
+    assert_eq!(ven.report_attested().await, 1);
+    assert_eq!(ven.report_attested().await, 0, "reported once");
     let reports = grid.reports(&vtn_event.id).await.expect("grid reads");
     let payloads = &reports[0].resources[0].intervals[0].payloads;
     assert_eq!(payloads[0].value_type, "BASELINE");
