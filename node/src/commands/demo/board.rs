@@ -188,7 +188,7 @@ impl Board<'_> {
         let e = megawatt_economics(&history, &site.inputs);
         let p = &cluster.power;
         println!(
-            "  mine or lease at {} (cluster {}): {} MW energized, {} MW leased as powered shells ({}), {} demand-response events settled",
+            "  mine or lease at {} (cluster {}): {} MW energized, {} MW leased as powered shells ({}), demand-response events settled: {}",
             site.name,
             site.cluster,
             site.energized_kw / 1_000,
