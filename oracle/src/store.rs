@@ -27,6 +27,8 @@ const CARRY_KEY: &[u8] = b"carry";
 const CURTAILMENT_PREFIX: &[u8] = b"curtailment/";
 /// `meta` key of the time up to which the node has told this store every acknowledged event.
 const CURTAILMENTS_SYNCED_KEY: &[u8] = b"curtailments-synced";
+/// The next block the node's acknowledgement watch reads.
+const ACK_CURSOR_KEY: &[u8] = b"ack-cursor";
 /// `pruned` value while an epoch's files may still exist (a prune interrupted by a crash).
 const PRUNE_PENDING: &[u8] = b"pending";
 /// `pruned` value once an epoch's files are gone.
@@ -324,5 +326,17 @@ impl SampleStore {
     /// Up to when every acknowledged event is known (`None`: never synced).
     pub fn curtailments_synced(&self) -> Result<Option<u64>> {
         Ok(self.meta.get(CURTAILMENTS_SYNCED_KEY)?.map(|v| key_u64(&v)))
+    }
+
+    /// Records the next block the node's acknowledgement watch reads (so a restart resumes there
+    /// instead of re-reading the chain from the deployment).
+    pub fn set_ack_cursor(&self, block: u64) -> Result<()> {
+        self.meta.insert(ACK_CURSOR_KEY, &block.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// The next block the acknowledgement watch reads (`None`: it never ran).
+    pub fn ack_cursor(&self) -> Result<Option<u64>> {
+        Ok(self.meta.get(ACK_CURSOR_KEY)?.map(|v| key_u64(&v)))
     }
 }

@@ -17,6 +17,10 @@ use crate::{Result, Shutdown};
 /// taken to cover acknowledgements up to this long before it started.
 pub const ACK_SYNC_MARGIN_S: u64 = 3;
 
+/// Blocks re-read below the stored cursor after a restart: an acknowledgement in a block a
+/// shallow reorg replaced is read again from the new chain.
+pub const ACK_REREAD_BLOCKS: u64 = 64;
+
 /// Follows one cluster's acknowledgements.
 #[derive(Debug)]
 pub struct AckWatch {
@@ -29,11 +33,18 @@ pub struct AckWatch {
 
 impl AckWatch {
     /// Watches `client`'s deployment for `cluster_id`'s acknowledged events, recording them in
-    /// the oracle's `store`.
+    /// the oracle's `store`; resumes a little before where the last run stopped.
     pub fn new(client: Client, cluster_id: u64, store: SampleStore) -> Result<Self> {
         let contract = *client.demand_response()?.address();
-        let next_block = client.deployment().deploy_block;
+        let deployed = client.deployment().deploy_block;
+        let resume = store.ack_cursor()?.map(|b| b.saturating_sub(ACK_REREAD_BLOCKS));
+        let next_block = resume.unwrap_or(deployed).max(deployed);
         Ok(Self { client, cluster_id, contract, store, next_block })
+    }
+
+    /// The next block a pass reads from.
+    pub fn next_block(&self) -> u64 {
+        self.next_block
     }
 
     /// One pass from the last block seen to the head; returns the events newly recorded.
@@ -65,8 +76,9 @@ impl AckWatch {
         if self.store.curtailments_synced()?.is_none_or(|before| synced > before) {
             self.store.set_curtailments_synced(synced)?;
         }
-        self.store.flush().await?;
         self.next_block = self.next_block.max(head + 1);
+        self.store.set_ack_cursor(self.next_block)?;
+        self.store.flush().await?;
         Ok(recorded)
     }
 

@@ -145,7 +145,7 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
     let shutdown = Shutdown::new();
     let oracle = tokio::spawn(loops::oracle_loop(
         config,
-        OracleOptions { samples: Some(samples), ..OracleOptions::default() },
+        OracleOptions { samples: Some(samples.clone()), ..OracleOptions::default() },
         compute_ledger_sdk::Reports::new(m.reports_client().await),
         archive.clone(),
         Arc::default(),
@@ -256,6 +256,16 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
     );
     shutdown.trigger();
     oracle.await.expect("join").expect("oracle");
+    // A restarted node's acknowledgement watch resumes near where this one stopped, not at the
+    // deployment block.
+    let store = samples.store(cluster, None).expect("store");
+    let stopped_at = store.ack_cursor().expect("read").expect("the watch kept its cursor");
+    use compute_ledger_node::openadr::watch::{ACK_REREAD_BLOCKS, AckWatch};
+    let watch = AckWatch::new(m.reports_client().await, cluster, store).expect("watch");
+    let (head, _) = m.governance.head().await.expect("head");
+    assert!(stopped_at > m.deployment.deploy_block && stopped_at <= head + 1, "{stopped_at}");
+    let resumed = stopped_at.saturating_sub(ACK_REREAD_BLOCKS).max(m.deployment.deploy_block);
+    assert_eq!(watch.next_block(), resumed);
     let dr = m.governance.demand_response().expect("dr");
     let deadline = u64::try_from(dr.attestationDeadline(events[2]).call().await.expect("deadline"))
         .expect("time");
