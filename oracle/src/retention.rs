@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use crate::{OracleConfig, OracleError, Result, SampleStore};
+use crate::{EpochClock, OracleConfig, OracleError, Result, SampleStore};
 
 /// Where an epoch's telemetry archive is written.
 pub(crate) fn archive_path(config: &OracleConfig, epoch: u64) -> PathBuf {
@@ -53,6 +53,13 @@ impl Retention {
         }
         self.store.mark_pruned(epoch)?;
         self.remove_files(epoch)?;
+        // The demand-response events this epoch or an earlier one attested are done with.
+        let clock = EpochClock { genesis: self.config.genesis, length: self.config.epoch_length };
+        for window in self.store.curtailments()? {
+            if clock.epoch_of(window.end.saturating_sub(1)).is_some_and(|e| e <= epoch) {
+                self.store.remove_curtailment(&window)?;
+            }
+        }
         tracing::info!(epoch, "epoch pruned");
         Ok(())
     }

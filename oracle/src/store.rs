@@ -308,6 +308,15 @@ impl SampleStore {
         Ok(())
     }
 
+    /// Forgets a recorded event (once the report that attests it is pruned).
+    pub fn remove_curtailment(&self, window: &CurtailmentWindow) -> Result<()> {
+        let mut key = CURTAILMENT_PREFIX.to_vec();
+        key.extend_from_slice(window.demand_response.as_slice());
+        key.extend_from_slice(&window.event_id.to_be_bytes::<32>());
+        self.meta.remove(key)?;
+        Ok(())
+    }
+
     /// Every recorded event, in (contract, event id) order.
     pub fn curtailments(&self) -> Result<Vec<CurtailmentWindow>> {
         self.meta

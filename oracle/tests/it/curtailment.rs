@@ -102,6 +102,12 @@ async fn acknowledged_curtailment_is_attested_within_one_percent_and_reproducibl
     let records = archive_records(&oracle, 1..=2);
     let again = measure_curtailment(1, &acked, BASELINE_S, &records).expect("reproduced");
     assert_eq!(again, leaf);
+
+    // Once its report epoch is pruned (settled on chain), the event's window is forgotten.
+    oracle.prune_epoch(1).expect("prune");
+    assert_eq!(oracle.store().curtailments().expect("read").len(), 1, "epoch 2 still kept");
+    oracle.prune_epoch(2).expect("prune");
+    assert!(oracle.store().curtailments().expect("read").is_empty());
 }
 
 /// `config` plus a 400 kW powered shell on two feeds (one loses power for 5 s) as lease 3.
