@@ -74,37 +74,13 @@ impl FacilityMeter {
                 Ok(unit.to_mj(value))
             }
             Self::Prometheus { url, query, unit } => {
-                #[derive(Deserialize)]
-                struct Answer {
-                    status: String,
-                    data: Option<Data>,
-                }
-                #[derive(Deserialize)]
-                struct Data {
-                    result: Vec<Item>,
-                }
-                #[derive(Deserialize)]
-                struct Item {
-                    value: (f64, String),
-                }
-                let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
-                let http = |reason: String| OracleError::Http { url: endpoint.clone(), reason };
-                let params = [("query", query.clone()), ("time", t.to_string())];
-                let answer: Answer = client
-                    .get(&endpoint)
-                    .query(&params)
-                    .send()
-                    .await
-                    .map_err(|e| http(e.to_string()))?
-                    .json()
-                    .await
-                    .map_err(|e| http(e.to_string()))?;
-                let value = (answer.status == "success")
-                    .then_some(answer.data)
-                    .flatten()
-                    .and_then(|d| d.result.into_iter().next())
-                    .and_then(|item| item.value.1.parse::<f64>().ok())
-                    .ok_or_else(|| http(format!("query {query:?} returned no value at t={t}")))?;
+                let series = super::instant_query(client, url, query, t).await?;
+                let value = series.into_iter().next().map(|(_, value)| value).ok_or_else(|| {
+                    OracleError::Http {
+                        url: url.clone(),
+                        reason: format!("query {query:?} returned no value at t={t}"),
+                    }
+                })?;
                 Ok(unit.to_mj(value))
             }
         }

@@ -73,6 +73,51 @@ impl TelemetrySource {
     }
 }
 
+/// An instant PromQL query at second `t` on the Prometheus server at `url`: every series' labels
+/// and value (series whose value is not a number are left out).
+pub(crate) async fn instant_query(
+    client: &reqwest::Client,
+    url: &str,
+    query: &str,
+    t: u64,
+) -> Result<Vec<(std::collections::BTreeMap<String, String>, f64)>> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        status: String,
+        data: Option<Data>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Data {
+        result: Vec<Item>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Item {
+        #[serde(default)]
+        metric: std::collections::BTreeMap<String, String>,
+        value: (f64, String),
+    }
+    let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
+    let http = |reason: String| OracleError::Http { url: endpoint.clone(), reason };
+    let params = [("query", query.to_string()), ("time", t.to_string())];
+    let answer: Answer = client
+        .get(&endpoint)
+        .query(&params)
+        .send()
+        .await
+        .map_err(|e| http(e.to_string()))?
+        .json()
+        .await
+        .map_err(|e| http(e.to_string()))?;
+    let Some(data) = (answer.status == "success").then_some(answer.data).flatten() else {
+        return Err(http(format!("query {query:?} failed at t={t}")));
+    };
+    Ok(data
+        .result
+        .into_iter()
+        .filter_map(|item| Some((item.metric, item.value.1.parse::<f64>().ok()?)))
+        .collect())
+}
+
 /// GET `url` and return the body, with errors that name the URL.
 pub(crate) async fn http_get_text(client: &reqwest::Client, url: &str) -> Result<String> {
     let http = |reason: String| OracleError::Http { url: url.to_string(), reason };

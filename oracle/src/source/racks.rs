@@ -124,42 +124,10 @@ async fn query(
     label: &str,
     t: u64,
 ) -> Result<BTreeMap<String, f64>> {
-    #[derive(Deserialize)]
-    struct Answer {
-        status: String,
-        data: Option<Data>,
-    }
-    #[derive(Deserialize)]
-    struct Data {
-        result: Vec<Item>,
-    }
-    #[derive(Deserialize)]
-    struct Item {
-        metric: BTreeMap<String, String>,
-        value: (f64, String),
-    }
-    let endpoint = format!("{}/api/v1/query", url.trim_end_matches('/'));
-    let http = |reason: String| OracleError::Http { url: endpoint.clone(), reason };
-    let params = [("query", query.to_string()), ("time", t.to_string())];
-    let answer: Answer = client
-        .get(&endpoint)
-        .query(&params)
-        .send()
-        .await
-        .map_err(|e| http(e.to_string()))?
-        .json()
-        .await
-        .map_err(|e| http(e.to_string()))?;
-    let Some(data) = (answer.status == "success").then_some(answer.data).flatten() else {
-        return Err(http(format!("query {query:?} failed at t={t}")));
-    };
-    Ok(data
-        .result
+    let series = super::instant_query(client, url, query, t).await?;
+    Ok(series
         .into_iter()
-        .filter_map(|item| {
-            let id = item.metric.get(label)?.clone();
-            Some((id, item.value.1.parse::<f64>().ok()?))
-        })
+        .filter_map(|(labels, value)| Some((labels.get(label)?.clone(), value)))
         .collect())
 }
 

@@ -113,7 +113,8 @@ impl MinerSite {
             .map_err(compute_ledger_sdk::SdkError::from)?
             .genesis;
 
-        let (shell, shell_epochs) = Self::lease_shell(&owner, &ai_tenant, cluster, args).await?;
+        let (shell, shell_epochs) =
+            Self::lease_shell(&owner, &ai_tenant, cluster, genesis, args).await?;
 
         let sponsor = Sponsor::new(utility.clone());
         let price = Amount::parse(PRICE_PER_KWH, STABLECOIN_DECIMALS)?;
@@ -215,15 +216,9 @@ impl MinerSite {
         owner: &Client,
         ai_tenant: &Client,
         cluster: u64,
+        genesis: u64,
         args: &DemoCommand,
     ) -> Result<(U256, std::ops::Range<u64>)> {
-        let genesis = owner
-            .registry()
-            .clusterInfo(cluster)
-            .call()
-            .await
-            .map_err(compute_ledger_sdk::SdkError::from)?
-            .genesis;
         let owner = Owner::new(owner.clone());
         owner.deposit_bond(cluster, Amount::parse("1000", STABLECOIN_DECIMALS)?).await?;
         let start = shell_start(genesis, args);
