@@ -14,7 +14,7 @@ use std::{
 
 use compute_ledger_oracle::{
     Carry, EnergyUnit, EpochAccumulator, EpochClock, FacilityMeter, Oracle, PrometheusSource,
-    SourceConfig, TelemetrySource, run_range, unix_now,
+    RackMeters, SourceConfig, TelemetrySource, run_range, unix_now,
 };
 
 use crate::common::{
@@ -107,7 +107,11 @@ fn now_ms() -> u64 {
 async fn reads_dcgm_series_from_a_real_prometheus() {
     let Some(binary) = prometheus_binary() else { return };
     let body = format!(
-        "{}# TYPE site_energy_wh_total counter\nsite_energy_wh_total 5000\n",
+        "{}# TYPE site_energy_wh_total counter\nsite_energy_wh_total 5000\n\
+         # TYPE pdu_energy_kwh_total counter\n\
+         pdu_energy_kwh_total{{rack=\"hall-01\"}} 12.5\npdu_energy_kwh_total{{rack=\"hall-02\"}} 7\n\
+         # TYPE pdu_input_powered gauge\n\
+         pdu_input_powered{{rack=\"hall-01\"}} 1\npdu_input_powered{{rack=\"hall-02\"}} 0\n",
         dcgm_fixture()
     );
     let exporter = serve(Arc::new(Mutex::new(body)), 200).await;
@@ -135,6 +139,30 @@ async fn reads_dcgm_series_from_a_real_prometheus() {
         meter.read(&reqwest::Client::new(), full.t).await.expect("meter"),
         5_000 * 3_600_000
     );
+    // A powered shell's sub-meters through the same server, by feed label.
+    let feeds = RackMeters::Prometheus {
+        url: server.base.clone(),
+        energy_query: "pdu_energy_kwh_total".into(),
+        powered_query: Some("pdu_input_powered".into()),
+        label: "rack".into(),
+        unit: EnergyUnit::Kwh,
+    };
+    let read = feeds.read(&reqwest::Client::new(), full.t).await.expect("sub-meters");
+    let seen: Vec<(&str, bool, u64)> =
+        read.iter().map(|r| (r.id.as_str(), r.powered, r.energy_mj)).collect();
+    assert_eq!(
+        seen,
+        vec![("hall-01", true, 12_500 * 3_600_000), ("hall-02", false, 7_000 * 3_600_000)]
+    );
+    let unlabelled = RackMeters::Prometheus {
+        url: server.base.clone(),
+        energy_query: "pdu_energy_kwh_total".into(),
+        powered_query: None,
+        label: "feed".into(),
+        unit: EnergyUnit::Kwh,
+    };
+    let err = unlabelled.read(&reqwest::Client::new(), full.t).await.expect_err("no label");
+    assert!(err.to_string().contains("\"feed\" label"), "{err}");
 
     let bad = PrometheusSource::new(&server.base, "{job=", reqwest::Client::new());
     let err = bad.range(full.t, full.t).await.expect_err("bad selector");
