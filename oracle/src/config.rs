@@ -6,8 +6,8 @@ use alloy::primitives::Address;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Billing, FacilityMeter, KeyConfig, LeaseAllocation, OracleError, RackMeters, Result,
-    SimulatorConfig,
+    BaselineMethod, Billing, FacilityMeter, KeyConfig, LeaseAllocation, OracleError, RackMeters,
+    Result, SimulatorConfig,
 };
 
 /// Which telemetry source to sample.
@@ -147,6 +147,18 @@ pub struct DemandResponseConfig {
     /// Longest meter-before baseline, seconds (capped at each event's length).
     #[serde(default = "default_baseline")]
     pub baseline_s: u64,
+    /// `meter_before` (default: flat loads such as miners) or `like_days` (loads that follow the
+    /// day; needs `like_days` days of telemetry archives).
+    #[serde(default)]
+    pub baseline: BaselineMethod,
+    /// Previous days a like-days baseline averages (1..=30).
+    #[serde(default = "default_like_days")]
+    pub like_days: u32,
+}
+
+/// Ten like days, as common in utility programs.
+fn default_like_days() -> u32 {
+    10
 }
 
 /// 15 minutes of meter-before baseline.
@@ -178,6 +190,12 @@ impl OracleConfig {
                 "epoch_length {} must be 10..=604800 seconds, as registered",
                 self.epoch_length
             ));
+        }
+        if let Some(dr) = &self.demand_response
+            && dr.baseline == BaselineMethod::LikeDays
+            && !(1..=30).contains(&dr.like_days)
+        {
+            return bad(format!("demand_response.like_days {} must be 1..=30", dr.like_days));
         }
         let inventory: BTreeSet<&str> = self.inventory.iter().map(String::as_str).collect();
         let mut allocated = BTreeSet::new();

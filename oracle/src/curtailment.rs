@@ -1,12 +1,22 @@
 //! Demand-response curtailment measured on the facility meter.
 //!
-//! **Baseline method: meter-before.** The baseline is the facility's mean power over the
-//! `baseline_s` seconds just before the event starts (no longer than the event itself), held for
-//! the event's length; the actual is what the meter counted during `[start, end)`; curtailment is
-//! baseline − actual. This is the meter-before/meter-after family ERCOT uses for emergency
-//! response resources, without the after half (the site is paid for the event window only). It
-//! suits loads that are flat over the minutes around an event (miners, powered shells); a
-//! like-days average is not used.
+//! Two baseline methods ([`BaselineMethod`], chosen per oracle in its `[demand_response]`):
+//!
+//! - **Meter-before** (the default). The baseline is the facility's mean power over the
+//!   `baseline_s` seconds just before the event starts (no longer than the event itself), held
+//!   for the event's length. This is the meter-before/meter-after family ERCOT uses for emergency
+//!   response resources, without the after half (the event is attested in the report of the
+//!   epoch it ends in, before any "after" exists). It suits loads that are flat over the minutes
+//!   around an event (miners): a flat load has no better predictor than its last minutes.
+//! - **Like-days.** The baseline is the mean of what the facility drew over the same window on
+//!   each of the previous `like_days` days, read from the telemetry archives of those days (the
+//!   node keeps archives `retention_days`). It suits sites whose load follows the day, where the
+//!   minutes before an event say little about the event's hours; a site cannot inflate it by
+//!   ramping up just before an event. Every one of those days must be measurable, or the event is
+//!   not attested.
+//!
+//! Either way the actual is what the meter counted during `[start, end)`, and curtailment is
+//! baseline − actual.
 //!
 //! Everything comes from the telemetry archive: the facility counter at second `t` is the meter's
 //! reading stored with `t` (energy of every second before `t`). When the event ends exactly at an
@@ -29,6 +39,20 @@ const MJ_PER_WH: u64 = 3_600_000;
 /// A counter reading may be missing for at most this many seconds around a point; beyond that the
 /// event is not attested.
 const MAX_READING_GAP_S: u64 = 5;
+
+/// Seconds per day (like-days windows are shifted by whole days).
+pub const DAY_S: u64 = 86_400;
+
+/// How a curtailment's baseline is taken (see the module docs for when to use which).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BaselineMethod {
+    /// The mean power of the minutes just before the event.
+    #[default]
+    MeterBefore,
+    /// The mean energy of the same window on the previous days.
+    LikeDays,
+}
 
 /// An acknowledged event the oracle must attest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,21 +91,70 @@ fn backwards(window: &CurtailmentWindow, from: u64, to: u64) -> OracleError {
     unmeasurable(window, format!("the facility meter ran backwards between {from} and {to}"))
 }
 
+/// The facility counter readings `(t, mJ)` of `records`.
+fn readings(records: &[SampleRecord]) -> Vec<(u64, u64)> {
+    records.iter().filter_map(|r| r.facility_mj.map(|mj| (r.t, mj))).collect()
+}
+
+/// The counter at `t`, or why the event cannot be measured.
+fn counter(window: &CurtailmentWindow, readings: &[(u64, u64)], t: u64) -> Result<u64> {
+    match counter_at(readings, t) {
+        Reading::At(c) => Ok(c),
+        Reading::Missing => Err(no_reading(window, t)),
+        Reading::Backwards(from, to) => Err(backwards(window, from, to)),
+    }
+}
+
+/// What the meter counted over `[from, to)`.
+fn energy(window: &CurtailmentWindow, readings: &[(u64, u64)], from: u64, to: u64) -> Result<u64> {
+    let (c_from, c_to) = (counter(window, readings, from)?, counter(window, readings, to)?);
+    c_to.checked_sub(c_from).ok_or_else(|| backwards(window, from, to))
+}
+
+fn wh(mj: u128) -> u64 {
+    u64::try_from(mj / u128::from(MJ_PER_WH)).unwrap_or(u64::MAX)
+}
+
+/// Measures `window` against a like-days baseline: `days[i]` holds the records around the window
+/// shifted back `i + 1` days (ascending), `records` those of the window itself.
+pub fn measure_like_days(
+    cluster_id: u64,
+    window: &CurtailmentWindow,
+    days: &[Vec<SampleRecord>],
+    records: &[SampleRecord],
+) -> Result<CurtailmentLeaf> {
+    if days.is_empty() {
+        return Err(unmeasurable(window, "a like-days baseline needs at least one day".into()));
+    }
+    let mut total = 0u128;
+    for (i, day) in days.iter().enumerate() {
+        let shift = (i as u64 + 1) * DAY_S;
+        let (from, to) = (window.start.saturating_sub(shift), window.end.saturating_sub(shift));
+        total += u128::from(
+            energy(window, &readings(day), from, to)
+                .map_err(|e| unmeasurable(window, format!("like day -{}: {e}", i + 1)))?,
+        );
+    }
+    let actual = energy(window, &readings(records), window.start, window.end)?;
+    Ok(CurtailmentLeaf {
+        demand_response: window.demand_response,
+        event_id: window.event_id,
+        cluster_id,
+        baseline_wh: wh(total / days.len() as u128),
+        actual_wh: actual / MJ_PER_WH,
+    })
+}
+
 /// Measures `window` from the records covering `[start − baseline, end]` (ascending), with a
-/// baseline of at most `baseline_s` seconds, as the leaf of `cluster_id`.
+/// meter-before baseline of at most `baseline_s` seconds, as the leaf of `cluster_id`.
 pub fn measure_curtailment(
     cluster_id: u64,
     window: &CurtailmentWindow,
     baseline_s: u64,
     records: &[SampleRecord],
 ) -> Result<CurtailmentLeaf> {
-    let readings: Vec<(u64, u64)> =
-        records.iter().filter_map(|r| r.facility_mj.map(|mj| (r.t, mj))).collect();
-    let at = |t: u64| match counter_at(&readings, t) {
-        Reading::At(c) => Ok(c),
-        Reading::Missing => Err(no_reading(window, t)),
-        Reading::Backwards(from, to) => Err(backwards(window, from, to)),
-    };
+    let readings = readings(records);
+    let at = |t: u64| counter(window, &readings, t);
     let len = window.baseline_len(baseline_s);
     let before = window.start - len;
     let (c_before, c_start, c_end) = (at(before)?, at(window.start)?, at(window.end)?);
@@ -170,6 +243,37 @@ mod tests {
         assert_eq!(leaf.baseline_wh, 100_000);
         assert_eq!(leaf.actual_wh, 16_666);
         assert_eq!(leaf.cluster_id, 7);
+    }
+
+    #[test]
+    fn a_like_days_baseline_averages_the_same_window_on_previous_days_and_ignores_a_ramp() {
+        // The event: 1 h at day 3 + 14:00, shedding 5 MW of a 6 MW site. The previous days drew
+        // 5 MW and 7 MW over the same hour; just before the event the site ramped to 9 MW (a
+        // meter-before baseline would pay for the ramp; like-days does not see it).
+        let (start, end) = (3 * DAY_S + 14 * 3_600, 3 * DAY_S + 15 * 3_600);
+        let day = |d: u64, watts: u64| {
+            records(start - d * DAY_S - 10, end - d * DAY_S + 10, watts, 0, 0, 0)
+        };
+        let days = vec![day(1, 5_000_000), day(2, 7_000_000)];
+        let mut event = records(start - 900, end + 5, 6_000_000, 5_000_000, start, end);
+        let ramp = 3_000_000 * 1000 * 900; // 3 MW more for the 900 s before the start
+        for r in &mut event {
+            if let Some(c) = r.facility_mj.as_mut() {
+                *c += ramp.min(ramp * (r.t.saturating_sub(start - 900)) / 900);
+            }
+        }
+        let w = window(start, end);
+        let leaf = measure_like_days(7, &w, &days, &event).expect("measured");
+        assert_eq!(leaf.baseline_wh, 6_000_000, "the mean of 5 and 7 MWh");
+        assert_eq!(leaf.actual_wh, 1_000_000, "1 MW left for the hour");
+        let before = measure_curtailment(7, &w, 900, &event).expect("meter-before");
+        assert!(before.baseline_wh > leaf.baseline_wh, "the ramp inflates meter-before only");
+        // A like day with a meter gap makes the event unmeasurable, naming the day.
+        let mut gappy = days;
+        gappy[1].retain(|r| !(start - 2 * DAY_S - 10..start - 2 * DAY_S + 10).contains(&r.t));
+        let err = measure_like_days(7, &w, &gappy, &event).expect_err("gap");
+        assert!(err.to_string().contains("like day -2"), "{err}");
+        assert!(measure_like_days(7, &w, &[], &event).is_err(), "no days, no baseline");
     }
 
     #[test]

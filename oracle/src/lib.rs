@@ -30,7 +30,9 @@ mod telemetry;
 
 pub use allocation::{Billing, LeaseAllocation};
 pub use config::{DemandResponseConfig, OracleConfig, SourceConfig};
-pub use curtailment::{CurtailmentWindow, measure_curtailment};
+pub use curtailment::{
+    BaselineMethod, CurtailmentWindow, DAY_S, measure_curtailment, measure_like_days,
+};
 pub use epoch::{
     Carry, EpochAccumulator, EpochClock, EpochSummary, GpuTally, MAX_FEED_WATTS, MAX_GPU_WATTS,
     METER_STALL_S, MJ_PER_WH, MeterFault, MeterFaultKind, RackTally, counter_delta,

@@ -13,9 +13,10 @@ use compute_ledger_types::{CurtailmentLeaf, DeliveriesTree, MAX_U40, UsageReport
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Carry, CurtailmentWindow, EpochAccumulator, EpochClock, EpochSummary, FacilityMeter,
-    OracleConfig, OracleError, RackMeters, Result, Retention, SampleRecord, SampleStore,
-    TelemetryHasher, TelemetrySource, measure_curtailment, retention,
+    BaselineMethod, Carry, CurtailmentWindow, DAY_S, EpochAccumulator, EpochClock, EpochSummary,
+    FacilityMeter, OracleConfig, OracleError, RackMeters, Result, Retention, SampleRecord,
+    SampleStore, TelemetryHasher, TelemetrySource, measure_curtailment, measure_like_days,
+    retention,
 };
 
 /// How long after an epoch's end the oracle waits for the node to report every demand-response
@@ -340,15 +341,56 @@ impl Oracle {
             if self.report_epoch(&window) != Some(epoch) {
                 continue;
             }
-            let from = window.baseline_from(dr.baseline_s);
-            let records: Vec<SampleRecord> =
-                self.store.records(from, window.end + 1).collect::<Result<_>>()?;
-            match measure_curtailment(self.config.cluster_id, &window, dr.baseline_s, &records) {
+            let cluster = self.config.cluster_id;
+            let measured = match dr.baseline {
+                BaselineMethod::MeterBefore => {
+                    let from = window.baseline_from(dr.baseline_s);
+                    let records: Vec<SampleRecord> =
+                        self.store.records(from, window.end + 1).collect::<Result<_>>()?;
+                    measure_curtailment(cluster, &window, dr.baseline_s, &records)
+                }
+                BaselineMethod::LikeDays => {
+                    let records: Vec<SampleRecord> =
+                        self.store.records(window.start, window.end + 1).collect::<Result<_>>()?;
+                    let mut days = Vec::new();
+                    for day in 1..=u64::from(dr.like_days) {
+                        let shift = day * DAY_S;
+                        let (from, to) = (window.start - shift, window.end - shift);
+                        days.push(self.archived_records(from.saturating_sub(5), to + 5)?);
+                    }
+                    measure_like_days(cluster, &window, &days, &records)
+                }
+            };
+            match measured {
                 Ok(leaf) => leaves.push(leaf),
                 Err(e) => tracing::warn!(epoch, "not attested: {e}"),
             }
         }
         Ok(leaves)
+    }
+
+    /// The records of seconds `[from, to]` from the telemetry archives of the epochs that hold
+    /// them (an epoch whose archive is gone contributes nothing).
+    fn archived_records(&self, from: u64, to: u64) -> Result<Vec<SampleRecord>> {
+        let (Some(first), Some(last)) = (self.clock.epoch_of(from), self.clock.epoch_of(to)) else {
+            return Ok(Vec::new());
+        };
+        let mut records = Vec::new();
+        for epoch in first..=last {
+            let path = self.archive_path(epoch);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(OracleError::io(path, e)),
+            };
+            for line in text.lines() {
+                let record: SampleRecord = serde_json::from_str(line)?;
+                if (from..=to).contains(&record.t) {
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
     }
 
     /// The recorded events of this oracle's contract whose report epoch is `epoch` or later.

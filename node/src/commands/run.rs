@@ -128,6 +128,20 @@ pub(crate) async fn run(overrides: &Overrides, parts: Parts) -> Result<()> {
             let peers =
                 entry.peers.iter().cloned().map(Peer::new).collect::<Result<Vec<Peer>>>()?;
             tracing::info!(cluster = config.cluster_id, co_signers = peers.len(), "oracle on");
+            // A like-days baseline reads the archives of the previous days: keep them that long.
+            if let Some(dr) = config.demand_response
+                && dr.baseline == compute_ledger_oracle::BaselineMethod::LikeDays
+                && entry.retention_days <= u64::from(dr.like_days)
+            {
+                return Err(NodeError::Config {
+                    origin: entry.config.display().to_string(),
+                    reason: format!(
+                        "a like-days baseline of {} days reads that many days of archives, but the \
+                         node keeps them {} days: raise retention_days above like_days",
+                        dr.like_days, entry.retention_days
+                    ),
+                });
+            }
             let options = OracleOptions {
                 peers,
                 keep_files: Some(Duration::from_secs(entry.retention_days.saturating_mul(86_400))),

@@ -24,8 +24,8 @@ use compute_ledger_node::{
     },
 };
 use compute_ledger_oracle::{
-    DemandResponseConfig, KeyConfig, OracleConfig, SampleDb, SimulatorConfig, Site as SimSite,
-    SourceConfig, create_keystore, load_keystore,
+    BaselineMethod, DemandResponseConfig, KeyConfig, OracleConfig, SampleDb, SimulatorConfig,
+    Site as SimSite, SourceConfig, create_keystore, load_keystore,
 };
 use compute_ledger_sdk::{
     Amount, ClusterSpec, Site, Sponsor,
@@ -138,7 +138,12 @@ async fn a_site_is_paid_for_measured_curtailment_penalized_for_none_and_untouche
             password_env: None,
         }),
         max_backfill_s: 60,
-        demand_response: Some(DemandResponseConfig { contract, baseline_s: 900 }),
+        demand_response: Some(DemandResponseConfig {
+            contract,
+            baseline_s: 900,
+            baseline: BaselineMethod::MeterBefore,
+            like_days: 10,
+        }),
     };
     let archive = DeliveriesArchive::open(&dir.path().join("deliveries")).expect("archive");
     let samples = SampleDb::open(&dir.path().join("samples")).expect("samples");

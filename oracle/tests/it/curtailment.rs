@@ -6,9 +6,9 @@ use std::path::Path;
 
 use alloy::primitives::{Address, U256};
 use compute_ledger_oracle::{
-    Billing, CurtailWindow, CurtailmentWindow, DemandResponseConfig, LeaseAllocation, Oracle,
-    OracleConfig, SampleRecord, SimRack, SimulatorConfig, SourceConfig, TelemetrySource,
-    add_to_schedule, measure_curtailment, run_range,
+    BaselineMethod, Billing, CurtailWindow, CurtailmentWindow, DAY_S, DemandResponseConfig,
+    LeaseAllocation, Oracle, OracleConfig, SampleRecord, SimRack, SimulatorConfig, SourceConfig,
+    TelemetrySource, add_to_schedule, measure_curtailment, run_range,
 };
 use compute_ledger_types::verify_proof;
 
@@ -28,8 +28,12 @@ fn miners_config(dir: &Path) -> OracleConfig {
         racks: vec![],
         ..sim.clone()
     });
-    config.demand_response =
-        Some(DemandResponseConfig { contract: CONTRACT, baseline_s: BASELINE_S });
+    config.demand_response = Some(DemandResponseConfig {
+        contract: CONTRACT,
+        baseline_s: BASELINE_S,
+        baseline: BaselineMethod::MeterBefore,
+        like_days: 10,
+    });
     config
 }
 
@@ -177,4 +181,50 @@ async fn an_epoch_waits_for_the_node_to_sync_acknowledgements() {
     let late = end + compute_ledger_oracle::CURTAILMENT_SYNC_GRACE_S;
     assert!(!stuck.waiting_for_curtailments(end, late).expect("ask"));
     assert!(stuck.finalize_due(late).expect("due").is_some());
+}
+
+#[tokio::test]
+async fn a_like_days_baseline_is_read_from_the_previous_days_archives() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = miners_config(dir.path());
+    config.demand_response = Some(DemandResponseConfig {
+        contract: CONTRACT,
+        baseline_s: BASELINE_S,
+        baseline: BaselineMethod::LikeDays,
+        like_days: 1,
+    });
+    // The event: 15 s a day after genesis, ending at an epoch's end; the day before, the same
+    // window ran with the miners on.
+    let acked = window(1, GENESIS + DAY_S + 45, GENESIS + DAY_S + 60);
+    add_to_schedule(
+        &dir.path().join("curtailments.json"),
+        CurtailWindow { event: "1".into(), start: acked.start, end: acked.end },
+    )
+    .expect("schedule");
+    let mut oracle = open(&config);
+    oracle.store().put_curtailment(&acked).expect("record");
+    oracle.store().set_curtailments_synced(GENESIS + 2 * DAY_S).expect("synced");
+    run_range(&mut oracle, None, GENESIS, GENESIS + 100).await.expect("the day before");
+    run_range(&mut oracle, None, GENESIS + DAY_S, GENESIS + DAY_S + 100).await.expect("the day");
+
+    let epoch = (DAY_S + 59) / 20;
+    let outcome = oracle.outcome(epoch).expect("read").expect("finalized");
+    let leaf = *outcome.summary.curtailments.first().expect("attested");
+    let truth_wh = f64::from(MINERS_KW) * 15.0 / 3.6;
+    let measured = leaf.curtailed_wh() as f64;
+    assert!(
+        (measured - truth_wh).abs() <= truth_wh * 0.02,
+        "measured {measured} Wh against a like day, truth {truth_wh} Wh ({leaf:?})"
+    );
+
+    // Without the previous day's archive there is no baseline: nothing is attested.
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = miners_config(dir.path());
+    config.demand_response = oracle.config().demand_response;
+    let mut fresh = open(&config);
+    fresh.store().put_curtailment(&acked).expect("record");
+    fresh.store().set_curtailments_synced(GENESIS + 2 * DAY_S).expect("synced");
+    run_range(&mut fresh, None, GENESIS + DAY_S, GENESIS + DAY_S + 100).await.expect("the day");
+    let outcome = fresh.outcome(epoch).expect("read").expect("finalized");
+    assert!(outcome.summary.curtailments.is_empty(), "no like day, no leaf");
 }

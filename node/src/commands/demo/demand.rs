@@ -10,11 +10,11 @@
 use std::time::Duration;
 
 use alloy::primitives::{U256, keccak256};
-use compute_ledger_oracle::{Billing as OracleBilling, LeaseAllocation, SimRack};
 use compute_ledger_oracle::{
-    DemandResponseConfig, KeyConfig, OracleConfig, SimulatorConfig, Site as SimSite, SourceConfig,
-    create_keystore,
+    BaselineMethod, DemandResponseConfig, KeyConfig, OracleConfig, SimulatorConfig,
+    Site as SimSite, SourceConfig, create_keystore,
 };
+use compute_ledger_oracle::{Billing as OracleBilling, LeaseAllocation, SimRack};
 use compute_ledger_sdk::{
     Amount, Billing, Client, ClusterSpec, Issuer, LeaseOffer, Owner, Reports, STABLECOIN_DECIMALS,
     Site, SiteInputs, Sponsor, Tenant, Unit,
@@ -188,7 +188,12 @@ impl MinerSite {
             }],
             signer: Some(key.clone()),
             max_backfill_s: 3_600,
-            demand_response: Some(DemandResponseConfig { contract, baseline_s: 900 }),
+            demand_response: Some(DemandResponseConfig {
+                contract,
+                baseline_s: 900,
+                baseline: BaselineMethod::MeterBefore,
+                like_days: 10,
+            }),
         };
         let vtn_client = VtnClient::new(vtn.url(), &ven_id, &ven_secret)?;
         let ven =
