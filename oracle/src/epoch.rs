@@ -352,8 +352,15 @@ impl EpochAccumulator {
             })
             .collect();
 
-        // Critical IT energy: the GPUs' and every powered-shell feed's.
-        it_mj += self.racks.values().map(|r| r.energy_mj).sum::<u64>();
+        // Critical IT energy: the GPUs' and the leased powered-shell feeds' (a feed no lease
+        // names, say another site's on a shared exporter, is not this cluster's).
+        let leased: HashSet<&str> =
+            leases.iter().flat_map(|l| l.racks.iter().map(String::as_str)).collect();
+        it_mj = self
+            .racks
+            .iter()
+            .filter(|(id, _)| leased.contains(id.as_str()))
+            .fold(it_mj, |sum, (_, r)| sum.saturating_add(r.energy_mj));
         let it_energy_wh = it_mj / MJ_PER_WH;
         let metered_wh = self.facility_mj / MJ_PER_WH;
         // Facility energy includes IT energy; a meter reading below it is a metering gap, and

@@ -39,7 +39,8 @@ pub use epoch::{
 };
 pub use error::{OracleError, Result};
 pub use oracle::{
-    CURTAILMENT_SYNC_GRACE_S, EpochOutcome, LIVE_SAMPLE_TIMEOUT, Oracle, build_report,
+    CURTAILMENT_SYNC_GRACE_S, EpochOutcome, LIVE_SAMPLE_TIMEOUT, MAX_SCRAPE_LAG_S, Oracle,
+    build_report,
 };
 pub use retention::Retention;
 pub use runner::{

@@ -85,6 +85,9 @@ pub fn build_report(
 /// source slower than this is treated as down for the second rather than holding the loop.
 pub const LIVE_SAMPLE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Oldest second (behind the wall clock) a scraped sub-meter reading may be stamped onto.
+pub const MAX_SCRAPE_LAG_S: u64 = 2;
+
 /// One cluster's oracle.
 #[derive(Debug)]
 pub struct Oracle {
@@ -255,8 +258,16 @@ impl Oracle {
             }
         }
         // A feed whose sub-meter cannot be read this second had no power available as far as
-        // anyone can prove: conservative toward the tenant.
-        if let Some(meters) = &self.rack_meters {
+        // anyone can prove: conservative toward the tenant. A scraped exporter only knows now,
+        // so a second caught up after a restart or held at an epoch boundary gets no scrape
+        // (reading now onto a past second would bill power the feed may not have had).
+        let scrape_too_late = matches!(self.rack_meters, Some(RackMeters::Scrape { .. }))
+            && self.source.can_backfill()
+            && crate::unix_now() > t + MAX_SCRAPE_LAG_S;
+        if scrape_too_late {
+            tracing::debug!(t, "sub-meters not scraped for a past second: no power counted");
+        }
+        if let Some(meters) = self.rack_meters.as_ref().filter(|_| !scrape_too_late) {
             match tokio::time::timeout(self.sample_timeout, meters.read(&self.client, t)).await {
                 Ok(Ok(racks)) => record.racks = racks,
                 Ok(Err(e)) => tracing::warn!(error = %e, t, "sub-meters unreadable this second"),

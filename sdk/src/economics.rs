@@ -82,7 +82,7 @@ pub fn megawatt_economics(history: &SiteHistory, inputs: &SiteInputs) -> Megawat
     let decimals = inputs.energy_price_per_kwh.decimals();
     let amount = |base: u128| Amount::from_base(alloy::primitives::U256::from(base), decimals);
     let base = |a: Amount| u128::try_from(a.base()).unwrap_or(u128::MAX);
-    let energy_per_mwh = base(inputs.energy_price_per_kwh) * 1_000;
+    let energy_per_mwh = base(inputs.energy_price_per_kwh).saturating_mul(1_000);
 
     let occupancy_bps = history
         .shell_kw_leased

@@ -131,3 +131,40 @@ async fn a_powered_shell_is_billed_for_power_available_and_what_its_sub_meters_c
     assert!(leaf(2).1 >= wh(60 + 58) - 1, "only that interval is lost: {:?}", leaf(2));
     assert_eq!(leaf(2).0, full);
 }
+
+#[tokio::test]
+async fn a_scraped_sub_meter_is_never_stamped_onto_a_past_second() {
+    // A source that reads the past (here the simulator) catching up after a restart: the PDU
+    // exporter only knows now, so the caught-up seconds show no feed powered (the tenant is not
+    // billed for power nobody saw); a second read live gets the scrape.
+    let body = "pdu_energy_wh_total{rack=\"r1\"} 10\n".to_string();
+    let url = serve(Arc::new(Mutex::new(body)), 200).await;
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = crate::common::sim_config(dir.path());
+    let now = compute_ledger_oracle::unix_now();
+    config.genesis = now - 3_600;
+    if let SourceConfig::Simulator(sim) = &mut config.source {
+        sim.origin = config.genesis;
+    }
+    config.leases.clear();
+    config.rack_meters = Some(RackMeters::Scrape {
+        url,
+        energy_metric: "pdu_energy_wh_total".into(),
+        powered_metric: None,
+        label: "rack".into(),
+        unit: EnergyUnit::Wh,
+    });
+    let mut oracle =
+        Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
+            .expect("open");
+    let past = now - 600;
+    oracle.tick(past).await.expect("tick");
+    let live = compute_ledger_oracle::unix_now();
+    oracle.tick(live).await.expect("tick");
+    let racks = |t: u64| {
+        let mut records = oracle.store().records(t, t + 1);
+        records.next().expect("stored").expect("read").racks
+    };
+    assert!(racks(past).is_empty(), "a caught-up second gets no scrape");
+    assert_eq!(racks(live).len(), 1, "a live second does");
+}
