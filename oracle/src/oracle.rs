@@ -181,7 +181,7 @@ impl Oracle {
             Some(carry) => carry,
             None => self.store.last_before(start)?.map(|r| carry_of(&r)).unwrap_or_default(),
         };
-        let mut acc = EpochAccumulator::new(epoch, self.clock, self.carry.clone());
+        let mut acc = EpochAccumulator::new(epoch, self.clock, self.carry_into(epoch));
         for record in self.store.records(start, last_t + 1) {
             acc.ingest(&record?)?;
         }
@@ -276,11 +276,23 @@ impl Oracle {
         }
         self.store.put_sample(&record)?;
         self.store.flush().await?;
-        let carry = &self.carry;
-        let acc =
-            self.acc.get_or_insert_with(|| EpochAccumulator::new(epoch, self.clock, carry.clone()));
+        if self.acc.is_none() {
+            self.acc = Some(EpochAccumulator::new(epoch, self.clock, self.carry_into(epoch)));
+        }
+        let acc = self.acc.as_mut().expect("just set");
         acc.ingest(&record)?;
         Ok(outcome)
+    }
+
+    /// The counters `epoch` continues from. After epochs that were never reported (the oracle
+    /// was down), the powered-shell feeds start afresh: what they counted meanwhile belongs to
+    /// epochs that bill no energy, and must not be billed in this one.
+    fn carry_into(&self, epoch: u64) -> Carry {
+        let mut carry = self.carry.clone();
+        if self.last_finalized.is_some_and(|last| epoch > last + 1) {
+            carry.racks.clear();
+        }
+        carry
     }
 
     async fn sample_source(&mut self, t: u64) -> Result<SampleRecord> {

@@ -3,7 +3,7 @@
 //! queried from a Prometheus server. An optional gauge says whether each feed has power; without
 //! one, a feed whose meter answered is taken as powered.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, ops::Add};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,28 +60,26 @@ impl RackMeters {
                     |reason: String| OracleError::BadTelemetry { source_name: url.clone(), reason };
                 let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.into())))
                     .map_err(|e| bad(e.to_string()))?;
-                let series = |metric: &str| -> BTreeMap<String, f64> {
-                    scrape
-                        .samples
-                        .iter()
-                        .filter(|s| s.metric == metric)
-                        .filter_map(|s| {
+                let series = |metric: &str, combine: Combine| -> BTreeMap<String, f64> {
+                    by_feed(
+                        scrape.samples.iter().filter(|s| s.metric == metric).filter_map(|s| {
                             let id = s.labels.get(label)?;
                             Some((id.to_string(), super::dcgm::scalar(&s.value)?))
-                        })
-                        .collect()
+                        }),
+                        combine,
+                    )
                 };
-                let energy = series(energy_metric);
+                let energy = series(energy_metric, f64::add);
                 if energy.is_empty() {
                     return Err(bad(format!(
                         "no {energy_metric} series with a {label:?} label (set energy_metric, label)"
                     )));
                 }
-                let powered = powered_metric.as_deref().map(series);
+                let powered = powered_metric.as_deref().map(|m| series(m, f64::min));
                 Ok(samples(energy, powered.as_ref(), *unit))
             }
             Self::Prometheus { url, energy_query, powered_query, label, unit } => {
-                let energy = query(client, url, energy_query, label, t).await?;
+                let energy = query(client, url, energy_query, label, t, f64::add).await?;
                 if energy.is_empty() {
                     return Err(OracleError::Http {
                         url: url.clone(),
@@ -91,7 +89,7 @@ impl RackMeters {
                     });
                 }
                 let powered = match powered_query {
-                    Some(q) => Some(query(client, url, q, label, t).await?),
+                    Some(q) => Some(query(client, url, q, label, t, f64::min).await?),
                     None => None,
                 };
                 Ok(samples(energy, powered.as_ref(), *unit))
@@ -109,7 +107,8 @@ fn samples(
     energy
         .into_iter()
         .map(|(id, value)| RackSample {
-            powered: powered.is_none_or(|p| p.get(&id).is_some_and(|v| *v != 0.0)),
+            // NaN or negative is not "powered".
+            powered: powered.is_none_or(|p| p.get(&id).is_some_and(|v| *v > 0.0)),
             energy_mj: unit.to_mj(value),
             id,
         })
@@ -123,17 +122,44 @@ async fn query(
     query: &str,
     label: &str,
     t: u64,
+    combine: Combine,
 ) -> Result<BTreeMap<String, f64>> {
     let series = super::instant_query(client, url, query, t).await?;
-    Ok(series
-        .into_iter()
-        .filter_map(|(labels, value)| Some((labels.get(label)?.clone(), value)))
-        .collect())
+    Ok(by_feed(
+        series.into_iter().filter_map(|(labels, value)| Some((labels.get(label)?.clone(), value))),
+        combine,
+    ))
+}
+
+/// How two series of one feed combine: energy adds up (an A and a B supply of one rack); the
+/// power gauge takes the lower (a feed is powered only if every series says so).
+type Combine = fn(f64, f64) -> f64;
+
+/// Values by feed, series of the same feed combined (never "the last one wins").
+fn by_feed(pairs: impl Iterator<Item = (String, f64)>, combine: Combine) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (id, value) in pairs {
+        out.entry(id).and_modify(|v: &mut f64| *v = combine(*v, value)).or_insert(value);
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_series_of_one_feed_combine_instead_of_the_last_winning() {
+        let pairs = || {
+            [("r1".to_string(), 2.0), ("r1".to_string(), 3.0), ("r2".to_string(), f64::NAN)]
+                .into_iter()
+        };
+        assert_eq!(by_feed(pairs(), f64::add)["r1"], 5.0, "A and B supplies add up");
+        let gauge = by_feed(pairs().map(|(id, v)| (id, v - 2.0)), f64::min);
+        assert_eq!(gauge["r1"], 0.0, "one supply down: not powered");
+        let s = samples(BTreeMap::from([("r2".into(), 1.0)]), Some(&gauge), EnergyUnit::Wh);
+        assert!(!s[0].powered, "a NaN gauge is not powered");
+    }
 
     #[test]
     fn feeds_are_powered_per_the_gauge_or_when_their_meter_answers() {

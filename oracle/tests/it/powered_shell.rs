@@ -168,3 +168,63 @@ async fn a_scraped_sub_meter_is_never_stamped_onto_a_past_second() {
     assert!(racks(past).is_empty(), "a caught-up second gets no scrape");
     assert_eq!(racks(live).len(), 1, "a live second does");
 }
+
+#[tokio::test]
+async fn energy_drawn_while_the_oracle_was_down_is_not_billed_in_the_next_epoch() {
+    let gpus = exported_gpus("gpu-node-1", 1, 500);
+    let dcgm = serve(Arc::new(Mutex::new(exposition(&gpus, None))), 200).await;
+    let body = Arc::new(Mutex::new(None::<String>));
+    let pdu_url = {
+        let body = body.clone();
+        serve_with(
+            Arc::new(move || Some(body.lock().expect("lock").clone().unwrap_or_default())),
+            200,
+        )
+        .await
+    };
+    let mut pdu = Pdu { counters: [0, 0], off: (0, 0), swap: u64::MAX, down: (0, 0), body };
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut config = source_config(
+        dir.path(),
+        SourceConfig::Dcgm { url: dcgm, stale_after_s: 65 },
+        GENESIS,
+        60,
+        &gpus,
+    );
+    config.rack_meters = Some(RackMeters::Scrape {
+        url: pdu_url,
+        energy_metric: "pdu_energy_wh_total".into(),
+        powered_metric: None,
+        label: "rack".into(),
+        unit: EnergyUnit::Wh,
+    });
+    config.leases = vec![LeaseAllocation {
+        lease_id: 9,
+        billing: Billing::Reserved,
+        start_epoch: 0,
+        end_epoch: 10,
+        gpus: vec![],
+        racks: vec!["r1".into(), "r2".into()],
+        kw: 2 * FEED_KW,
+    }];
+    let mut oracle =
+        Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
+            .expect("open");
+    // Epoch 0 sampled; epochs 1 and 2 never (the oracle was down; the racks drew on); epoch 3
+    // sampled again.
+    let mut outcomes: Vec<EpochOutcome> = Vec::new();
+    for t in GENESIS..GENESIS + 241 {
+        pdu.at(t);
+        if !(GENESIS + 60..GENESIS + 180).contains(&t) {
+            outcomes.extend(oracle.tick(t).await.expect("tick"));
+        }
+    }
+    outcomes.extend(oracle.finalize_due(GENESIS + 241).expect("finalize"));
+    let energy = |epoch: u64| {
+        let o = outcomes.iter().find(|o| o.summary.epoch == epoch).expect("epoch");
+        o.summary.deliveries[0].energy_wh
+    };
+    let wh = |feed_seconds: u64| feed_seconds * DRAW_W / 3_600;
+    assert_eq!(energy(0), wh(59 + 59));
+    assert_eq!(energy(3), wh(59 + 59), "only what the feeds drew inside epoch 3");
+}
