@@ -54,8 +54,17 @@ impl Pdu {
     }
 }
 
-#[tokio::test]
-async fn a_powered_shell_is_billed_for_power_available_and_what_its_sub_meters_counted() {
+/// An oracle reading one GPU from a dcgm-exporter and feeds `r1`, `r2` from a [`Pdu`]
+/// exporter (with its power gauge when `powered_metric` names it), for lease 9: a powered shell
+/// of both feeds.
+async fn shell_oracle(
+    dir: &std::path::Path,
+    powered_metric: Option<&str>,
+    counters: [u64; 2],
+    off: (u64, u64),
+    swap: u64,
+    down: (u64, u64),
+) -> (Oracle, Pdu) {
     let gpus = exported_gpus("gpu-node-1", 1, 500);
     let dcgm = serve(Arc::new(Mutex::new(exposition(&gpus, None))), 200).await;
     let body = Arc::new(Mutex::new(None::<String>));
@@ -67,26 +76,12 @@ async fn a_powered_shell_is_billed_for_power_available_and_what_its_sub_meters_c
         )
         .await
     };
-    // The exporter's 500s are modelled as an empty body: no series, so the read fails.
-    let mut pdu = Pdu {
-        counters: [5_000 * MJ_PER_WH, 7_000 * MJ_PER_WH],
-        off: (GENESIS + 70, GENESIS + 80),
-        swap: GENESIS + 150,
-        down: (GENESIS + 90, GENESIS + 95),
-        body,
-    };
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut config = source_config(
-        dir.path(),
-        SourceConfig::Dcgm { url: dcgm, stale_after_s: 65 },
-        GENESIS,
-        60,
-        &gpus,
-    );
+    let mut config =
+        source_config(dir, SourceConfig::Dcgm { url: dcgm, stale_after_s: 65 }, GENESIS, 60, &gpus);
     config.rack_meters = Some(RackMeters::Scrape {
         url: pdu_url,
         energy_metric: "pdu_energy_wh_total".into(),
-        powered_metric: Some("pdu_input_powered".into()),
+        powered_metric: powered_metric.map(Into::into),
         label: "rack".into(),
         unit: EnergyUnit::Wh,
     });
@@ -99,9 +94,25 @@ async fn a_powered_shell_is_billed_for_power_available_and_what_its_sub_meters_c
         racks: vec!["r1".into(), "r2".into()],
         kw: 2 * FEED_KW,
     }];
-    let mut oracle =
+    let oracle =
         Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
             .expect("open");
+    (oracle, Pdu { counters, off, swap, down, body })
+}
+
+#[tokio::test]
+async fn a_powered_shell_is_billed_for_power_available_and_what_its_sub_meters_counted() {
+    // The exporter's 500s are modelled as an empty body: no series, so the read fails.
+    let dir = tempfile::tempdir().expect("tmp");
+    let (mut oracle, mut pdu) = shell_oracle(
+        dir.path(),
+        Some("pdu_input_powered"),
+        [5_000 * MJ_PER_WH, 7_000 * MJ_PER_WH],
+        (GENESIS + 70, GENESIS + 80),
+        GENESIS + 150,
+        (GENESIS + 90, GENESIS + 95),
+    )
+    .await;
     let mut outcomes: Vec<EpochOutcome> = Vec::new();
     for t in GENESIS..GENESIS + 181 {
         pdu.at(t);
@@ -171,45 +182,9 @@ async fn a_scraped_sub_meter_is_never_stamped_onto_a_past_second() {
 
 #[tokio::test]
 async fn energy_drawn_while_the_oracle_was_down_is_not_billed_in_the_next_epoch() {
-    let gpus = exported_gpus("gpu-node-1", 1, 500);
-    let dcgm = serve(Arc::new(Mutex::new(exposition(&gpus, None))), 200).await;
-    let body = Arc::new(Mutex::new(None::<String>));
-    let pdu_url = {
-        let body = body.clone();
-        serve_with(
-            Arc::new(move || Some(body.lock().expect("lock").clone().unwrap_or_default())),
-            200,
-        )
-        .await
-    };
-    let mut pdu = Pdu { counters: [0, 0], off: (0, 0), swap: u64::MAX, down: (0, 0), body };
     let dir = tempfile::tempdir().expect("tmp");
-    let mut config = source_config(
-        dir.path(),
-        SourceConfig::Dcgm { url: dcgm, stale_after_s: 65 },
-        GENESIS,
-        60,
-        &gpus,
-    );
-    config.rack_meters = Some(RackMeters::Scrape {
-        url: pdu_url,
-        energy_metric: "pdu_energy_wh_total".into(),
-        powered_metric: None,
-        label: "rack".into(),
-        unit: EnergyUnit::Wh,
-    });
-    config.leases = vec![LeaseAllocation {
-        lease_id: 9,
-        billing: Billing::Reserved,
-        start_epoch: 0,
-        end_epoch: 10,
-        gpus: vec![],
-        racks: vec!["r1".into(), "r2".into()],
-        kw: 2 * FEED_KW,
-    }];
-    let mut oracle =
-        Oracle::open(config.clone(), TelemetrySource::from_config(&config.source).expect("source"))
-            .expect("open");
+    let (mut oracle, mut pdu) =
+        shell_oracle(dir.path(), None, [0, 0], (0, 0), u64::MAX, (0, 0)).await;
     // Epoch 0 sampled; epochs 1 and 2 never (the oracle was down; the racks drew on); epoch 3
     // sampled again.
     let mut outcomes: Vec<EpochOutcome> = Vec::new();
