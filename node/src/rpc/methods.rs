@@ -95,6 +95,11 @@ impl LedgerRpc {
         Ok(page(rows, limit, |s| s.epoch.to_string()))
     }
 
+    fn existing_cluster(&self, id: u64) -> RpcResult<compute_ledger_sdk::api::ClusterRow> {
+        let row = self.0.index.cluster(id).map_err(|e| internal(&e))?;
+        row.ok_or_else(|| not_found(format!("no cluster {id}")))
+    }
+
     fn existing_lease(&self, id: U256) -> RpcResult<LeaseRow> {
         let row = self.0.index.lease(id).map_err(|e| internal(&e))?;
         row.ok_or_else(|| not_found(format!("no lease {id}")))
@@ -125,14 +130,11 @@ impl LedgerApiServer for LedgerRpc {
     }
 
     fn cluster(&self, cluster_id: u64) -> RpcResult<ClusterView> {
-        let row = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
-        Ok(row.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?.into())
+        Ok(self.existing_cluster(cluster_id)?.into())
     }
 
     fn quote(&self, cluster_id: u64) -> RpcResult<QuoteRow> {
-        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
-            return Err(not_found(format!("no cluster {cluster_id}")));
-        }
+        self.existing_cluster(cluster_id)?;
         let row = self.0.index.quote(cluster_id).map_err(|e| internal(&e))?;
         row.ok_or_else(|| {
             not_found(format!(
@@ -145,9 +147,7 @@ impl LedgerApiServer for LedgerRpc {
     fn reports(&self, cluster_id: u64, request: Option<EpochPage>) -> RpcResult<Vec<ReportRow>> {
         let request = request.unwrap_or_default();
         let limit = limit(request.limit, self.0.limits.page_size)?;
-        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
-            return Err(not_found(format!("no cluster {cluster_id}")));
-        }
+        self.existing_cluster(cluster_id)?;
         let from = request.from_epoch.unwrap_or(0);
         self.0.index.reports(cluster_id, from, limit).map_err(|e| internal(&e))
     }
@@ -294,9 +294,7 @@ impl LedgerApiServer for LedgerRpc {
         let request = request.unwrap_or_default();
         let limit = limit(request.limit, self.0.limits.page_size)?;
         let after = cursor::<U256>(&request)?;
-        if self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?.is_none() {
-            return Err(not_found(format!("no cluster {cluster_id}")));
-        }
+        self.existing_cluster(cluster_id)?;
         let rows =
             self.0.index.curtailments(cluster_id, after, limit + 1).map_err(|e| internal(&e))?;
         Ok(page(rows, limit, |r: &CurtailmentRow| r.id.to_string()))
@@ -321,8 +319,7 @@ impl LedgerApiServer for LedgerRpc {
             fleet_j_per_th: inputs.fleet_j_per_th,
             energy_price_per_kwh: amount("energyPricePerKwh", &inputs.energy_price_per_kwh)?,
         };
-        let cluster = self.0.index.cluster(cluster_id).map_err(|e| internal(&e))?;
-        let cluster = cluster.ok_or_else(|| not_found(format!("no cluster {cluster_id}")))?;
+        let cluster = self.existing_cluster(cluster_id)?;
         let history = crate::index::site_history(&cluster, inputs.energized_kw, decimals);
         let e = megawatt_economics(&history, &site);
         let text = |a: Amount| a.to_string();
